@@ -1,0 +1,10 @@
+/* torchlean.h - the one ordinary include: the user-facing surface of TorchLean. */
+#ifndef TORCHLEAN_H
+#define TORCHLEAN_H
+
+#include "torchlean/status.h"
+#include "torchlean/tensor.h"
+#include "torchlean/rand.h"
+#include "torchlean/io.h"
+
+#endif
