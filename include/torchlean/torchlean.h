@@ -6,5 +6,6 @@
 #include "torchlean/tensor.h"
 #include "torchlean/rand.h"
 #include "torchlean/io.h"
+#include "torchlean/graph.h"
 
 #endif
