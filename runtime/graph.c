@@ -1,5 +1,6 @@
 /* graph.c - building, copying and validating the graph IR (see graph.h). */
 #include "torchlean/graph.h"
+#include "torchlean/exec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,4 +351,27 @@ tl_code tl_graph_validate(const tl_graph *g, tl_status *st) {
     if (g->inputs[i] < 0 || g->inputs[i] >= g->nnodes || g->nodes[g->inputs[i]].op != TL_OP_INPUT)
       return tl_fail(st, TL_EFORMAT, "graph: input %d is not an input node", i);
   return TL_OK;
+}
+
+void tl_graph_truncate(tl_graph *g, int n) {
+  if (n < 0)
+    n = 0;
+  for (int i = n; i < g->nnodes; i++) {
+    tl_node *x = &g->nodes[i];
+    if (x->op == TL_OP_PARAM && x->woff + x->numel == g->nweights)
+      g->nweights = x->woff; /* params appended last give their weights back */
+    node_clear(x);
+  }
+  if (g->nnodes > n)
+    g->nnodes = n;
+  int k = 0;
+  for (int i = 0; i < g->ninputs; i++)
+    if (g->inputs[i] < n)
+      g->inputs[k++] = g->inputs[i];
+  g->ninputs = k;
+  k = 0;
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] < n)
+      g->outputs[k++] = g->outputs[i];
+  g->noutputs = k;
 }

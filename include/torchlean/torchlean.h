@@ -7,5 +7,6 @@
 #include "torchlean/rand.h"
 #include "torchlean/io.h"
 #include "torchlean/graph.h"
+#include "torchlean/exec.h"
 
 #endif
