@@ -102,7 +102,7 @@ void tl_ctx_init(tl_ctx *c, tl_graph *g, tl_exec *exec);
 
 /* Each returns the new node id, or -1 after a failure (recorded in c->err / c->st). */
 int tl_input(tl_ctx *c, const char *name, int ndim, const int64_t *shape);
-int tl_node(tl_ctx *c, tl_op op, int nparents, const int *parents, const tl_attrs *attrs); /* any op */
+int tl_op_node(tl_ctx *c, tl_op op, int nparents, const int *parents, const tl_attrs *attrs); /* any op */
 int tl_linear(tl_ctx *c, int x, int w, int b); /* b may be -1 */
 int tl_matmul(tl_ctx *c, int a, int b);
 int tl_add(tl_ctx *c, int a, int b);
