@@ -1,6 +1,6 @@
 /* trainer.c - the training loop: batches through eager or compiled execution, optimizer and
-#define _POSIX_C_SOURCE 200809L
  * scheduler updates, validation, callbacks, console progress and the JSON train log. */
+#define _POSIX_C_SOURCE 200809L
 #include "trainer_internal.h"
 
 #include <math.h>
