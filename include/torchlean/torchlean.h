@@ -8,5 +8,9 @@
 #include "torchlean/io.h"
 #include "torchlean/graph.h"
 #include "torchlean/exec.h"
+#include "torchlean/optim.h"
+#include "torchlean/data.h"
+#include "torchlean/nn.h"
+#include "torchlean/trainer.h"
 
 #endif

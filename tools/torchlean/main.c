@@ -8,6 +8,12 @@
 
 static const tl_cli_command *const commands[] = {
     &tl_cmd_quickstart_tensors,
+    &tl_cmd_quickstart_autograd,
+    &tl_cmd_quickstart_mlp,
+    &tl_cmd_quickstart_cnn,
+    &tl_cmd_train,
+    &tl_cmd_evaluate,
+    &tl_cmd_predict,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

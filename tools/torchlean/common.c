@@ -1,0 +1,146 @@
+/* common.c - data arguments, model choice and training flags shared by the runner's commands. */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_dir(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd) {
+  tl_status st;
+  tl_dataset *d = NULL;
+  tl_code rc;
+  const char *comma = strchr(spec, ',');
+  if (is_dir(spec)) {
+    rc = tl_dataset_load_mnist_idx(&d, spec, split, &st);
+  } else if (comma) {
+    char x[1024];
+    snprintf(x, sizeof x, "%.*s", (int)(comma - spec), spec);
+    rc = tl_dataset_load_labeled(&d, x, comma + 1, 0, &st);
+  } else {
+    /* one CSV: last column is the label */
+    tl_csv_opts o = {.delimiter = ',', .header = -1, .dtype = TL_F32};
+    tl_tensor *t = NULL;
+    rc = tl_csv_read(spec, &o, &t, NULL, &st);
+    if (rc == TL_OK) {
+      int64_t rows = t->shape[0], cols = t->shape[1];
+      tl_tensor *x = NULL, *y = NULL;
+      int64_t xs[] = {rows, cols - 1}, ys[] = {rows};
+      if (cols < 2)
+        rc = tl_fail(&st, TL_ESHAPE, "%s: needs at least one feature column and a label column", spec);
+      if (rc == TL_OK)
+        rc = tl_tensor_new(&x, TL_F32, 2, xs, &st);
+      if (rc == TL_OK)
+        rc = tl_tensor_new(&y, TL_F32, 1, ys, &st);
+      if (rc == TL_OK) {
+        for (int64_t r = 0; r < rows; r++) {
+          memcpy(tl_tensor_f32(x) + r * (cols - 1), tl_tensor_f32(t) + r * cols, (size_t)(cols - 1) * sizeof(float));
+          tl_tensor_f32(y)[r] = tl_tensor_f32(t)[r * cols + cols - 1];
+        }
+        rc = tl_dataset_from_tensors(&d, x, y, spec, &st);
+        x = y = NULL;
+      }
+      if (rc == TL_OK) {
+        tl_transform oh = {.kind = TL_TF_ONE_HOT};
+        rc = tl_transform_apply(d, &oh, &st);
+      }
+      tl_tensor_free(x);
+      tl_tensor_free(y);
+    }
+    tl_tensor_free(t);
+  }
+  if (rc != TL_OK) {
+    fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
+    tl_dataset_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+tl_model *tl_cli_make_model(const char *name, uint64_t seed, int ndim, const int64_t *shape, int classes,
+                            const char *cmd) {
+  tl_model *m = NULL;
+  int64_t hidden[] = {128};
+  if (strcmp(name, "mlp") == 0)
+    m = tl_zoo_mlp(seed, ndim, shape, 1, hidden, classes);
+  else if (strcmp(name, "cnn") == 0 || strcmp(name, "resnet") == 0 || strcmp(name, "resnet18") == 0) {
+    if (ndim != 3 || shape[1] != shape[2]) {
+      fprintf(stderr, "torchlean %s: --model %s needs square image samples (C, H, W)\n", cmd, name);
+      return NULL;
+    }
+    if (name[0] == 'c')
+      m = tl_zoo_cnn(seed, shape[0], shape[1], classes);
+    else
+      m = tl_zoo_resnet(seed, strcmp(name, "resnet") == 0 ? "small" : "resnet18", shape[0], shape[1], classes);
+  } else if (strcmp(name, "transformer") == 0) {
+    fprintf(stderr, "torchlean %s: --model transformer needs token data; use the C API (tl_zoo_transformer)\n", cmd);
+    return NULL;
+  } else {
+    fprintf(stderr, "torchlean %s: unknown --model '%s' (mlp, cnn, resnet, resnet18)\n", cmd, name);
+    return NULL;
+  }
+  tl_status st;
+  if (!m || tl_model_status(m, &st) != TL_OK) {
+    fprintf(stderr, "torchlean %s: %s\n", cmd, m ? st.msg : "out of memory");
+    tl_model_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f) {
+  memset(f, 0, sizeof *f);
+  f->epochs = 1;
+  f->batch = 64;
+  f->lr = -1;
+  f->optimizer = tl_cli_get(cli, "optimizer") ? tl_cli_get(cli, "optimizer") : "adam";
+  f->model = tl_cli_get(cli, "model") ? tl_cli_get(cli, "model") : "mlp";
+  f->data = tl_cli_get(cli, "data") ? tl_cli_get(cli, "data") : TL_DEFAULT_DATA_DIR;
+  f->out = tl_cli_get(cli, "out");
+  f->log = tl_cli_get(cli, "log");
+  f->backend = tl_cli_get(cli, "backend") ? tl_cli_get(cli, "backend") : "compiled";
+  f->device = tl_cli_get(cli, "device") ? tl_cli_get(cli, "device") : "cpu";
+  if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &f->seed) || !tl_cli_long(cli, "steps", 0, INT64_MAX, &f->steps) ||
+      !tl_cli_long(cli, "epochs", 0, 100000, &f->epochs) || !tl_cli_long(cli, "batch-size", 1, 1 << 20, &f->batch) ||
+      !tl_cli_double(cli, "lr", &f->lr))
+    return 0;
+  if (tl_cli_get(cli, "lr") && !(f->lr > 0)) {
+    tl_cli_usage_error(cli, "--lr must be > 0");
+    return 0;
+  }
+  return 1;
+}
+
+int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_trainer_config *cfg) {
+  *cfg = tl_trainer_config_default(TL_TASK_CLASSIFICATION);
+  double lr = f->lr > 0 ? f->lr : strcmp(f->optimizer, "sgd") == 0 ? 0.05 : 1e-3;
+  if (tl_optim_parse(f->optimizer, lr, &cfg->optim) < 0) {
+    tl_cli_usage_error(cli, "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, adadelta)", f->optimizer);
+    return 0;
+  }
+  if (strcmp(f->optimizer, "sgd") == 0)
+    cfg->optim.momentum = 0.9;
+  if (strcmp(f->backend, "eager") == 0)
+    cfg->backend = TL_EAGER;
+  else if (strcmp(f->backend, "compiled") == 0)
+    cfg->backend = TL_COMPILED;
+  else {
+    tl_cli_usage_error(cli, "--backend must be eager or compiled, not '%s'", f->backend);
+    return 0;
+  }
+  if (strcmp(f->device, "cpu") == 0)
+    cfg->device = TL_DEVICE_CPU;
+  else if (strcmp(f->device, "cuda") == 0)
+    cfg->device = TL_DEVICE_CUDA;
+  else {
+    tl_cli_usage_error(cli, "--device must be cpu or cuda, not '%s'", f->device);
+    return 0;
+  }
+  cfg->seed = (uint64_t)f->seed;
+  return 1;
+}

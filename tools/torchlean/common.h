@@ -1,0 +1,30 @@
+/* common.h - helpers shared by the runner's commands: data arguments, model choice, flags. */
+#ifndef TL_CLI_COMMON_H
+#define TL_CLI_COMMON_H
+
+#include "cli.h"
+#include "torchlean/torchlean.h"
+
+#define TL_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Load a dataset from a --data value:
+ *   a folder with MNIST-style IDX files (split "train" or "t10k");
+ *   "X,Y" two NPY/CSV files (Y: integer class labels -> one-hot);
+ *   one CSV file whose last column is the integer class label.
+ * Prints one clear line on stderr and returns NULL on failure. */
+tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd);
+/* Build a model by name (mlp, cnn, resnet, resnet18, transformer) for samples of the given
+ * shape and classes; NULL (message printed) on failure. */
+tl_model *tl_cli_make_model(const char *name, uint64_t seed, int ndim, const int64_t *sample_shape, int classes,
+                            const char *cmd);
+/* Common training flags parsed from the command line (defaults in brackets in --help). */
+typedef struct tl_cli_train_flags {
+  long long seed, steps, epochs, batch;
+  double lr;
+  const char *optimizer, *model, *data, *out, *log, *backend, *device;
+} tl_cli_train_flags;
+int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f);
+/* Fill a trainer config from flags; 0 (message printed) on a bad value. */
+int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_trainer_config *cfg);
+
+#endif
