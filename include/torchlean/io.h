@@ -35,7 +35,8 @@ tl_code tl_atomic_commit(tl_atomic_file *f, tl_status *st);
 void tl_atomic_abort(tl_atomic_file *f);
 /* Write `len` bytes to `path` atomically. */
 tl_code tl_write_file_atomic(const char *path, const void *data, size_t len, tl_status *st);
-/* Read a whole file into a malloc'ed buffer (*data, *len); caller frees *data. */
+/* Read a whole file into a malloc'ed buffer (*data, *len); caller frees *data.  One NUL byte
+ * follows the data (not counted in *len), so text parsers may treat it as a C string. */
 tl_code tl_read_file(const char *path, void **data, size_t *len, tl_status *st);
 
 /* ---- NPY ------------------------------------------------------------------------------- */
@@ -76,8 +77,10 @@ tl_code tl_idx_read_mem(const void *buf, size_t len, const char *name, tl_tensor
 
 /* ---- any of the above ---------------------------------------------------------------------- */
 typedef enum tl_file_format { TL_FORMAT_UNKNOWN = 0, TL_FORMAT_NPY, TL_FORMAT_CSV, TL_FORMAT_IDX } tl_file_format;
-/* Guess the format from the magic bytes, then the extension. */
+/* Guess the format from the magic bytes, then the extension (.npy, .csv, .idx/.gz/-ubyte). */
 tl_file_format tl_file_format_guess(const char *path);
+/* "npy", "csv", "idx" or "unknown".  Never NULL; static storage. */
+const char *tl_file_format_name(tl_file_format f);
 /* Load NPY, CSV (default options) or IDX by format guess. */
 tl_code tl_tensor_load(const char *path, tl_tensor **out, tl_status *st);
 

@@ -8,6 +8,7 @@
 
 static const tl_cli_command *const commands[] = {
     &tl_cmd_quickstart_tensors,
+    &tl_cmd_inspect,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
