@@ -176,7 +176,7 @@ tl_code tl_csv_read_mem(const char *buf, size_t len, const char *name, const tl_
       }
     } else if (cells != ncols) {
       rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: %zu cells, expected %zu like the first data row",
-                   name, row, cells < ncols ? cells : ncols + 1, cells, ncols);
+                   name, row, (cells < ncols ? cells : ncols) + 1, cells, ncols);
       goto fail;
     }
     if (nvals + ncols > cap) {
