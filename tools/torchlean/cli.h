@@ -52,5 +52,6 @@ extern const tl_cli_command tl_cmd_quickstart_cnn;
 extern const tl_cli_command tl_cmd_train;
 extern const tl_cli_command tl_cmd_evaluate;
 extern const tl_cli_command tl_cmd_predict;
+extern const tl_cli_command tl_cmd_inspect;
 
 #endif

@@ -14,6 +14,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cmd_train,
     &tl_cmd_evaluate,
     &tl_cmd_predict,
+    &tl_cmd_inspect,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
