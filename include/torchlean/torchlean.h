@@ -8,5 +8,6 @@
 #include "torchlean/io.h"
 #include "torchlean/graph.h"
 #include "torchlean/exec.h"
+#include "torchlean/model_file.h"
 
 #endif

@@ -46,5 +46,7 @@ int tl_cli_usage_error(const tl_cli *cli, const char *fmt, ...) __attribute__((f
 
 /* The commands (defined in cmd_*.c). */
 extern const tl_cli_command tl_cmd_quickstart_tensors;
+extern const tl_cli_command tl_cmd_export;
+extern const tl_cli_command tl_cmd_summary;
 
 #endif

@@ -8,6 +8,8 @@
 
 static const tl_cli_command *const commands[] = {
     &tl_cmd_quickstart_tensors,
+    &tl_cmd_export,
+    &tl_cmd_summary,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
