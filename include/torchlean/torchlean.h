@@ -12,5 +12,6 @@
 #include "torchlean/data.h"
 #include "torchlean/nn.h"
 #include "torchlean/trainer.h"
+#include "torchlean/model_file.h"
 
 #endif

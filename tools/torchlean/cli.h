@@ -53,5 +53,7 @@ extern const tl_cli_command tl_cmd_train;
 extern const tl_cli_command tl_cmd_evaluate;
 extern const tl_cli_command tl_cmd_predict;
 extern const tl_cli_command tl_cmd_inspect;
+extern const tl_cli_command tl_cmd_export;
+extern const tl_cli_command tl_cmd_summary;
 
 #endif

@@ -15,6 +15,8 @@ static const tl_cli_command *const commands[] = {
     &tl_cmd_evaluate,
     &tl_cmd_predict,
     &tl_cmd_inspect,
+    &tl_cmd_export,
+    &tl_cmd_summary,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
