@@ -57,6 +57,17 @@ void tl_exec_set_training(tl_exec *e, int training);
  * tl_exec_reset in eager mode. */
 void tl_exec_set_step(tl_exec *e, uint64_t step);
 
+/* 1 when the exec runs in compiled mode. */
+int tl_exec_is_compiled(const tl_exec *e);
+/* Current dropout step. */
+uint64_t tl_exec_step(const tl_exec *e);
+/* Gradients wanted (default 1).  With 0 a compiled plan reuses every buffer it can (inference)
+ * and tl_exec_backward fails; with 1 it keeps the values backward reads. */
+void tl_exec_set_grad_enabled(tl_exec *e, int on);
+/* Whether backward also computes cotangents of INPUT nodes (default 1).  Training loops turn
+ * it off to skip the input-gradient GEMM of the first layer; autograd helpers force it for wrt. */
+void tl_exec_set_input_grads(tl_exec *e, int on);
+
 /* Supply the value of an INPUT node (numel floats, copied). */
 tl_code tl_exec_set_input(tl_exec *e, int input_id, const float *data, tl_status *st);
 /* Compiled mode: schedule the graph (after tracing).  Re-plans automatically if nodes changed. */
@@ -82,12 +93,20 @@ const float *tl_exec_grad(const tl_exec *e, int id);
 float *tl_exec_param_grads(tl_exec *e);
 void tl_exec_zero_grad(tl_exec *e);
 
-/* Forward-mode: tangent of node `out` for an input tangent `v` on node `wrt` (an INPUT or PARAM):
- * out_tangent = J v  (numel(out) floats). */
+/* Tangent of node `out` for an input tangent `v` on node `wrt` (an INPUT or PARAM):
+ * out_tangent = J v  (numel(out) floats).  Needs a forward of the current values.
+ * METHOD: exact (no finite differences) but not forward mode: J is built by reverse mode (one
+ * VJP per output element, tl_autograd_jacobian) and J v is accumulated in double. */
 tl_code tl_autograd_jvp(tl_exec *e, int wrt, const float *v, int out, float *out_tangent, tl_status *st);
-/* Reverse-mode Jacobian d out / d wrt as a row-major (numel(out), numel(wrt)) matrix. */
+/* Reverse-mode Jacobian d out / d wrt as a row-major (numel(out), numel(wrt)) matrix: row r is
+ * the VJP with seed e_r.  Does not touch tl_exec_param_grads. */
 tl_code tl_autograd_jacobian(tl_exec *e, int out, int wrt, float *jac, tl_status *st);
-/* Hessian-vector product of scalar node `loss` w.r.t. node `wrt`: H v (numel(wrt) floats). */
+/* Hessian-vector product of scalar node `loss` w.r.t. node `wrt`: H v (numel(wrt) floats).
+ * METHOD: a CENTRAL FINITE DIFFERENCE OF EXACT (reverse-mode) GRADIENTS along v:
+ * (grad(w + h v) - grad(w - h v)) / 2h with h = 1e-3 max(1, |w|_inf) / |v|_inf.  Exact up to
+ * rounding for quadratic losses; O(h^2) truncation error otherwise.  Runs two extra forwards and
+ * backwards (same dropout step), restores the weight store (batch-norm statistics included) and
+ * re-runs the forward at w.  Does not touch tl_exec_param_grads. */
 tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv, tl_status *st);
 
 /* ---- building with a context (same code in eager and compiled modes) ----------------------- */
@@ -117,7 +136,7 @@ int tl_log_softmax(tl_ctx *c, int x, int axis);
 int tl_reshape(tl_ctx *c, int x, int ndim, const int64_t *shape);
 int tl_flatten(tl_ctx *c, int x, int start, int end);
 int tl_conv2d(tl_ctx *c, int x, int w, int b, int stride, int padding, int dilation, int groups);
-int tl_max_pool2d(tl_ctx *c, int x, int kernel, int stride, int padding);
+int tl_max_pool2d(tl_ctx *c, int x, int kernel, int stride, int padding); /* stride <= 0: kernel */
 int tl_avg_pool2d(tl_ctx *c, int x, int kernel, int stride, int padding);
 int tl_dropout(tl_ctx *c, int x, double p);
 int tl_mse_loss(tl_ctx *c, int pred, int target);

@@ -1,0 +1,107 @@
+/* backend.h - PRIVATE backend interface of the float32 executor.
+ *
+ * A backend is a table of function pointers: buffer allocation, a row-major sgemm, and one
+ * forward and one backward (VJP) kernel per op.  The executor (exec.c) only talks to this table,
+ * so a CUDA backend slots in by providing another table (device pointers in tl_kctx) without
+ * touching model code.  The CPU backend (backend_cpu.c) wires the kernels of runtime/k_*.c.
+ *
+ * Kernel contract:
+ *  - forward: read k->in[i] (numel of parent i), write all of k->out (numel of k->n).  When
+ *    k->fuse_relu is set (linear, conv2d only) apply relu(y) = max(y, +0) in place at the end.
+ *  - backward: given k->gout (cotangent of the output) ACCUMULATE (+=) each parent's cotangent
+ *    into k->gin[i]; gin[i] == NULL means that parent's gradient is not wanted.  k->out is the
+ *    forward value (NULL when the executor did not keep it: only ops that do not need it).
+ *  - k->in[i] may be NULL in backward for ops that do not read their inputs (tl_op_bwd_needs_in).
+ *  - scratch memory comes from k->ws (owned by the exec; one request per kernel invocation).
+ * Ownership: every pointer in tl_kctx is borrowed from the executor for the duration of the call.
+ */
+#ifndef TORCHLEAN_RUNTIME_BACKEND_H
+#define TORCHLEAN_RUNTIME_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "torchlean/exec.h"
+
+/* Growable scratch buffer owned by an exec. */
+typedef struct tl_ws {
+  float *p;
+  size_t n;
+} tl_ws;
+/* At least n floats (contents undefined); NULL when out of memory.  Invalidates earlier results. */
+float *tl_ws_get(tl_ws *w, size_t n);
+void tl_ws_free(tl_ws *w);
+
+struct tl_backend;
+
+typedef struct tl_kctx {
+  const tl_graph *g;
+  int id;
+  const tl_node *n;
+  const float *const *in; /* parent values, n->nparents entries */
+  float *out;             /* output value */
+  const float *gout;      /* backward: output cotangent */
+  float *const *gin;      /* backward: parent cotangents to accumulate into (entries may be NULL) */
+  tl_kernels kernels;
+  int training;
+  uint64_t seed, step;
+  int fuse_relu;
+  float *weights;         /* g->weights, writable: batch-norm running statistics */
+  const struct tl_backend *be;
+  tl_ws *ws;
+  tl_status *st;
+} tl_kctx;
+
+typedef tl_code (*tl_kernel_fn)(const tl_kctx *k);
+
+typedef struct tl_backend {
+  const char *name;
+  void *(*alloc)(size_t bytes); /* uninitialised buffer, NULL when out of memory */
+  void (*free)(void *p);
+  /* Row-major C = alpha op(A) op(B) + beta C, op(X) = X or X^T; A is m x k after op, B k x n. */
+  void (*sgemm)(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
+                const float *b, int ldb, float beta, float *c, int ldc);
+  tl_kernel_fn forward[TL_OP_COUNT];
+  tl_kernel_fn backward[TL_OP_COUNT];
+} tl_backend;
+
+const tl_backend *tl_backend_cpu(void);
+
+/* What an op's backward reads: its inputs (all parents) and/or its own output value. */
+int tl_op_bwd_needs_in(tl_op op);
+int tl_op_bwd_needs_out(tl_op op);
+
+/* Dropout keep-mask draw for element i of node id at step t (shared by forward and backward):
+ * u = tl_rand_counter_uniform(sm(sm(seed) ^ t) ^ id... see k_misc.c); kept when u >= p. */
+double tl_dropout_uniform(uint64_t seed, uint64_t step, int id, int64_t i);
+
+/* "node 7 (linear)" */
+const char *tl_node_where(const tl_kctx *k, char *buf, size_t cap);
+
+/* ---- kernel entry points (runtime/k_*.c) ---- */
+#define TL_K(name) tl_code tl_k_##name##_fwd(const tl_kctx *k); tl_code tl_k_##name##_bwd(const tl_kctx *k);
+TL_K(binary)
+TL_K(unary)
+TL_K(linear)
+TL_K(matmul)
+TL_K(conv2d)
+TL_K(maxpool)
+TL_K(avgpool)
+TL_K(gap)
+TL_K(batchnorm)
+TL_K(layernorm)
+TL_K(softmax)
+TL_K(log_softmax)
+TL_K(mse)
+TL_K(cross_entropy)
+TL_K(copy)
+TL_K(permute)
+TL_K(concat)
+TL_K(slice)
+TL_K(reduce)
+TL_K(dropout)
+TL_K(embedding)
+TL_K(attention)
+#undef TL_K
+
+#endif

@@ -1,0 +1,114 @@
+/* backend_cpu.c - the CPU backend: malloc buffers, OpenBLAS sgemm, the k_*.c kernels. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+/* GEMMs below this many flops run on one BLAS thread (thread start-up costs more than it
+ * saves); bigger ones use every thread OpenBLAS was started with.  Our own loops never thread. */
+#ifndef TL_EXEC_SMALL_FLOPS
+#define TL_EXEC_SMALL_FLOPS 1e6
+#endif
+
+static void *cpu_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void cpu_free(void *p) { free(p); }
+
+static void cpu_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
+  if (m <= 0 || n <= 0)
+    return;
+  if (k <= 0) { /* C = beta C */
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++)
+        c[(size_t)i * ldc + j] = beta == 0 ? 0.0f : beta * c[(size_t)i * ldc + j];
+    return;
+  }
+  double flops = 2.0 * m * n * k;
+  int want = flops < TL_EXEC_SMALL_FLOPS ? 1 : openblas_get_num_procs();
+  if (openblas_get_num_threads() != want)
+    openblas_set_num_threads(want); /* process-wide: the one threading policy of the runtime */
+  cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+float *tl_ws_get(tl_ws *w, size_t n) {
+  if (n > w->n) {
+    float *p = realloc(w->p, (n ? n : 1) * sizeof *p);
+    if (!p)
+      return NULL;
+    w->p = p;
+    w->n = n;
+  }
+  return w->p ? w->p : (w->p = malloc(sizeof(float)));
+}
+
+void tl_ws_free(tl_ws *w) {
+  free(w->p);
+  w->p = NULL;
+  w->n = 0;
+}
+
+const char *tl_node_where(const tl_kctx *k, char *buf, size_t cap) {
+  snprintf(buf, cap, "node %d (%s)", k->id, tl_op_get(k->n->op)->name);
+  return buf;
+}
+
+int tl_op_bwd_needs_in(tl_op op) {
+  switch (op) {
+  case TL_OP_ADD: case TL_OP_SUB: case TL_OP_NEG: case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_RELU:
+  case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_SOFTMAX: case TL_OP_LOG_SOFTMAX: case TL_OP_SUM:
+  case TL_OP_MEAN: case TL_OP_RESHAPE: case TL_OP_FLATTEN: case TL_OP_PERMUTE: case TL_OP_CONCAT:
+  case TL_OP_SLICE: case TL_OP_AVG_POOL2D: case TL_OP_GLOBAL_AVG_POOL: case TL_OP_DROPOUT:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+int tl_op_bwd_needs_out(tl_op op) {
+  switch (op) {
+  case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_RELU: case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_SOFTMAX:
+  case TL_OP_LOG_SOFTMAX:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static const tl_backend cpu_backend = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .sgemm = cpu_sgemm,
+#define E(op, k) [op] = tl_k_##k##_fwd
+    .forward = {E(TL_OP_LINEAR, linear), E(TL_OP_MATMUL, matmul), E(TL_OP_ADD, binary), E(TL_OP_SUB, binary),
+                E(TL_OP_MUL, binary), E(TL_OP_DIV, binary), E(TL_OP_MAX, binary), E(TL_OP_MIN, binary),
+                E(TL_OP_NEG, unary), E(TL_OP_ABS, unary), E(TL_OP_SQRT, unary), E(TL_OP_EXP, unary),
+                E(TL_OP_LOG, unary), E(TL_OP_RELU, unary), E(TL_OP_LEAKY_RELU, unary), E(TL_OP_SIGMOID, unary),
+                E(TL_OP_TANH, unary), E(TL_OP_GELU, unary), E(TL_OP_SILU, unary), E(TL_OP_CLAMP, unary),
+                E(TL_OP_SOFTMAX, softmax), E(TL_OP_LOG_SOFTMAX, log_softmax), E(TL_OP_SUM, reduce),
+                E(TL_OP_MEAN, reduce), E(TL_OP_RESHAPE, copy), E(TL_OP_FLATTEN, copy), E(TL_OP_PERMUTE, permute),
+                E(TL_OP_CONCAT, concat), E(TL_OP_SLICE, slice), E(TL_OP_CONV2D, conv2d),
+                E(TL_OP_MAX_POOL2D, maxpool), E(TL_OP_AVG_POOL2D, avgpool), E(TL_OP_GLOBAL_AVG_POOL, gap),
+                E(TL_OP_BATCH_NORM, batchnorm), E(TL_OP_LAYER_NORM, layernorm), E(TL_OP_DROPOUT, dropout),
+                E(TL_OP_EMBEDDING, embedding), E(TL_OP_ATTENTION, attention), E(TL_OP_MSE_LOSS, mse),
+                E(TL_OP_CROSS_ENTROPY, cross_entropy)},
+#undef E
+#define E(op, k) [op] = tl_k_##k##_bwd
+    .backward = {E(TL_OP_LINEAR, linear), E(TL_OP_MATMUL, matmul), E(TL_OP_ADD, binary), E(TL_OP_SUB, binary),
+                 E(TL_OP_MUL, binary), E(TL_OP_DIV, binary), E(TL_OP_MAX, binary), E(TL_OP_MIN, binary),
+                 E(TL_OP_NEG, unary), E(TL_OP_ABS, unary), E(TL_OP_SQRT, unary), E(TL_OP_EXP, unary),
+                 E(TL_OP_LOG, unary), E(TL_OP_RELU, unary), E(TL_OP_LEAKY_RELU, unary), E(TL_OP_SIGMOID, unary),
+                 E(TL_OP_TANH, unary), E(TL_OP_GELU, unary), E(TL_OP_SILU, unary), E(TL_OP_CLAMP, unary),
+                 E(TL_OP_SOFTMAX, softmax), E(TL_OP_LOG_SOFTMAX, log_softmax), E(TL_OP_SUM, reduce),
+                 E(TL_OP_MEAN, reduce), E(TL_OP_RESHAPE, copy), E(TL_OP_FLATTEN, copy), E(TL_OP_PERMUTE, permute),
+                 E(TL_OP_CONCAT, concat), E(TL_OP_SLICE, slice), E(TL_OP_CONV2D, conv2d),
+                 E(TL_OP_MAX_POOL2D, maxpool), E(TL_OP_AVG_POOL2D, avgpool), E(TL_OP_GLOBAL_AVG_POOL, gap),
+                 E(TL_OP_BATCH_NORM, batchnorm), E(TL_OP_LAYER_NORM, layernorm), E(TL_OP_DROPOUT, dropout),
+                 E(TL_OP_EMBEDDING, embedding), E(TL_OP_ATTENTION, attention), E(TL_OP_MSE_LOSS, mse),
+                 E(TL_OP_CROSS_ENTROPY, cross_entropy)},
+#undef E
+};
+
+const tl_backend *tl_backend_cpu(void) { return &cpu_backend; }
