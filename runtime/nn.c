@@ -354,3 +354,27 @@ tl_module *tl_nn_embedding(tl_model *m, int64_t num, int64_t dim) {
   tl_nn_param(m, mod, "weight", TL_PARAM_TRAINABLE, 2, s, TL_INIT_NORMAL, 0, 1);
   return m->err ? NULL : mod;
 }
+
+/* y = (x - mean) * inv_std with constant scalars (inv_std = 1/std rounded to float32 once) */
+static int fwd_normalize(tl_ctx *c, const tl_module *m, int x) {
+  return tl_mul(c, tl_sub(c, x, m->params[0]), m->params[1]);
+}
+
+tl_module *tl_nn_normalize(tl_model *m, double mean, double std) {
+  tl_module *mod = tl_nn_module_new(m, "Normalize", fwd_normalize);
+  if (!mod)
+    return NULL;
+  if (!(std > 0)) {
+    m->err = tl_fail(&m->st, TL_EVALUE, "nn: Normalize needs std > 0 (got %g)", std);
+    return NULL;
+  }
+  snprintf(mod->label, sizeof mod->label, "Normalize(mean=%g, std=%g)", mean, std);
+  int64_t s[] = {1};
+  int mi = tl_nn_param(m, mod, "mean", TL_PARAM_CONSTANT, 1, s, TL_INIT_ZEROS, 0, 0);
+  int si = tl_nn_param(m, mod, "inv_std", TL_PARAM_CONSTANT, 1, s, TL_INIT_ZEROS, 0, 0);
+  if (m->err)
+    return NULL;
+  tl_graph_param_data(m->g, mi)[0] = (float)mean;
+  tl_graph_param_data(m->g, si)[0] = (float)(1.0 / std);
+  return mod;
+}

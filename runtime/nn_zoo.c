@@ -13,7 +13,7 @@ static tl_model *finish(tl_model *m, tl_module *root, int ndim, const int64_t *s
 }
 
 tl_model *tl_zoo_mlp(uint64_t seed, int ndim, const int64_t *sample_shape, int nhidden, const int64_t *hidden,
-                     int64_t classes) {
+                     int64_t classes, const double *normalize) {
   tl_model *m = tl_model_new(seed);
   if (!m)
     return NULL;
@@ -21,13 +21,15 @@ tl_model *tl_zoo_mlp(uint64_t seed, int ndim, const int64_t *sample_shape, int n
   for (int i = 0; i < ndim; i++)
     in *= sample_shape[i];
   /* Flatten, Linear, ReLU, ..., Linear as one flat Sequential: names read "1.weight", "3.weight" */
-  tl_module **mods = calloc((size_t)(2 * nhidden + 2), sizeof *mods);
+  tl_module **mods = calloc((size_t)(2 * nhidden + 3), sizeof *mods);
   if (!mods) {
     tl_model_free(m);
     return NULL;
   }
   int k = 0;
   mods[k++] = tl_nn_flatten(m);
+  if (normalize)
+    mods[k++] = tl_nn_normalize(m, normalize[0], normalize[1]);
   for (int i = 0; i <= nhidden; i++) {
     mods[k++] = tl_nn_linear(m, i ? hidden[i - 1] : in, i < nhidden ? hidden[i] : classes);
     if (i < nhidden)
@@ -38,17 +40,24 @@ tl_model *tl_zoo_mlp(uint64_t seed, int ndim, const int64_t *sample_shape, int n
   return finish(m, root, ndim, sample_shape, classes);
 }
 
-tl_model *tl_zoo_cnn(uint64_t seed, int64_t in_ch, int64_t hw, int64_t classes) {
+tl_model *tl_zoo_cnn(uint64_t seed, int64_t in_ch, int64_t hw, int64_t classes, const double *normalize) {
   tl_model *m = tl_model_new(seed);
   if (!m)
     return NULL;
   int64_t q = hw / 4;
-  tl_module *mods[] = {
-      tl_nn_conv2d(m, in_ch, 8, 3, 1, 1), tl_nn_relu(m),          tl_nn_max_pool2d(m, 2, 2),
-      tl_nn_conv2d(m, 8, 16, 3, 1, 1),    tl_nn_relu(m),          tl_nn_max_pool2d(m, 2, 2),
-      tl_nn_flatten(m),                   tl_nn_linear(m, 16 * q * q, classes),
-  };
-  tl_module *root = m->err ? NULL : tl_nn_sequential(m, 8, mods);
+  tl_module *mods[9];
+  int k = 0;
+  if (normalize)
+    mods[k++] = tl_nn_normalize(m, normalize[0], normalize[1]);
+  mods[k++] = tl_nn_conv2d(m, in_ch, 8, 3, 1, 1);
+  mods[k++] = tl_nn_relu(m);
+  mods[k++] = tl_nn_max_pool2d(m, 2, 2);
+  mods[k++] = tl_nn_conv2d(m, 8, 16, 3, 1, 1);
+  mods[k++] = tl_nn_relu(m);
+  mods[k++] = tl_nn_max_pool2d(m, 2, 2);
+  mods[k++] = tl_nn_flatten(m);
+  mods[k++] = tl_nn_linear(m, 16 * q * q, classes);
+  tl_module *root = m->err ? NULL : tl_nn_sequential(m, k, mods);
   int64_t shape[] = {in_ch, hw, hw};
   return finish(m, root, 3, shape, classes);
 }

@@ -372,7 +372,7 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
         cJSON_AddNumberToObject(e, "val_accuracy", ev.val_accuracy);
       }
       cJSON_AddItemToArray(epochs_log, e);
-      if (con) {
+      if (con && (o->val || o->log_every == 0 || per_epoch > o->log_every)) {
         if (bar)
           fputc('\n', con);
         fprintf(con, "epoch %lld: step=%lld loss=%.6f", (long long)t->epoch, (long long)t->step, ev.loss);

@@ -9,7 +9,7 @@
 
 Test(nn, same_seed_same_model_bit_for_bit) {
   int64_t in[] = {1, 28, 28};
-  tl_model *a = tl_zoo_cnn(42, 1, 28, 10), *b = tl_zoo_cnn(42, 1, 28, 10), *c = tl_zoo_cnn(43, 1, 28, 10);
+  tl_model *a = tl_zoo_cnn(42, 1, 28, 10, NULL), *b = tl_zoo_cnn(42, 1, 28, 10, NULL), *c = tl_zoo_cnn(43, 1, 28, 10, NULL);
   (void)in;
   cr_assert_eq(tl_model_status(a, NULL), TL_OK);
   cr_assert_eq(a->g->nweights, b->g->nweights);
@@ -22,7 +22,7 @@ Test(nn, same_seed_same_model_bit_for_bit) {
 
 Test(nn, linear_init_is_xavier_uniform_with_zero_bias) {
   int64_t in[] = {784}, hidden[] = {128};
-  tl_model *m = tl_zoo_mlp(0, 1, in, 1, hidden, 10);
+  tl_model *m = tl_zoo_mlp(0, 1, in, 1, hidden, 10, NULL);
   cr_assert_eq(tl_model_status(m, NULL), TL_OK);
   int w = tl_graph_find(m->g, "1.weight"), b = tl_graph_find(m->g, "1.bias");
   cr_assert(w >= 0 && b >= 0, "state-dict names");
@@ -97,7 +97,7 @@ Test(nn, bad_configuration_is_a_sticky_error) {
   cr_assert_eq(tl_model_trace(m, 1, &g, NULL), TL_EARG);
   tl_model_free(m);
   /* a conv whose kernel does not fit the input fails when traced, naming the node */
-  tl_model *c = tl_zoo_cnn(0, 1, 2, 10);
+  tl_model *c = tl_zoo_cnn(0, 1, 2, 10, NULL);
   cr_assert_neq(tl_model_trace(c, 1, &g, &st), TL_OK);
   cr_assert(strstr(st.msg, "node"), "%s", st.msg);
   tl_model_free(c);

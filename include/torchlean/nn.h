@@ -101,7 +101,10 @@ tl_module *tl_nn_batch_norm(tl_model *m, int64_t channels);               /* eps
 tl_module *tl_nn_layer_norm(tl_model *m, int64_t dim);                    /* eps 1e-6 */
 tl_module *tl_nn_attention(tl_model *m, int64_t embed, int64_t heads);
 tl_module *tl_nn_embedding(tl_model *m, int64_t num, int64_t dim);
-tl_module *tl_nn_mean_axis1(tl_model *m);                                 /* (N, L, E) -> (N, E) */
+tl_module *tl_nn_mean_axis1(tl_model *m);
+/* y = (x - mean) / std with constant scalars, as part of the graph (so verification regions stay
+ * in the data's own units, e.g. pixels in [0, 1]). */
+tl_module *tl_nn_normalize(tl_model *m, double mean, double std);                                 /* (N, L, E) -> (N, E) */
 
 /* ---- blocks ------------------------------------------------------------------------------ */
 /* Sequential: children run in order; their parameters are renamed "<index>.<name>". */
@@ -120,12 +123,13 @@ tl_module *tl_nn_resnet_basic_block(tl_model *m, int64_t cin, int64_t cout, int6
 tl_module *tl_nn_transformer_block(tl_model *m, int64_t embed, int64_t heads, int64_t hidden, int pre_norm);
 
 /* ---- model zoo --------------------------------------------------------------------------- */
-/* MLP classifier on (C, H, W) or (D) inputs: flatten, then tl_nn_mlp with ReLU. */
+/* `normalize` (NULL for none) is {mean, std}: a Normalize layer first, inside the graph. */
+/* MLP classifier on (C, H, W) or (D) inputs: flatten, [normalize], Linear, ReLU, ..., Linear. */
 tl_model *tl_zoo_mlp(uint64_t seed, int ndim, const int64_t *sample_shape, int nhidden, const int64_t *hidden,
-                     int64_t classes);
-/* Small CNN on (1, 28, 28): conv(1->8, 3x3, pad 1)-relu-maxpool2, conv(8->16)-relu-maxpool2, flatten,
- * linear(16*7*7 -> classes). */
-tl_model *tl_zoo_cnn(uint64_t seed, int64_t in_ch, int64_t hw, int64_t classes);
+                     int64_t classes, const double *normalize);
+/* Small CNN on (1, 28, 28): [normalize], conv(1->8, 3x3, pad 1)-relu-maxpool2, conv(8->16)-relu-maxpool2,
+ * flatten, linear(16*7*7 -> classes). */
+tl_model *tl_zoo_cnn(uint64_t seed, int64_t in_ch, int64_t hw, int64_t classes, const double *normalize);
 /* ResNet for 3x32x32: "small" (stages 16-32-64, one block each) or "resnet18" (64-128-256-512, two
  * blocks each), stem conv3x3-bn-relu, global average pool, linear. */
 tl_model *tl_zoo_resnet(uint64_t seed, const char *variant, int64_t in_ch, int64_t hw, int64_t classes);

@@ -158,8 +158,7 @@ static int run_cnn(const tl_cli *cli) {
     fail("quickstart_cnn", &st);
     goto done;
   }
-  m = tl_cli_make_model("cnn", (uint64_t)f.seed, train->x->ndim - 1, train->x->shape + 1, train->num_classes,
-                        "quickstart_cnn");
+  m = tl_cli_make_model("cnn", (uint64_t)f.seed, train, "quickstart_cnn");
   if (!m || tl_model_summary(m, 1, stdout, &st) != TL_OK || tl_trainer_new(&t, m, &cfg, &st) != TL_OK) {
     if (m)
       fail("quickstart_cnn", &st);

@@ -38,7 +38,7 @@ static int run(const tl_cli *cli) {
     tl_dataset_free(train);
     train = tr, test = va;
   }
-  m = tl_cli_make_model(f.model, (uint64_t)f.seed, train->x->ndim - 1, train->x->shape + 1, train->num_classes, "train");
+  m = tl_cli_make_model(f.model, (uint64_t)f.seed, train, "train");
   if (!m)
     goto done;
   printf("model %s, %s backend, optimizer %s lr %g, batch %lld, %s\n", f.model, f.backend,
@@ -94,7 +94,7 @@ static const tl_cli_flag flags[] = {
     {"steps", "N", "optimizer updates (overrides --epochs)"},
     {"batch-size", "N", "samples per update [64]"},
     {"optimizer", "NAME", "sgd, adagrad, rmsprop, adam, adamw, adadelta [adam]"},
-    {"lr", "F", "learning rate [1e-3; 0.05 for sgd]"},
+    {"lr", "F", "learning rate [adam: 1e-3 mlp, 2e-3 others; sgd: 0.05]"},
     {"backend", "MODE", "eager or compiled [compiled]"},
     {"device", "DEV", "cpu or cuda [cpu]"},
     {"seed", "N", "seed of initialisation, shuffling and dropout [0]"},

@@ -1,6 +1,7 @@
 /* common.c - data arguments, model choice and training flags shared by the runner's commands. */
 #include "common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,19 +63,29 @@ tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cm
   return d;
 }
 
-tl_model *tl_cli_make_model(const char *name, uint64_t seed, int ndim, const int64_t *shape, int classes,
-                            const char *cmd) {
+tl_model *tl_cli_make_model(const char *name, uint64_t seed, const tl_dataset *d, const char *cmd) {
+  int ndim = d->x->ndim - 1, classes = d->num_classes;
+  const int64_t *shape = d->x->shape + 1;
+  /* normalise inside the graph with the training data's mean and standard deviation */
+  double sum = 0, sq = 0, norm[2];
+  const float *x = tl_tensor_f32(d->x);
+  for (int64_t i = 0; i < d->x->numel; i++)
+    sum += x[i], sq += (double)x[i] * x[i];
+  norm[0] = d->x->numel ? sum / (double)d->x->numel : 0;
+  norm[1] = d->x->numel ? sqrt(fmax(sq / (double)d->x->numel - norm[0] * norm[0], 0)) : 1;
+  if (!(norm[1] > 1e-12))
+    norm[1] = 1;
   tl_model *m = NULL;
   int64_t hidden[] = {128};
   if (strcmp(name, "mlp") == 0)
-    m = tl_zoo_mlp(seed, ndim, shape, 1, hidden, classes);
+    m = tl_zoo_mlp(seed, ndim, shape, 1, hidden, classes, norm);
   else if (strcmp(name, "cnn") == 0 || strcmp(name, "resnet") == 0 || strcmp(name, "resnet18") == 0) {
     if (ndim != 3 || shape[1] != shape[2]) {
       fprintf(stderr, "torchlean %s: --model %s needs square image samples (C, H, W)\n", cmd, name);
       return NULL;
     }
     if (name[0] == 'c')
-      m = tl_zoo_cnn(seed, shape[0], shape[1], classes);
+      m = tl_zoo_cnn(seed, shape[0], shape[1], classes, norm);
     else
       m = tl_zoo_resnet(seed, strcmp(name, "resnet") == 0 ? "small" : "resnet18", shape[0], shape[1], classes);
   } else if (strcmp(name, "transformer") == 0) {
@@ -118,7 +129,11 @@ int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f) {
 
 int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_trainer_config *cfg) {
   *cfg = tl_trainer_config_default(TL_TASK_CLASSIFICATION);
-  double lr = f->lr > 0 ? f->lr : strcmp(f->optimizer, "sgd") == 0 ? 0.05 : 1e-3;
+  /* defaults measured on Fashion-MNIST: Adam 1e-3 for the MLP, 2e-3 for convolutional models */
+  double lr = f->lr > 0                          ? f->lr
+              : strcmp(f->optimizer, "sgd") == 0 ? 0.05
+              : strcmp(f->model, "mlp") == 0     ? 1e-3
+                                                 : 2e-3;
   if (tl_optim_parse(f->optimizer, lr, &cfg->optim) < 0) {
     tl_cli_usage_error(cli, "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, adadelta)", f->optimizer);
     return 0;

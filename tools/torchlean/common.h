@@ -13,10 +13,10 @@
  *   one CSV file whose last column is the integer class label.
  * Prints one clear line on stderr and returns NULL on failure. */
 tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd);
-/* Build a model by name (mlp, cnn, resnet, resnet18, transformer) for samples of the given
- * shape and classes; NULL (message printed) on failure. */
-tl_model *tl_cli_make_model(const char *name, uint64_t seed, int ndim, const int64_t *sample_shape, int classes,
-                            const char *cmd);
+/* Build a model by name (mlp, cnn, resnet, resnet18) for the samples and classes of d (mlp and cnn
+ * start with a Normalize layer holding d's pixel mean and standard deviation); NULL (message
+ * printed) on failure. */
+tl_model *tl_cli_make_model(const char *name, uint64_t seed, const tl_dataset *d, const char *cmd);
 /* Common training flags parsed from the command line (defaults in brackets in --help). */
 typedef struct tl_cli_train_flags {
   long long seed, steps, epochs, batch;
