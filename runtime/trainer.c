@@ -327,7 +327,7 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
   /* resume where a checkpoint left off: epoch t->epoch, t->pos batches into it */
   while (rc == TL_OK && t->step < total) {
     tl_loader_epoch(&l, t->epoch);
-    int64_t n = 0;
+    int64_t n;
     for (int64_t skip = 0; skip < t->pos; skip++)
       tl_loader_next(&l, xb, yb);
     while (rc == TL_OK && t->step < total && (n = tl_loader_next(&l, xb, yb)) > 0) {
@@ -352,7 +352,7 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
       else if (con && !bar && o->log_every > 0 && t->step % o->log_every == 0)
         fprintf(con, "step %lld: loss=%.6f\n", (long long)t->step, loss);
     }
-    if (rc != TL_OK || n > 0)
+    if (rc != TL_OK || t->pos < per_epoch)
       break; /* stopped inside an epoch: the step budget ran out */
     t->epoch++;
     t->pos = 0;
