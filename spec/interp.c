@@ -16,6 +16,12 @@ tl_code tl_dom_fail(tl_dom *d, tl_code code, const char *fmt, ...) {
   return tl_fail(d->st, code, "node %d (%s): %s", d->node, d->opname ? d->opname : "?", buf);
 }
 
+/* copy both endpoints exactly (mpfi_set would normalise a -0 lower end; the emulator needs it) */
+static void tl_vset(mpfi_ptr r, mpfi_srcptr a) {
+  mpfr_set(&r->left, &a->left, MPFR_RNDD);
+  mpfr_set(&r->right, &a->right, MPFR_RNDU);
+}
+
 static mpfi_t *vec_new(int64_t n, mpfr_prec_t prec) {
   mpfi_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
   if (!v)
@@ -152,7 +158,7 @@ static tl_code softmax_row(tl_dom *d, int64_t n, mpfi_srcptr *x, mpfi_ptr *y, in
   } else if (rc == TL_OK) {
     /* m = max; t_i = x_i - m; e_i = exp(t_i); s = sum e; y_i = e_i / s  (log: t_i - log s).
      * Real domain, long rows: any real shift c gives the same value; c = upper end of max. */
-    mpfi_set(m, x[0]);
+    tl_vset(m, x[0]);
     for (int64_t j = 1; j < n && rc == TL_OK; j++)
       rc = d->bin(d, TL_OP_MAX, m, m, x[j]);
     if (rc == TL_OK && d->kind == TL_DOM_REAL)
@@ -391,7 +397,7 @@ static tl_code op_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
     int64_t src = 0;
     for (int k = 0; k < nd->ndim; k++)
       src += c[k] * xs[nd->attrs.list[k]];
-    mpfi_set(VAL(nd - g->nodes)[i], VAL(nd->parents[0])[src]);
+    tl_vset(VAL(nd - g->nodes)[i], VAL(nd->parents[0])[src]);
   }
   return TL_OK;
 }
@@ -407,7 +413,7 @@ static tl_code op_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
     int64_t len = NODE(nd->parents[p])->shape[ax];
     for (int64_t o = 0; o < outer; o++)
       for (int64_t k = 0; k < len * inner; k++)
-        mpfi_set(VAL(nd - g->nodes)[(o * nd->shape[ax] + off) * inner + k], VAL(nd->parents[p])[o * len * inner + k]);
+        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + off) * inner + k], VAL(nd->parents[p])[o * len * inner + k]);
     off += len;
   }
   return TL_OK;
@@ -424,7 +430,7 @@ static tl_code op_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, cons
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < nd->shape[ax]; j++)
       for (int64_t k = 0; k < inner; k++)
-        mpfi_set(VAL(nd - g->nodes)[(o * nd->shape[ax] + j) * inner + k],
+        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + j) * inner + k],
                  VAL(nd->parents[0])[(o * x->shape[ax] + nd->attrs.start + j * nd->attrs.step) * inner + k]);
   return TL_OK;
 }
@@ -488,7 +494,7 @@ static tl_code op_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
                              (long long)j);
             break;
           }
-          mpfi_set(y, sc->xs[0]);
+          tl_vset(y, sc->xs[0]);
           for (int64_t k = 1; k < m && rc == TL_OK; k++)
             rc = d->bin(d, TL_OP_MAX, y, y, sc->xs[k]);
         } else {
@@ -604,7 +610,7 @@ static tl_code op_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
                          mpfr_get_d(&ix->right, MPFR_RNDU));
     long k = mpfr_get_si(&ix->left, MPFR_RNDN);
     for (int64_t j = 0; j < dim; j++)
-      mpfi_set(VAL(nd - g->nodes)[i * dim + j], VAL(nd->parents[1])[k * dim + j]);
+      tl_vset(VAL(nd - g->nodes)[i * dim + j], VAL(nd->parents[1])[k * dim + j]);
   }
   return TL_OK;
 }
@@ -795,7 +801,7 @@ static tl_code run_node(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, cons
   case TL_OP_FLATTEN:
   case TL_OP_DROPOUT: /* eval semantics: identity */
     for (int64_t i = 0; i < nd->numel; i++)
-      mpfi_set(VAL(id)[i], VAL(nd->parents[0])[i]);
+      tl_vset(VAL(id)[i], VAL(nd->parents[0])[i]);
     return TL_OK;
   case TL_OP_PERMUTE:
     return op_permute(g, d, vals, nd);
