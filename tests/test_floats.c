@@ -360,3 +360,96 @@ Test(floats, sum_error_bound_formula) {
   cr_assert(mpfr_inf_p(err));
   mpfr_clear(err), mpfr_clear(sa);
 }
+
+/* the documented f32-ref order of the composite elementwise ops, in plain float code */
+static float f_sigmoid(float x) {
+  volatile float t = expf(-x);
+  t = 1.0f + t;
+  return 1.0f / t;
+}
+static float f_silu(float x) {
+  volatile float s = f_sigmoid(x);
+  return x * s;
+}
+static float f_gelu(float x) {
+  volatile float t = x * x;
+  t = t * x;
+  t = 0.044715f * t;
+  t = x + t;
+  t = (float)0.7978845608028654 * t;
+  t = tanhf(t);
+  t = 1.0f + t;
+  t = x * t;
+  return 0.5f * t;
+}
+static float f_leaky(float x) {
+  volatile float t = (float)0.01 * x;
+  return x >= 0 ? x : t;
+}
+
+Test(floats, composite_elementwise_ops_match_reference_order) {
+  struct {
+    tl_op op;
+    float (*f)(float);
+  } cases[] = {{TL_OP_SIGMOID, f_sigmoid}, {TL_OP_SILU, f_silu}, {TL_OP_GELU, f_gelu}, {TL_OP_TANH, tanhf},
+               {TL_OP_EXP, expf}, {TL_OP_LEAKY_RELU, f_leaky}, {TL_OP_SQRT, sqrtf}, {TL_OP_LOG, logf}};
+  enum { N = 2001 };
+  float *x = malloc(N * sizeof *x), *ref = malloc(N * sizeof *ref);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    tl_graph *g = tl_graph_new();
+    int64_t sh[] = {N};
+    int xi, y;
+    tl_graph_input(g, "x", 1, sh, &xi, NULL);
+    tl_attrs a = tl_attrs_default(cases[c].op);
+    cr_assert_eq(tl_graph_op(g, cases[c].op, 1, &xi, &a, &y, NULL), TL_OK);
+    int positive = cases[c].op == TL_OP_SQRT || cases[c].op == TL_OP_LOG;
+    for (int i = 0; i < N; i++) {
+      x[i] = positive ? (float)i * 0.013f + 1e-3f : -13.0f + 26.0f * (float)i / (N - 1);
+      ref[i] = cases[c].f(x[i]);
+    }
+    const float *in[] = {x}, **vals = calloc((size_t)g->nnodes, sizeof *vals);
+    vals[y] = ref;
+    tl_compare_report *r;
+    tl_status st;
+    cr_assert_eq(tl_compare_run(NULL, g, in, vals, &r, &st), TL_OK, "%s", st.msg);
+    cr_assert_not_null(r->any, "%s", r->any_status.msg);
+    cr_assert_eq(r->nodes[y].emu_mismatch, 0, "%s: emulator differs from the reference order",
+                 tl_op_get(cases[c].op)->name);
+    cr_assert_eq(r->nodes[y].outside_any, 0, "%s: a float32 value outside f32-any", tl_op_get(cases[c].op)->name);
+    cr_log_info("%s: max error %.2f ulp, f32-any width up to %g", tl_op_get(cases[c].op)->name,
+                r->nodes[y].max_ulp_err, r->nodes[y].max_any_width);
+    tl_compare_report_free(r);
+    free(vals);
+    tl_graph_free(g);
+  }
+  free(x), free(ref);
+}
+
+Test(floats, avg_pool_with_padding_and_mean) {
+  tl_graph *g = tl_graph_new();
+  int64_t sh[] = {1, 1, 3, 3};
+  int x, y, m;
+  tl_graph_input(g, "x", 4, sh, &x, NULL);
+  tl_attrs a = tl_attrs_default(TL_OP_AVG_POOL2D);
+  a.kernel[0] = a.kernel[1] = 2;
+  a.padding[0] = a.padding[1] = 1;
+  a.stride[0] = a.stride[1] = 2;
+  cr_assert_eq(tl_graph_op(g, TL_OP_AVG_POOL2D, 1, &x, &a, &y, NULL), TL_OK);
+  tl_attrs am = tl_attrs_default(TL_OP_MEAN);
+  cr_assert_eq(tl_graph_op(g, TL_OP_MEAN, 1, &x, &am, &m, NULL), TL_OK);
+  float in0[] = {1, 2, 3, 4, 5, 6, 7, 8, 0.1f};
+  const float *in[] = {in0};
+  tl_compare_report *r;
+  tl_status st;
+  cr_assert_eq(tl_compare_run(NULL, g, in, NULL, &r, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(r->emu->v[y][0], 0.25f); /* window (-1..0)^2: only x[0,0] = 1, divided by 4 */
+  volatile float s2 = 2.0f + 3.0f;
+  cr_assert_eq(r->emu->v[y][1], s2 / 4.0f);
+  volatile float acc = in0[0];
+  for (int i = 1; i < 9; i++)
+    acc = acc + in0[i];
+  cr_assert_eq(bits(r->emu->v[m][0]), bits(acc / 9.0f));
+  cr_assert_eq(r->nodes[m].emu_outside_any, 0);
+  tl_compare_report_free(r);
+  tl_graph_free(g);
+}
