@@ -453,3 +453,41 @@ Test(floats, avg_pool_with_padding_and_mean) {
   tl_compare_report_free(r);
   tl_graph_free(g);
 }
+
+/* f32-any over a float box: float32 evaluations at sampled float points (corners, faces,
+ * interior), in three orders, lie inside the box enclosure */
+Test(floats, f32_any_box_encloses_sampled_float_evaluations) {
+  for (uint64_t seed = 500; seed < 530; seed++) {
+    tnet t;
+    tnet_make(&t, seed * 40503);
+    uint64_t s = seed;
+    float *lo = malloc((size_t)t.nin * sizeof *lo), *hi = malloc((size_t)t.nin * sizeof *hi),
+          *x = malloc((size_t)t.nin * sizeof *x);
+    for (int64_t i = 0; i < t.nin; i++) {
+      float c = tnet_randf(&s) * 2, rad = 0.05f * fabsf(tnet_randf(&s));
+      lo[i] = c - rad, hi[i] = c + rad;
+    }
+    const float *L[] = {lo}, *H[] = {hi};
+    tl_f32any_result *r;
+    tl_status st;
+    cr_assert_eq(tl_f32any_eval(NULL, t.g, L, H, &r, &st), TL_OK, "%s", st.msg);
+    int64_t no = tnet_nout(&t);
+    float *y = malloc((size_t)no * sizeof *y);
+    for (int k = 0; k < 30; k++) {
+      for (int64_t i = 0; i < t.nin; i++) {
+        uint64_t b = tnet_rand(&s);
+        float v = lo[i] + (hi[i] - lo[i]) * (float)(b >> 40) / 16777216.0f;
+        x[i] = (b & 3) == 0 ? lo[i] : (b & 3) == 1 ? hi[i] : fminf(fmaxf(v, lo[i]), hi[i]);
+      }
+      for (int order = NET_SEQ; order <= NET_PAIR; order++) {
+        tnet_eval_f32(&t, x, order, y);
+        for (int64_t i = 0; i < no; i++)
+          cr_assert(tl_f32any_contains(r, t.out, i, y[i]), "seed %llu sample %d order %d", (unsigned long long)seed,
+                    k, order);
+      }
+    }
+    tl_f32any_result_free(r);
+    free(lo), free(hi), free(x), free(y);
+    tnet_free(&t);
+  }
+}
