@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "interp.h" /* spec/ private: the dot primitive itself */
 #include "torchlean/spec.h"
 
 static double now(void) {
@@ -60,7 +61,25 @@ int main(int argc, char **argv) {
   }
   printf("raw MPFI mpfi_mul + mpfi_add (128 bits): median %.1f ns per multiply-add\n", median(tm, reps));
 
-  /* 2. our linear op through the interpreter: y = W x, one row of N = 100000 */
+  /* 2. our dot primitive (tl_real_dot) on the same data */
+  {
+    mpfi_srcptr *xp = malloc(N * sizeof *xp), *yp = malloc(N * sizeof *yp);
+    for (int i = 0; i < N; i++)
+      xp[i] = a[i], yp[i] = b[i];
+    tl_dom d = {0};
+    tl_dom_real_init(&d, 128);
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      if (d.dot(&d, acc, N, xp, yp, NULL) != TL_OK)
+        return 1;
+      tm[r] = (now() - t0) / N * 1e9;
+    }
+    tl_dom_real_clear(&d);
+    free(xp), free(yp);
+    printf("our dot primitive tl_real_dot (128 bits): median %.1f ns per multiply-add\n", median(tm, reps));
+  }
+
+  /* 3. our linear op through the interpreter: y = W x, one row of N = 100000 */
   tl_graph *g = tl_graph_new();
   int64_t xs[] = {1, N}, ws[] = {1, N};
   float *w = malloc(N * sizeof *w);
@@ -88,7 +107,7 @@ int main(int argc, char **argv) {
          median(tm, reps));
   tl_graph_free(g);
 
-  /* 3. MLP 784-128-10, point input */
+  /* 4. MLP 784-128-10, point input */
   g = tl_graph_new();
   int64_t is[] = {1, 784}, w1s[] = {128, 784}, b1s[] = {128}, w2s[] = {10, 128}, b2s[] = {10};
   float *w1 = malloc(128 * 784 * sizeof *w1), b1[128], w2[1280], b2[10];
