@@ -1,0 +1,850 @@
+/* interp.c - the generic graph interpreter (see interp.h).  Each op is written once, in the
+ * f32-ref order of docs/semantics.md, over the primitive operations of a domain. */
+#include "interp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tl_code tl_dom_fail(tl_dom *d, tl_code code, const char *fmt, ...) {
+  char buf[TL_STATUS_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return tl_fail(d->st, code, "node %d (%s): %s", d->node, d->opname ? d->opname : "?", buf);
+}
+
+/* copy both endpoints exactly (mpfi_set would normalise a -0 lower end; the emulator needs it) */
+static void tl_vset(mpfi_ptr r, mpfi_srcptr a) {
+  mpfr_set(&r->left, &a->left, MPFR_RNDD);
+  mpfr_set(&r->right, &a->right, MPFR_RNDU);
+}
+
+static mpfi_t *vec_new(int64_t n, mpfr_prec_t prec) {
+  mpfi_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+  if (!v)
+    return NULL;
+  for (int64_t i = 0; i < n; i++)
+    mpfi_init2(v[i], prec);
+  return v;
+}
+
+static void vec_free(mpfi_t *v, int64_t n) {
+  if (!v)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    mpfi_clear(v[i]);
+  free(v);
+}
+
+tl_code tl_interp_vals_new(tl_interp_vals **out, const tl_graph *g, mpfr_prec_t prec, tl_status *st) {
+  *out = NULL;
+  tl_interp_vals *v = calloc(1, sizeof *v);
+  if (!v)
+    return tl_fail(st, TL_ENOMEM, "interp: out of memory");
+  v->nnodes = g->nnodes;
+  v->numel = calloc((size_t)g->nnodes + 1, sizeof *v->numel);
+  v->v = calloc((size_t)g->nnodes + 1, sizeof *v->v);
+  if (!v->numel || !v->v) {
+    tl_interp_vals_free(v);
+    return tl_fail(st, TL_ENOMEM, "interp: out of memory");
+  }
+  for (int i = 0; i < g->nnodes; i++) {
+    v->v[i] = vec_new(g->nodes[i].numel, prec);
+    if (!v->v[i]) {
+      tl_interp_vals_free(v);
+      return tl_fail(st, TL_ENOMEM, "interp: out of memory for node %d", i);
+    }
+    v->numel[i] = g->nodes[i].numel;
+  }
+  *out = v;
+  return TL_OK;
+}
+
+void tl_interp_vals_free(tl_interp_vals *v) {
+  if (!v)
+    return;
+  if (v->v)
+    for (int i = 0; i < v->nnodes; i++)
+      vec_free(v->v[i], v->numel[i]);
+  free(v->v);
+  free(v->numel);
+  free(v);
+}
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+typedef struct scratch {
+  mpfi_srcptr *xs, *ys;
+  int64_t cap;
+} scratch;
+
+static tl_code scratch_need(scratch *s, int64_t n, tl_status *st) {
+  if (n <= s->cap)
+    return TL_OK;
+  mpfi_srcptr *a = realloc(s->xs, (size_t)n * sizeof *a);
+  if (a)
+    s->xs = a;
+  mpfi_srcptr *b = realloc(s->ys, (size_t)n * sizeof *b);
+  if (b)
+    s->ys = b;
+  if (!a || !b)
+    return tl_fail(st, TL_ENOMEM, "interp: out of memory");
+  s->cap = n;
+  return TL_OK;
+}
+
+#define NODE(id) (&g->nodes[id])
+#define VAL(id) (vals->v[id])
+
+static void strides_of(int ndim, const int64_t *shape, int64_t *strides) {
+  int64_t s = 1;
+  for (int i = ndim - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+}
+
+/* index into a parent of rank pr broadcast to output coords c (rank r) */
+static int64_t bcast_index(const int64_t *c, int r, const tl_node *p) {
+  int64_t idx = 0, s = 1;
+  for (int k = p->ndim - 1; k >= 0; k--) {
+    int oc = r - p->ndim + k;
+    int64_t ci = p->shape[k] == 1 ? 0 : c[oc];
+    idx += ci * s;
+    s *= p->shape[k];
+  }
+  return idx;
+}
+
+static void coords_of(int64_t flat, int r, const int64_t *shape, int64_t *c) {
+  for (int k = r - 1; k >= 0; k--) {
+    c[k] = shape[k] ? flat % shape[k] : 0;
+    flat = shape[k] ? flat / shape[k] : 0;
+  }
+}
+
+/* softmax (or log_softmax) of n values; y[i] must not alias x */
+static tl_code softmax_row(tl_dom *d, int64_t n, mpfi_srcptr *x, mpfi_ptr *y, int log_form, scratch *sc) {
+  tl_code rc = TL_OK;
+  mpfi_t m, s, t;
+  mpfi_init2(m, d->prec), mpfi_init2(s, d->prec), mpfi_init2(t, d->prec);
+  mpfi_t *e = vec_new(n, d->prec);
+  if (!e)
+    rc = tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  if (rc == TL_OK)
+    rc = scratch_need(sc, n, d->st);
+  if (rc == TL_OK && d->kind == TL_DOM_REAL && n <= 256) {
+    /* y_i = 1 / sum_j e^(x_j - x_i): exact in reals, so its interval evaluation encloses y_i */
+    for (int64_t i = 0; i < n && rc == TL_OK; i++) {
+      for (int64_t j = 0; j < n && rc == TL_OK; j++) {
+        if (j == i)
+          mpfi_set_ui(e[j], 1);
+        else if ((rc = d->bin(d, TL_OP_SUB, t, x[j], x[i])) == TL_OK)
+          rc = d->un(d, TL_OP_EXP, e[j], t, 0);
+        sc->xs[j] = e[j];
+      }
+      if (rc == TL_OK)
+        rc = d->dot(d, s, n, sc->xs, NULL, NULL);
+      if (rc == TL_OK && log_form) {
+        rc = d->un(d, TL_OP_LOG, t, s, 0);
+        if (rc == TL_OK)
+          rc = d->un(d, TL_OP_NEG, y[i], t, 0);
+      } else if (rc == TL_OK) {
+        rc = d->un(d, TL_PRIM_RECIP, y[i], s, 0);
+      }
+    }
+  } else if (rc == TL_OK) {
+    /* m = max; t_i = x_i - m; e_i = exp(t_i); s = sum e; y_i = e_i / s  (log: t_i - log s).
+     * Real domain, long rows: any real shift c gives the same value; c = upper end of max. */
+    tl_vset(m, x[0]);
+    for (int64_t j = 1; j < n && rc == TL_OK; j++)
+      rc = d->bin(d, TL_OP_MAX, m, m, x[j]);
+    if (rc == TL_OK && d->kind == TL_DOM_REAL)
+      mpfi_set_fr(m, &m->right);
+    mpfi_t *tt = vec_new(n, d->prec);
+    if (!tt && rc == TL_OK)
+      rc = tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+    for (int64_t j = 0; j < n && rc == TL_OK; j++) {
+      rc = d->bin(d, TL_OP_SUB, tt[j], x[j], m);
+      if (rc == TL_OK)
+        rc = d->un(d, TL_OP_EXP, e[j], tt[j], 0);
+      sc->xs[j] = e[j];
+    }
+    if (rc == TL_OK)
+      rc = d->dot(d, s, n, sc->xs, NULL, NULL);
+    if (rc == TL_OK && log_form) {
+      rc = d->un(d, TL_OP_LOG, t, s, 0);
+      for (int64_t i = 0; i < n && rc == TL_OK; i++)
+        rc = d->bin(d, TL_OP_SUB, y[i], tt[i], t);
+    } else {
+      for (int64_t i = 0; i < n && rc == TL_OK; i++)
+        rc = d->bin(d, TL_OP_DIV, y[i], e[i], s);
+    }
+    vec_free(tt, tt ? n : 0);
+  }
+  if (rc == TL_OK && d->kind == TL_DOM_REAL && !log_form) {
+    mpfi_t unit;
+    mpfi_init2(unit, d->prec);
+    mpfi_interv_si(unit, 0, 1);
+    for (int64_t i = 0; i < n; i++)
+      mpfi_intersect(y[i], y[i], unit);
+    mpfi_clear(unit);
+  }
+  vec_free(e, e ? n : 0);
+  mpfi_clear(m), mpfi_clear(s), mpfi_clear(t);
+  return rc;
+}
+
+/* ---- ops ----------------------------------------------------------------------------------- */
+static tl_code op_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
+  int64_t in = w->shape[1], out = w->shape[0], rows = in ? x->numel / in : 0;
+  if (in == 0)
+    rows = nd->numel / (out ? out : 1);
+  TL_TRY(scratch_need(sc, in, d->st));
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t o = 0; o < out; o++) {
+      for (int64_t i = 0; i < in; i++) {
+        sc->xs[i] = VAL(nd->parents[0])[r * in + i];
+        sc->ys[i] = VAL(nd->parents[1])[o * in + i];
+      }
+      mpfi_srcptr b = nd->nparents == 3 ? VAL(nd->parents[2])[o] : NULL;
+      TL_TRY(d->dot(d, VAL(nd - g->nodes)[r * out + o], in, sc->xs, sc->ys, b));
+    }
+  return TL_OK;
+}
+
+static tl_code op_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
+  int r = nd->ndim;
+  int64_t M = nd->shape[r - 2], K = a->shape[a->ndim - 1], N = nd->shape[r - 1];
+  int64_t batch = (M && N) ? nd->numel / (M * N) : 0;
+  int64_t c[64];
+  if (r > 64)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "rank %d above 64", r);
+  TL_TRY(scratch_need(sc, K, d->st));
+  for (int64_t bi = 0; bi < batch; bi++) {
+    /* batch coords */
+    int64_t f = bi;
+    for (int k = r - 3; k >= 0; k--) {
+      c[k] = f % nd->shape[k];
+      f /= nd->shape[k];
+    }
+    int64_t aoff = 0, boff = 0, s = 1;
+    for (int k = a->ndim - 3; k >= 0; k--) {
+      int oc = r - a->ndim + k;
+      aoff += (a->shape[k] == 1 ? 0 : c[oc]) * s;
+      s *= a->shape[k];
+    }
+    s = 1;
+    for (int k = b->ndim - 3; k >= 0; k--) {
+      int oc = r - b->ndim + k;
+      boff += (b->shape[k] == 1 ? 0 : c[oc]) * s;
+      s *= b->shape[k];
+    }
+    aoff *= M * K, boff *= K * N;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t k = 0; k < N; k++) {
+        for (int64_t j = 0; j < K; j++) {
+          sc->xs[j] = VAL(nd->parents[0])[aoff + i * K + j];
+          sc->ys[j] = VAL(nd->parents[1])[boff + j * N + k];
+        }
+        TL_TRY(d->dot(d, VAL(nd - g->nodes)[(bi * M + i) * N + k], K, sc->xs, sc->ys, NULL));
+      }
+  }
+  return TL_OK;
+}
+
+static tl_code op_binary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
+  int64_t c[64];
+  if (nd->ndim > 64)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "rank %d above 64", nd->ndim);
+  for (int64_t i = 0; i < nd->numel; i++) {
+    coords_of(i, nd->ndim, nd->shape, c);
+    TL_TRY(d->bin(d, nd->op, VAL(nd - g->nodes)[i], VAL(nd->parents[0])[bcast_index(c, nd->ndim, a)],
+                  VAL(nd->parents[1])[bcast_index(c, nd->ndim, b)]));
+  }
+  return TL_OK;
+}
+
+/* composite elementwise ops: sigmoid, silu, gelu (f32-ref order in docs/semantics.md) */
+static tl_code sigmoid1(tl_dom *d, mpfi_ptr y, mpfi_srcptr x, mpfi_ptr t, mpfi_ptr one) {
+  TL_TRY(d->un(d, TL_OP_NEG, t, x, 0));
+  TL_TRY(d->un(d, TL_OP_EXP, t, t, 0));
+  TL_TRY(d->bin(d, TL_OP_ADD, t, one, t));
+  return d->bin(d, TL_OP_DIV, y, one, t);
+}
+
+static tl_code op_composite(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  mpfi_t one, half, t, u, ca, cs;
+  mpfi_init2(one, d->prec), mpfi_init2(half, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
+  mpfi_init2(ca, d->prec), mpfi_init2(cs, d->prec);
+  d->konst(d, one, 1.0);
+  d->konst(d, half, 0.5);
+  d->konst_id(d, ca, TL_CONST_GELU_A);
+  d->konst_id(d, cs, TL_CONST_SQRT_2_OVER_PI);
+  tl_code rc = TL_OK;
+  for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
+    mpfi_srcptr x = VAL(nd->parents[0])[i];
+    mpfi_ptr y = VAL(nd - g->nodes)[i];
+    if (nd->op == TL_OP_SIGMOID) {
+      rc = sigmoid1(d, y, x, t, one);
+    } else if (nd->op == TL_OP_SILU) { /* x * sigmoid(x) */
+      rc = sigmoid1(d, u, x, t, one);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, y, x, u);
+    } else { /* gelu: 0.5 * (x * (1 + tanh(c_s * (x + c_a * ((x * x) * x))))) */
+      rc = d->un(d, TL_PRIM_SQR, t, x, 0);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, t, x);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, ca, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_ADD, t, x, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, cs, t);
+      if (rc == TL_OK)
+        rc = d->un(d, TL_OP_TANH, t, t, 0);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_ADD, t, one, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, x, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, y, half, t);
+    }
+  }
+  mpfi_clear(one), mpfi_clear(half), mpfi_clear(t), mpfi_clear(u), mpfi_clear(ca), mpfi_clear(cs);
+  return rc;
+}
+
+/* softmax / log_softmax along nd->attrs.axis */
+static tl_code op_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int ax = (int)nd->attrs.axis;
+  int64_t len = nd->shape[ax], inner = 1, outer = 1;
+  for (int k = ax + 1; k < nd->ndim; k++)
+    inner *= nd->shape[k];
+  for (int k = 0; k < ax; k++)
+    outer *= nd->shape[k];
+  mpfi_srcptr *x = malloc((size_t)(len ? len : 1) * sizeof *x);
+  mpfi_ptr *y = malloc((size_t)(len ? len : 1) * sizeof *y);
+  tl_code rc = x && y ? TL_OK : tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  for (int64_t o = 0; o < outer && rc == TL_OK; o++)
+    for (int64_t in = 0; in < inner && rc == TL_OK; in++) {
+      for (int64_t k = 0; k < len; k++) {
+        x[k] = VAL(nd->parents[0])[(o * len + k) * inner + in];
+        y[k] = VAL(nd - g->nodes)[(o * len + k) * inner + in];
+      }
+      if (len > 0)
+        rc = softmax_row(d, len, x, y, nd->op == TL_OP_LOG_SOFTMAX, sc);
+    }
+  free(x), free(y);
+  return rc;
+}
+
+static tl_code op_reduce(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]);
+  int r = x->ndim;
+  unsigned char hit[64] = {0};
+  if (r > 64)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "rank %d above 64", r);
+  for (int i = 0; i < nd->attrs.nlist; i++)
+    hit[nd->attrs.list[i]] = 1;
+  if (nd->attrs.nlist == 0)
+    memset(hit, 1, (size_t)r);
+  int64_t nred = 1;
+  for (int k = 0; k < r; k++)
+    if (hit[k])
+      nred *= x->shape[k];
+  int64_t nout = nd->numel;
+  TL_TRY(scratch_need(sc, nout * nred, d->st));
+  int64_t c[64];
+  for (int64_t i = 0; i < x->numel; i++) {
+    coords_of(i, r, x->shape, c);
+    int64_t o = 0, k = 0;
+    for (int a = 0; a < r; a++) {
+      if (hit[a])
+        k = k * x->shape[a] + c[a];
+      else
+        o = o * x->shape[a] + c[a];
+    }
+    sc->xs[o * nred + k] = VAL(nd->parents[0])[i];
+  }
+  mpfi_t n;
+  mpfi_init2(n, d->prec);
+  d->konst(d, n, (double)nred);
+  tl_code rc = TL_OK;
+  for (int64_t o = 0; o < nout && rc == TL_OK; o++) {
+    mpfi_ptr y = VAL(nd - g->nodes)[o];
+    rc = d->dot(d, y, nred, sc->xs + o * nred, NULL, NULL);
+    if (rc == TL_OK && nd->op == TL_OP_MEAN)
+      rc = d->bin(d, TL_OP_DIV, y, y, n);
+  }
+  mpfi_clear(n);
+  return rc;
+}
+
+static tl_code op_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  const tl_node *x = NODE(nd->parents[0]);
+  int64_t c[64], xs[64];
+  if (nd->ndim > 64)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "rank %d above 64", nd->ndim);
+  strides_of(x->ndim, x->shape, xs);
+  for (int64_t i = 0; i < nd->numel; i++) {
+    coords_of(i, nd->ndim, nd->shape, c);
+    int64_t src = 0;
+    for (int k = 0; k < nd->ndim; k++)
+      src += c[k] * xs[nd->attrs.list[k]];
+    tl_vset(VAL(nd - g->nodes)[i], VAL(nd->parents[0])[src]);
+  }
+  return TL_OK;
+}
+
+static tl_code op_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  int ax = (int)nd->attrs.axis;
+  int64_t inner = 1, outer = 1, off = 0;
+  for (int k = ax + 1; k < nd->ndim; k++)
+    inner *= nd->shape[k];
+  for (int k = 0; k < ax; k++)
+    outer *= nd->shape[k];
+  for (int p = 0; p < nd->nparents; p++) {
+    int64_t len = NODE(nd->parents[p])->shape[ax];
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t k = 0; k < len * inner; k++)
+        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + off) * inner + k], VAL(nd->parents[p])[o * len * inner + k]);
+    off += len;
+  }
+  return TL_OK;
+}
+
+static tl_code op_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  const tl_node *x = NODE(nd->parents[0]);
+  int ax = (int)nd->attrs.axis;
+  int64_t inner = 1, outer = 1;
+  for (int k = ax + 1; k < nd->ndim; k++)
+    inner *= nd->shape[k];
+  for (int k = 0; k < ax; k++)
+    outer *= nd->shape[k];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < nd->shape[ax]; j++)
+      for (int64_t k = 0; k < inner; k++)
+        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + j) * inner + k],
+                 VAL(nd->parents[0])[(o * x->shape[ax] + nd->attrs.start + j * nd->attrs.step) * inner + k]);
+  return TL_OK;
+}
+
+static tl_code op_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
+  const tl_attrs *a = &nd->attrs;
+  int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t O = w->shape[0], CG = w->shape[1], KH = w->shape[2], KW = w->shape[3];
+  int64_t HO = nd->shape[2], WO = nd->shape[3], OG = O / a->groups;
+  TL_TRY(scratch_need(sc, CG * KH * KW, d->st));
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t o = 0; o < O; o++) {
+      int64_t grp = o / OG;
+      for (int64_t i = 0; i < HO; i++)
+        for (int64_t j = 0; j < WO; j++) {
+          int64_t m = 0;
+          for (int64_t c = 0; c < CG; c++)
+            for (int64_t p = 0; p < KH; p++)
+              for (int64_t q = 0; q < KW; q++) {
+                int64_t h = i * a->stride[0] - a->padding[0] + p * a->dilation[0];
+                int64_t ww = j * a->stride[1] - a->padding[1] + q * a->dilation[1];
+                if (h < 0 || h >= H || ww < 0 || ww >= W)
+                  continue; /* padding: a zero term, omitted */
+                sc->xs[m] = VAL(nd->parents[0])[((n * C + grp * CG + c) * H + h) * W + ww];
+                sc->ys[m] = VAL(nd->parents[1])[((o * CG + c) * KH + p) * KW + q];
+                m++;
+              }
+          mpfi_srcptr b = nd->nparents == 3 ? VAL(nd->parents[2])[o] : NULL;
+          TL_TRY(d->dot(d, VAL(nd - g->nodes)[((n * O + o) * HO + i) * WO + j], m, sc->xs, sc->ys, b));
+        }
+    }
+  return TL_OK;
+}
+
+static tl_code op_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]);
+  const tl_attrs *a = &nd->attrs;
+  int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t HO = nd->shape[2], WO = nd->shape[3], KH = a->kernel[0], KW = a->kernel[1];
+  TL_TRY(scratch_need(sc, KH * KW, d->st));
+  mpfi_t cnt;
+  mpfi_init2(cnt, d->prec);
+  d->konst(d, cnt, (double)(KH * KW));
+  tl_code rc = TL_OK;
+  for (int64_t nc = 0; nc < NC && rc == TL_OK; nc++)
+    for (int64_t i = 0; i < HO && rc == TL_OK; i++)
+      for (int64_t j = 0; j < WO && rc == TL_OK; j++) {
+        int64_t m = 0;
+        for (int64_t p = 0; p < KH; p++)
+          for (int64_t q = 0; q < KW; q++) {
+            int64_t h = i * a->stride[0] - a->padding[0] + p * a->dilation[0];
+            int64_t ww = j * a->stride[1] - a->padding[1] + q * a->dilation[1];
+            if (h >= 0 && h < H && ww >= 0 && ww < W)
+              sc->xs[m++] = VAL(nd->parents[0])[(nc * H + h) * W + ww];
+          }
+        mpfi_ptr y = VAL(nd - g->nodes)[(nc * HO + i) * WO + j];
+        if (nd->op == TL_OP_MAX_POOL2D) {
+          if (m == 0) {
+            rc = tl_dom_fail(d, TL_EVALUE, "window at (%lld, %lld) lies entirely in the padding", (long long)i,
+                             (long long)j);
+            break;
+          }
+          tl_vset(y, sc->xs[0]);
+          for (int64_t k = 1; k < m && rc == TL_OK; k++)
+            rc = d->bin(d, TL_OP_MAX, y, y, sc->xs[k]);
+        } else {
+          rc = d->dot(d, y, m, sc->xs, NULL, NULL);
+          if (rc == TL_OK)
+            rc = d->bin(d, TL_OP_DIV, y, y, cnt);
+        }
+      }
+  mpfi_clear(cnt);
+  return rc;
+}
+
+static tl_code op_gap(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]);
+  int64_t NC = x->shape[0] * x->shape[1], sp = NC ? x->numel / NC : 0;
+  TL_TRY(scratch_need(sc, sp, d->st));
+  mpfi_t cnt;
+  mpfi_init2(cnt, d->prec);
+  d->konst(d, cnt, (double)sp);
+  tl_code rc = TL_OK;
+  for (int64_t nc = 0; nc < NC && rc == TL_OK; nc++) {
+    for (int64_t k = 0; k < sp; k++)
+      sc->xs[k] = VAL(nd->parents[0])[nc * sp + k];
+    rc = d->dot(d, VAL(nd - g->nodes)[nc], sp, sc->xs, NULL, NULL);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_DIV, VAL(nd - g->nodes)[nc], VAL(nd - g->nodes)[nc], cnt);
+  }
+  mpfi_clear(cnt);
+  return rc;
+}
+
+/* y = ((x - mean) / sqrt(var + eps)) * gamma + beta, per channel (axis 1) */
+static tl_code op_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  int64_t C = nd->shape[1], inner = 1;
+  for (int k = 2; k < nd->ndim; k++)
+    inner *= nd->shape[k];
+  mpfi_t eps, den, t;
+  mpfi_init2(eps, d->prec), mpfi_init2(den, d->prec), mpfi_init2(t, d->prec);
+  d->konst(d, eps, nd->attrs.eps);
+  tl_code rc = TL_OK;
+  const int *p = nd->parents;
+  for (int64_t c = 0; c < C && rc == TL_OK; c++) {
+    rc = d->bin(d, TL_OP_ADD, den, VAL(p[4])[c], eps);
+    if (rc == TL_OK)
+      rc = d->un(d, TL_OP_SQRT, den, den, 0);
+    for (int64_t i = c * inner; i < nd->numel && rc == TL_OK; i += C * inner)
+      for (int64_t k = 0; k < inner && rc == TL_OK; k++) {
+        rc = d->bin(d, TL_OP_SUB, t, VAL(p[0])[i + k], VAL(p[3])[c]);
+        if (rc == TL_OK)
+          rc = d->bin(d, TL_OP_DIV, t, t, den);
+        if (rc == TL_OK)
+          rc = d->bin(d, TL_OP_MUL, t, t, VAL(p[1])[c]);
+        if (rc == TL_OK)
+          rc = d->bin(d, TL_OP_ADD, VAL(nd - g->nodes)[i + k], t, VAL(p[2])[c]);
+      }
+  }
+  mpfi_clear(eps), mpfi_clear(den), mpfi_clear(t);
+  return rc;
+}
+
+/* over the last axis: mean = sum/n; d_i = x_i - mean; var = (sum d_i^2)/n; r = sqrt(var + eps);
+ * y_i = (d_i / r) * gamma_i + beta_i */
+static tl_code op_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int64_t n = nd->shape[nd->ndim - 1], rows = n ? nd->numel / n : 0;
+  const int *p = nd->parents;
+  mpfi_t eps, cnt, mean, var;
+  mpfi_init2(eps, d->prec), mpfi_init2(cnt, d->prec), mpfi_init2(mean, d->prec), mpfi_init2(var, d->prec);
+  d->konst(d, eps, nd->attrs.eps);
+  d->konst(d, cnt, (double)n);
+  mpfi_t *dv = vec_new(n, d->prec);
+  tl_code rc = dv ? scratch_need(sc, n, d->st) : tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  for (int64_t r = 0; r < rows && rc == TL_OK; r++) {
+    mpfi_t *x = VAL(p[0]) + r * n, *y = VAL(nd - g->nodes) + r * n;
+    for (int64_t i = 0; i < n; i++)
+      sc->xs[i] = x[i];
+    rc = d->dot(d, mean, n, sc->xs, NULL, NULL);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_DIV, mean, mean, cnt);
+    for (int64_t i = 0; i < n && rc == TL_OK; i++) {
+      rc = d->bin(d, TL_OP_SUB, dv[i], x[i], mean);
+      sc->xs[i] = dv[i];
+    }
+    if (rc == TL_OK)
+      rc = d->dot(d, var, n, sc->xs, sc->xs, NULL);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_DIV, var, var, cnt);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_ADD, var, var, eps);
+    if (rc == TL_OK)
+      rc = d->un(d, TL_OP_SQRT, var, var, 0);
+    for (int64_t i = 0; i < n && rc == TL_OK; i++) {
+      rc = d->bin(d, TL_OP_DIV, y[i], dv[i], var);
+      if (rc == TL_OK && nd->nparents > 1)
+        rc = d->bin(d, TL_OP_MUL, y[i], y[i], VAL(p[1])[i]);
+      if (rc == TL_OK && nd->nparents > 2)
+        rc = d->bin(d, TL_OP_ADD, y[i], y[i], VAL(p[2])[i]);
+    }
+  }
+  vec_free(dv, dv ? n : 0);
+  mpfi_clear(eps), mpfi_clear(cnt), mpfi_clear(mean), mpfi_clear(var);
+  return rc;
+}
+
+static tl_code op_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+  const tl_node *tab = NODE(nd->parents[1]);
+  int64_t rows = tab->shape[0], dim = tab->shape[1], n = NODE(nd->parents[0])->numel;
+  for (int64_t i = 0; i < n; i++) {
+    mpfi_srcptr ix = VAL(nd->parents[0])[i];
+    if (!mpfr_equal_p(&ix->left, &ix->right) || !mpfr_integer_p(&ix->left) || mpfr_sgn(&ix->left) < 0 ||
+        mpfr_cmp_si(&ix->left, (long)rows) >= 0)
+      return tl_dom_fail(d, TL_EDOMAIN, "index %lld is not a single integer in [0, %lld) (interval [%g, %g])",
+                         (long long)i, (long long)rows, mpfr_get_d(&ix->left, MPFR_RNDD),
+                         mpfr_get_d(&ix->right, MPFR_RNDU));
+    long k = mpfr_get_si(&ix->left, MPFR_RNDN);
+    for (int64_t j = 0; j < dim; j++)
+      tl_vset(VAL(nd - g->nodes)[i * dim + j], VAL(nd->parents[1])[k * dim + j]);
+  }
+  return TL_OK;
+}
+
+/* attention: qkv = x W_in^T + b_in; per head: s_ij = (q_i . k_j) / sqrt(dh), masked j > i when
+ * causal; p_i = softmax_j(s_ij); o_i = sum_j p_ij v_j; y = o W_out^T + b_out */
+static tl_code op_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const int *p = nd->parents;
+  int64_t N = nd->shape[0], L = nd->shape[1], E = nd->shape[2], H = nd->attrs.heads, dh = E / H;
+  int64_t nqkv = N * L * 3 * E, no = N * L * E;
+  mpfi_t *qkv = vec_new(nqkv, d->prec), *o = vec_new(no, d->prec), *s = vec_new(L, d->prec),
+         *pr = vec_new(L, d->prec);
+  mpfi_srcptr *sx = malloc((size_t)(L + 1) * sizeof *sx);
+  mpfi_ptr *py = malloc((size_t)(L + 1) * sizeof *py);
+  mpfi_t scale;
+  mpfi_init2(scale, d->prec);
+  tl_code rc = qkv && o && s && pr && sx && py ? TL_OK : tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  if (rc == TL_OK) {
+    d->konst(d, scale, (double)dh);
+    rc = d->un(d, TL_OP_SQRT, scale, scale, 0);
+  }
+  if (rc == TL_OK)
+    rc = scratch_need(sc, E > L ? E : L, d->st);
+  for (int64_t r = 0; r < N * L && rc == TL_OK; r++)
+    for (int64_t f = 0; f < 3 * E && rc == TL_OK; f++) {
+      for (int64_t i = 0; i < E; i++) {
+        sc->xs[i] = VAL(p[0])[r * E + i];
+        sc->ys[i] = VAL(p[1])[f * E + i];
+      }
+      rc = d->dot(d, qkv[r * 3 * E + f], E, sc->xs, sc->ys, VAL(p[2])[f]);
+    }
+  for (int64_t n = 0; n < N && rc == TL_OK; n++)
+    for (int64_t h = 0; h < H && rc == TL_OK; h++)
+      for (int64_t i = 0; i < L && rc == TL_OK; i++) {
+        int64_t nj = nd->attrs.causal ? i + 1 : L;
+        for (int64_t j = 0; j < nj && rc == TL_OK; j++) {
+          for (int64_t k = 0; k < dh; k++) {
+            sc->xs[k] = qkv[(n * L + i) * 3 * E + h * dh + k];
+            sc->ys[k] = qkv[(n * L + j) * 3 * E + E + h * dh + k];
+          }
+          rc = d->dot(d, s[j], dh, sc->xs, sc->ys, NULL);
+          if (rc == TL_OK)
+            rc = d->bin(d, TL_OP_DIV, s[j], s[j], scale);
+          sx[j] = s[j];
+          py[j] = pr[j];
+        }
+        if (rc == TL_OK)
+          rc = softmax_row(d, nj, sx, py, 0, sc);
+        for (int64_t k = 0; k < dh && rc == TL_OK; k++) {
+          for (int64_t j = 0; j < nj; j++) {
+            sc->xs[j] = pr[j];
+            sc->ys[j] = qkv[(n * L + j) * 3 * E + 2 * E + h * dh + k];
+          }
+          rc = d->dot(d, o[(n * L + i) * E + h * dh + k], nj, sc->xs, sc->ys, NULL);
+        }
+      }
+  for (int64_t r = 0; r < N * L && rc == TL_OK; r++)
+    for (int64_t f = 0; f < E && rc == TL_OK; f++) {
+      for (int64_t i = 0; i < E; i++) {
+        sc->xs[i] = o[r * E + i];
+        sc->ys[i] = VAL(p[3])[f * E + i];
+      }
+      rc = d->dot(d, VAL(nd - g->nodes)[r * E + f], E, sc->xs, sc->ys, VAL(p[4])[f]);
+    }
+  vec_free(qkv, qkv ? nqkv : 0), vec_free(o, o ? no : 0), vec_free(s, s ? L : 0), vec_free(pr, pr ? L : 0);
+  free(sx), free(py);
+  mpfi_clear(scale);
+  return rc;
+}
+
+/* mse: d_i = a_i - b_i; y = (sum d_i^2) / n */
+static tl_code op_mse(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int64_t n = NODE(nd->parents[0])->numel;
+  mpfi_t *dv = vec_new(n, d->prec), cnt;
+  mpfi_init2(cnt, d->prec);
+  d->konst(d, cnt, (double)n);
+  tl_code rc = dv ? scratch_need(sc, n, d->st) : tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  for (int64_t i = 0; i < n && rc == TL_OK; i++) {
+    rc = d->bin(d, TL_OP_SUB, dv[i], VAL(nd->parents[0])[i], VAL(nd->parents[1])[i]);
+    sc->xs[i] = dv[i];
+  }
+  mpfi_ptr y = VAL(nd - g->nodes)[0];
+  if (rc == TL_OK)
+    rc = d->dot(d, y, n, sc->xs, sc->xs, NULL);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_DIV, y, y, cnt);
+  vec_free(dv, dv ? n : 0);
+  mpfi_clear(cnt);
+  return rc;
+}
+
+/* cross entropy: l_r = -(sum_k t_rk ls_rk) with ls = log_softmax(x_r); y = (sum_r l_r) / N */
+static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  const tl_node *x = NODE(nd->parents[0]);
+  int64_t N = x->shape[0], K = x->shape[1];
+  mpfi_t *ls = vec_new(K, d->prec), *l = vec_new(N, d->prec), cnt;
+  mpfi_srcptr *xr = malloc((size_t)(K + 1) * sizeof *xr), *tr = malloc((size_t)(K + 1) * sizeof *tr);
+  mpfi_ptr *yr = malloc((size_t)(K + 1) * sizeof *yr);
+  mpfi_init2(cnt, d->prec);
+  d->konst(d, cnt, (double)N);
+  tl_code rc = ls && l && xr && tr && yr ? TL_OK : tl_fail(d->st, TL_ENOMEM, "interp: out of memory");
+  for (int64_t r = 0; r < N && rc == TL_OK; r++) {
+    for (int64_t k = 0; k < K; k++) {
+      xr[k] = VAL(nd->parents[0])[r * K + k];
+      tr[k] = VAL(nd->parents[1])[r * K + k];
+      yr[k] = ls[k];
+    }
+    rc = K > 0 ? softmax_row(d, K, xr, yr, 1, sc) : TL_OK;
+    for (int64_t k = 0; k < K; k++)
+      xr[k] = ls[k];
+    if (rc == TL_OK)
+      rc = d->dot(d, l[r], K, tr, xr, NULL);
+    if (rc == TL_OK)
+      rc = d->un(d, TL_OP_NEG, l[r], l[r], 0);
+  }
+  if (rc == TL_OK)
+    rc = scratch_need(sc, N, d->st);
+  mpfi_ptr y = VAL(nd - g->nodes)[0];
+  if (rc == TL_OK) {
+    for (int64_t r = 0; r < N; r++)
+      sc->xs[r] = l[r];
+    rc = d->dot(d, y, N, sc->xs, NULL, NULL);
+  }
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_DIV, y, y, cnt);
+  vec_free(ls, ls ? K : 0), vec_free(l, l ? N : 0);
+  free(xr), free(tr), free(yr);
+  mpfi_clear(cnt);
+  return rc;
+}
+
+static tl_code run_node(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int id = (int)(nd - g->nodes);
+  switch (nd->op) {
+  case TL_OP_INPUT:
+    return TL_OK;
+  case TL_OP_PARAM:
+    for (int64_t i = 0; i < nd->numel; i++)
+      d->konst(d, VAL(id)[i], (double)g->weights[nd->woff + i]);
+    return TL_OK;
+  case TL_OP_LINEAR:
+    return op_linear(g, d, vals, nd, sc);
+  case TL_OP_MATMUL:
+    return op_matmul(g, d, vals, nd, sc);
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL:
+  case TL_OP_DIV:
+  case TL_OP_MAX:
+  case TL_OP_MIN:
+    return op_binary(g, d, vals, nd);
+  case TL_OP_NEG:
+  case TL_OP_ABS:
+  case TL_OP_SQRT:
+  case TL_OP_EXP:
+  case TL_OP_LOG:
+  case TL_OP_RELU:
+  case TL_OP_TANH:
+  case TL_OP_LEAKY_RELU:
+    for (int64_t i = 0; i < nd->numel; i++)
+      TL_TRY(d->un(d, nd->op, VAL(id)[i], VAL(nd->parents[0])[i], nd->attrs.alpha));
+    return TL_OK;
+  case TL_OP_SIGMOID:
+  case TL_OP_SILU:
+  case TL_OP_GELU:
+    return op_composite(g, d, vals, nd);
+  case TL_OP_SOFTMAX:
+  case TL_OP_LOG_SOFTMAX:
+    return op_softmax(g, d, vals, nd, sc);
+  case TL_OP_CLAMP: {
+    mpfi_t lo, hi;
+    mpfi_init2(lo, d->prec), mpfi_init2(hi, d->prec);
+    d->konst(d, lo, nd->attrs.lo);
+    d->konst(d, hi, nd->attrs.hi);
+    tl_code rc = TL_OK;
+    for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
+      rc = d->bin(d, TL_OP_MAX, VAL(id)[i], VAL(nd->parents[0])[i], lo);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MIN, VAL(id)[i], VAL(id)[i], hi);
+    }
+    mpfi_clear(lo), mpfi_clear(hi);
+    return rc;
+  }
+  case TL_OP_SUM:
+  case TL_OP_MEAN:
+    return op_reduce(g, d, vals, nd, sc);
+  case TL_OP_RESHAPE:
+  case TL_OP_FLATTEN:
+  case TL_OP_DROPOUT: /* eval semantics: identity */
+    for (int64_t i = 0; i < nd->numel; i++)
+      tl_vset(VAL(id)[i], VAL(nd->parents[0])[i]);
+    return TL_OK;
+  case TL_OP_PERMUTE:
+    return op_permute(g, d, vals, nd);
+  case TL_OP_CONCAT:
+    return op_concat(g, d, vals, nd);
+  case TL_OP_SLICE:
+    return op_slice(g, d, vals, nd);
+  case TL_OP_CONV2D:
+    return op_conv2d(g, d, vals, nd, sc);
+  case TL_OP_MAX_POOL2D:
+  case TL_OP_AVG_POOL2D:
+    return op_pool(g, d, vals, nd, sc);
+  case TL_OP_GLOBAL_AVG_POOL:
+    return op_gap(g, d, vals, nd, sc);
+  case TL_OP_BATCH_NORM:
+    return op_batch_norm(g, d, vals, nd);
+  case TL_OP_LAYER_NORM:
+    return op_layer_norm(g, d, vals, nd, sc);
+  case TL_OP_EMBEDDING:
+    return op_embedding(g, d, vals, nd);
+  case TL_OP_ATTENTION:
+    return op_attention(g, d, vals, nd, sc);
+  case TL_OP_MSE_LOSS:
+    return op_mse(g, d, vals, nd, sc);
+  case TL_OP_CROSS_ENTROPY:
+    return op_xent(g, d, vals, nd, sc);
+  default:
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "op %d has no interpreter rule", (int)nd->op);
+  }
+}
+
+tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_status *st) {
+  if (vals->nnodes != g->nnodes)
+    return tl_fail(st, TL_EARG, "interp: value table for %d nodes, graph has %d", vals->nnodes, g->nnodes);
+  scratch sc = {NULL, NULL, 0};
+  d->st = st;
+  tl_code rc = TL_OK;
+  for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
+    d->node = i;
+    d->opname = tl_op_get(g->nodes[i].op)->name;
+    rc = run_node(g, d, vals, &g->nodes[i], &sc);
+  }
+  free(sc.xs);
+  free(sc.ys);
+  return rc;
+}

@@ -1,0 +1,280 @@
+/* spec.c - the real-interval domain and the public spec API (spec.h).
+ * Every primitive encloses the exact real result: MPFI rounds every endpoint outward. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "interp.h"
+#include "torchlean/spec.h"
+
+typedef struct real_scratch {
+  mpfi_t acc, t;
+} real_scratch;
+
+void tl_dom_real_init(tl_dom *d, mpfr_prec_t prec) {
+  real_scratch *s = malloc(sizeof *s);
+  TL_ASSERT(s != NULL);
+  mpfi_init2(s->acc, prec);
+  mpfi_init2(s->t, prec);
+  d->kind = TL_DOM_REAL;
+  d->prec = prec;
+  d->user = s;
+  d->bin = tl_real_bin;
+  d->un = tl_real_un;
+  d->dot = tl_real_dot;
+  d->konst = tl_real_konst;
+  d->konst_id = tl_real_konst_id;
+}
+
+void tl_dom_real_clear(tl_dom *d) {
+  real_scratch *s = d->user;
+  if (!s)
+    return;
+  mpfi_clear(s->acc);
+  mpfi_clear(s->t);
+  free(s);
+  d->user = NULL;
+}
+
+static double lo_d(mpfi_srcptr a) { return mpfr_get_d(&a->left, MPFR_RNDD); }
+static double hi_d(mpfi_srcptr a) { return mpfr_get_d(&a->right, MPFR_RNDU); }
+
+/* endpoint-wise max/min: exact images of the monotone max/min */
+static void ep_max(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b, int is_max) {
+  mpfr_t lo, hi;
+  mpfr_init2(lo, mpfi_get_prec(r)), mpfr_init2(hi, mpfi_get_prec(r));
+  if (is_max) {
+    mpfr_max(lo, &a->left, &b->left, MPFR_RNDD);
+    mpfr_max(hi, &a->right, &b->right, MPFR_RNDU);
+  } else {
+    mpfr_min(lo, &a->left, &b->left, MPFR_RNDD);
+    mpfr_min(hi, &a->right, &b->right, MPFR_RNDU);
+  }
+  mpfi_interv_fr(r, lo, hi);
+  mpfr_clear(lo), mpfr_clear(hi);
+}
+
+tl_code tl_real_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  switch (op) {
+  case TL_OP_ADD:
+    mpfi_add(r, a, b);
+    break;
+  case TL_OP_SUB:
+    mpfi_sub(r, a, b);
+    break;
+  case TL_OP_MUL:
+    mpfi_mul(r, a, b);
+    break;
+  case TL_OP_DIV:
+    if (mpfi_has_zero(b))
+      return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(b), hi_d(b));
+    mpfi_div(r, a, b);
+    break;
+  case TL_OP_MAX:
+  case TL_OP_MIN:
+    ep_max(r, a, b, op == TL_OP_MAX);
+    break;
+  default:
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
+  }
+  if (mpfi_nan_p(r))
+    return tl_dom_fail(d, TL_EDOMAIN, "undefined result (e.g. inf - inf or 0 * inf) from [%g, %g] and [%g, %g]",
+                       lo_d(a), hi_d(a), lo_d(b), hi_d(b));
+  return TL_OK;
+}
+
+tl_code tl_real_un(tl_dom *d, int op, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  real_scratch *s = d->user;
+  switch (op) {
+  case TL_OP_NEG:
+    mpfi_neg(r, a);
+    break;
+  case TL_OP_ABS:
+    mpfi_abs(r, a);
+    break;
+  case TL_PRIM_SQR:
+    mpfi_sqr(r, a);
+    break;
+  case TL_OP_SQRT:
+    if (mpfr_sgn(&a->left) < 0)
+      return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches below 0", lo_d(a), hi_d(a));
+    mpfi_sqrt(r, a);
+    break;
+  case TL_OP_EXP:
+    mpfi_exp(r, a);
+    break;
+  case TL_OP_LOG:
+    if (mpfr_sgn(&a->left) <= 0)
+      return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches 0", lo_d(a), hi_d(a));
+    mpfi_log(r, a);
+    break;
+  case TL_OP_TANH:
+    mpfi_tanh(r, a);
+    break;
+  case TL_PRIM_RECIP:
+    if (mpfi_has_zero(a))
+      return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(a), hi_d(a));
+    mpfi_inv(r, a);
+    break;
+  case TL_OP_RELU:
+  case TL_OP_LEAKY_RELU: {
+    /* piecewise linear with its kink at 0: the image is the hull of the images of the
+     * endpoints and, when 0 is inside, of 0 */
+    double sl = op == TL_OP_RELU ? 0.0 : alpha;
+    mpfi_set(s->t, a);
+    mpfr_t lo, hi, v;
+    mpfr_init2(lo, d->prec), mpfr_init2(hi, d->prec), mpfr_init2(v, d->prec);
+    const mpfr_srcptr ends[2] = {&a->left, &a->right};
+    int first = 1;
+    for (int k = 0; k < 2; k++) {
+      for (int dir = 0; dir < 2; dir++) {
+        if (mpfr_sgn(ends[k]) >= 0)
+          mpfr_set(v, ends[k], dir ? MPFR_RNDU : MPFR_RNDD);
+        else if (sl == 0)
+          mpfr_set_zero(v, 1);
+        else
+          mpfr_mul_d(v, ends[k], sl, dir ? MPFR_RNDU : MPFR_RNDD);
+        if (dir == 0 && (first || mpfr_less_p(v, lo)))
+          mpfr_set(lo, v, MPFR_RNDD);
+        if (dir == 1 && (first || mpfr_greater_p(v, hi)))
+          mpfr_set(hi, v, MPFR_RNDU);
+      }
+      first = 0;
+    }
+    if (mpfi_has_zero(s->t)) {
+      if (mpfr_sgn(lo) > 0)
+        mpfr_set_zero(lo, 1);
+      if (mpfr_sgn(hi) < 0)
+        mpfr_set_zero(hi, 1);
+    }
+    mpfi_interv_fr(r, lo, hi);
+    mpfr_clear(lo), mpfr_clear(hi), mpfr_clear(v);
+    break;
+  }
+  default:
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "unary op %d unknown", op);
+  }
+  if (mpfi_nan_p(r))
+    return tl_dom_fail(d, TL_EDOMAIN, "undefined result from [%g, %g]", lo_d(a), hi_d(a));
+  return TL_OK;
+}
+
+tl_code tl_real_dot(tl_dom *d, mpfi_ptr r, int64_t n, mpfi_srcptr *x, mpfi_srcptr *y, mpfi_srcptr bias) {
+  real_scratch *s = d->user;
+  mpfi_set_ui(s->acc, 0);
+  for (int64_t i = 0; i < n; i++) {
+    if (!y) {
+      mpfi_add(s->acc, s->acc, x[i]);
+      continue;
+    }
+    if (x[i] == y[i])
+      mpfi_sqr(s->t, x[i]);
+    else
+      mpfi_mul(s->t, x[i], y[i]);
+    mpfi_add(s->acc, s->acc, s->t);
+  }
+  if (bias)
+    mpfi_add(s->acc, s->acc, bias);
+  mpfi_set(r, s->acc);
+  if (mpfi_nan_p(r))
+    return tl_dom_fail(d, TL_EDOMAIN, "undefined sum (inf - inf or 0 * inf)");
+  return TL_OK;
+}
+
+void tl_real_konst(tl_dom *d, mpfi_ptr r, double v) { mpfi_set_d(r, v); }
+
+void tl_real_konst_id(tl_dom *d, mpfi_ptr r, tl_const_id id) {
+  if (id == TL_CONST_SQRT_2_OVER_PI) {
+    mpfi_const_pi(r);
+    mpfi_ui_div(r, 2, r);
+    mpfi_sqrt(r, r);
+  } else {
+    mpfi_set_str(r, "0.044715", 10);
+  }
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+struct tl_spec_result {
+  tl_interp_vals *vals;
+};
+
+tl_interp_vals *tl_spec_result_vals(const struct tl_spec_result *r) { return r->vals; }
+
+void tl_spec_ctx_init(tl_spec_ctx *c) { c->prec = TL_SPEC_DEFAULT_PREC; }
+
+static tl_code spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lod,
+                         const double *const *hid, const float *const *lof, const float *const *hif,
+                         tl_spec_result **out, tl_status *st) {
+  *out = NULL;
+  long prec = c ? c->prec : TL_SPEC_DEFAULT_PREC;
+  if (prec < 53 || prec > 100000)
+    return tl_fail(st, TL_EARG, "spec: precision %ld outside [53, 100000]", prec);
+  if (!lod && !lof && g->ninputs > 0)
+    return tl_fail(st, TL_EARG, "spec: the graph has %d inputs but none were given", g->ninputs);
+  tl_spec_result *r = calloc(1, sizeof *r);
+  if (!r)
+    return tl_fail(st, TL_ENOMEM, "spec: out of memory");
+  tl_code rc = tl_interp_vals_new(&r->vals, g, prec, st);
+  for (int k = 0; k < g->ninputs && rc == TL_OK; k++) {
+    int id = g->inputs[k];
+    if ((lod && !lod[k]) || (lof && !lof[k])) {
+      rc = tl_fail(st, TL_EARG, "spec: input %d (node %d, %s) has no values", k, id, g->nodes[id].name);
+      break;
+    }
+    for (int64_t i = 0; i < g->nodes[id].numel; i++) {
+      double lo = lod ? lod[k][i] : (double)lof[k][i];
+      double hi = lod ? (hid && hid[k] ? hid[k][i] : lo) : (hif && hif[k] ? (double)hif[k][i] : lo);
+      if (isnan(lo) || isnan(hi) || lo > hi) {
+        rc = tl_fail(st, TL_EARG, "spec: input %d (node %d, %s) element %lld: bad interval [%g, %g]", k, id,
+                     g->nodes[id].name, (long long)i, lo, hi);
+        break;
+      }
+      mpfi_interv_d(r->vals->v[id][i], lo, hi);
+    }
+  }
+  if (rc == TL_OK) {
+    tl_dom d = {0};
+    tl_dom_real_init(&d, prec);
+    rc = tl_interp_run(g, &d, r->vals, st);
+    tl_dom_real_clear(&d);
+  }
+  if (rc != TL_OK) {
+    tl_spec_result_free(r);
+    return rc;
+  }
+  *out = r;
+  return TL_OK;
+}
+
+tl_code tl_spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lo, const double *const *hi,
+                     tl_spec_result **out, tl_status *st) {
+  return spec_eval(c, g, lo, hi, NULL, NULL, out, st);
+}
+
+tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo, const float *const *hi,
+                         tl_spec_result **out, tl_status *st) {
+  return spec_eval(c, g, NULL, NULL, lo, hi, out, st);
+}
+
+void tl_spec_result_free(tl_spec_result *r) {
+  if (!r)
+    return;
+  tl_interp_vals_free(r->vals);
+  free(r);
+}
+
+int tl_spec_num_nodes(const tl_spec_result *r) { return r->vals->nnodes; }
+int64_t tl_spec_numel(const tl_spec_result *r, int node) {
+  TL_ASSERT(node >= 0 && node < r->vals->nnodes);
+  return r->vals->numel[node];
+}
+mpfi_srcptr tl_spec_value(const tl_spec_result *r, int node, int64_t i) {
+  TL_ASSERT(node >= 0 && node < r->vals->nnodes && i >= 0 && i < r->vals->numel[node]);
+  return r->vals->v[node][i];
+}
+mpfr_srcptr tl_spec_lo(const tl_spec_result *r, int node, int64_t i) { return &tl_spec_value(r, node, i)->left; }
+mpfr_srcptr tl_spec_hi(const tl_spec_result *r, int node, int64_t i) { return &tl_spec_value(r, node, i)->right; }
+void tl_spec_get_d(const tl_spec_result *r, int node, int64_t i, double *lo, double *hi) {
+  mpfi_srcptr v = tl_spec_value(r, node, i);
+  *lo = mpfr_get_d(&v->left, MPFR_RNDD);
+  *hi = mpfr_get_d(&v->right, MPFR_RNDU);
+}
