@@ -1,0 +1,106 @@
+/* test_cli.c - the runner's command line: flags anywhere, --k v and --k=v, help on every command,
+ * and clear errors with exit status 2 for duplicates, unknown flags and leftovers. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* Run the runner with args; capture stdout+stderr into out; return the exit status. */
+static int run(const char *args, char *out, size_t cap) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/tools/torchlean %s 2>&1", TL_BUILD_DIR, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char out[1 << 16];
+
+Test(cli, help_lists_commands_and_every_command_has_help) {
+  static char top[1 << 14];
+  cr_assert_eq(run("--help", top, sizeof top), 0);
+  const char *cmds[] = {"quickstart_tensors", "quickstart_autograd", "quickstart_mlp", "quickstart_cnn", "train",
+                        "evaluate",           "predict",             "summary",        "export",         "inspect"};
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+    cr_assert(strstr(top, cmds[i]), "%s missing from --help", cmds[i]);
+    char args[64];
+    snprintf(args, sizeof args, "%s --help", cmds[i]);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s --help", cmds[i]);
+    cr_assert(strstr(out, "usage: torchlean"), "%s", out);
+  }
+}
+
+Test(cli, flags_before_or_after_and_both_value_styles) {
+  char a[1 << 12], b[1 << 12];
+  cr_assert_eq(run("--seed 7 quickstart_tensors", a, sizeof a), 0);
+  cr_assert_eq(run("quickstart_tensors --seed=7", b, sizeof b), 0);
+  cr_assert_str_eq(a, b);
+  cr_assert(strstr(a, "seed = 7"));
+}
+
+Test(cli, errors_exit_2_with_one_clear_line) {
+  cr_assert_eq(run("quickstart_tensors --seed 1 --seed 2", out, sizeof out), 2);
+  cr_assert(strstr(out, "--seed given twice"), "%s", out);
+  cr_assert_eq(run("quickstart_tensors --bogus 1", out, sizeof out), 2);
+  cr_assert(strstr(out, "unknown flag '--bogus'"), "%s", out);
+  cr_assert_eq(run("quickstart_tensors leftover", out, sizeof out), 2);
+  cr_assert(strstr(out, "unexpected argument 'leftover'"), "%s", out);
+  cr_assert_eq(run("no_such_command", out, sizeof out), 2);
+  cr_assert(strstr(out, "unknown command"), "%s", out);
+  cr_assert_eq(run("", out, sizeof out), 2);
+  cr_assert_eq(run("quickstart_tensors --seed abc", out, sizeof out), 2);
+  cr_assert(strstr(out, "--seed"), "%s", out);
+  cr_assert_eq(run("train --backend turbo", out, sizeof out), 2);
+  cr_assert(strstr(out, "--backend"), "%s", out);
+  cr_assert_eq(run("train --optimizer lbfgs", out, sizeof out), 2);
+  cr_assert_eq(run("train --lr -1", out, sizeof out), 2);
+  cr_assert_eq(run("train --batch-size", out, sizeof out), 2);
+  cr_assert(strstr(out, "needs a value"), "%s", out);
+  cr_assert_eq(run("evaluate", out, sizeof out), 2);
+  cr_assert_eq(run("evaluate /nonexistent.tlm", out, sizeof out), 2);
+  cr_assert(strstr(out, "/nonexistent.tlm"), "%s", out);
+  cr_assert_eq(run("train --data /nonexistent.csv", out, sizeof out), 2);
+  cr_assert(strstr(out, "/nonexistent.csv"), "%s", out);
+}
+
+Test(cli, quickstarts_run) {
+  cr_assert_eq(run("quickstart_autograd", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "max |df/dx - central difference|"));
+  cr_assert_eq(run("quickstart_mlp --steps 50", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "[0] Linear(2, 8): [25, 2] -> [25, 8] params=24"), "%s", out);
+  cr_assert(strstr(out, "steps=50 loss0="), "%s", out);
+}
+
+Test(cli, train_evaluate_predict_on_a_csv) {
+  char dir[] = "/tmp/tl_cli_XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[256], model[256], pred[256], args[1024];
+  snprintf(path, sizeof path, "%s/data.csv", dir);
+  snprintf(model, sizeof model, "%s/m.tlm", dir);
+  snprintf(pred, sizeof pred, "%s/p.npy", dir);
+  FILE *f = fopen(path, "w");
+  fprintf(f, "x0,x1,label\n");
+  for (int i = 0; i < 200; i++) /* two separable classes */
+    fprintf(f, "%g,%g,%d\n", (i % 2 ? 1.0 : -1.0) + (i % 7) * 0.05, (i % 5) * 0.1, i % 2);
+  fclose(f);
+  snprintf(args, sizeof args, "train --data %s --epochs 20 --batch-size 16 --out %s", path, model);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "validation: samples=20"), "%s", out);
+  snprintf(args, sizeof args, "evaluate %s --data %s", model, path);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "accuracy=1.0000"), "%s", out);
+  snprintf(args, sizeof args, "predict %s --data=%s --out %s", model, path, pred);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "[200, 2]"), "%s", out);
+  snprintf(args, sizeof args, "inspect %s", pred);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "summary %s", model);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "rm -rf %s", dir);
+  cr_assert_eq(system(args), 0);
+}
