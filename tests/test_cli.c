@@ -101,6 +101,15 @@ Test(cli, train_evaluate_predict_on_a_csv) {
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   snprintf(args, sizeof args, "summary %s", model);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "inspect %s", model);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "format: torchlean model") && strstr(out, "graph_sha256: "), "%s", out);
+  FILE *m = fopen(model, "r+b"); /* corrupt the JSON header: one clear line, exit 2 */
+  fseek(m, 12, SEEK_SET);
+  fputc('#', m);
+  fclose(m);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, model), "%s", out);
   snprintf(args, sizeof args, "rm -rf %s", dir);
   cr_assert_eq(system(args), 0);
 }

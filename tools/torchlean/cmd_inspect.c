@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "torchlean/model_file.h"
 #include "torchlean/torchlean.h"
 
 /* Output: one "key: value" line per fact, keys fixed and in this order, so scripts can grep and
@@ -45,6 +46,52 @@ static void print_value(const char *key, double v) {
   printf("%s: %s\n", key, buf);
 }
 
+/* A safetensors layout: 8-byte little-endian header length, then the JSON header ('{'). */
+static int looks_like_model_file(const char *path) {
+  unsigned char b[9];
+  FILE *fp = fopen(path, "rb");
+  size_t n = fp ? fread(b, 1, sizeof b, fp) : 0;
+  if (fp)
+    fclose(fp);
+  return n == sizeof b && b[8] == '{';
+}
+
+/* Model files: graph hash, nodes, inputs and outputs, parameter counts and weight statistics. */
+static int inspect_model(const char *path) {
+  tl_graph *g;
+  tl_status st;
+  if (tl_model_load(path, &g, &st) != TL_OK) {
+    fprintf(stderr, "torchlean inspect: %s\n", st.msg);
+    return 2;
+  }
+  char hex[65], shape[256];
+  printf("file: %s\nformat: torchlean model (safetensors)\n", path);
+  printf("graph_sha256: %s\nnodes: %d\n", tl_graph_hash_hex(g, hex), g->nnodes);
+  for (int i = 0; i < g->ninputs; i++) {
+    const tl_node *n = &g->nodes[g->inputs[i]];
+    printf("input %s: %s\n", n->name, tl_shape_str(n->ndim, n->shape, shape, sizeof shape));
+  }
+  for (int i = 0; i < g->noutputs; i++) {
+    const tl_node *n = &g->nodes[g->outputs[i]];
+    printf("output node %d (%s): %s\n", g->outputs[i], tl_op_get(n->op)->name,
+           tl_shape_str(n->ndim, n->shape, shape, sizeof shape));
+  }
+  printf("params: %lld (trainable %lld)\n", (long long)g->nweights, (long long)tl_graph_num_trainable(g));
+  if (g->nweights > 0) {
+    double mn = g->weights[0], mx = g->weights[0], sum = 0;
+    for (int64_t i = 0; i < g->nweights; i++) {
+      mn = g->weights[i] < mn ? g->weights[i] : mn;
+      mx = g->weights[i] > mx ? g->weights[i] : mx;
+      sum += g->weights[i];
+    }
+    print_value("weights min", mn);
+    print_value("weights max", mx);
+    print_value("weights mean", sum / (double)g->nweights);
+  }
+  tl_graph_free(g);
+  return 0;
+}
+
 static int run(const tl_cli *cli) {
   const char *path = cli->pos[0];
   tl_csv_opts copts = {',', -1, TL_F64};
@@ -66,6 +113,8 @@ static int run(const tl_cli *cli) {
       return tl_cli_usage_error(cli, "--header: expected yes, no or auto, got '%s'", header);
   }
   tl_file_format fmt = tl_file_format_guess(path);
+  if (fmt == TL_FORMAT_UNKNOWN && looks_like_model_file(path))
+    return inspect_model(path);
   tl_status st;
   tl_status_clear(&st);
   tl_tensor *t = NULL;
