@@ -1,0 +1,218 @@
+/* verify.h - robustness verification: input regions, output properties, IBP and CROWN bounds in
+ * two semantics, verdicts, dataset mode and certificates (docs/certificates.md).
+ *
+ * Semantics (docs/architecture.md):
+ *   TL_SEM_REAL    - exact real arithmetic on the graph's float32 weights;
+ *   TL_SEM_F32_ANY - ANY IEEE binary32 evaluation of the graph (any summation order or tree,
+ *                    with or without FMA, gradual underflow; no FTZ/DAZ).
+ * Every bound is computed in binary64 with directed rounding (fesetround FE_UPWARD/FE_DOWNWARD,
+ * restored before returning) on the calling thread only: no BLAS, no helper threads inside one
+ * bound computation (MXCSR is per thread).  Dataset mode runs whole samples on worker threads,
+ * each of which sets its own rounding mode.  The library is compiled with -frounding-math.
+ *
+ * What "verified" means: for EVERY input x in the region, the output y = f(x) (in the chosen
+ * semantics) lies in the SAFE set of the property.  The property is a DNF of linear rows
+ * c.y <= d (or < d when strict); `unsafe` says whether that DNF describes the safe set
+ * (unsafe = 0, the usual form: robustness of label t is ONE clause with rows y_j - y_t < 0 for all
+ * j != t) or the unsafe set (unsafe = 1, the VNNLIB form: the output is safe when it satisfies
+ * no clause).  Rows refer to the flattened elements of the graph's first output.
+ *
+ * Ownership: every struct returned through an out-pointer is allocated by the library and freed
+ * by the matching *_free function (NULL is fine everywhere).  Inputs are borrowed.
+ */
+#ifndef TORCHLEAN_VERIFY_H
+#define TORCHLEAN_VERIFY_H
+
+#include <stdint.h>
+
+#include "torchlean/graph.h"
+#include "torchlean/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tl_semantics { TL_SEM_REAL = 0, TL_SEM_F32_ANY } tl_semantics;
+typedef enum tl_method { TL_METHOD_IBP = 0, TL_METHOD_CROWN } tl_method;
+typedef enum tl_verdict { TL_VERDICT_UNKNOWN = 0, TL_VERDICT_VERIFIED, TL_VERDICT_FALSIFIED } tl_verdict;
+typedef enum tl_region_kind { TL_REGION_LINF = 0, TL_REGION_BOX } tl_region_kind;
+
+const char *tl_semantics_name(tl_semantics s); /* "real", "f32-any" */
+const char *tl_method_name(tl_method m);       /* "ibp", "crown" */
+const char *tl_verdict_name(tl_verdict v);     /* "verified", "falsified", "unknown" */
+
+/* ---- input region ------------------------------------------------------------------------ */
+/* The set of inputs: for L_inf, { x : |x - center| <= eps } intersected with the domain box
+ * [dom_lo, dom_hi] when `clamp`; for a box, [lo, hi] as given.  `lo`/`hi` always hold the box
+ * that is actually verified: an outward-rounded binary64 superset of the exact region. */
+typedef struct tl_region {
+  tl_region_kind kind;
+  int64_t n;           /* number of input elements (numel of the graph's input) */
+  double *lo, *hi;     /* owned, n each */
+  float *center;       /* owned, n; L_inf only (NULL for a box) */
+  double eps;          /* L_inf only */
+  int clamp;           /* L_inf only */
+  double dom_lo, dom_hi;
+} tl_region;
+
+/* L_inf ball around center (n floats, copied) of radius eps >= 0, clamped to [dom_lo, dom_hi]
+ * when clamp != 0.  *out freed with tl_region_free. */
+tl_code tl_region_linf(tl_region **out, const float *center, int64_t n, double eps, int clamp, double dom_lo,
+                       double dom_hi, tl_status *st);
+/* General box lo <= x <= hi (n doubles each, copied). */
+tl_code tl_region_box(tl_region **out, const double *lo, const double *hi, int64_t n, tl_status *st);
+void tl_region_free(tl_region *r);
+
+/* ---- output property --------------------------------------------------------------------- */
+typedef struct tl_property {
+  int64_t nout;        /* output elements the rows refer to */
+  int nrows;
+  double *c;           /* owned, nrows * nout coefficients (row-major) */
+  double *d;           /* owned, nrows right-hand sides */
+  unsigned char *strict; /* owned, nrows: 1 for c.y < d, 0 for c.y <= d */
+  int nclauses;
+  int *clause_start;   /* owned, nclauses + 1 offsets into the rows (a clause is a conjunction) */
+  int unsafe;          /* 0: the DNF is the safe set; 1: the DNF is the unsafe set (VNNLIB) */
+  int label;           /* robustness label, or -1 for a general property */
+} tl_property;
+
+/* Robustness of `label` among nout logits: one clause, rows y_j - y_label < 0 for j != label. */
+tl_code tl_property_robust(tl_property **out, int64_t nout, int label, tl_status *st);
+/* General property: copies the arrays (clause_start has nclauses + 1 entries, last = nrows). */
+tl_code tl_property_new(tl_property **out, int64_t nout, int nrows, const double *c, const double *d,
+                        const unsigned char *strict, int nclauses, const int *clause_start, int unsafe,
+                        tl_status *st);
+void tl_property_free(tl_property *p);
+/* Does the exact output y (nout values, given as lower/upper enclosures ylo <= y <= yhi; pass the
+ * same array twice for a point) certainly violate (return 1) the property?  0 when it may hold. */
+int tl_property_violated_exact(const tl_property *p, const double *ylo, const double *yhi);
+
+/* ---- bounds ------------------------------------------------------------------------------ */
+/* Per-node boxes: lo[i], hi[i] hold numel(node i) binary64 values (PARAM nodes: the weights).
+ * A node whose value cannot be bounded (overflow, or NaN possible) has lo = -inf, hi = +inf in
+ * every element; every node computed from it is unbounded too. */
+typedef struct tl_bounds {
+  int nnodes;
+  tl_semantics sem;
+  double **lo, **hi;   /* owned */
+} tl_bounds;
+void tl_bounds_free(tl_bounds *b);
+
+/* IBP of every node of g (single input, batch size as in the graph) over region r.  Supported
+ * ops: linear, matmul (second operand a parameter), conv2d, add, sub, mul (one side a
+ * parameter), neg, relu, leaky_relu, sigmoid, tanh, clamp, flatten, reshape, dropout (eval),
+ * batch_norm (eval), avg_pool2d, max_pool2d, global_avg_pool.  Others: TL_EUNSUPPORTED naming
+ * the node. */
+tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st);
+
+/* CROWN data kept for certificates: for every activation node (relu, leaky_relu, sigmoid,
+ * tanh) the relaxation lines lower: la*x + lb <= f(x) <= ua*x + ub on the pre-activation box
+ * [pre_lo, pre_hi] that was used (the IBP box, or its intersection with CROWN intermediate
+ * bounds). */
+typedef struct tl_crown_act {
+  int node;            /* the activation node */
+  int64_t n;
+  double *pre_lo, *pre_hi, *la, *lb, *ua, *ub; /* owned, n each */
+} tl_crown_act;
+typedef struct tl_crown_data {
+  int nacts;
+  tl_crown_act *acts;  /* owned */
+  int intermediate_crown; /* 1 when pre-activation bounds came from CROWN passes */
+} tl_crown_data;
+void tl_crown_data_free(tl_crown_data *c);
+
+/* Lower bounds of rows a_k . y (nrows x nout, y = the graph's first output) by CROWN over region
+ * r, using the IBP boxes b (same semantics) for intermediate bounds, and CROWN intermediate
+ * bounds too when intermediate_crown.  lower[k] receives the bound (-inf when unbounded).  When
+ * data != NULL, *data receives the relaxation used (freed with tl_crown_data_free). */
+tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                 int intermediate_crown, double *lower, tl_crown_data **data, tl_status *st);
+
+/* ---- exact evaluation ---------------------------------------------------------------------- */
+/* Exact real-semantics output of g at input x (n floats): rational ops are evaluated exactly
+ * with GMP; sigmoid, tanh and batch norm with 256-bit MPFR outward rounding, so the result is an
+ * enclosure ylo <= y <= yhi, rounded outward to binary64 (caller allocates nout each). */
+tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st);
+
+/* ---- verification of one sample ----------------------------------------------------------- */
+/* Confirmation of a candidate counterexample in float32: run the deployed float32 model at x
+ * (numel(input) floats) and write the nout outputs to y; return 0 on success.  */
+typedef int (*tl_f32_eval_fn)(void *user, const tl_graph *g, const float *x, float *y);
+
+/* The float32-runtime confirmation hook, to be wired to tl_exec when the runtime lands.  For now
+ * it returns TL_EUNSUPPORTED and is NOT the default; pass your own tl_f32_eval_fn. */
+tl_code tl_verify_confirm_f32_runtime(const tl_graph *g, const float *x, float *y, tl_status *st);
+
+typedef struct tl_verify_opts {
+  tl_method method;
+  tl_semantics sem;
+  int intermediate_crown;  /* CROWN: CROWN intermediate bounds (else IBP: CROWN-IBP) */
+  int falsify;             /* search counterexamples when not verified */
+  tl_f32_eval_fn f32_eval; /* float32 confirmation; NULL: a counterexample stays unconfirmed */
+  void *f32_user;
+  int keep_evidence;       /* keep boxes and CROWN data in the result (for certificates) */
+} tl_verify_opts;
+tl_verify_opts tl_verify_opts_default(void); /* CROWN, f32-any, IBP intermediates, falsify */
+
+typedef struct tl_verify_result {
+  tl_verdict verdict;
+  int nrows;
+  double *row_lower;       /* owned: lower bound of each objective row (see tl_objective_rows) */
+  float *cex;              /* owned: counterexample input (falsified), else NULL */
+  int cex_exact, cex_f32;  /* which confirmations the counterexample passed */
+  double seconds;
+  tl_bounds *bounds;       /* owned, when keep_evidence */
+  tl_crown_data *crown;    /* owned, CROWN with keep_evidence */
+  tl_method method;
+  tl_semantics sem;
+} tl_verify_result;
+void tl_verify_result_free(tl_verify_result *r);
+
+/* Objective rows of a property: every row c.y (<|<=) d becomes a row a.y whose LOWER bound L
+ * decides it: safe rows a = -c, the row certainly holds when L > -d (strict) or L >= -d;
+ * unsafe rows a = c, the row certainly fails when L > d (non-strict row) or L >= d (strict).
+ * a is nrows x nout (caller allocates). */
+void tl_objective_rows(const tl_property *p, double *a);
+/* Decide the property from the row lower bounds: 1 when verified. */
+int tl_property_decide(const tl_property *p, const double *row_lower);
+
+tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+                         tl_verify_result **out, tl_status *st);
+
+/* ---- dataset mode ---------------------------------------------------------------------------- */
+typedef struct tl_dataset_report {
+  int64_t n;
+  int64_t clean_correct;       /* exact argmax at the center equals the label (ties: incorrect) */
+  int64_t verified_ibp, verified_crown, falsified;
+  tl_verdict *ibp, *crown;     /* owned, n each */
+  double seconds_ibp, seconds_crown; /* summed per-sample times */
+} tl_dataset_report;
+void tl_dataset_report_free(tl_dataset_report *r);
+/* Certified accuracy of samples x (n x d floats) with labels at radius eps (clamped to
+ * [dom_lo, dom_hi]) in semantics sem, with IBP and CROWN, on nthreads threads (>= 1).  A sample
+ * counts as certified only when it is correctly classified and verified.  Results do not depend
+ * on nthreads. */
+tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, int64_t n, double eps, int clamp,
+                          double dom_lo, double dom_hi, tl_semantics sem, const tl_verify_opts *base, int nthreads,
+                          tl_dataset_report **out, tl_status *st);
+
+/* ---- certificates (docs/certificates.md) --------------------------------------------------- */
+typedef struct tl_cert_info {
+  const uint8_t *graph_hash;   /* 32 bytes (SHA-256 of the graph, docs/graph-hash.md) or NULL */
+  const char *model_ref;       /* model file name or NULL */
+  const char *producer;        /* e.g. "torchlean 0.1.0"; NULL for the default */
+} tl_cert_info;
+/* Write one certificate (a result produced with keep_evidence) as a cJSON-printed document to
+ * path, atomically (temporary file + rename).  The graph is embedded (structure and weights as
+ * hex floats). */
+tl_code tl_cert_write(const char *path, const tl_graph *g, const tl_region *r, const tl_property *p,
+                      const tl_verify_result *res, const tl_cert_info *info, tl_status *st);
+/* Several samples in one file ("samples" array, one graph). */
+tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_region *const *r,
+                           const tl_property *const *p, const tl_verify_result *const *res,
+                           const tl_cert_info *info, tl_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,298 @@
+/* test_certs.c - certificates written by the verifier are ACCEPTed by the independent checker
+ * (run as a separate program), mutated ones are REJECTed (exit 1) or refused as malformed
+ * (exit 2), and a random mutation loop never crashes it. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "torchlean/rand.h"
+#include "torchlean/verify.h"
+#include "vnets.h"
+
+#define CHECKER TL_BUILD_DIR "/certs/torchlean-check"
+
+static int run_check(const char *path) {
+  char cmd[1024];
+  /* sanitizer reports must not look like a REJECT (exit 1) */
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER, path,
+           path);
+  int st = system(cmd);
+  cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
+  return WEXITSTATUS(st);
+}
+
+static void tmp_path(char *buf, size_t n, const char *tag) {
+  snprintf(buf, n, "%s/tl_cert_%ld_%s.json", TL_BUILD_DIR, (long)getpid(), tag);
+}
+
+/* verify net g at a random center (label = exact argmax) and write a certificate */
+static tl_verdict make_cert(tl_graph *g, uint64_t seed, double eps, tl_semantics sem, tl_method m, int icrown,
+                            const char *path) {
+  tl_rng r;
+  tl_rng_init(&r, seed);
+  int64_t n = g->nodes[g->inputs[0]].numel;
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  int64_t nout = g->nodes[out].numel;
+  float *c = malloc(n * sizeof *c);
+  for (int64_t i = 0; i < n; i++)
+    c[i] = (float)tl_rng_uniform(&r);
+  double ylo[16], yhi[16];
+  cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+  int label = 0;
+  for (int j = 1; j < nout; j++)
+    if (ylo[j] > ylo[label])
+      label = j;
+  tl_region *reg;
+  tl_property *p;
+  cr_assert_eq(tl_region_linf(&reg, c, n, eps, 1, 0, 1, NULL), TL_OK);
+  cr_assert_eq(tl_property_robust(&p, nout, label, NULL), TL_OK);
+  tl_verify_opts o = tl_verify_opts_default();
+  o.sem = sem, o.method = m, o.intermediate_crown = icrown, o.keep_evidence = 1, o.falsify = 0;
+  tl_verify_result *res;
+  tl_status st;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, &st), TL_OK, "%s", st.msg);
+  uint8_t hash[32] = {0};
+  tl_cert_info info = {hash, "net.safetensors", NULL};
+  cr_assert_eq(tl_cert_write(path, g, reg, p, res, &info, &st), TL_OK, "%s", st.msg);
+  tl_verdict v = res->verdict;
+  tl_verify_result_free(res);
+  tl_property_free(p);
+  tl_region_free(reg);
+  free(c);
+  return v;
+}
+
+static cJSON *load(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc(n + 1);
+  cr_assert_eq(fread(b, 1, n, f), (size_t)n);
+  b[n] = 0;
+  fclose(f);
+  cJSON *j = cJSON_Parse(b);
+  free(b);
+  cr_assert(j);
+  return j;
+}
+
+static void save(const char *path, const cJSON *j) {
+  char *t = cJSON_PrintUnformatted(j);
+  FILE *f = fopen(path, "wb");
+  fputs(t, f);
+  fclose(f);
+  free(t);
+}
+
+static void save_text(const char *path, const char *t) {
+  FILE *f = fopen(path, "wb");
+  fputs(t, f);
+  fclose(f);
+}
+
+static cJSON *sample0(cJSON *j) { return cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 0); }
+
+Test(certs, verifier_certificates_are_accepted) {
+  char path[512];
+  tmp_path(path, sizeof path, "acc");
+  int verified = 0;
+  for (int sem = 0; sem < 2; sem++)
+    for (int m = 0; m < 2; m++)
+      for (int ic = 0; ic < 1 + m; ic++) {
+        tl_graph *nets[5] = {vnet_mlp(3, 5, 8, 6, 3, TL_OP_RELU), vnet_mlp(4, 4, 6, 6, 3, TL_OP_SIGMOID),
+                             vnet_mlp(5, 4, 6, 6, 3, TL_OP_TANH), vnet_mlp(6, 4, 6, 6, 3, TL_OP_LEAKY_RELU),
+                             vnet_cnn(7, 0)};
+        tl_graph *extra = vnet_cnn(8, 1);
+        for (int k = 0; k < 6; k++) {
+          tl_graph *g = k < 5 ? nets[k] : extra;
+          tl_verdict v = make_cert(g, 50 + k, k == 4 || k == 5 ? 0.01 : 0.02, (tl_semantics)sem, (tl_method)m, ic, path);
+          verified += v == TL_VERDICT_VERIFIED;
+          int rc = run_check(path);
+          char cmd[600];
+          snprintf(cmd, sizeof cmd, "cat %s.out", path);
+          if (rc != 0)
+            cr_expect(system(cmd) == 0);
+          cr_assert_eq(rc, 0, "net %d sem %d method %d icrown %d: checker exit %d", k, sem, m, ic, rc);
+          tl_graph_free(g);
+        }
+      }
+  cr_assert(verified > 0, "no verified sample: the acceptance test is vacuous");
+  remove(path);
+}
+
+Test(certs, mutations_are_rejected) {
+  char path[512], mp[512];
+  tmp_path(path, sizeof path, "mut");
+  tmp_path(mp, sizeof mp, "mut2");
+  tl_graph *g = vnet_mlp(3, 5, 8, 6, 3, TL_OP_RELU);
+  cr_assert_eq(make_cert(g, 11, 0.01, TL_SEM_F32_ANY, TL_METHOD_CROWN, 0, path), TL_VERDICT_VERIFIED);
+  cr_assert_eq(run_check(path), 0);
+  /* 1. a box bound tightened past the truth: hidden node lower := upper */
+  {
+    cJSON *j = load(path), *b = cJSON_GetArrayItem(cJSON_GetObjectItem(sample0(j), "boxes"), 1);
+    cJSON *lo = cJSON_GetObjectItem(b, "lo"), *hi = cJSON_GetObjectItem(b, "hi");
+    cJSON_ReplaceItemInArray(lo, 0, cJSON_CreateString(cJSON_GetArrayItem(hi, 0)->valuestring));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 2. a weight changed */
+  {
+    cJSON *j = load(path), *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
+    cJSON *w = cJSON_GetObjectItem(cJSON_GetArrayItem(nodes, 1), "data");
+    cJSON_ReplaceItemInArray(w, 0, cJSON_CreateString("0x1p+4"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 3. the region enlarged */
+  {
+    cJSON *j = load(path), *r = cJSON_GetObjectItem(sample0(j), "region");
+    cJSON_ReplaceItemInObject(r, "eps", cJSON_CreateString("0x1p-3"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 4. the property changed: first row negated (another label's margin) */
+  {
+    cJSON *j = load(path), *p = cJSON_GetObjectItem(sample0(j), "property");
+    cJSON *row = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "clauses"), 0), 0);
+    cJSON *c = cJSON_GetObjectItem(row, "c");
+    for (int i = 0; i < cJSON_GetArraySize(c); i++) {
+      const char *s = cJSON_GetArrayItem(c, i)->valuestring;
+      char buf[64];
+      snprintf(buf, sizeof buf, "%s%s", s[0] == '-' ? "" : "-", s[0] == '-' ? s + 1 : s);
+      cJSON_ReplaceItemInArray(c, i, cJSON_CreateString(buf));
+    }
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 5. a claimed final bound raised */
+  {
+    cJSON *j = load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
+    cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateString("0x1p+10"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 6. a relaxation slope changed (upper line below relu) and a verdict without proof */
+  {
+    cJSON *j = load(path), *acts = cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations");
+    cJSON *a = cJSON_GetArrayItem(acts, 0);
+    cJSON_ReplaceItemInObject(a, "ua", cJSON_CreateArray());
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2); /* wrong length: malformed */
+    j = load(path);
+    a = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations"), 0);
+    cJSON *ub = cJSON_GetObjectItem(a, "ub");
+    for (int i = 0; i < cJSON_GetArraySize(ub); i++)
+      cJSON_ReplaceItemInArray(ub, i, cJSON_CreateString("-0x1p+0"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 1);
+  }
+  /* 7. malformed numbers, decimals, missing fields, bad hash, bad JSON */
+  {
+    cJSON *j = load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
+    cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateString("0x1.8pz"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2);
+    j = load(path);
+    rl = cJSON_GetObjectItem(sample0(j), "row_lower");
+    cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateNumber(0.5));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2);
+    j = load(path);
+    cJSON_DeleteItemFromObject(sample0(j), "verdict");
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2);
+    j = load(path);
+    cJSON_ReplaceItemInObject(j, "graph_sha256", cJSON_CreateString("abc"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2);
+    j = load(path);
+    cJSON_ReplaceItemInObject(j, "format", cJSON_CreateString("torchlean.cert.v9"));
+    save(mp, j), cJSON_Delete(j);
+    cr_assert_eq(run_check(mp), 2);
+    save_text(mp, "{\"format\": ");
+    cr_assert_eq(run_check(mp), 2);
+  }
+  tl_graph_free(g);
+  remove(path), remove(mp);
+}
+
+Test(certs, many_samples_in_one_file) {
+  char path[512];
+  tmp_path(path, sizeof path, "many");
+  tl_graph *g = vnet_mlp(9, 4, 6, 6, 3, TL_OP_RELU);
+  tl_region *r[3];
+  tl_property *p[3];
+  tl_verify_result *res[3];
+  tl_verify_opts o = tl_verify_opts_default();
+  o.keep_evidence = 1, o.falsify = 0;
+  for (int i = 0; i < 3; i++) {
+    float c[4] = {0.1f * i, 0.2f, 0.3f, 0.4f};
+    cr_assert_eq(tl_region_linf(&r[i], c, 4, 0.01, 1, 0, 1, NULL), TL_OK);
+    cr_assert_eq(tl_property_robust(&p[i], 3, i, NULL), TL_OK);
+    cr_assert_eq(tl_verify_sample(g, r[i], p[i], &o, &res[i], NULL), TL_OK);
+  }
+  cr_assert_eq(tl_cert_write_many(path, g, 3, (const tl_region *const *)r, (const tl_property *const *)p,
+                                  (const tl_verify_result *const *)res, NULL, NULL),
+               TL_OK);
+  cr_assert_eq(run_check(path), 0);
+  char out[600];
+  snprintf(out, sizeof out, "%s.out", path);
+  FILE *f = fopen(out, "r");
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  cr_assert(strstr(buf, "sample 2: ACCEPT") && strstr(buf, "summary: 3 samples"), "%s", buf);
+  for (int i = 0; i < 3; i++)
+    tl_region_free(r[i]), tl_property_free(p[i]), tl_verify_result_free(res[i]);
+  tl_graph_free(g);
+  remove(path), remove(out);
+}
+
+Test(certs, random_mutations_never_crash) {
+  char path[512], mp[512];
+  tmp_path(path, sizeof path, "fz");
+  tmp_path(mp, sizeof mp, "fz2");
+  tl_graph *g = vnet_cnn(12, 0);
+  make_cert(g, 13, 0.01, TL_SEM_F32_ANY, TL_METHOD_CROWN, 0, path);
+  FILE *f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *orig = malloc(n + 1), *buf = malloc(n + 1);
+  cr_assert_eq(fread(orig, 1, n, f), (size_t)n);
+  orig[n] = 0;
+  fclose(f);
+  tl_rng r;
+  tl_rng_init(&r, 77);
+  const char junk[] = "0123456789abcdefxp.-+/\"{}[],:eEn ";
+  int counts[3] = {0, 0, 0};
+  for (int it = 0; it < 300; it++) {
+    memcpy(buf, orig, n + 1);
+    int edits = 1 + (int)tl_rng_below(&r, 3);
+    for (int e = 0; e < edits; e++) {
+      long pos = (long)tl_rng_below(&r, (uint64_t)n);
+      buf[pos] = junk[tl_rng_below(&r, sizeof junk - 1)];
+    }
+    save_text(mp, buf);
+    int rc = run_check(mp);
+    cr_assert(rc >= 0 && rc <= 2, "iteration %d: exit %d", it, rc);
+    counts[rc]++;
+  }
+  cr_assert(counts[1] + counts[2] > 0);
+  free(orig), free(buf);
+  tl_graph_free(g);
+  remove(path), remove(mp);
+  char out[600];
+  snprintf(out, sizeof out, "%s.out", mp);
+  remove(out);
+  snprintf(out, sizeof out, "%s.out", path);
+  remove(out);
+}

@@ -1,0 +1,274 @@
+/* test_verify.c - IBP and CROWN enclose exact (GMP) and float32 outputs computed in several
+ * orders; CROWN at least as tight as IBP; a rounding-sensitive network stays sound; dataset mode
+ * is independent of the thread count. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "torchlean/rand.h"
+#include "torchlean/verify.h"
+#include "vnets.h"
+
+static int out_id(const tl_graph *g) { return g->noutputs ? g->outputs[0] : g->nnodes - 1; }
+
+/* a point in the region: interior, corner or face, rounded into the box as float32 */
+static void sample_point(tl_rng *r, const tl_region *reg, int kind, float *x) {
+  for (int64_t i = 0; i < reg->n; i++) {
+    double t = tl_rng_uniform(r);
+    if (kind == 1 || (kind == 2 && (i % 3) == 0))
+      t = t < 0.5 ? 0 : 1;
+    double v = reg->lo[i] + t * (reg->hi[i] - reg->lo[i]);
+    float f = (float)v;
+    if (f < reg->lo[i])
+      f = nextafterf(f, INFINITY);
+    if (f > reg->hi[i])
+      f = nextafterf(f, -INFINITY);
+    x[i] = f;
+  }
+}
+
+static void check_net(tl_graph *g, uint64_t seed, double eps, int npts) {
+  tl_rng r;
+  tl_rng_init(&r, seed);
+  int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[out_id(g)].numel;
+  float *c = malloc(n * sizeof *c), *x = malloc(n * sizeof *x), *yf = malloc(nout * sizeof *yf);
+  double ylo[16], yhi[16];
+  for (int64_t i = 0; i < n; i++)
+    c[i] = (float)tl_rng_uniform(&r);
+  tl_region *reg;
+  cr_assert_eq(tl_region_linf(&reg, c, n, eps, 1, 0.0, 1.0, NULL), TL_OK);
+  for (int sem = 0; sem < 2; sem++) {
+    tl_bounds *b;
+    tl_status st;
+    cr_assert_eq(tl_ibp(g, reg, (tl_semantics)sem, &b, &st), TL_OK, "%s", st.msg);
+    int o = out_id(g);
+    /* robustness rows of label 0 and the CROWN / IBP bounds on them */
+    tl_property *p;
+    cr_assert_eq(tl_property_robust(&p, nout, 0, NULL), TL_OK);
+    double *a = malloc(p->nrows * nout * sizeof *a), li[16], lc[16];
+    tl_objective_rows(p, a);
+    tl_verify_opts opt = tl_verify_opts_default();
+    opt.sem = (tl_semantics)sem, opt.method = TL_METHOD_IBP, opt.falsify = 0;
+    tl_verify_result *ri, *rcw, *rci;
+    cr_assert_eq(tl_verify_sample(g, reg, p, &opt, &ri, &st), TL_OK, "%s", st.msg);
+    opt.method = TL_METHOD_CROWN;
+    cr_assert_eq(tl_verify_sample(g, reg, p, &opt, &rcw, &st), TL_OK, "%s", st.msg);
+    opt.intermediate_crown = 1;
+    cr_assert_eq(tl_verify_sample(g, reg, p, &opt, &rci, &st), TL_OK, "%s", st.msg);
+    cr_assert_eq(tl_crown(g, reg, b, p->nrows, a, 0, lc, NULL, &st), TL_OK, "%s", st.msg);
+    for (int k = 0; k < p->nrows; k++) {
+      li[k] = ri->row_lower[k];
+      cr_assert(rcw->row_lower[k] >= li[k], "CROWN looser than IBP on row %d", k);
+      cr_assert(rci->row_lower[k] >= li[k]);
+      cr_assert(isfinite(li[k]) && isfinite(lc[k]));
+    }
+    for (int pt = 0; pt < npts; pt++) {
+      sample_point(&r, reg, pt % 3, x);
+      cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
+      if (sem == TL_SEM_REAL) {
+        for (int64_t j = 0; j < nout; j++)
+          cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j], "exact output %lld outside IBP box", (long long)j);
+        for (int k = 0; k < p->nrows; k++) {
+          double m = 0; /* exact a.y >= ... : use the enclosure's lower end */
+          for (int64_t j = 0; j < nout; j++)
+            m += a[k * nout + j] >= 0 ? a[k * nout + j] * ylo[j] : a[k * nout + j] * yhi[j];
+          cr_assert(rci->row_lower[k] <= m + 1e-12 * (1 + fabs(m)), "row %d: bound %a above exact %a", k,
+                    rci->row_lower[k], m);
+          cr_assert(rcw->row_lower[k] <= m + 1e-12 * (1 + fabs(m)));
+        }
+      }
+      for (int ord = 0; ord < VORD_COUNT; ord++) {
+        cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)ord, yf), 0);
+        if (sem == TL_SEM_F32_ANY) {
+          for (int64_t j = 0; j < nout; j++)
+            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j], "float32 output %lld (order %d) outside f32-any box",
+                      (long long)j, ord);
+          for (int k = 0; k < p->nrows; k++) {
+            double m = 0;
+            for (int64_t j = 0; j < nout; j++)
+              m += a[k * nout + j] * (double)yf[j]; /* exact: small integer coefficients */
+            cr_assert(rci->row_lower[k] <= m && rcw->row_lower[k] <= m && li[k] <= m,
+                      "row %d: f32-any bound above a float32 evaluation", k);
+          }
+        }
+      }
+    }
+    tl_verify_result_free(ri), tl_verify_result_free(rcw), tl_verify_result_free(rci);
+    tl_property_free(p);
+    free(a);
+    tl_bounds_free(b);
+  }
+  tl_region_free(reg);
+  free(c), free(x), free(yf);
+}
+
+Test(verify, mlp_relu_bounds_contain_exact_and_float) {
+  for (uint64_t s = 1; s <= 4; s++) {
+    tl_graph *g = vnet_mlp(s, 5, 8, 7, 3, TL_OP_RELU);
+    check_net(g, 100 + s, 0.05, 30);
+    tl_graph_free(g);
+  }
+}
+
+Test(verify, mlp_other_activations) {
+  tl_op acts[] = {TL_OP_LEAKY_RELU, TL_OP_SIGMOID, TL_OP_TANH};
+  for (int i = 0; i < 3; i++) {
+    tl_graph *g = vnet_mlp(7 + i, 4, 6, 6, 3, acts[i]);
+    check_net(g, 200 + i, 0.1, 20);
+    tl_graph_free(g);
+  }
+}
+
+Test(verify, tiny_cnn_avg_and_max_pool) {
+  for (int mp = 0; mp < 2; mp++) {
+    tl_graph *g = vnet_cnn(31 + mp, mp);
+    check_net(g, 300 + mp, 0.03, 15);
+    tl_graph_free(g);
+  }
+}
+
+/* SoundnessBench-style: y = w1 x + w2 x + w3 with weights where round-to-nearest bounds are wrong:
+ * x in [1, 1] (a point), 1 + 2^-24 is not a float: fl(1 + 2^-24 + 2^-24) depends on order. */
+static tl_graph *rounding_net(void) {
+  tl_graph *g = tl_graph_new();
+  int64_t xs[2] = {1, 3}, ws[2] = {2, 3}, bs[1] = {2};
+  int x, w, b, y;
+  tl_graph_input(g, "x", 2, xs, &x, NULL);
+  float wv[6] = {1.0f, 0x1p-24f, 0x1p-24f, -1.0f, -0x1p-24f, -0x1p-24f};
+  float bv[2] = {-1.0f, 1.0f};
+  tl_graph_param(g, "w", TL_PARAM_TRAINABLE, 2, ws, wv, &w, NULL);
+  tl_graph_param(g, "b", TL_PARAM_TRAINABLE, 1, bs, bv, &b, NULL);
+  int p[3] = {x, w, b};
+  tl_graph_op(g, TL_OP_LINEAR, 3, p, NULL, &y, NULL);
+  tl_graph_mark_output(g, y, NULL);
+  return g;
+}
+
+Test(verify, rounding_sensitive_network_stays_sound) {
+  tl_graph *g = rounding_net();
+  float c[3] = {1, 1, 1};
+  tl_region *reg;
+  cr_assert_eq(tl_region_linf(&reg, c, 3, 0, 0, 0, 0, NULL), TL_OK);
+  /* exact: y0 = 1 + 2^-23 - 1 = 2^-23 > 0 = y1 - 2 + ... ; property "y0 > y1" holds in reals */
+  tl_property *p;
+  cr_assert_eq(tl_property_robust(&p, 2, 0, NULL), TL_OK);
+  tl_verify_opts o = tl_verify_opts_default();
+  o.falsify = 0;
+  tl_verify_result *res;
+  o.sem = TL_SEM_REAL;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+  cr_assert_eq(res->verdict, TL_VERDICT_VERIFIED); /* real: y0 = 2^-23, y1 = -2^-23 */
+  tl_verify_result_free(res);
+  /* float32 sequential: (1 + 2^-24) rounds to 1, + 2^-24 -> 1, - 1 -> 0: y0 = 0 = y1: the
+   * property y1 - y0 < 0 FAILS in float32; f32-any must not claim it */
+  float yf[2], x[3] = {1, 1, 1};
+  cr_assert_eq(vnet_f32_forward(g, x, VORD_SEQ, yf), 0);
+  cr_assert(!(yf[1] < yf[0]));
+  o.sem = TL_SEM_F32_ANY;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+  cr_assert_neq(res->verdict, TL_VERDICT_VERIFIED);
+  tl_bounds *b;
+  cr_assert_eq(tl_ibp(g, reg, TL_SEM_F32_ANY, &b, NULL), TL_OK);
+  for (int ord = 0; ord < VORD_COUNT; ord++) {
+    cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)ord, yf), 0);
+    for (int j = 0; j < 2; j++)
+      cr_assert(b->lo[3][j] <= yf[j] && yf[j] <= b->hi[3][j]);
+  }
+  tl_bounds_free(b);
+  tl_verify_result_free(res);
+  tl_property_free(p);
+  tl_region_free(reg);
+  tl_graph_free(g);
+}
+
+Test(verify, overflow_makes_f32_unbounded) {
+  tl_graph *g = tl_graph_new();
+  int64_t xs[2] = {1, 2}, ws[2] = {1, 2};
+  int x, w, y;
+  tl_graph_input(g, "x", 2, xs, &x, NULL);
+  float wv[2] = {FLT_MAX, FLT_MAX};
+  tl_graph_param(g, "w", TL_PARAM_TRAINABLE, 2, ws, wv, &w, NULL);
+  int p[2] = {x, w};
+  tl_graph_op(g, TL_OP_LINEAR, 2, p, NULL, &y, NULL);
+  float c[2] = {1, 1};
+  tl_region *reg;
+  cr_assert_eq(tl_region_linf(&reg, c, 2, 0, 0, 0, 0, NULL), TL_OK);
+  tl_bounds *b;
+  cr_assert_eq(tl_ibp(g, reg, TL_SEM_F32_ANY, &b, NULL), TL_OK);
+  cr_assert(isinf(b->lo[y][0]) && isinf(b->hi[y][0]));
+  tl_bounds_free(b);
+  cr_assert_eq(tl_ibp(g, reg, TL_SEM_REAL, &b, NULL), TL_OK);
+  cr_assert(isfinite(b->hi[y][0]) && b->hi[y][0] >= 2.0 * FLT_MAX);
+  tl_bounds_free(b);
+  tl_region_free(reg);
+  tl_graph_free(g);
+}
+
+static int f32_hook(void *user, const tl_graph *g, const float *x, float *y) {
+  (void)user;
+  return vnet_f32_forward(g, x, VORD_SEQ, y);
+}
+
+Test(verify, falsified_needs_both_confirmations) {
+  tl_graph *g = vnet_mlp(5, 4, 8, 8, 3, TL_OP_RELU);
+  float c[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+  tl_region *reg;
+  cr_assert_eq(tl_region_linf(&reg, c, 4, 0.5, 1, 0, 1, NULL), TL_OK);
+  double ylo[3], yhi[3];
+  cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+  int worst = 0; /* a label that is not the argmax at the center: certainly falsifiable there */
+  for (int j = 1; j < 3; j++)
+    if (ylo[j] < ylo[worst])
+      worst = j;
+  tl_property *p;
+  cr_assert_eq(tl_property_robust(&p, 3, worst, NULL), TL_OK);
+  tl_verify_opts o = tl_verify_opts_default();
+  tl_verify_result *res;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+  cr_assert_eq(res->verdict, TL_VERDICT_UNKNOWN); /* no float32 hook: not confirmed */
+  cr_assert(res->cex && res->cex_exact && !res->cex_f32);
+  tl_verify_result_free(res);
+  o.f32_eval = f32_hook;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+  cr_assert_eq(res->verdict, TL_VERDICT_FALSIFIED);
+  tl_verify_result_free(res);
+  cr_assert_eq(tl_verify_confirm_f32_runtime(g, c, (float[3]){0}, NULL), TL_EUNSUPPORTED);
+  tl_property_free(p);
+  tl_region_free(reg);
+  tl_graph_free(g);
+}
+
+Test(verify, dataset_independent_of_threads) {
+  tl_graph *g = vnet_mlp(11, 6, 10, 10, 4, TL_OP_RELU);
+  int n = 12;
+  float *x = malloc(n * 6 * sizeof *x);
+  int labels[12];
+  tl_rng r;
+  tl_rng_init(&r, 9);
+  for (int i = 0; i < n * 6; i++)
+    x[i] = (float)tl_rng_uniform(&r);
+  for (int i = 0; i < n; i++) {
+    double ylo[4], yhi[4];
+    cr_assert_eq(tl_exact_eval(g, x + 6 * i, ylo, yhi, NULL), TL_OK);
+    labels[i] = 0;
+    for (int j = 1; j < 4; j++)
+      if (ylo[j] > ylo[labels[i]])
+        labels[i] = j;
+  }
+  tl_dataset_report *r1, *r2;
+  tl_verify_opts o = tl_verify_opts_default();
+  o.f32_eval = f32_hook;
+  cr_assert_eq(tl_verify_dataset(g, x, labels, n, 0.02, 1, 0, 1, TL_SEM_F32_ANY, &o, 1, &r1, NULL), TL_OK);
+  cr_assert_eq(tl_verify_dataset(g, x, labels, n, 0.02, 1, 0, 1, TL_SEM_F32_ANY, &o, 2, &r2, NULL), TL_OK);
+  cr_assert_eq(r1->clean_correct, n);
+  cr_assert_eq(r1->verified_ibp, r2->verified_ibp);
+  cr_assert_eq(r1->verified_crown, r2->verified_crown);
+  cr_assert(r1->verified_crown >= r1->verified_ibp);
+  for (int i = 0; i < n; i++)
+    cr_assert(r1->ibp[i] == r2->ibp[i] && r1->crown[i] == r2->crown[i]);
+  tl_dataset_report_free(r1), tl_dataset_report_free(r2);
+  free(x);
+  tl_graph_free(g);
+}

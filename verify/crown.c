@@ -1,0 +1,515 @@
+/* crown.c - CROWN: backward linear relaxation with IBP (or CROWN) intermediate bounds.
+ *
+ * For rows a_k we carry, for every node v, a coefficient matrix Lambda_v (rows x numel(v)) with
+ *     a_k . y  >=  sum_v Lambda_v[k] . x_v + const[k]     for every reachable x.
+ * Coefficients are kept as intervals [lo, hi] (the same sums computed in FE_DOWNWARD and in
+ * FE_UPWARD); when node v is processed, Lambda_v := lo and the width is paid for at once:
+ * const -= (hi - lo) . max(|box_v|).  So every product may round, yet the final number is a
+ * rigorous lower bound.  const is accumulated in FE_DOWNWARD.
+ * f32-any: the float value of a rounding node is op(parents) + e with |e| <= E (same models as
+ * IBP), so const -= |Lambda| . E there.  Relaxation lines come from the node boxes of the chosen
+ * semantics (f32-any boxes in f32-any).  Ops without a backward rule are concretised on their
+ * box (sound, looser). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vinternal.h"
+
+void tl_crown_data_free(tl_crown_data *c) {
+  if (!c)
+    return;
+  for (int i = 0; i < c->nacts; i++) {
+    tl_crown_act *a = &c->acts[i];
+    free(a->pre_lo), free(a->pre_hi), free(a->la), free(a->lb), free(a->ua), free(a->ub);
+  }
+  free(c->acts);
+  free(c);
+}
+
+static int is_act(tl_op op) {
+  return op == TL_OP_RELU || op == TL_OP_LEAKY_RELU || op == TL_OP_SIGMOID || op == TL_OP_TANH;
+}
+
+/* relaxation lines of one neuron on [l, u] (finite) */
+static void make_lines(tl_op op, double al, double l, double u, double *la, double *lb, double *ua, double *ub) {
+  if (op == TL_OP_RELU || op == TL_OP_LEAKY_RELU) {
+    if (op == TL_OP_RELU)
+      al = 0;
+    if (l >= 0) {
+      *la = *ua = 1, *lb = *ub = 0;
+    } else if (u <= 0) {
+      *la = *ua = al, *lb = *ub = 0;
+    } else {
+      rnd_up();
+      double a = (u - al * l) / (u - l);
+      if (!(a >= al && a <= 1))
+        a = 1;
+      double t1 = al * l + (-a) * l, t2 = u + (-a) * u;
+      *ua = a, *ub = fmax(fmax(t1, t2), 0);
+      *la = u > -l ? 1 : al, *lb = 0;
+    }
+    return;
+  }
+  double fl_d = tlv_act_down(op, l), fl_u = tlv_act_up(op, l), fu_d = tlv_act_down(op, u), fu_u = tlv_act_up(op, u);
+  if (!(l < u) || (l < 0 && u > 0)) {
+    *la = *ua = 0, *lb = fl_d, *ub = fu_u;
+    return;
+  }
+  double chord = (fu_u - fl_d) / (u - l);
+  if (!(chord >= 0) || !isfinite(chord))
+    chord = 0;
+  if (u <= 0) { /* convex: upper chord, lower tangent at l */
+    rnd_up();
+    *ua = chord, *ub = fmax(fl_u + (-chord) * l, fu_u + (-chord) * u);
+    double d = tlv_act_deriv_down(op, l);
+    rnd_down();
+    *la = d, *lb = fl_d + (-d) * l;
+  } else { /* concave: lower chord, upper tangent at u */
+    rnd_down();
+    *la = chord, *lb = fmin(fl_d + (-chord) * l, fu_d + (-chord) * u);
+    double d = tlv_act_deriv_down(op, u);
+    rnd_up();
+    *ua = d, *ub = fu_u + (-d) * u;
+  }
+}
+
+typedef struct cstate {
+  const tl_graph *g;
+  const tl_bounds *b;
+  const tl_region *reg;
+  tl_crown_data *acts;
+  int *act_of; /* node -> index in acts or -1 */
+  int m;
+  double **clo, **chi; /* per node coefficient intervals (m x numel), NULL when none */
+  double *cst;
+  tl_status *st;
+  int start;
+  int ibp_fold;   /* IBP final bound: only the start node gets its rule, the rest is concretised */
+  double *incoef; /* optional: the input coefficients (m x n) for counterexample search */
+} cstate;
+
+static tl_code coef_get(cstate *s, int v, double **lo, double **hi) {
+  if (!s->clo[v]) {
+    size_t n = (size_t)s->m * (size_t)(s->g->nodes[v].numel ? s->g->nodes[v].numel : 1);
+    s->clo[v] = calloc(n, sizeof(double));
+    s->chi[v] = calloc(n, sizeof(double));
+    if (!s->clo[v] || !s->chi[v])
+      return tl_fail(s->st, TL_ENOMEM, "verify: out of memory for CROWN coefficients (node %d)", v);
+  }
+  *lo = s->clo[v], *hi = s->chi[v];
+  return TL_OK;
+}
+
+/* const[k] += down(sum lambda * (lambda >= 0 ? lo : hi)) over box */
+static void concretize(cstate *s, const double *lam, const double *lo, const double *hi, int64_t n) {
+  rnd_down();
+  for (int k = 0; k < s->m; k++) {
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double l = lam[(size_t)k * n + i];
+      if (l > 0)
+        acc += l * lo[i];
+      else if (l < 0)
+        acc += l * hi[i];
+    }
+    s->cst[k] = s->cst[k] + acc;
+  }
+}
+
+/* const[k] -= up(sum |lambda| E) */
+static void pay_err(cstate *s, const double *lam, const double *E, int64_t n) {
+  for (int k = 0; k < s->m; k++) {
+    rnd_up();
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double l = lam[(size_t)k * n + i];
+      if (l != 0)
+        acc += fabs(l) * E[i];
+    }
+    rnd_down();
+    s->cst[k] = s->cst[k] - acc;
+  }
+}
+
+/* add v * lam into parent coefficient p at index j (both rounding passes) */
+static inline void acc2(double *plo, double *phi, size_t j, double lam, double v) {
+  rnd_down();
+  plo[j] = plo[j] + lam * v;
+  rnd_up();
+  phi[j] = phi[j] + lam * v;
+}
+
+static tl_code back_affine(cstate *s, int v, const double *lam) {
+  tl_aff a;
+  TL_TRY(tlv_aff_build(s->g, v, &a, s->st));
+  double *plo, *phi;
+  tl_code rc = coef_get(s, a.x, &plo, &phi);
+  const double *xl = s->b->lo[a.x], *xh = s->b->hi[a.x];
+  int f32 = s->b->sem == TL_SEM_F32_ANY;
+  double *E = f32 ? malloc((size_t)(a.nout ? a.nout : 1) * sizeof *E) : NULL;
+  if (rc == TL_OK && f32 && !E)
+    rc = tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+  if (rc == TL_OK && f32) {
+    rnd_up();
+    for (int64_t o = 0; o < a.nout; o++) {
+      double sm = a.bias ? fabs(a.bias[o]) : 0, dv = a.div ? (double)a.div[o] : 1;
+      for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
+        sm += fabs(a.w[t]) * fmax(fabs(xl[a.col[t]]), fabs(xh[a.col[t]]));
+      double gk = tlv_gamma_up(a.nround[o]);
+      E[o] = gk * sm / dv + (double)a.nround[o] * (TLV_ETA / 2) * (1 + gk);
+    }
+    pay_err(s, lam, E, a.nout);
+  }
+  for (int k = 0; rc == TL_OK && k < s->m; k++) {
+    for (int64_t o = 0; o < a.nout; o++) {
+      double l = lam[(size_t)k * a.nout + o];
+      if (l == 0)
+        continue;
+      double dv = a.div ? (double)a.div[o] : 1;
+      size_t base = (size_t)k * a.nin;
+      rnd_down();
+      for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
+        plo[base + a.col[t]] = plo[base + a.col[t]] + l * a.w[t] / dv;
+      if (a.bias)
+        s->cst[k] = s->cst[k] + l * a.bias[o] / dv;
+      rnd_up();
+      for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
+        phi[base + a.col[t]] = phi[base + a.col[t]] + l * a.w[t] / dv;
+    }
+  }
+  free(E);
+  tlv_aff_free(&a);
+  return rc;
+}
+
+static tl_code back_node(cstate *s, int v) {
+  const tl_graph *g = s->g;
+  const tl_node *n = &g->nodes[v];
+  int64_t N = n->numel;
+  double *lam = s->clo[v], *lamh = s->chi[v];
+  const double *bl = s->b->lo[v], *bh = s->b->hi[v];
+  /* collapse the interval coefficients: pay the width on the node's box */
+  for (int k = 0; k < s->m; k++) {
+    rnd_up();
+    double acc = 0;
+    for (int64_t i = 0; i < N; i++) {
+      size_t j = (size_t)k * N + i;
+      double w = lamh[j] - lam[j];
+      if (w > 0)
+        acc += w * fmax(fabs(bl[i]), fabs(bh[i]));
+    }
+    rnd_down();
+    s->cst[k] = s->cst[k] - acc;
+  }
+  int f32 = s->b->sem == TL_SEM_F32_ANY;
+  int parents_finite = 1;
+  for (int p = 0; p < n->nparents; p++)
+    parents_finite &= tlv_box_finite(s->b->lo[n->parents[p]], s->b->hi[n->parents[p]], g->nodes[n->parents[p]].numel);
+  if (n->op == TL_OP_INPUT && s->incoef)
+    memcpy(s->incoef, lam, (size_t)s->m * (size_t)N * sizeof *lam);
+  if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM || !parents_finite || (s->ibp_fold && v != s->start)) {
+    concretize(s, lam, bl, bh, N);
+    return TL_OK;
+  }
+  switch (n->op) {
+  case TL_OP_LINEAR:
+  case TL_OP_MATMUL:
+  case TL_OP_CONV2D:
+  case TL_OP_AVG_POOL2D:
+  case TL_OP_GLOBAL_AVG_POOL:
+    if (tlv_is_affine(g, v))
+      return back_affine(s, v, lam);
+    break;
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+  case TL_OP_NEG: {
+    double *plo, *phi;
+    TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
+    double sg = n->op == TL_OP_NEG ? -1.0 : 1.0;
+    for (size_t j = 0; j < (size_t)s->m * (size_t)N; j++)
+      acc2(plo, phi, j, lam[j], sg);
+    return TL_OK;
+  }
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL: {
+    int p0 = n->parents[0], p1 = n->parents[1];
+    int c0 = g->nodes[p0].op == TL_OP_PARAM, c1 = g->nodes[p1].op == TL_OP_PARAM;
+    if (n->op == TL_OP_MUL && c0 == c1)
+      break; /* product of two variables: concretise */
+    tl_bcast bc;
+    TL_TRY(tlv_bcast_init(g, v, &bc, s->st));
+    if (f32) {
+      double *E = malloc((size_t)(N ? N : 1) * sizeof *E);
+      if (!E)
+        return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+      tl_code rc = tlv_elem_err(g, v, s->b, E, s->st);
+      if (rc == TL_OK)
+        pay_err(s, lam, E, N);
+      free(E);
+      TL_TRY(rc);
+    }
+    double *q0l = NULL, *q0h = NULL, *q1l = NULL, *q1h = NULL;
+    if (!c0)
+      TL_TRY(coef_get(s, p0, &q0l, &q0h));
+    if (!c1)
+      TL_TRY(coef_get(s, p1, &q1l, &q1h));
+    int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
+    for (int k = 0; k < s->m; k++)
+      for (int64_t o = 0; o < N; o++) {
+        double l = lam[(size_t)k * N + o];
+        if (l == 0)
+          continue;
+        int64_t i0 = tlv_bcast_index(&bc, 0, o), i1 = tlv_bcast_index(&bc, 1, o);
+        if (n->op == TL_OP_MUL) {
+          int var = c0 ? 1 : 0;
+          double cval = c0 ? s->b->lo[p0][i0] : s->b->lo[p1][i1];
+          if (var == 0)
+            acc2(q0l, q0h, (size_t)k * n0 + i0, l, cval);
+          else
+            acc2(q1l, q1h, (size_t)k * n1 + i1, l, cval);
+          continue;
+        }
+        double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
+        rnd_down();
+        if (c0)
+          s->cst[k] = s->cst[k] + l * s->b->lo[p0][i0];
+        else
+          acc2(q0l, q0h, (size_t)k * n0 + i0, l, 1.0);
+        rnd_down();
+        if (c1)
+          s->cst[k] = s->cst[k] + l * sg1 * s->b->lo[p1][i1];
+        else
+          acc2(q1l, q1h, (size_t)k * n1 + i1, l, sg1);
+      }
+    return TL_OK;
+  }
+  case TL_OP_RELU:
+  case TL_OP_LEAKY_RELU:
+  case TL_OP_SIGMOID:
+  case TL_OP_TANH: {
+    int ai = s->act_of[v];
+    if (ai < 0)
+      break;
+    const tl_crown_act *A = &s->acts->acts[ai];
+    double *plo, *phi;
+    TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
+    if (f32 && n->op != TL_OP_RELU) {
+      double *E = malloc((size_t)(N ? N : 1) * sizeof *E);
+      if (!E)
+        return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+      tl_code rc = tlv_elem_err(g, v, s->b, E, s->st);
+      if (rc == TL_OK)
+        pay_err(s, lam, E, N);
+      free(E);
+      TL_TRY(rc);
+    }
+    for (int k = 0; k < s->m; k++)
+      for (int64_t i = 0; i < N; i++) {
+        size_t j = (size_t)k * N + i;
+        double l = lam[j];
+        if (l == 0)
+          continue;
+        double sl = l > 0 ? A->la[i] : A->ua[i], ic = l > 0 ? A->lb[i] : A->ub[i];
+        acc2(plo, phi, j, l, sl);
+        rnd_down();
+        s->cst[k] = s->cst[k] + l * ic;
+      }
+    return TL_OK;
+  }
+  case TL_OP_BATCH_NORM: {
+    double *plo, *phi;
+    TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
+    if (f32) {
+      double *E = malloc((size_t)(N ? N : 1) * sizeof *E);
+      if (!E)
+        return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+      tl_code rc = tlv_elem_err(g, v, s->b, E, s->st);
+      if (rc == TL_OK)
+        pay_err(s, lam, E, N);
+      free(E);
+      TL_TRY(rc);
+    }
+    const float *mu = g->weights + g->nodes[n->parents[3]].woff;
+    const float *beta = g->weights + g->nodes[n->parents[2]].woff;
+    for (int64_t i = 0; i < N; i++) {
+      int64_t c = tlv_channel(n, i);
+      double slo, shi;
+      if (tlv_bn_scale(g, v, c, &slo, &shi) != TL_OK)
+        return tl_fail(s->st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive", v);
+      for (int k = 0; k < s->m; k++) {
+        size_t j = (size_t)k * N + i;
+        double l = lam[j];
+        if (l == 0)
+          continue;
+        /* l y = (l s) x + l (beta - s mu), s in [slo, shi] */
+        rnd_down();
+        plo[j] = plo[j] + fmin(l * slo, l * shi);
+        s->cst[k] = s->cst[k] + l * (double)beta[c] + fmin((-l * slo) * mu[c], (-l * shi) * mu[c]);
+        rnd_up();
+        phi[j] = phi[j] + fmax(l * slo, l * shi);
+      }
+    }
+    return TL_OK;
+  }
+  default:
+    break;
+  }
+  concretize(s, lam, bl, bh, N);
+  return TL_OK;
+}
+
+/* lower bounds of rows a (m x numel(start)) of node `start` */
+static tl_code backward(const tl_graph *g, const tl_region *reg, const tl_bounds *b, tl_crown_data *acts,
+                        int *act_of, int start, int m, const double *a, double *lower, int ibp_fold,
+                        double *incoef, tl_status *st) {
+  cstate s = {g, b, reg, acts, act_of, m, NULL, NULL, NULL, st, start, ibp_fold, incoef};
+  s.clo = calloc((size_t)g->nnodes, sizeof *s.clo);
+  s.chi = calloc((size_t)g->nnodes, sizeof *s.chi);
+  s.cst = calloc((size_t)(m ? m : 1), sizeof *s.cst);
+  tl_code rc = TL_OK;
+  if (!s.clo || !s.chi || !s.cst)
+    rc = tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  double *lo, *hi;
+  if (rc == TL_OK)
+    rc = coef_get(&s, start, &lo, &hi);
+  if (rc == TL_OK) {
+    size_t n = (size_t)m * (size_t)g->nodes[start].numel;
+    memcpy(lo, a, n * sizeof *lo);
+    memcpy(hi, a, n * sizeof *hi);
+  }
+  for (int v = start; rc == TL_OK && v >= 0; v--) {
+    if (!s.clo[v])
+      continue;
+    rc = back_node(&s, v);
+    free(s.clo[v]), free(s.chi[v]);
+    s.clo[v] = s.chi[v] = NULL;
+  }
+  for (int k = 0; rc == TL_OK && k < m; k++)
+    lower[k] = isnan(s.cst[k]) ? -INFINITY : s.cst[k];
+  for (int v = 0; s.clo && v < g->nnodes; v++)
+    free(s.clo[v]), free(s.chi[v]);
+  free(s.clo), free(s.chi), free(s.cst);
+  return rc;
+}
+
+static tl_code act_alloc(tl_crown_act *A, int node, int64_t n, tl_status *st) {
+  size_t z = (size_t)(n ? n : 1) * sizeof(double);
+  A->node = node, A->n = n;
+  A->pre_lo = malloc(z), A->pre_hi = malloc(z), A->la = malloc(z), A->lb = malloc(z), A->ua = malloc(z),
+  A->ub = malloc(z);
+  if (!A->pre_lo || !A->pre_hi || !A->la || !A->lb || !A->ua || !A->ub)
+    return tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  return TL_OK;
+}
+
+#define TLV_CHUNK 64
+
+tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                      double *lower, tl_status *st) {
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  int old = fegetround();
+  tl_code rc;
+  if (tlv_is_affine(g, out)) {
+    rc = backward(g, r, b, NULL, NULL, out, nrows, a, lower, 1, NULL, st);
+  } else { /* concretise the rows on the output box */
+    int64_t n = g->nodes[out].numel;
+    rnd_down();
+    for (int k = 0; k < nrows; k++) {
+      double acc = 0;
+      for (int64_t i = 0; i < n; i++) {
+        double l = a[(size_t)k * n + i];
+        if (l > 0)
+          acc += l * b->lo[out][i];
+        else if (l < 0)
+          acc += l * b->hi[out][i];
+      }
+      lower[k] = isnan(acc) ? -INFINITY : acc;
+    }
+    rc = TL_OK;
+  }
+  fesetround(old);
+  return rc;
+}
+
+tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                 int intermediate_crown, double *lower, tl_crown_data **data, tl_status *st) {
+  return tlv_crown_ex(g, r, b, nrows, a, intermediate_crown, lower, data, NULL, st);
+}
+
+tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st) {
+  if (data)
+    *data = NULL;
+  if (g->noutputs < 1 && g->nnodes < 1)
+    return tl_fail(st, TL_EARG, "verify: empty graph");
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  int old = fegetround();
+  tl_crown_data *cd = calloc(1, sizeof *cd);
+  int *act_of = malloc((size_t)g->nnodes * sizeof *act_of);
+  tl_code rc = cd && act_of ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  int nact = 0;
+  for (int v = 0; rc == TL_OK && v < g->nnodes; v++)
+    nact += is_act(g->nodes[v].op) && v < out;
+  if (rc == TL_OK && !(cd->acts = calloc((size_t)(nact ? nact : 1), sizeof *cd->acts)))
+    rc = tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  if (cd)
+    cd->intermediate_crown = intermediate_crown;
+  for (int v = 0; rc == TL_OK && v < g->nnodes; v++) {
+    act_of[v] = -1;
+    const tl_node *n = &g->nodes[v];
+    if (!is_act(n->op) || v >= out)
+      continue;
+    int p = n->parents[0];
+    if (n->op == TL_OP_LEAKY_RELU && !(n->attrs.alpha >= 0 && n->attrs.alpha <= 1))
+      continue; /* concretised */
+    if (!tlv_box_finite(b->lo[p], b->hi[p], g->nodes[p].numel))
+      continue;
+    tl_crown_act *A = &cd->acts[cd->nacts];
+    rc = act_alloc(A, v, n->numel, st);
+    if (rc != TL_OK)
+      break;
+    cd->nacts++;
+    memcpy(A->pre_lo, b->lo[p], (size_t)n->numel * sizeof(double));
+    memcpy(A->pre_hi, b->hi[p], (size_t)n->numel * sizeof(double));
+    if (intermediate_crown && g->nodes[p].op != TL_OP_INPUT) {
+      /* CROWN bounds of the pre-activation: rows +e_j (lower) and -e_j (-upper), in chunks */
+      int64_t np = g->nodes[p].numel;
+      double *rows = calloc((size_t)TLV_CHUNK * (size_t)np, sizeof *rows);
+      double lw[TLV_CHUNK];
+      if (!rows)
+        rc = tl_fail(st, TL_ENOMEM, "verify: out of memory");
+      for (int sgn = 0; rc == TL_OK && sgn < 2; sgn++)
+        for (int64_t j0 = 0; rc == TL_OK && j0 < np; j0 += TLV_CHUNK) {
+          int cnt = (int)(np - j0 < TLV_CHUNK ? np - j0 : TLV_CHUNK);
+          memset(rows, 0, (size_t)TLV_CHUNK * (size_t)np * sizeof *rows);
+          for (int q = 0; q < cnt; q++)
+            rows[(size_t)q * np + j0 + q] = sgn ? -1.0 : 1.0;
+          rc = backward(g, r, b, cd, act_of, p, cnt, rows, lw, 0, NULL, st);
+          for (int q = 0; rc == TL_OK && q < cnt; q++) {
+            if (sgn == 0)
+              A->pre_lo[j0 + q] = fmax(A->pre_lo[j0 + q], lw[q]);
+            else
+              A->pre_hi[j0 + q] = fmin(A->pre_hi[j0 + q], -lw[q]);
+          }
+        }
+      free(rows);
+      for (int64_t i = 0; rc == TL_OK && i < n->numel; i++)
+        if (A->pre_lo[i] > A->pre_hi[i]) /* only possible through rounding at a point: keep IBP */
+          A->pre_lo[i] = b->lo[p][i], A->pre_hi[i] = b->hi[p][i];
+    }
+    for (int64_t i = 0; rc == TL_OK && i < n->numel; i++)
+      make_lines(n->op, n->attrs.alpha, A->pre_lo[i], A->pre_hi[i], &A->la[i], &A->lb[i], &A->ua[i], &A->ub[i]);
+    act_of[v] = cd->nacts - 1;
+  }
+  if (rc == TL_OK)
+    rc = backward(g, r, b, cd, act_of, out, nrows, a, lower, 0, incoef, st);
+  fesetround(old);
+  free(act_of);
+  if (rc != TL_OK || !data)
+    tl_crown_data_free(cd);
+  else
+    *data = cd;
+  return rc;
+}

@@ -1,0 +1,346 @@
+/* ibp.c - interval bound propagation in the `real` and `f32-any` semantics.
+ *
+ * Every box is a pair of binary64 arrays computed with directed rounding: lower ends in
+ * FE_DOWNWARD, upper ends in FE_UPWARD, so each box encloses the exact image of its parents'
+ * boxes.  Affine ops use the midpoint-radius form (Rump): with c = mid, r = radius rounded up,
+ * lo = down(W c + b) - up(|W| r), hi = up(W c + b) + up(|W| r).
+ * f32-any widens every node by its rounding-error bound (see vinternal.h and
+ * docs/certificates.md); a node that may overflow binary32 becomes unbounded (+-inf). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vinternal.h"
+
+void tl_bounds_free(tl_bounds *b) {
+  if (!b)
+    return;
+  for (int i = 0; i < b->nnodes; i++) {
+    free(b->lo[i]);
+    free(b->hi[i]);
+  }
+  free(b->lo);
+  free(b->hi);
+  free(b);
+}
+
+static void set_unbounded(double *lo, double *hi, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    lo[i] = -INFINITY, hi[i] = INFINITY;
+}
+
+/* f32-any: widen [lo, hi] by rel * max(|lo|, |hi|) + abs, elementwise */
+static void widen_rel(double *lo, double *hi, int64_t n, double rel, double abs_) {
+  for (int64_t i = 0; i < n; i++) {
+    rnd_up();
+    double e = rel * fmax(fabs(lo[i]), fabs(hi[i])) + abs_;
+    hi[i] = hi[i] + e;
+    rnd_down();
+    lo[i] = lo[i] - e;
+  }
+}
+
+/* binary32 overflow: a value above FLT_MAX in magnitude may round to infinity */
+static int over_f32(const double *lo, const double *hi, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabs(lo[i]) <= FLT_MAX) || !(fabs(hi[i]) <= FLT_MAX))
+      return 1;
+  return 0;
+}
+
+static tl_code ibp_affine(const tl_graph *g, int id, const tl_bounds *b, tl_semantics sem, double *lo, double *hi,
+                          tl_status *st) {
+  tl_aff a;
+  TL_TRY(tlv_aff_build(g, id, &a, st));
+  const double *xl = b->lo[a.x], *xh = b->hi[a.x];
+  double *c = malloc((size_t)(a.nin ? a.nin : 1) * sizeof *c);
+  double *r = malloc((size_t)(a.nin ? a.nin : 1) * sizeof *r);
+  double *m = malloc((size_t)(a.nin ? a.nin : 1) * sizeof *m);
+  if (!c || !r || !m) {
+    free(c), free(r), free(m), tlv_aff_free(&a);
+    return tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  }
+  rnd_up();
+  for (int64_t i = 0; i < a.nin; i++) {
+    c[i] = xl[i] + (xh[i] - xl[i]) * 0.5; /* any value; r makes [c - r, c + r] cover the box */
+    if (!(c[i] >= xl[i] && c[i] <= xh[i]))
+      c[i] = xl[i];
+    r[i] = fmax(xh[i] - c[i], c[i] - xl[i]);
+    m[i] = fabs(c[i]) + r[i];
+  }
+  int overflow = 0;
+  for (int64_t o = 0; o < a.nout; o++) {
+    double bias = a.bias ? a.bias[o] : 0.0, dv = a.div ? (double)a.div[o] : 1.0;
+    rnd_up();
+    double sc = bias, sr = 0, sm = fabs(bias);
+    for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++) {
+      sc += a.w[t] * c[a.col[t]];
+      sr += fabs(a.w[t]) * r[a.col[t]];
+      sm += fabs(a.w[t]) * m[a.col[t]];
+    }
+    double h = (sc + sr) / dv;
+    double e = 0;
+    if (sem == TL_SEM_F32_ANY) {
+      int64_t k = a.nround[o];
+      double gk = tlv_gamma_up(k);
+      double absterm = (double)k * (TLV_ETA / 2) * (1 + gk);
+      if (!((1 + gk) * sm + absterm <= FLT_MAX))
+        overflow = 1;
+      e = gk * sm / dv + absterm;
+      h = h + e;
+    }
+    rnd_down();
+    double sl = bias;
+    for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
+      sl += a.w[t] * c[a.col[t]];
+    double l = (sl - sr) / dv - e;
+    lo[o] = l, hi[o] = h;
+  }
+  if (sem == TL_SEM_F32_ANY && (overflow || over_f32(lo, hi, a.nout)))
+    set_unbounded(lo, hi, a.nout);
+  free(c), free(r), free(m);
+  tlv_aff_free(&a);
+  return TL_OK;
+}
+
+static double leaky(double x, double al) { return x >= 0 ? x : al * x; }
+
+static tl_code ibp_node(const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b, tl_semantics sem,
+                        double *lo, double *hi, tl_status *st) {
+  const tl_node *n = &g->nodes[id];
+  int64_t N = n->numel;
+  if (n->op == TL_OP_INPUT) {
+    if (id != g->inputs[0] || reg->n != N)
+      return tl_fail(st, TL_EARG, "verify: node %d: the region has %lld values, the input %lld", id,
+                     (long long)reg->n, (long long)N);
+    memcpy(lo, reg->lo, (size_t)N * sizeof *lo);
+    memcpy(hi, reg->hi, (size_t)N * sizeof *hi);
+    return TL_OK;
+  }
+  if (n->op == TL_OP_PARAM) {
+    for (int64_t i = 0; i < N; i++)
+      lo[i] = hi[i] = g->weights[n->woff + i];
+    return TL_OK;
+  }
+  for (int k = 0; k < n->nparents; k++) {
+    const tl_node *p = &g->nodes[n->parents[k]];
+    if (!tlv_box_finite(b->lo[n->parents[k]], b->hi[n->parents[k]], p->numel)) {
+      set_unbounded(lo, hi, N);
+      return TL_OK;
+    }
+  }
+  const double *xl = b->lo[n->parents[0]], *xh = b->hi[n->parents[0]];
+  double rel = 0, eabs = 0; /* f32-any widening of an elementwise op */
+  switch (n->op) {
+  case TL_OP_LINEAR:
+  case TL_OP_MATMUL:
+  case TL_OP_CONV2D:
+  case TL_OP_AVG_POOL2D:
+  case TL_OP_GLOBAL_AVG_POOL:
+    if (!tlv_is_affine(g, id))
+      return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d (%s): weights must be parameters", id,
+                     tl_op_get(n->op)->name);
+    return ibp_affine(g, id, b, sem, lo, hi, st);
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+    memcpy(lo, xl, (size_t)N * sizeof *lo);
+    memcpy(hi, xh, (size_t)N * sizeof *hi);
+    return TL_OK;
+  case TL_OP_NEG:
+    for (int64_t i = 0; i < N; i++)
+      lo[i] = -xh[i], hi[i] = -xl[i];
+    return TL_OK;
+  case TL_OP_RELU:
+    for (int64_t i = 0; i < N; i++)
+      lo[i] = fmax(xl[i], 0), hi[i] = fmax(xh[i], 0);
+    return TL_OK;
+  case TL_OP_LEAKY_RELU: {
+    double al = n->attrs.alpha;
+    if (!(al >= 0 && al <= 1) || (al != 0 && al < 0x1p-100))
+      return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d: leaky_relu alpha %g outside [2^-100, 1]", id, al);
+    rnd_down();
+    for (int64_t i = 0; i < N; i++)
+      lo[i] = leaky(xl[i], al);
+    rnd_up();
+    for (int64_t i = 0; i < N; i++)
+      hi[i] = leaky(xh[i], al);
+    rel = 3 * TLV_U, eabs = TLV_ETA / 2;
+    break;
+  }
+  case TL_OP_SIGMOID:
+  case TL_OP_TANH:
+    for (int64_t i = 0; i < N; i++)
+      lo[i] = tlv_act_down(n->op, xl[i]), hi[i] = tlv_act_up(n->op, xh[i]);
+    rel = TLV_TRANS_REL, eabs = TLV_TRANS_ABS;
+    break;
+  case TL_OP_CLAMP:
+    for (int64_t i = 0; i < N; i++) {
+      lo[i] = fmin(fmax(xl[i], n->attrs.lo), n->attrs.hi);
+      hi[i] = fmin(fmax(xh[i], n->attrs.lo), n->attrs.hi);
+    }
+    rel = TLV_U, eabs = TLV_ETA / 2;
+    break;
+  case TL_OP_MAX_POOL2D: {
+    const tl_node *x = &g->nodes[n->parents[0]];
+    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+    for (int64_t o = 0; o < N; o++) {
+      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+      double ml = -INFINITY, mh = -INFINITY;
+      for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
+        for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
+          int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
+          int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
+          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+            continue;
+          int64_t xi = (bc * H + hh) * W + ww;
+          ml = fmax(ml, xl[xi]), mh = fmax(mh, xh[xi]);
+        }
+      lo[o] = ml, hi[o] = mh;
+      (void)C;
+    }
+    return TL_OK;
+  }
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL: {
+    tl_bcast bc;
+    TL_TRY(tlv_bcast_init(g, id, &bc, st));
+    const double *yl = b->lo[n->parents[1]], *yh = b->hi[n->parents[1]];
+    for (int pass = 0; pass < 2; pass++) {
+      pass ? rnd_up() : rnd_down();
+      for (int64_t o = 0; o < N; o++) {
+        int64_t i = tlv_bcast_index(&bc, 0, o), j = tlv_bcast_index(&bc, 1, o);
+        double v;
+        if (n->op == TL_OP_ADD)
+          v = pass ? xh[i] + yh[j] : xl[i] + yl[j];
+        else if (n->op == TL_OP_SUB)
+          v = pass ? xh[i] - yl[j] : xl[i] - yh[j];
+        else {
+          double p1 = xl[i] * yl[j], p2 = xl[i] * yh[j], p3 = xh[i] * yl[j], p4 = xh[i] * yh[j];
+          v = pass ? fmax(fmax(p1, p2), fmax(p3, p4)) : fmin(fmin(p1, p2), fmin(p3, p4));
+        }
+        (pass ? hi : lo)[o] = v;
+      }
+    }
+    rel = TLV_U, eabs = n->op == TL_OP_MUL ? TLV_ETA / 2 : 0;
+    break;
+  }
+  case TL_OP_BATCH_NORM: {
+    const float *mu = g->weights + g->nodes[n->parents[3]].woff;
+    const float *beta = g->weights + g->nodes[n->parents[2]].woff;
+    for (int64_t o = 0; o < N; o++) {
+      int64_t c = tlv_channel(n, o);
+      double slo, shi;
+      if (tlv_bn_scale(g, id, c, &slo, &shi) != TL_OK)
+        return tl_fail(st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive (channel %lld)",
+                       id, (long long)c);
+      rnd_down();
+      double dl = xl[o] - mu[c];
+      double p1 = dl * slo, p2 = dl * shi;
+      rnd_up();
+      double dh = xh[o] - mu[c];
+      double q1 = dh * slo, q2 = dh * shi;
+      double h = fmax(fmax(dl * slo, dl * shi), fmax(q1, q2)) + beta[c];
+      rnd_down();
+      double l = fmin(fmin(p1, p2), fmin(dh * slo, dh * shi)) + beta[c];
+      lo[o] = l, hi[o] = h;
+      if (sem == TL_SEM_F32_ANY) {
+        rnd_up();
+        double e = TLV_BN_REL * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) +
+                                 fabs(beta[c])) +
+                   TLV_BN_ABS;
+        hi[o] = hi[o] + e;
+        rnd_down();
+        lo[o] = lo[o] - e;
+      }
+    }
+    break;
+  }
+  default:
+    return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d: no interval rule for op %s", id, tl_op_get(n->op)->name);
+  }
+  if (sem == TL_SEM_F32_ANY && (rel > 0 || eabs > 0))
+    widen_rel(lo, hi, N, rel, eabs);
+  if (sem == TL_SEM_F32_ANY ? over_f32(lo, hi, N) : !tlv_box_finite(lo, hi, N))
+    set_unbounded(lo, hi, N);
+  return TL_OK;
+}
+
+tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st) {
+  *out = NULL;
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EUNSUPPORTED, "verify: the graph must have exactly one input (has %d)", g->ninputs);
+  tl_bounds *b = calloc(1, sizeof *b);
+  if (!b)
+    return tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  b->nnodes = g->nnodes;
+  b->sem = sem;
+  b->lo = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *b->lo);
+  b->hi = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *b->hi);
+  if (!b->lo || !b->hi) {
+    tl_bounds_free(b);
+    return tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  }
+  int old = fegetround();
+  tl_code rc = TL_OK;
+  for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
+    size_t n = (size_t)(g->nodes[i].numel ? g->nodes[i].numel : 1);
+    b->lo[i] = malloc(n * sizeof(double));
+    b->hi[i] = malloc(n * sizeof(double));
+    if (!b->lo[i] || !b->hi[i])
+      rc = tl_fail(st, TL_ENOMEM, "verify: out of memory for node %d", i);
+    else
+      rc = ibp_node(g, i, r, b, sem, b->lo[i], b->hi[i], st);
+  }
+  fesetround(old);
+  if (rc != TL_OK) {
+    tl_bounds_free(b);
+    return rc;
+  }
+  *out = b;
+  return TL_OK;
+}
+
+/* The real image box of node id from the boxes of its parents (an elementwise op), and the
+ * f32-any error radius E[o] such that fl(result) = exact op(float parents) + e, |e| <= E[o]. */
+tl_code tlv_elem_err(const tl_graph *g, int id, const tl_bounds *b, double *E, tl_status *st) {
+  const tl_node *n = &g->nodes[id];
+  int64_t N = n->numel;
+  double *lo = malloc((size_t)(N ? N : 1) * sizeof *lo), *hi = malloc((size_t)(N ? N : 1) * sizeof *hi);
+  if (!lo || !hi) {
+    free(lo), free(hi);
+    return tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  }
+  int old = fegetround();
+  tl_code rc = ibp_node(g, id, NULL, b, TL_SEM_REAL, lo, hi, st);
+  double rel = 0, eabs = 0;
+  switch (n->op) {
+  case TL_OP_LEAKY_RELU: rel = 3 * TLV_U, eabs = TLV_ETA / 2; break;
+  case TL_OP_SIGMOID: case TL_OP_TANH: rel = TLV_TRANS_REL, eabs = TLV_TRANS_ABS; break;
+  case TL_OP_CLAMP: case TL_OP_MUL: rel = TLV_U, eabs = TLV_ETA / 2; break;
+  case TL_OP_ADD: case TL_OP_SUB: rel = TLV_U; break;
+  default: break;
+  }
+  rnd_up();
+  for (int64_t o = 0; rc == TL_OK && o < N; o++) {
+    if (n->op == TL_OP_BATCH_NORM) {
+      const double *xl = b->lo[n->parents[0]], *xh = b->hi[n->parents[0]];
+      const float *mu = g->weights + g->nodes[n->parents[3]].woff;
+      const float *beta = g->weights + g->nodes[n->parents[2]].woff;
+      int64_t c = tlv_channel(n, o);
+      double slo, shi;
+      if (tlv_bn_scale(g, id, c, &slo, &shi) != TL_OK) {
+        rc = tl_fail(st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive", id);
+        break;
+      }
+      rnd_up();
+      E[o] = TLV_BN_REL * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) +
+                           fabs(beta[c])) + TLV_BN_ABS;
+    } else {
+      E[o] = rel * fmax(fabs(lo[o]), fabs(hi[o])) + eabs;
+    }
+  }
+  fesetround(old);
+  free(lo), free(hi);
+  return rc;
+}

@@ -1,0 +1,82 @@
+/* vinternal.h - private helpers of verify/: rounding-mode guards, the affine (CSR) view of
+ * linear-type ops, broadcasting, f32-any error constants.
+ * Ownership: a tl_aff owns its arrays (aff_free). */
+#ifndef TL_VERIFY_INTERNAL_H
+#define TL_VERIFY_INTERNAL_H
+
+#include <fenv.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "torchlean/graph.h"
+#include "torchlean/status.h"
+#include "torchlean/verify.h"
+
+/* binary32 unit roundoff and smallest subnormal */
+#define TLV_U 0x1p-24
+#define TLV_ETA 0x1p-149
+/* f32-any model of glibc sigmoid (1/(1+expf(-x))) and tanhf: relative 2^-21 (= 4 ulp) plus an
+ * absolute 2^-125 for underflow/overflow of expf (docs/certificates.md, "error models"). */
+#define TLV_TRANS_REL 0x1p-21
+#define TLV_TRANS_ABS 0x1p-125
+/* f32-any model of eval batch norm in any formula order: 2^-20 (|s| (|x| + |mean|) + |beta|) + 2^-140 */
+#define TLV_BN_REL 0x1p-20
+#define TLV_BN_ABS 0x1p-140
+
+static inline void rnd_up(void) { fesetround(FE_UPWARD); }
+static inline void rnd_down(void) { fesetround(FE_DOWNWARD); }
+
+/* y[o] = (sum_{t in row o} w[t] x[col[t]] + bias[o]) / div[o] */
+typedef struct tl_aff {
+  int64_t nout, nin;
+  int64_t *rp, *col; /* CSR (nout + 1, nnz) */
+  double *w;         /* nnz */
+  double *bias;      /* nout or NULL */
+  int64_t *div;      /* nout or NULL (1) */
+  int64_t *nround;   /* nout: number of roundings k of the f32-any bound gamma_k */
+  int x;             /* the variable parent */
+} tl_aff;
+
+/* Is node an affine op in the view above (linear, matmul with a parameter right operand, conv2d,
+ * avg_pool2d, global_avg_pool)? */
+int tlv_is_affine(const tl_graph *g, int node);
+tl_code tlv_aff_build(const tl_graph *g, int node, tl_aff *a, tl_status *st);
+void tlv_aff_free(tl_aff *a);
+
+/* gamma_k = k u / (1 - k u), rounded up (caller in any mode) */
+double tlv_gamma_up(int64_t k);
+
+/* For broadcasting binary ops: index of parent element for output element o. */
+typedef struct tl_bcast {
+  int ndim;
+  int64_t shape[8], pstride[2][8];
+} tl_bcast;
+tl_code tlv_bcast_init(const tl_graph *g, int node, tl_bcast *b, tl_status *st);
+int64_t tlv_bcast_index(const tl_bcast *b, int which, int64_t o);
+
+/* batch-norm scale enclosure s = gamma / sqrt(var + eps) in binary64, for channel c */
+tl_code tlv_bn_scale(const tl_graph *g, int node, int64_t c, double *slo, double *shi);
+/* channel of element o of a (N, C, ...) node */
+int64_t tlv_channel(const tl_node *n, int64_t o);
+
+/* directed-rounding MPFR values of sigmoid/tanh at x (binary64 results): f(x) rounded down/up */
+double tlv_act_down(tl_op op, double x);
+double tlv_act_up(tl_op op, double x);
+/* lower bound of f'(x) for sigmoid/tanh */
+double tlv_act_deriv_down(tl_op op, double x);
+
+int tlv_box_finite(const double *lo, const double *hi, int64_t n);
+/* f32-any rounding-error radius of an elementwise node (ibp.c) */
+tl_code tlv_elem_err(const tl_graph *g, int id, const tl_bounds *b, double *E, tl_status *st);
+
+/* IBP final bound of rows a on the output: folded into the last affine node when it is one
+ * (lower = min over the parent box of (a W) x + a b, minus |a| E in f32-any), else a . y over the
+ * output box.  (crown.c) */
+tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                      double *lower, tl_status *st);
+/* tl_crown, also returning the input coefficients (nrows x n) when incoef != NULL */
+tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st);
+
+#endif
