@@ -263,14 +263,15 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void progress_bar(FILE *out, const tl_train_event *e, double rate) {
+/* [=====>    ] step/total loss, samples/s and ETA; rate is steps per second */
+static void progress_bar(FILE *out, const tl_train_event *e, double rate, double samples_per_s) {
   int width = 30, fill = e->total_steps ? (int)(width * e->step / e->total_steps) : 0;
   double eta = rate > 0 ? (double)(e->total_steps - e->step) / rate : 0;
   fprintf(out, "\r[");
   for (int i = 0; i < width; i++)
     fputc(i < fill ? '=' : i == fill ? '>' : ' ', out);
-  fprintf(out, "] %lld/%lld loss=%.4f %.0f steps/s ETA %.0fs ", (long long)e->step, (long long)e->total_steps, e->loss,
-          rate, eta);
+  fprintf(out, "] %lld/%lld loss=%.4f %.0f samples/s ETA %.0fs ", (long long)e->step, (long long)e->total_steps,
+          e->loss, samples_per_s, eta);
   fflush(out);
 }
 
@@ -323,7 +324,7 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
   double t0 = now_seconds();
   if (rc == TL_OK && o->cb.on_train_start)
     o->cb.on_train_start(o->cb.user, &ev);
-  int64_t samples = 0;
+  int64_t samples = 0, step0 = t->step;
   /* resume where a checkpoint left off: epoch t->epoch, t->pos batches into it */
   while (rc == TL_OK && t->step < total) {
     tl_loader_epoch(&l, t->epoch);
@@ -348,7 +349,8 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
       if (o->cb.on_step)
         o->cb.on_step(o->cb.user, &ev);
       if (con && bar && (t->step % 10 == 0 || t->step == total))
-        progress_bar(con, &ev, (double)t->step / (ev.seconds > 0 ? ev.seconds : 1));
+        progress_bar(con, &ev, (double)(t->step - step0) / (ev.seconds > 0 ? ev.seconds : 1),
+                     (double)samples / (ev.seconds > 0 ? ev.seconds : 1));
       else if (con && !bar && o->log_every > 0 && t->step % o->log_every == 0)
         fprintf(con, "step %lld: loss=%.6f\n", (long long)t->step, loss);
     }
