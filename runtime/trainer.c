@@ -206,49 +206,40 @@ tl_code tl_trainer_predict(tl_trainer *t, const tl_tensor *x, tl_tensor **out, t
   *out = NULL;
   tl_graph *g;
   TL_TRY(tl_model_trace(t->model, 1, &g, st));
-  int64_t k = g->nodes[g->outputs[0]].numel;
+  int64_t k = g->nodes[g->outputs[0]].numel; /* outputs per sample */
   tl_graph_free(g);
-  tl_tensor *y = NULL, *xf = NULL;
-  int64_t n = x->ndim ? x->shape[0] : 0;
-  int64_t ys[] = {n, k};
+  int64_t n = x->ndim ? x->shape[0] : 0, shape[] = {n, k};
+  /* a dataset whose targets are zeros of the output's shape: the loss is ignored */
+  tl_tensor *xf = NULL, *zeros = NULL, *res = NULL;
+  tl_dataset *d = NULL;
   tl_code rc = tl_tensor_convert(&xf, x, TL_F32, st);
   if (rc == TL_OK)
-    rc = tl_tensor_new(&y, TL_F32, 2, ys, st);
-  tl_dataset *d = NULL;
+    rc = tl_tensor_new(&zeros, TL_F32, 2, shape, st);
   if (rc == TL_OK)
-    rc = tl_dataset_from_tensors(&d, xf, y, "predict", st), xf = y = NULL;
-  tl_eval_result r = {0};
-  tl_task task = t->cfg.task;
-  t->cfg.task = TL_TASK_REGRESSION; /* targets are placeholders: run without a confusion matrix */
-  tl_tensor *res = NULL;
+    rc = tl_dataset_from_tensors(&d, xf, zeros, "predict", st);
+  else
+    tl_tensor_free(xf), tl_tensor_free(zeros);
   if (rc == TL_OK)
-    rc = tl_tensor_new(&res, TL_F32, 2, ys, st);
-  /* run batch by batch, copying the outputs */
-  if (rc == TL_OK) {
-    tl_loader l;
+    rc = tl_tensor_new(&res, TL_F32, 2, shape, st);
+  tl_loader l = {0};
+  if (rc == TL_OK)
     rc = tl_loader_init(&l, d, 500, 0, 0, 0, st);
-    float *xb = rc == TL_OK ? malloc((size_t)(500 * l.x_row) * sizeof *xb) : NULL;
-    float *yb = rc == TL_OK ? calloc((size_t)(500 * k), sizeof *yb) : NULL;
-    if (rc == TL_OK && (!xb || !yb))
-      rc = tl_fail(st, TL_ENOMEM, "trainer: out of memory");
-    int64_t done = 0, b;
-    while (rc == TL_OK && (b = tl_loader_next(&l, xb, yb)) > 0) {
-      double loss;
-      rc = tl_trainer_run_batch(t, xb, yb, b, (int)k, 0, &loss, st);
-      if (rc == TL_OK)
-        memcpy(tl_tensor_f32(res) + done * k, tl_exec_value(t->exec, t->out_id), (size_t)(b * k) * sizeof(float));
-      done += b;
-    }
-    free(xb);
-    free(yb);
-    if (l.order)
-      tl_loader_free(&l);
+  float *xb = rc == TL_OK ? malloc((size_t)(500 * l.x_row) * sizeof *xb) : NULL;
+  float *yb = rc == TL_OK ? malloc((size_t)(500 * k) * sizeof *yb) : NULL;
+  if (rc == TL_OK && (!xb || !yb))
+    rc = tl_fail(st, TL_ENOMEM, "trainer: out of memory");
+  int64_t done = 0, b;
+  while (rc == TL_OK && (b = tl_loader_next(&l, xb, yb)) > 0) {
+    double loss;
+    rc = tl_trainer_run_batch(t, xb, yb, b, (int)k, 0, &loss, st);
+    if (rc == TL_OK)
+      memcpy(tl_tensor_f32(res) + done * k, tl_exec_value(t->exec, t->out_id), (size_t)(b * k) * sizeof(float));
+    done += b;
   }
-  t->cfg.task = task;
-  (void)r;
+  free(xb);
+  free(yb);
+  tl_loader_free(&l);
   tl_dataset_free(d);
-  tl_tensor_free(xf);
-  tl_tensor_free(y);
   if (rc != TL_OK) {
     tl_tensor_free(res);
     return rc;
