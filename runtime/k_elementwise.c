@@ -1,6 +1,7 @@
 /* k_elementwise.c - broadcasting binary ops and unary ops (forward and VJP).
  * Elementwise ops have no reduction: FAST and REF kernels are the same code (one rounding per
- * float operation, libm's float functions expf/logf/sqrtf/tanhf). */
+ * float operation, libm's float functions expf/logf/sqrtf/tanhf), in the f32-ref order of
+ * docs/semantics.md: C's left-to-right evaluation of each expression as written below. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,9 +169,9 @@ tl_code tl_k_unary_fwd(const tl_kctx *k) {
     }
     break;
   case TL_OP_SILU: for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]); break; /* x s(x) */
-  case TL_OP_CLAMP: { /* y = min(max(x, lo), hi); NaN stays NaN */
+  case TL_OP_CLAMP: { /* y = minimum(maximum(x, lo), hi) (IEEE 754-2019): NaN stays NaN, +0/-0 as max/min */
     float lo = (float)at->lo, hi = (float)at->hi;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = fmin_nan(fmax_nan(x[i], lo), hi);
     break;
   }
   default:

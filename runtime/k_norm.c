@@ -1,15 +1,15 @@
 /* k_norm.c - batch norm (train and eval, running-stat update) and layer norm.
  *
- * f32-ref order (docs/f32-ref-order.md); FAST and REF kernels are this same code.  All float:
+ * f32-ref order (docs/semantics.md); FAST and REF kernels are this same code.  All float:
  *   layer_norm over the last axis (D elements x_0..x_{D-1}), e = (float)eps:
  *     mean = (left fold of x_i) / (float)D
  *     var  = (left fold of d_i*d_i, d_i = x_i - mean) / (float)D     (biased)
- *     inv  = 1.0f / sqrtf(var + e)
- *     y_i  = ((d_i * inv) * gamma_i) + beta_i     (gamma/beta steps omitted when absent)
+ *     r    = sqrtf(var + e)
+ *     y_i  = ((d_i / r) * gamma_i) + beta_i       (gamma/beta steps omitted when absent)
  *   batch_norm, parents (x, gamma, beta, running_mean, running_var), channel axis 1:
  *     training: mean_c, var_c as above, folding over n then spatial positions in row-major
  *               order (count M = N*S); eval: mean_c = running_mean[c], var_c = running_var[c];
- *     y = ((x - mean_c) * inv_c) * gamma_c + beta_c with inv_c = 1.0f / sqrtf(var_c + e).
+ *     y = ((x - mean_c) / r_c) * gamma_c + beta_c with r_c = sqrtf(var_c + e).
  *     Training also updates the running statistics in the weight store (when those parents are
  *     PARAM nodes): rm = (1-mom)*rm + mom*mean, rv = (1-mom)*rv + mom*var*M/(M-1) (unbiased),
  *     computed in float with mom = (float)momentum.
@@ -57,11 +57,11 @@ tl_code tl_k_batchnorm_fwd(const tl_kctx *k) {
     } else {
       mean = rm[c], var = rv[c];
     }
-    float inv = 1.0f / sqrtf(var + eps);
+    float den = sqrtf(var + eps);
     for (int64_t n = 0; n < N; n++)
       for (int64_t i = 0; i < S; i++) {
         int64_t at = (n * C + c) * S + i;
-        k->out[at] = ((x[at] - mean) * inv) * gamma[c] + beta[c];
+        k->out[at] = ((x[at] - mean) / den) * gamma[c] + beta[c];
       }
   }
   return TL_OK;
@@ -116,7 +116,8 @@ tl_code tl_k_batchnorm_bwd(const tl_kctx *k) {
   return TL_OK;
 }
 
-static void ln_row(const float *x, int64_t D, float eps, float *mean, float *inv) {
+/* mean and den = sqrtf(var + eps) of one row */
+static void ln_row(const float *x, int64_t D, float eps, float *mean, float *den) {
   float s = -0.0f;
   for (int64_t i = 0; i < D; i++)
     s = s + x[i];
@@ -126,7 +127,7 @@ static void ln_row(const float *x, int64_t D, float eps, float *mean, float *inv
     v = v + d * d;
   }
   *mean = m;
-  *inv = 1.0f / sqrtf(v / (float)D + eps);
+  *den = sqrtf(v / (float)D + eps);
 }
 
 /* y = (x - mean) inv gamma + beta over the last axis */
@@ -137,10 +138,10 @@ tl_code tl_k_layernorm_fwd(const tl_kctx *k) {
   float eps = (float)y->attrs.eps;
   for (int64_t r = 0; r < R; r++) {
     const float *x = k->in[0] + r * D;
-    float *o = k->out + r * D, mean, inv;
-    ln_row(x, D, eps, &mean, &inv);
+    float *o = k->out + r * D, mean, den;
+    ln_row(x, D, eps, &mean, &den);
     for (int64_t i = 0; i < D; i++) {
-      float v = (x[i] - mean) * inv;
+      float v = (x[i] - mean) / den;
       if (gamma) v = v * gamma[i];
       if (beta) v = v + beta[i];
       o[i] = v;
@@ -158,8 +159,9 @@ tl_code tl_k_layernorm_bwd(const tl_kctx *k) {
   float eps = (float)y->attrs.eps;
   for (int64_t r = 0; r < R; r++) {
     const float *x = k->in[0] + r * D, *g = k->gout + r * D;
-    float mean, inv;
-    ln_row(x, D, eps, &mean, &inv);
+    float mean, den;
+    ln_row(x, D, eps, &mean, &den);
+    float inv = 1.0f / den;
     double s1 = 0, s2 = 0;
     for (int64_t i = 0; i < D; i++) {
       float xh = (x[i] - mean) * inv, gh = gamma ? g[i] * gamma[i] : g[i];

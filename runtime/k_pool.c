@@ -1,8 +1,9 @@
 /* k_pool.c - max pool, average pool, global average pool.
  *
- * f32-ref order (docs/f32-ref-order.md); FAST and REF kernels are this same code:
- *   max_pool2d  y = the first maximum over the window in row-major (p, q) order; taps in the
- *               padding are skipped (padding never wins); a NaN tap makes the result NaN.
+ * f32-ref order (docs/semantics.md); FAST and REF kernels are this same code:
+ *   max_pool2d  y = the IEEE 754-2019 maximum of the in-range taps (padding never wins): a NaN
+ *               tap gives NaN, +0 beats -0; backward routes g to the first tap with that value
+ *               in row-major (p, q) order.
  *   avg_pool2d  s = left fold over in-range taps in (p, q) order starting from the first tap
  *               (padding taps skipped: they are zeros), y = s / (float)(kH*kW).
  *   global_avg_pool  s = left fold over spatial positions in row-major order, y = s / (float)S.
@@ -36,7 +37,7 @@ static int64_t argmax_at(const pgeom *c, const float *x, int64_t i, int64_t j) {
       if (wi < 0 || wi >= c->W)
         continue;
       float v = x[hi * c->W + wi];
-      if (best < 0 || (m == m && (v > m || v != v)))
+      if (best < 0 || (m == m && (v > m || v != v || (v == 0 && m == 0 && signbit(m) && !signbit(v)))))
         best = hi * c->W + wi, m = v;
     }
   }

@@ -296,7 +296,8 @@ static tl_code op_composite(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
       rc = sigmoid1(d, u, x, t, one);
       if (rc == TL_OK)
         rc = d->bin(d, TL_OP_MUL, y, x, u);
-    } else { /* gelu: 0.5 * (x * (1 + tanh(c_s * (x + c_a * ((x * x) * x))))) */
+    } else if (d->kind == TL_DOM_REAL) { /* gelu, real: 0.5 * (x * (1 + tanh(c_s * (x + c_a * (x^2 * x))))) */
+      /* same real value as the f32-ref form below; x^2 keeps the interval tighter over a box */
       rc = d->un(d, TL_PRIM_SQR, t, x, 0);
       if (rc == TL_OK)
         rc = d->bin(d, TL_OP_MUL, t, t, x);
@@ -314,6 +315,24 @@ static tl_code op_composite(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
         rc = d->bin(d, TL_OP_MUL, t, x, t);
       if (rc == TL_OK)
         rc = d->bin(d, TL_OP_MUL, y, half, t);
+    } else { /* gelu, f32-ref: (0.5 * x) * (1 + tanh(c_s * (x + ((c_a * x) * x) * x))) */
+      rc = d->bin(d, TL_OP_MUL, t, ca, x);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, t, x);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, t, x);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_ADD, t, x, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, t, cs, t);
+      if (rc == TL_OK)
+        rc = d->un(d, TL_OP_TANH, t, t, 0);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_ADD, t, one, t);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, u, half, x);
+      if (rc == TL_OK)
+        rc = d->bin(d, TL_OP_MUL, y, u, t);
     }
   }
   mpfi_clear(one), mpfi_clear(half), mpfi_clear(t), mpfi_clear(u), mpfi_clear(ca), mpfi_clear(cs);
@@ -702,7 +721,7 @@ static tl_code op_mse(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const 
   return rc;
 }
 
-/* cross entropy: l_r = -(sum_k t_rk ls_rk) with ls = log_softmax(x_r); y = (sum_r l_r) / N */
+/* cross entropy: r_n = sum_k t_nk ls_nk with ls = log_softmax(x_n); y = -((sum_n r_n) / N) */
 static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t N = x->shape[0], K = x->shape[1];
@@ -723,8 +742,6 @@ static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
       xr[k] = ls[k];
     if (rc == TL_OK)
       rc = d->dot(d, l[r], K, tr, xr, NULL);
-    if (rc == TL_OK)
-      rc = d->un(d, TL_OP_NEG, l[r], l[r], 0);
   }
   if (rc == TL_OK)
     rc = scratch_need(sc, N, d->st);
@@ -736,6 +753,8 @@ static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
   }
   if (rc == TL_OK)
     rc = d->bin(d, TL_OP_DIV, y, y, cnt);
+  if (rc == TL_OK)
+    rc = d->un(d, TL_OP_NEG, y, y, 0);
   vec_free(ls, ls ? K : 0), vec_free(l, l ? N : 0);
   free(xr), free(tr), free(yr);
   mpfi_clear(cnt);

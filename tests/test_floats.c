@@ -371,16 +371,16 @@ static float f_silu(float x) {
   volatile float s = f_sigmoid(x);
   return x * s;
 }
-static float f_gelu(float x) {
-  volatile float t = x * x;
+static float f_gelu(float x) { /* docs/semantics.md: (0.5f*x) * (1 + tanhf(c*(x + 0.044715f*x*x*x))) */
+  volatile float t = 0.044715f * x;
   t = t * x;
-  t = 0.044715f * t;
+  t = t * x;
   t = x + t;
   t = (float)0.7978845608028654 * t;
   t = tanhf(t);
   t = 1.0f + t;
-  t = x * t;
-  return 0.5f * t;
+  volatile float h = 0.5f * x;
+  return h * t;
 }
 static float f_leaky(float x) {
   volatile float t = (float)0.01 * x;
