@@ -27,6 +27,8 @@ struct tl_exec {
   unsigned char *need; /* scratch for backward */
   float *pgrad;
   int64_t npgrad;
+  int pgrad_zero;      /* pgrad is all +0 (tl_exec_zero_grad, nothing written since) */
+  unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
   tl_ws ws;
   /* compiled plan */
   int planned_n, planned_grad;
@@ -62,7 +64,7 @@ static tl_code grow(tl_exec *e, int n, tl_status *st) {
     e->f = p_;                                                             \
     memset(e->f + e->cap, 0, (size_t)(cap - e->cap) * sizeof *e->f);       \
   } while (0)
-  G(val); G(own); G(owncap); G(ran); G(isset); G(grad); G(gradcap); G(need); G(fuse_src); G(fused); G(keep);
+  G(val); G(own); G(owncap); G(ran); G(isset); G(grad); G(gradcap); G(need); G(galias); G(fuse_src); G(fused); G(keep);
   G(buf_of);
 #undef G
   e->cap = cap;
@@ -106,11 +108,12 @@ void tl_exec_free(tl_exec *e) {
     return;
   for (int i = 0; i < e->cap; i++) {
     e->be->free(e->own[i]);
-    free(e->grad[i]);
+    if (!e->galias[i])
+      free(e->grad[i]);
   }
   free_pool(e);
   free(e->val); free(e->own); free(e->owncap); free(e->ran); free(e->isset); free(e->grad); free(e->gradcap);
-  free(e->need); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of);
+  free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of);
   free(e->pgrad);
   tl_ws_free(&e->ws);
   free(e);
@@ -392,6 +395,9 @@ const float *tl_exec_value(const tl_exec *e, int id) {
 
 /* ---- backward ----------------------------------------------------------------------------- */
 static float *grad_buf(tl_exec *e, int id, int64_t n) {
+  if (e->galias[id]) { /* was an alias into pgrad: back to an owned buffer */
+    e->grad[id] = NULL, e->gradcap[id] = 0, e->galias[id] = 0;
+  }
   if (e->gradcap[id] < n || !e->grad[id]) {
     free(e->grad[id]);
     e->grad[id] = malloc((size_t)(n ? n : 1) * sizeof(float));
@@ -406,6 +412,10 @@ static tl_code ensure_pgrad(tl_exec *e, tl_status *st) {
     if (!p)
       return tl_fail(st, TL_ENOMEM, "exec: out of memory for parameter gradients");
     memset(p + e->npgrad, 0, (size_t)(e->g->nweights - e->npgrad) * sizeof *p);
+    if (p != e->pgrad)
+      for (int i = 0; i < e->cap; i++) /* aliases into the old buffer are stale */
+        if (e->galias[i])
+          e->grad[i] = NULL, e->gradcap[i] = 0, e->galias[i] = 0;
     e->pgrad = p;
     e->npgrad = e->g->nweights;
   }
@@ -437,14 +447,37 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       int p = n->parents[k];
       if (n->op == TL_OP_EMBEDDING && k == 0)
         continue; /* indices are not differentiable */
-      if (g->nodes[p].op == TL_OP_INPUT && !e->input_grads && p != force_wrt)
-        continue;
+      if (!e->input_grads && p != force_wrt &&
+          (g->nodes[p].op == TL_OP_INPUT ||
+           (g->nodes[p].op == TL_OP_PARAM && g->nodes[p].pkind != TL_PARAM_TRAINABLE)))
+        continue; /* training: no cotangents for inputs, constants and buffers */
       e->need[p] = 1;
     }
   }
+  if (!e->input_grads) /* keep only nodes that also lie above a wanted leaf (prunes e.g. x - mean) */
+    for (int i = 0; i < out; i++) {
+      const tl_node *n = &g->nodes[i];
+      if (!e->need[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
+        continue;
+      int any = 0;
+      for (int k = 0; k < n->nparents && !any; k++)
+        any = e->need[n->parents[k]] && !(n->op == TL_OP_EMBEDDING && k == 0);
+      e->need[i] = (unsigned char)any;
+    }
+  /* PARAM cotangents accumulate straight into the flat buffer when it is known to be zero:
+   * the same additions from the same +0 start, so the same bits as a separate buffer + copy */
+  int inplace = accumulate && e->pgrad_zero && e->npgrad >= g->nweights;
   for (int i = 0; i <= out; i++) {
     if (!e->need[i])
       continue;
+    if (inplace && g->nodes[i].op == TL_OP_PARAM && i != out) {
+      if (!e->galias[i])
+        free(e->grad[i]);
+      e->grad[i] = e->pgrad + g->nodes[i].woff;
+      e->gradcap[i] = g->nodes[i].numel;
+      e->galias[i] = 1;
+      continue;
+    }
     float *b = grad_buf(e, i, g->nodes[i].numel);
     if (!b)
       return tl_fail(st, TL_ENOMEM, "exec: out of memory for gradients");
@@ -501,10 +534,11 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
     TL_TRY(ensure_pgrad(e, st));
     for (int i = 0; i <= out; i++) {
       const tl_node *n = &g->nodes[i];
-      if (e->need[i] && n->op == TL_OP_PARAM)
+      if (e->need[i] && n->op == TL_OP_PARAM && !e->galias[i])
         for (int64_t j = 0; j < n->numel; j++)
           e->pgrad[n->woff + j] += e->grad[i][j];
     }
+    e->pgrad_zero = 0;
   }
   for (int i = out + 1; i < e->cap; i++)
     e->need[i] = 0;
@@ -524,12 +558,16 @@ const float *tl_exec_grad(const tl_exec *e, int id) {
 float *tl_exec_param_grads(tl_exec *e) {
   if (ensure_pgrad(e, NULL) != TL_OK)
     return NULL;
+  e->pgrad_zero = 0; /* the caller may write into it */
   return e->pgrad;
 }
 
 void tl_exec_zero_grad(tl_exec *e) {
-  if (ensure_pgrad(e, NULL) == TL_OK && e->npgrad)
-    memset(e->pgrad, 0, (size_t)e->npgrad * sizeof *e->pgrad);
+  if (ensure_pgrad(e, NULL) == TL_OK) {
+    if (e->npgrad)
+      memset(e->pgrad, 0, (size_t)e->npgrad * sizeof *e->pgrad);
+    e->pgrad_zero = 1;
+  }
 }
 
 /* ---- autograd helpers --------------------------------------------------------------------- */

@@ -85,6 +85,16 @@ tl_code tl_k_binary_fwd(const tl_kctx *k) {
     default: for (int64_t i = 0; i < n; i++) o[i] = binop(op, a[i], b[i]); return TL_OK;
     }
   }
+  if (k->kernels == TL_KERNELS_FAST && pa->numel == n && pb->numel == 1) { /* tensor op scalar (e.g. x - mean) */
+    float bs = b[0];
+    switch (op) {
+    case TL_OP_ADD: for (int64_t i = 0; i < n; i++) o[i] = a[i] + bs; return TL_OK;
+    case TL_OP_SUB: for (int64_t i = 0; i < n; i++) o[i] = a[i] - bs; return TL_OK;
+    case TL_OP_MUL: for (int64_t i = 0; i < n; i++) o[i] = a[i] * bs; return TL_OK;
+    case TL_OP_DIV: for (int64_t i = 0; i < n; i++) o[i] = a[i] / bs; return TL_OK;
+    default: for (int64_t i = 0; i < n; i++) o[i] = binop(op, a[i], bs); return TL_OK;
+    }
+  }
   bcast bc;
   TL_TRY(bc_init(&bc, y, pa, pb, k->st));
   int64_t ia = 0, ib = 0;
@@ -195,7 +205,12 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
   case TL_OP_SQRT: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * 0.5f / y[i]; break;     /* g / (2y) */
   case TL_OP_EXP: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;             /* g y */
   case TL_OP_LOG: for (int64_t i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;             /* g / x */
-  case TL_OP_RELU: for (int64_t i = 0; i < n; i++) gx[i] += y[i] > 0.0f ? g[i] : 0.0f; break; /* g [x>0] */
+  case TL_OP_RELU: /* g [x>0]; loads hoisted out of the select so the loop vectorises */
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i], yi = y[i];
+      gx[i] += yi > 0.0f ? gi : 0.0f;
+    }
+    break;
   case TL_OP_LEAKY_RELU: { /* g (x > 0 ? 1 : alpha) */
     float al = (float)at->alpha;
     for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? g[i] : al * g[i];

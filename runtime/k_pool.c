@@ -7,8 +7,12 @@
  *   avg_pool2d  s = left fold over in-range taps in (p, q) order starting from the first tap
  *               (padding taps skipped: they are zeros), y = s / (float)(kH*kW).
  *   global_avg_pool  s = left fold over spatial positions in row-major order, y = s / (float)S.
- * Backward: max routes g to the first maximum (recomputed from x); avg spreads g/(kH kW). */
+ * Backward: max routes g to the first maximum (recomputed from x); avg spreads g/(kH kW).
+ * TL_KERNELS_FAST adds one specialisation that picks the very same element (max is exact): 2x2
+ * windows, stride 2, no padding or dilation (every window in range), unrolled. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "backend.h"
 
@@ -44,9 +48,73 @@ static int64_t argmax_at(const pgeom *c, const float *x, int64_t i, int64_t j) {
   return best;
 }
 
+/* FAST path applies: 2x2, stride 2, dilation 1, no padding, every window inside the plane */
+static int is_pool2x2(const tl_kctx *k, const pgeom *c) {
+  return k->kernels == TL_KERNELS_FAST && c->kh == 2 && c->kw == 2 && c->s0 == 2 && c->s1 == 2 && c->p0 == 0 &&
+         c->p1 == 0 && c->d0 == 1 && c->d1 == 1 && 2 * c->Ho <= c->H && 2 * c->Wo <= c->W;
+}
+
+/* the argmax_at rule on four taps in (p, q) order: index 0..3 of the first maximum (a NaN
+ * sticks), and its value in *mv.  Branch-free: pooled data make comparisons unpredictable. */
+static inline float select_f(int t, float a, float b) { /* t ? a : b through the bits, no branch */
+  uint32_t ua, ub, mask = 0u - (uint32_t)t;
+  memcpy(&ua, &a, sizeof ua);
+  memcpy(&ub, &b, sizeof ub);
+  ua = (ua & mask) | (ub & ~mask);
+  memcpy(&a, &ua, sizeof a);
+  return a;
+}
+
+static inline int first_max4(float a, float b, float c, float d, float *mv) {
+  int best = 0, t;
+  float m = a;
+  t = (m == m) & ((b > m) | (b != b));
+  best += t * (1 - best), m = select_f(t, b, m);
+  t = (m == m) & ((c > m) | (c != c));
+  best += t * (2 - best), m = select_f(t, c, m);
+  t = (m == m) & ((d > m) | (d != d));
+  best += t * (3 - best), m = select_f(t, d, m);
+  *mv = m;
+  return best;
+}
+
+static void maxpool2x2_fwd(const pgeom *c, const float *x, float *y) {
+  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, y += c->Ho * c->Wo)
+    for (int64_t i = 0; i < c->Ho; i++) {
+      const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
+      float *yr = y + i * c->Wo;
+      for (int64_t j = 0; j < c->Wo; j++)
+        (void)first_max4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1], &yr[j]);
+    }
+}
+
+/* gx[first max of the window] += g; written as four selects (the untouched taps keep their
+ * exact value) so the loop has no data-dependent branch or scatter */
+static void maxpool2x2_bwd(const pgeom *c, const float *x, const float *g, float *gx) {
+  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo)
+    for (int64_t i = 0; i < c->Ho; i++) {
+      const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
+      float *g0 = gx + 2 * i * c->W, *g1 = g0 + c->W;
+      const float *gr = g + i * c->Wo;
+      for (int64_t j = 0; j < c->Wo; j++) {
+        float mv, v = gr[j];
+        int a = first_max4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1], &mv);
+        float a0 = g0[2 * j], a1 = g0[2 * j + 1], a2 = g1[2 * j], a3 = g1[2 * j + 1];
+        g0[2 * j] = select_f(a == 0, a0 + v, a0);
+        g0[2 * j + 1] = select_f(a == 1, a1 + v, a1);
+        g1[2 * j] = select_f(a == 2, a2 + v, a2);
+        g1[2 * j + 1] = select_f(a == 3, a3 + v, a3);
+      }
+    }
+}
+
 /* y[n,c,i,j] = max over window */
 tl_code tl_k_maxpool_fwd(const tl_kctx *k) {
   pgeom c = pgeo(k);
+  if (is_pool2x2(k, &c)) {
+    maxpool2x2_fwd(&c, k->in[0], k->out);
+    return TL_OK;
+  }
   for (int64_t nc = 0; nc < c.N * c.C; nc++) {
     const float *x = k->in[0] + nc * c.H * c.W;
     float *y = k->out + nc * c.Ho * c.Wo;
@@ -64,6 +132,10 @@ tl_code tl_k_maxpool_bwd(const tl_kctx *k) {
   pgeom c = pgeo(k);
   if (!k->gin[0])
     return TL_OK;
+  if (is_pool2x2(k, &c)) {
+    maxpool2x2_bwd(&c, k->in[0], k->gout, k->gin[0]);
+    return TL_OK;
+  }
   for (int64_t nc = 0; nc < c.N * c.C; nc++) {
     const float *x = k->in[0] + nc * c.H * c.W, *g = k->gout + nc * c.Ho * c.Wo;
     float *gx = k->gin[0] + nc * c.H * c.W;

@@ -60,6 +60,8 @@ tl_code tl_trainer_new(tl_trainer **out, tl_model *model, const tl_trainer_confi
   eo.device = cfg->device;
   eo.seed = cfg->seed;
   tl_code rc = tl_exec_new(&t->exec, model->g, &eo, st);
+  if (rc == TL_OK) /* the loop needs parameter gradients only: no input / constant cotangents */
+    tl_exec_set_input_grads(t->exec, 0);
   if (rc == TL_OK)
     rc = tl_optim_new(&t->opt, &cfg->optim, model->g->nweights, st);
   if (rc != TL_OK) {

@@ -64,8 +64,10 @@ uint64_t tl_exec_step(const tl_exec *e);
 /* Gradients wanted (default 1).  With 0 a compiled plan reuses every buffer it can (inference)
  * and tl_exec_backward fails; with 1 it keeps the values backward reads. */
 void tl_exec_set_grad_enabled(tl_exec *e, int on);
-/* Whether backward also computes cotangents of INPUT nodes (default 1).  Training loops turn
- * it off to skip the input-gradient GEMM of the first layer; autograd helpers force it for wrt. */
+/* Whether backward also computes cotangents of INPUT nodes and of non-trainable PARAM nodes
+ * (constants, buffers) (default 1).  Training loops turn it off to skip the input-gradient GEMM
+ * of the first layer and the backward of constant-only subgraphs (e.g. in-graph normalisation);
+ * autograd helpers force it for wrt. */
 void tl_exec_set_input_grads(tl_exec *e, int on);
 
 /* Supply the value of an INPUT node (numel floats, copied). */
@@ -87,6 +89,9 @@ const float *tl_exec_value(const tl_exec *e, int id);
  * parameters and inputs included.  Gradients of PARAM nodes are also accumulated (+=) into the
  * flat buffer tl_exec_param_grads, aligned with the graph's weight store. */
 tl_code tl_exec_backward(tl_exec *e, int out, const float *seed, tl_status *st);
+/* For a PARAM node the pointer may alias its slice of tl_exec_param_grads (backward after
+ * tl_exec_zero_grad accumulates there directly); it then holds this backward's gradient until the
+ * flat buffer changes. */
 const float *tl_exec_grad(const tl_exec *e, int id);
 /* Flat gradient buffer aligned with g->weights (g->nweights floats); zero it with
  * tl_exec_zero_grad.  Valid until the graph's weight store grows. */
