@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "ew_math.h"
 
 /* ---- broadcasting iterator: output index -> flat indices of a and b ---- */
 typedef struct bcast {
@@ -44,21 +45,8 @@ static tl_code bc_init(bcast *b, const tl_node *y, const tl_node *pa, const tl_n
     (b).cnt[d_] = 0;                               \
   }
 
-/* max/min with NaN propagation; max prefers +0 over -0, min prefers -0 */
-static inline float fmax_nan(float a, float b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  if (a > b) return a;
-  if (b > a) return b;
-  return signbit(a) ? b : a;
-}
-static inline float fmin_nan(float a, float b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  if (a < b) return a;
-  if (b < a) return b;
-  return signbit(a) ? a : b;
-}
+#define fmax_nan tl_ew_max
+#define fmin_nan tl_ew_min
 
 static inline float binop(tl_op op, float a, float b) {
   switch (op) {
@@ -148,8 +136,8 @@ tl_code tl_k_binary_bwd(const tl_kctx *k) {
   return TL_OK;
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-static const float GELU_C = 0.7978845608028654f; /* sqrt(2/pi) */
+#define sigmoidf tl_ew_sigmoid
+static const float GELU_C = 0.7978845608028654f; /* sqrt(2/pi), as in tl_ew_gelu */
 
 tl_code tl_k_unary_fwd(const tl_kctx *k) {
   const float *x = k->in[0];
@@ -163,25 +151,22 @@ tl_code tl_k_unary_fwd(const tl_kctx *k) {
   case TL_OP_EXP: for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]); break;     /* y = e^x */
   case TL_OP_LOG: for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]); break;     /* y = ln x */
   case TL_OP_RELU: /* y = max(x, +0): relu(-0) = +0, relu(NaN) = NaN */
-    for (int64_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_relu(x[i]);
     break;
   case TL_OP_LEAKY_RELU: { /* y = x (x >= 0), alpha x (x < 0) */
     float al = (float)at->alpha;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] >= 0.0f ? x[i] : al * x[i];
+    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_leaky_relu(x[i], al);
     break;
   }
   case TL_OP_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]); break; /* 1/(1+e^-x) */
   case TL_OP_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]); break;
   case TL_OP_GELU: /* y = x/2 (1 + tanh(c (x + 0.044715 x^3))) */
-    for (int64_t i = 0; i < n; i++) {
-      float v = x[i], u = GELU_C * (v + 0.044715f * v * v * v);
-      y[i] = 0.5f * v * (1.0f + tanhf(u));
-    }
+    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_gelu(x[i]);
     break;
   case TL_OP_SILU: for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]); break; /* x s(x) */
   case TL_OP_CLAMP: { /* y = minimum(maximum(x, lo), hi) (IEEE 754-2019): NaN stays NaN, +0/-0 as max/min */
     float lo = (float)at->lo, hi = (float)at->hi;
-    for (int64_t i = 0; i < n; i++) y[i] = fmin_nan(fmax_nan(x[i], lo), hi);
+    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_clamp(x[i], lo, hi);
     break;
   }
   default:
