@@ -295,7 +295,7 @@ static tl_code back_node(cstate *s, int v) {
   int f32 = s->b->sem == TL_SEM_F32_ANY;
   int parents_finite = 1;
   for (int p = 0; p < n->nparents; p++)
-    parents_finite &= tlv_box_finite(s->b->lo[n->parents[p]], s->b->hi[n->parents[p]], g->nodes[n->parents[p]].numel);
+    parents_finite &= tlv_parent_finite(s->pl, s->b, g, n->parents[p]);
   if (n->op == TL_OP_INPUT && s->incoef)
     memcpy(s->incoef, lam, (size_t)s->m * (size_t)N * sizeof *lam);
   if (s->rec) {

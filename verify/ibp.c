@@ -122,8 +122,7 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
     return TL_OK;
   }
   for (int k = 0; k < n->nparents; k++) {
-    const tl_node *p = &g->nodes[n->parents[k]];
-    if (!tlv_box_finite(b->lo[n->parents[k]], b->hi[n->parents[k]], p->numel)) {
+    if (!tlv_parent_finite(pl, b, g, n->parents[k])) {
       set_unbounded(lo, hi, N);
       return TL_OK;
     }
@@ -303,6 +302,8 @@ tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics 
   tl_code rc = TL_OK;
   for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
     size_t n = (size_t)(g->nodes[i].numel ? g->nodes[i].numel : 1);
+    if (!pl->reference && pl->wonly[i])
+      continue; /* a weight operand of a fast node: read from the graph, no box (NULL) */
     b->lo[i] = malloc(n * sizeof(double));
     b->hi[i] = malloc(n * sizeof(double));
     if (!b->lo[i] || !b->hi[i])

@@ -46,6 +46,8 @@ void tl_verify_plan_free(tl_verify_plan *p) {
     }
   free(p->conv);
   free(p->kind);
+  free(p->wonly);
+  free(p->wfinite);
   free(p);
 }
 
@@ -91,7 +93,9 @@ tl_code tl_verify_plan_new(tl_verify_plan **out, const tl_graph *g, tl_status *s
   p->g = g, p->nnodes = g->nnodes;
   p->kind = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *p->kind);
   p->conv = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *p->conv);
-  if (!p->kind || !p->conv) {
+  p->wonly = calloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
+  p->wfinite = calloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
+  if (!p->kind || !p->conv || !p->wonly || !p->wfinite) {
     tl_verify_plan_free(p);
     return tl_fail(st, TL_ENOMEM, "verify: out of memory for a plan");
   }
@@ -110,8 +114,30 @@ tl_code tl_verify_plan_new(tl_verify_plan **out, const tl_graph *g, tl_status *s
       p->kind[i] = TLV_FAST_CONV;
     }
   }
+  /* parameters used only as weight / bias operands of fast nodes need no box */
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].op == TL_OP_PARAM) {
+      p->wonly[i] = 1, p->wfinite[i] = 1;
+      for (int64_t k = 0; k < g->nodes[i].numel; k++)
+        if (!isfinite(g->weights[g->nodes[i].woff + k]))
+          p->wfinite[i] = 0;
+    }
+  for (int i = 0; i < g->nnodes; i++) {
+    const tl_node *n = &g->nodes[i];
+    for (int k = 0; k < n->nparents; k++)
+      if (!(p->kind[i] != TLV_FAST_NONE && k >= 1))
+        p->wonly[n->parents[k]] = 0;
+  }
+  for (int i = 0; i < g->noutputs; i++)
+    p->wonly[g->outputs[i]] = 0;
   *out = p;
   return TL_OK;
+}
+
+int tlv_parent_finite(const tl_verify_plan *pl, const tl_bounds *b, const tl_graph *g, int p) {
+  if (!b->lo[p])
+    return pl ? pl->wfinite[p] : 0;
+  return tlv_box_finite(b->lo[p], b->hi[p], g->nodes[p].numel);
 }
 
 void tl_verify_plan_set_reference(tl_verify_plan *p, int reference) {

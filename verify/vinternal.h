@@ -92,7 +92,11 @@ struct tl_verify_plan {
   int reference;   /* 1: the reference (sparse, per-element) kernels everywhere */
   int *kind;       /* per node: TLV_FAST_* */
   tlv_conv **conv; /* per node, conv only */
+  unsigned char *wonly; /* per PARAM node: only a weight/bias operand of fast nodes (no IBP box) */
+  unsigned char *wfinite; /* per PARAM node: every weight finite */
 };
+/* is the box of parent p of a node finite (PARAM nodes without a box: their weights) */
+int tlv_parent_finite(const tl_verify_plan *pl, const tl_bounds *b, const tl_graph *g, int p);
 /* kind of node in the plan (NONE when p is NULL or in reference mode) */
 int tlv_fast_kind(const tl_verify_plan *p, int node);
 /* gamma with binary64 directed-rounding unit 2^-52: n 2^-52 / (1 - n 2^-52), rounded up */

@@ -88,7 +88,9 @@ void tl_property_free(tl_property *p);
 int tl_property_violated_exact(const tl_property *p, const double *ylo, const double *yhi);
 
 /* ---- bounds ------------------------------------------------------------------------------ */
-/* Per-node boxes: lo[i], hi[i] hold numel(node i) binary64 values (PARAM nodes: the weights).
+/* Per-node boxes: lo[i], hi[i] hold numel(node i) binary64 values (PARAM nodes: the weights; a
+ * PARAM node used only as the weight or bias operand of linear / conv2d nodes has lo[i] = hi[i] =
+ * NULL: read its values from the graph).
  * A node whose value cannot be bounded (overflow, or NaN possible) has lo = -inf, hi = +inf in
  * every element; every node computed from it is unbounded too. */
 typedef struct tl_bounds {
