@@ -761,6 +761,20 @@ static tl_code alpha_crown(cctx *c, int out, int nrows, const double *a, int ste
   if (rc == TL_OK)
     memcpy(lower, L0, (size_t)nrows * sizeof *L0), memcpy(L, L0, (size_t)nrows * sizeof *L);
   int ok = rc == TL_OK && alpha_ok(c, how, out);
+  /* the search starts from the upper-line slope u / (u - l) (CROWN's adaptive 0/1 choice is
+   * often a stationary vertex); the CROWN slopes stay the incumbent */
+  for (int i = 0; ok && i < cd->nacts; i++) {
+    tl_crown_act *A = &cd->acts[i];
+    if (g->nodes[A->node].op == TL_OP_RELU)
+      for (int64_t j = 0; j < A->n; j++)
+        if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0)
+          A->la[j] = fmin(1.0, fmax(0.0, A->pre_hi[j] / (A->pre_hi[j] - A->pre_lo[j])));
+  }
+  if (ok && steps > 0) {
+    rec_free(rec, nn);
+    memset(how, 0, (size_t)nn);
+    rc = backward(c, out, nrows, a, L, 0, NULL, rec, how);
+  }
   double bestobj = alpha_obj(L0, nrows);
   for (int t = 0; ok && rc == TL_OK && t < steps && bestobj < 0; t++) {
     int any = 0;
@@ -786,9 +800,9 @@ static tl_code alpha_crown(cctx *c, int out, int nrows, const double *a, int ste
       rc = backward(c, out, nrows, a, L, 0, NULL, rec, how);
     if (rc != TL_OK)
       break;
-    int no_worse = 1;
+    int no_worse = 1; /* rows are decided at 0: unproven rows may not get worse, proven ones stay proven */
     for (int k = 0; k < nrows; k++)
-      no_worse &= L[k] >= L0[k];
+      no_worse &= L[k] >= fmin(L0[k], 0.0);
     double obj = alpha_obj(L, nrows);
     if (no_worse && obj > bestobj) {
       bestobj = obj;

@@ -154,9 +154,11 @@ tl_code tl_ibp_rows_plan(const tl_verify_plan *p, const tl_region *r, const tl_b
                          double *lower, tl_status *st);
 /* tl_crown with a plan.  alpha_steps > 0: alpha-CROWN: the lower slopes of unstable relu
  * neurons of the final pass are optimised (projected signed-gradient ascent, alpha_steps steps,
- * in ordinary floating point) starting from CROWN's adaptive slopes; every candidate is bounded
- * soundly and one is kept only if no row gets worse than CROWN's, so every row is at least as
- * tight as CROWN.  The chosen slopes are the `la` of the returned data (the certificate's lines).
+ * in ordinary floating point; the search starts from the upper-line slopes, CROWN's adaptive
+ * slopes are the incumbent); every candidate is bounded soundly and one is kept only if it raises
+ * sum_k min(L_k, 0) and no row decided at 0 gets worse: each row with a negative CROWN bound is at
+ * least as tight as CROWN, each row CROWN proves (L >= 0) stays >= 0.  (Rows are assumed to be
+ * decided at 0, as robustness rows are.)  The chosen slopes are the `la` of the returned data (the certificate's lines).
  * Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten, reshape and
  * dropout (concretised ops are fine) get plain CROWN. */
 tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
