@@ -787,6 +787,12 @@ static tl_code alpha_crown(cctx *c, int out, int nrows, const double *a, int ste
     rc = alpha_grad(c, rec, how, out, nrows, w, grad);
     rec_free(rec, nn);
     memset(how, 0, (size_t)nn);
+    int nz = 0;
+    for (int i = 0; i < cd->nacts && !nz; i++)
+      for (int64_t j = 0; j < cd->acts[i].n && !nz; j++)
+        nz = grad[i][j] != 0;
+    if (!nz)
+      break; /* no relu slope reaches the bound (e.g. behind a concretised max pool) */
     double eta = 0.4 * pow(0.85, t);
     for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
       tl_crown_act *A = &cd->acts[i];
