@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
@@ -271,4 +272,252 @@ Test(verify, dataset_independent_of_threads) {
   tl_dataset_report_free(r1), tl_dataset_report_free(r2);
   free(x);
   tl_graph_free(g);
+}
+
+/* ---- fast paths (tl_verify_plan) vs the reference kernels -------------------------------------- */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+/* Tolerance of "no wider than the reference": the fast kernels subtract a rigorous binary64
+ * rounding-error bound gamma52_n * sum|terms| (n 2^-52 relative to the magnitude sum, about
+ * 1e-13 here) instead of rounding the lower sum downward, so an end may be looser by at most
+ * TOL_REL times the magnitudes involved. */
+#define TOL_REL 1e-9
+
+static int out_node(const tl_graph *g) { return g->noutputs ? g->outputs[0] : g->nnodes - 1; }
+
+static void cmp_fast_ref(tl_graph *g, uint64_t seed, double eps, int npts) {
+  tl_rng r;
+  tl_rng_init(&r, seed);
+  int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[out_node(g)].numel;
+  float *c = malloc(n * sizeof *c), *x = malloc(n * sizeof *x), *yf = malloc(nout * sizeof *yf);
+  for (int64_t i = 0; i < n; i++)
+    c[i] = (float)tl_rng_uniform(&r);
+  tl_region *reg;
+  cr_assert_eq(tl_region_linf(&reg, c, n, eps, 1, 0.0, 1.0, NULL), TL_OK);
+  tl_verify_plan *pf, *pr;
+  tl_status st;
+  cr_assert_eq(tl_verify_plan_new(&pf, g, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_verify_plan_new(&pr, g, &st), TL_OK, "%s", st.msg);
+  tl_verify_plan_set_reference(pr, 1);
+  tl_property *p;
+  cr_assert_eq(tl_property_robust(&p, nout, 0, NULL), TL_OK);
+  double *a = malloc(p->nrows * nout * sizeof *a), lf[16], lr[16], la[16], ld[16];
+  tl_objective_rows(p, a);
+  for (int sem = 0; sem < 2; sem++) {
+    tl_bounds *bf, *br;
+    cr_assert_eq(tl_ibp_plan(pf, reg, (tl_semantics)sem, &bf, &st), TL_OK, "%s", st.msg);
+    cr_assert_eq(tl_ibp_plan(pr, reg, (tl_semantics)sem, &br, &st), TL_OK, "%s", st.msg);
+    for (int v = 0; v < g->nnodes; v++) {
+      if (g->nodes[v].op == TL_OP_PARAM)
+        continue;
+      for (int64_t i = 0; i < g->nodes[v].numel; i++) {
+        double l0 = br->lo[v][i], h0 = br->hi[v][i];
+        double tol = TOL_REL * (fabs(l0) + fabs(h0)) + 1e-300;
+        cr_assert(bf->lo[v][i] >= l0 - tol && bf->hi[v][i] <= h0 + tol,
+                  "sem %d node %d [%lld]: fast [%a, %a] wider than reference [%a, %a]", sem, v, (long long)i,
+                  bf->lo[v][i], bf->hi[v][i], l0, h0);
+      }
+    }
+    for (int ic = 0; ic < 2; ic++) {
+      cr_assert_eq(tl_crown_plan(pf, reg, bf, p->nrows, a, ic, 0, lf, NULL, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_crown_plan(pr, reg, br, p->nrows, a, ic, 0, lr, NULL, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_crown_plan(pf, reg, bf, p->nrows, a, ic, 20, la, NULL, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_crown(g, reg, bf, p->nrows, a, ic, ld, NULL, &st), TL_OK, "%s", st.msg);
+      for (int k = 0; k < p->nrows; k++) {
+        cr_assert(lf[k] >= lr[k] - TOL_REL * (1 + fabs(lr[k])), "sem %d ic %d row %d: fast CROWN %a below reference %a",
+                  sem, ic, k, lf[k], lr[k]);
+        cr_assert(la[k] >= fmin(lf[k], 0), "alpha-CROWN row %d looser than CROWN", k);
+        cr_assert(ld[k] == lf[k], "tl_crown and tl_crown_plan differ");
+      }
+      /* every exact / float32 evaluation respects the fast bounds */
+      for (int pt = 0; pt < npts; pt++) {
+        sample_point(&r, reg, pt % 3, x);
+        double ylo[16], yhi[16];
+        cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
+        int o = out_node(g);
+        for (int k = 0; k < p->nrows; k++) {
+          double m = 0;
+          for (int64_t j = 0; j < nout; j++)
+            m += a[k * nout + j] >= 0 ? a[k * nout + j] * ylo[j] : a[k * nout + j] * yhi[j];
+          if (sem == TL_SEM_REAL)
+            cr_assert(lf[k] <= m + 1e-12 * (1 + fabs(m)) && la[k] <= m + 1e-12 * (1 + fabs(m)),
+                      "row %d: fast bound above an exact value", k);
+        }
+        if (sem == TL_SEM_REAL)
+          for (int64_t j = 0; j < nout; j++)
+            cr_assert(bf->lo[o][j] <= ylo[j] && yhi[j] <= bf->hi[o][j], "exact output outside the fast box");
+        for (int ord = 0; sem == TL_SEM_F32_ANY && ord < VORD_COUNT; ord++) {
+          cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)ord, yf), 0);
+          for (int64_t j = 0; j < nout; j++)
+            cr_assert(bf->lo[o][j] <= yf[j] && yf[j] <= bf->hi[o][j], "float32 output outside the fast f32-any box");
+          for (int k = 0; k < p->nrows; k++) {
+            double m = 0;
+            for (int64_t j = 0; j < nout; j++)
+              m += a[k * nout + j] * (double)yf[j];
+            cr_assert(lf[k] <= m && la[k] <= m, "row %d: f32-any bound above a float32 evaluation", k);
+          }
+        }
+      }
+    }
+    tl_bounds_free(bf), tl_bounds_free(br);
+  }
+  tl_property_free(p);
+  free(a);
+  tl_verify_plan_free(pf), tl_verify_plan_free(pr);
+  tl_region_free(reg);
+  free(c), free(x), free(yf);
+}
+
+Test(verify, fast_paths_match_reference_and_enclose) {
+  for (uint64_t s = 1; s <= 3; s++) {
+    tl_graph *g = vnet_mlp(40 + s, 6, 12, 10, 4, TL_OP_RELU);
+    cmp_fast_ref(g, 500 + s, 0.08, 12);
+    tl_graph_free(g);
+  }
+  for (int mp = 0; mp < 2; mp++) {
+    tl_graph *g = vnet_cnn(60 + mp, mp);
+    cmp_fast_ref(g, 600 + mp, 0.03, 9);
+    tl_graph_free(g);
+  }
+}
+
+/* bounds of sample i must be bit-identical whether it is verified alone, after other samples
+ * with the same plan, or concurrently on two threads sharing the plan */
+typedef struct thr_job {
+  const tl_verify_plan *pl;
+  const tl_region *const *reg;
+  int n, first, step;
+  const double *a;
+  int nrows;
+  double *out; /* n x nrows */
+} thr_job;
+
+static void one_sample(const tl_verify_plan *pl, const tl_region *reg, const double *a, int nrows, double *out) {
+  tl_bounds *b;
+  cr_assert_eq(tl_ibp_plan(pl, reg, TL_SEM_F32_ANY, &b, NULL), TL_OK);
+  double l1[16], l2[16];
+  cr_assert_eq(tl_ibp_rows_plan(pl, reg, b, nrows, a, l1, NULL), TL_OK);
+  cr_assert_eq(tl_crown_plan(pl, reg, b, nrows, a, 1, 10, l2, NULL, NULL), TL_OK);
+  for (int k = 0; k < nrows; k++)
+    out[k] = l1[k], out[nrows + k] = l2[k];
+  tl_bounds_free(b);
+}
+
+static void *thr_main(void *arg) {
+  thr_job *j = arg;
+  for (int i = j->first; i < j->n; i += j->step)
+    one_sample(j->pl, j->reg[i], j->a, j->nrows, j->out + (size_t)i * 2 * j->nrows);
+  return NULL;
+}
+
+Test(verify, fast_paths_independent_of_batch_and_threads) {
+  tl_graph *g = vnet_mlp(77, 6, 12, 10, 4, TL_OP_RELU);
+  tl_verify_plan *pl;
+  cr_assert_eq(tl_verify_plan_new(&pl, g, NULL), TL_OK);
+  enum { NS = 8 };
+  tl_region *reg[NS];
+  tl_rng r;
+  tl_rng_init(&r, 3);
+  for (int i = 0; i < NS; i++) {
+    float c[6];
+    for (int k = 0; k < 6; k++)
+      c[k] = (float)tl_rng_uniform(&r);
+    cr_assert_eq(tl_region_linf(&reg[i], c, 6, 0.05, 1, 0, 1, NULL), TL_OK);
+  }
+  tl_property *p;
+  cr_assert_eq(tl_property_robust(&p, 4, 1, NULL), TL_OK);
+  double a[12], alone[NS][6], seq[NS][6], par[NS][6];
+  tl_objective_rows(p, a);
+  for (int i = 0; i < NS; i++) { /* alone: a fresh plan per sample */
+    tl_verify_plan *p1;
+    cr_assert_eq(tl_verify_plan_new(&p1, g, NULL), TL_OK);
+    one_sample(p1, reg[i], a, 3, alone[i]);
+    tl_verify_plan_free(p1);
+  }
+  thr_job j1 = {pl, (const tl_region *const *)reg, NS, 0, 1, a, 3, &seq[0][0]};
+  thr_main(&j1);
+  thr_job j2[2] = {{pl, (const tl_region *const *)reg, NS, 0, 2, a, 3, &par[0][0]},
+                   {pl, (const tl_region *const *)reg, NS, 1, 2, a, 3, &par[0][0]}};
+  pthread_t th[2];
+  for (int t = 0; t < 2; t++)
+    cr_assert_eq(pthread_create(&th[t], NULL, thr_main, &j2[t]), 0);
+  for (int t = 0; t < 2; t++)
+    pthread_join(th[t], NULL);
+  cr_assert_eq(memcmp(alone, seq, sizeof alone), 0, "batch of 1 vs many differ");
+  cr_assert_eq(memcmp(seq, par, sizeof seq), 0, "1 vs 2 threads differ");
+  for (int i = 0; i < NS; i++)
+    tl_region_free(reg[i]);
+  tl_property_free(p);
+  tl_verify_plan_free(pl);
+  tl_graph_free(g);
+}
+
+/* alpha-CROWN: no unproven row looser than CROWN, proven rows stay proven, the minimum row at
+ * least as tight (and strictly tighter somewhere), and its certificate (slopes as the
+ * relu lower lines) is ACCEPTed by the independent checker */
+Test(verify, alpha_crown_certificate_accepted) {
+  int improved = 0, verified = 0;
+  for (uint64_t s = 0; s < 6; s++) {
+    tl_graph *g = vnet_mlp(90 + s, 5, 16, 12, 3, TL_OP_RELU);
+    tl_rng r;
+    tl_rng_init(&r, 900 + s);
+    float c[5];
+    for (int k = 0; k < 5; k++)
+      c[k] = (float)tl_rng_uniform(&r);
+    double ylo[3], yhi[3];
+    cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+    int label = 0;
+    for (int j = 1; j < 3; j++)
+      if (ylo[j] > ylo[label])
+        label = j;
+    for (int sem = 0; sem < 2; sem++) {
+      tl_region *reg;
+      tl_property *p;
+      cr_assert_eq(tl_region_linf(&reg, c, 5, 0.15, 1, 0, 1, NULL), TL_OK);
+      cr_assert_eq(tl_property_robust(&p, 3, label, NULL), TL_OK);
+      tl_verify_opts o = tl_verify_opts_default();
+      o.sem = (tl_semantics)sem, o.keep_evidence = 1, o.falsify = 0;
+      tl_verify_result *res;
+      tl_status st;
+      cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, &st), TL_OK, "%s", st.msg);
+      tl_verify_plan *pl;
+      cr_assert_eq(tl_verify_plan_new(&pl, g, NULL), TL_OK);
+      double a[6], li[2], lc[2], la[2];
+      tl_objective_rows(p, a);
+      tl_crown_data *cd;
+      cr_assert_eq(tl_ibp_rows_plan(pl, reg, res->bounds, 2, a, li, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_crown_plan(pl, reg, res->bounds, 2, a, 0, 0, lc, NULL, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_crown_plan(pl, reg, res->bounds, 2, a, 0, 30, la, &cd, &st), TL_OK, "%s", st.msg);
+      cr_assert(fmin(la[0], la[1]) >= fmin(lc[0], lc[1]));
+      improved += fmin(la[0], la[1]) > fmin(lc[0], lc[1]);
+      for (int k = 0; k < 2; k++) {
+        cr_assert(la[k] >= fmin(lc[k], 0));
+        res->row_lower[k] = fmax(li[k], la[k]);
+      }
+      tl_crown_data_free(res->crown);
+      res->crown = cd;
+      res->verdict = tl_property_decide(p, res->row_lower) ? TL_VERDICT_VERIFIED : TL_VERDICT_UNKNOWN;
+      verified += res->verdict == TL_VERDICT_VERIFIED;
+      char path[512], cmd[1200];
+      snprintf(path, sizeof path, "%s/tl_alpha_%ld.json", TL_BUILD_DIR, (long)getpid());
+      cr_assert_eq(tl_cert_write(path, g, reg, p, res, NULL, &st), TL_OK, "%s", st.msg);
+      snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+               TL_BUILD_DIR, path, path);
+      int rc = system(cmd);
+      cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "checker rejected the alpha-CROWN certificate (net %d sem %d)",
+                (int)s, sem);
+      remove(path);
+      snprintf(cmd, sizeof cmd, "%s.out", path);
+      remove(cmd);
+      tl_verify_plan_free(pl);
+      tl_verify_result_free(res);
+      tl_property_free(p);
+      tl_region_free(reg);
+    }
+    tl_graph_free(g);
+  }
+  cr_log_info("alpha-CROWN improved %d rows, %d verified", improved, verified);
+  cr_assert(improved > 0, "alpha-CROWN never improved a row: the test is vacuous");
 }

@@ -86,6 +86,10 @@ typedef struct cstate {
   int start;
   int ibp_fold;   /* IBP final bound: only the start node gets its rule, the rest is concretised */
   double *incoef; /* optional: the input coefficients (m x n) for counterexample search */
+  const tl_verify_plan *pl;
+  double **absv;  /* per fast affine node: |A| max|box(parent)| (upward), shared across passes */
+  double **rec;   /* optional (alpha): the coefficients each node was processed with */
+  unsigned char *how; /* optional (alpha): 1 concretised, 2 backward rule */
 } cstate;
 
 static tl_code coef_get(cstate *s, int v, double **lo, double **hi) {
@@ -139,7 +143,94 @@ static inline void acc2(double *plo, double *phi, size_t j, double lam, double v
   phi[j] = phi[j] + lam * v;
 }
 
+/* linear / conv2d through the plan: T = up(lam A) for all rows at once, and a rigorous bound of
+ * |lam A - T| paid on the parent's box: gamma52_K |lam| (|A| max|x|) + K 2^-1074 sum max|x|. */
+static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
+  const tl_graph *g = s->g;
+  const tl_node *n = &g->nodes[v];
+  int x = n->parents[0];
+  int64_t nin = g->nodes[x].numel, nout = n->numel;
+  const double *xl = s->b->lo[x], *xh = s->b->hi[x];
+  int f32 = s->b->sem == TL_SEM_F32_ANY;
+  double *plo, *phi;
+  TL_TRY(coef_get(s, x, &plo, &phi));
+  double sxa = 0;
+  if (!s->absv[v]) {
+    double *xa = malloc((size_t)(nin ? nin : 1) * sizeof *xa);
+    s->absv[v] = malloc((size_t)(nout ? nout : 1) * sizeof(double));
+    if (!xa || !s->absv[v]) {
+      free(xa);
+      return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+    }
+    for (int64_t i = 0; i < nin; i++)
+      xa[i] = fmax(fabs(xl[i]), fabs(xh[i]));
+    tl_code rc = tlv_fast_absfwd(s->pl, v, xa, s->absv[v], s->st);
+    free(xa);
+    TL_TRY(rc);
+  }
+  rnd_up();
+  for (int64_t i = 0; i < nin; i++)
+    sxa += fmax(fabs(xl[i]), fabs(xh[i]));
+  const double *av = s->absv[v];
+  const float *B = n->nparents == 3 ? s->g->weights + g->nodes[n->parents[2]].woff : NULL;
+  int64_t bdim = B ? g->nodes[n->parents[2]].numel : 1;
+  int64_t K = tlv_fast_backterms(s->pl, v);
+  int64_t kround = 0;
+  if (tlv_fast_kind(s->pl, v) == TLV_FAST_LINEAR)
+    kround = g->nodes[n->parents[1]].shape[1] + (B != NULL);
+  else
+    kround = s->pl->conv[v]->K + (B != NULL);
+  int64_t P = tlv_fast_kind(s->pl, v) == TLV_FAST_CONV ? s->pl->conv[v]->P : 1;
+  double g52 = tlv_gamma52_up(K), gk = f32 ? tlv_gamma_up(kround) : 0;
+  double *T = calloc((size_t)s->m * (size_t)(nin ? nin : 1), sizeof *T);
+  if (!T)
+    return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+  tl_code rc = tlv_fast_back(s->pl, v, s->m, lam, T, s->st);
+  if (rc != TL_OK) {
+    free(T);
+    return rc;
+  }
+  rnd_up();
+  double und = (double)K * 0x1p-1074 * sxa;
+  double absterm = (double)kround * (TLV_ETA / 2) * (1 + gk);
+  for (int k = 0; k < s->m; k++) {
+    const double *lr = lam + (size_t)k * nout;
+    double pay = 0, pe = 0;
+    for (int64_t o = 0; o < nout; o++) {
+      double al = fabs(lr[o]);
+      if (al == 0)
+        continue;
+      pay += al * av[o];
+      if (f32) {
+        int64_t ch = (o / P) % bdim;
+        pe += al * (gk * (av[o] + (B ? fabs((double)B[ch]) : 0)) + absterm);
+      }
+    }
+    double tot = g52 * pay + und + pe;
+    rnd_down();
+    s->cst[k] = s->cst[k] - tot;
+    if (B) {
+      double acc = 0;
+      for (int64_t o = 0; o < nout; o++)
+        acc += lr[o] * (double)B[(o / P) % bdim];
+      s->cst[k] = s->cst[k] + acc;
+    }
+    rnd_up();
+  }
+  size_t tot = (size_t)s->m * (size_t)nin;
+  rnd_down();
+  for (size_t j = 0; j < tot; j++)
+    plo[j] = plo[j] + T[j];
+  rnd_up();
+  for (size_t j = 0; j < tot; j++)
+    phi[j] = phi[j] + T[j];
+  free(T);
+  return TL_OK;
+}
+
 static tl_code back_affine(cstate *s, int v, const double *lam) {
+  if (tlv_fast_kind(s->pl, v) != TLV_FAST_NONE)
+    return back_affine_fast(s, v, lam);
   tl_aff a;
   TL_TRY(tlv_aff_build(s->g, v, &a, s->st));
   double *plo, *phi;
@@ -204,13 +295,21 @@ static tl_code back_node(cstate *s, int v) {
   int f32 = s->b->sem == TL_SEM_F32_ANY;
   int parents_finite = 1;
   for (int p = 0; p < n->nparents; p++)
-    parents_finite &= tlv_box_finite(s->b->lo[n->parents[p]], s->b->hi[n->parents[p]], g->nodes[n->parents[p]].numel);
+    parents_finite &= tlv_parent_finite(s->pl, s->b, g, n->parents[p]);
   if (n->op == TL_OP_INPUT && s->incoef)
     memcpy(s->incoef, lam, (size_t)s->m * (size_t)N * sizeof *lam);
+  if (s->rec) {
+    if (!(s->rec[v] = malloc((size_t)s->m * (size_t)(N ? N : 1) * sizeof(double))))
+      return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+    memcpy(s->rec[v], lam, (size_t)s->m * (size_t)N * sizeof *lam);
+    s->how[v] = 1;
+  }
   if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM || !parents_finite || (s->ibp_fold && v != s->start)) {
     concretize(s, lam, bl, bh, N);
     return TL_OK;
   }
+  if (s->how)
+    s->how[v] = 2;
   switch (n->op) {
   case TL_OP_LINEAR:
   case TL_OP_MATMUL:
@@ -305,16 +404,24 @@ static tl_code back_node(cstate *s, int v) {
       free(E);
       TL_TRY(rc);
     }
+    /* the same products rounded down into the lower and up into the upper coefficients */
+    for (int pass = 0; pass < 2; pass++) {
+      pass ? rnd_up() : rnd_down();
+      double *dst = pass ? phi : plo;
+      for (int k = 0; k < s->m; k++)
+        for (int64_t i = 0; i < N; i++) {
+          size_t j = (size_t)k * N + i;
+          double l = lam[j];
+          if (l != 0)
+            dst[j] = dst[j] + l * (l > 0 ? A->la[i] : A->ua[i]);
+        }
+    }
+    rnd_down();
     for (int k = 0; k < s->m; k++)
       for (int64_t i = 0; i < N; i++) {
-        size_t j = (size_t)k * N + i;
-        double l = lam[j];
-        if (l == 0)
-          continue;
-        double sl = l > 0 ? A->la[i] : A->ua[i], ic = l > 0 ? A->lb[i] : A->ub[i];
-        acc2(plo, phi, j, l, sl);
-        rnd_down();
-        s->cst[k] = s->cst[k] + l * ic;
+        double l = lam[(size_t)k * N + i];
+        if (l != 0)
+          s->cst[k] = s->cst[k] + l * (l > 0 ? A->lb[i] : A->ub[i]);
       }
     return TL_OK;
   }
@@ -356,21 +463,35 @@ static tl_code back_node(cstate *s, int v) {
   default:
     break;
   }
+  if (s->how)
+    s->how[v] = 1;
   concretize(s, lam, bl, bh, N);
   return TL_OK;
 }
 
-/* lower bounds of rows a (m x numel(start)) of node `start` */
-static tl_code backward(const tl_graph *g, const tl_region *reg, const tl_bounds *b, tl_crown_data *acts,
-                        int *act_of, int start, int m, const double *a, double *lower, int ibp_fold,
-                        double *incoef, tl_status *st) {
-  cstate s = {g, b, reg, acts, act_of, m, NULL, NULL, NULL, st, start, ibp_fold, incoef};
+typedef struct cctx {
+  const tl_graph *g;
+  const tl_verify_plan *pl;
+  const tl_region *reg;
+  const tl_bounds *b;
+  tl_crown_data *cd;
+  int *act_of;
+  double **absv;
+  tl_status *st;
+} cctx;
+
+/* lower bounds of rows a (m x numel(start)) of node `start`; rec/how (alpha) optional */
+static tl_code backward(cctx *c, int start, int m, const double *a, double *lower, int ibp_fold, double *incoef,
+                        double **rec, unsigned char *how) {
+  const tl_graph *g = c->g;
+  cstate s = {g,     c->b,   c->reg, c->cd, c->act_of, m,   NULL, NULL, NULL,
+              c->st, start,  ibp_fold, incoef, c->pl, c->absv, rec, how};
   s.clo = calloc((size_t)g->nnodes, sizeof *s.clo);
   s.chi = calloc((size_t)g->nnodes, sizeof *s.chi);
   s.cst = calloc((size_t)(m ? m : 1), sizeof *s.cst);
   tl_code rc = TL_OK;
   if (!s.clo || !s.chi || !s.cst)
-    rc = tl_fail(st, TL_ENOMEM, "verify: out of memory");
+    rc = tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
   double *lo, *hi;
   if (rc == TL_OK)
     rc = coef_get(&s, start, &lo, &hi);
@@ -394,6 +515,12 @@ static tl_code backward(const tl_graph *g, const tl_region *reg, const tl_bounds
   return rc;
 }
 
+static void absv_free(double **absv, int n) {
+  for (int i = 0; absv && i < n; i++)
+    free(absv[i]);
+  free(absv);
+}
+
 static tl_code act_alloc(tl_crown_act *A, int node, int64_t n, tl_status *st) {
   size_t z = (size_t)(n ? n : 1) * sizeof(double);
   A->node = node, A->n = n;
@@ -406,13 +533,18 @@ static tl_code act_alloc(tl_crown_act *A, int node, int64_t n, tl_status *st) {
 
 #define TLV_CHUNK 64
 
-tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                      double *lower, tl_status *st) {
+static tl_code ibp_final_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                              const double *a, double *lower, tl_status *st) {
+  const tl_graph *g = pl->g;
   int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
   int old = fegetround();
   tl_code rc;
   if (tlv_is_affine(g, out)) {
-    rc = backward(g, r, b, NULL, NULL, out, nrows, a, lower, 1, NULL, st);
+    double **absv = calloc((size_t)g->nnodes, sizeof *absv);
+    cctx c = {g, pl, r, b, NULL, NULL, absv, st};
+    rc = absv ? backward(&c, out, nrows, a, lower, 1, NULL, NULL, NULL)
+              : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+    absv_free(absv, g->nnodes);
   } else { /* concretise the rows on the output box */
     int64_t n = g->nodes[out].numel;
     rnd_down();
@@ -433,6 +565,24 @@ tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b,
   return rc;
 }
 
+tl_code tl_ibp_rows_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                         const double *a, double *lower, tl_status *st) {
+  return ibp_final_plan(pl, r, b, nrows, a, lower, st);
+}
+
+tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                      double *lower, tl_status *st) {
+  tl_verify_plan *pl;
+  TL_TRY(tl_verify_plan_new(&pl, g, st));
+  tl_code rc = ibp_final_plan(pl, r, b, nrows, a, lower, st);
+  tl_verify_plan_free(pl);
+  return rc;
+}
+
+static tl_code crown_run(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                         const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                         tl_crown_data **data, double *incoef, tl_status *st);
+
 tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                  int intermediate_crown, double *lower, tl_crown_data **data, tl_status *st) {
   return tlv_crown_ex(g, r, b, nrows, a, intermediate_crown, lower, data, NULL, st);
@@ -442,13 +592,257 @@ tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, 
                      int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st) {
   if (data)
     *data = NULL;
+  tl_verify_plan *pl;
+  TL_TRY(tl_verify_plan_new(&pl, g, st));
+  tl_code rc = crown_run(pl, r, b, nrows, a, intermediate_crown, 0, lower, data, incoef, st);
+  tl_verify_plan_free(pl);
+  return rc;
+}
+
+tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                      int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st) {
+  return crown_run(pl, r, b, nrows, a, intermediate_crown, alpha_steps, lower, data, NULL, st);
+}
+
+/* Can CROWN bounds of pre-activation p be tighter than its IBP box?  Not when p is one affine map
+ * of the input or of a node the backward pass concretises (max pool, clamp): then CROWN and
+ * midpoint-radius IBP compute the same exact image (up to rounding). */
+static int icrown_useful(const tl_verify_plan *pl, int p) {
+  const tl_graph *g = pl->g;
+  if (g->nodes[p].op == TL_OP_INPUT)
+    return 0;
+  if (pl->reference || !tlv_is_affine(g, p))
+    return 1;
+  int q = g->nodes[p].parents[0];
+  while (g->nodes[q].op == TL_OP_FLATTEN || g->nodes[q].op == TL_OP_RESHAPE || g->nodes[q].op == TL_OP_DROPOUT)
+    q = g->nodes[q].parents[0];
+  tl_op op = g->nodes[q].op;
+  return !(op == TL_OP_INPUT || op == TL_OP_MAX_POOL2D || op == TL_OP_CLAMP);
+}
+
+/* CROWN bounds of the pre-activation p of activation A (rows +e_j and -e_j, in chunks); only
+ * unstable neurons for relu/leaky relu (the lines of a stable neuron do not depend on its box) */
+static tl_code intermediate(cctx *c, tl_crown_act *A, int p) {
+  const tl_graph *g = c->g;
+  int64_t np = g->nodes[p].numel;
+  tl_op op = g->nodes[A->node].op;
+  int64_t *idx = malloc((size_t)(2 * np + 1) * sizeof *idx);
+  double *rows = calloc((size_t)TLV_CHUNK * (size_t)(np ? np : 1), sizeof *rows);
+  double lw[TLV_CHUNK];
+  if (!idx || !rows) {
+    free(idx), free(rows);
+    return tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+  }
+  int64_t nr = 0;
+  for (int sgn = 0; sgn < 2; sgn++)
+    for (int64_t j = 0; j < np; j++) {
+      int unstable = A->pre_lo[j] < 0 && A->pre_hi[j] > 0;
+      if (c->pl->reference || !(op == TL_OP_RELU || op == TL_OP_LEAKY_RELU) || unstable)
+        idx[nr++] = sgn ? -(j + 1) : j + 1;
+    }
+  tl_code rc = TL_OK;
+  for (int64_t r0 = 0; rc == TL_OK && r0 < nr; r0 += TLV_CHUNK) {
+    int cnt = (int)(nr - r0 < TLV_CHUNK ? nr - r0 : TLV_CHUNK);
+    memset(rows, 0, (size_t)TLV_CHUNK * (size_t)np * sizeof *rows);
+    for (int q = 0; q < cnt; q++) {
+      int64_t t = idx[r0 + q];
+      rows[(size_t)q * np + (t > 0 ? t - 1 : -t - 1)] = t > 0 ? 1.0 : -1.0;
+    }
+    rc = backward(c, p, cnt, rows, lw, 0, NULL, NULL, NULL);
+    for (int q = 0; rc == TL_OK && q < cnt; q++) {
+      int64_t t = idx[r0 + q];
+      if (t > 0)
+        A->pre_lo[t - 1] = fmax(A->pre_lo[t - 1], lw[q]);
+      else
+        A->pre_hi[-t - 1] = fmin(A->pre_hi[-t - 1], -lw[q]);
+    }
+  }
+  free(idx), free(rows);
+  return rc;
+}
+
+/* ---- alpha-CROWN ------------------------------------------------------------------------------ */
+static void rec_free(double **rec, int n) {
+  for (int i = 0; i < n; i++)
+    free(rec[i]), rec[i] = NULL;
+}
+
+/* may the linearised forward pass (the gradient of the bound) follow every backward rule used? */
+static int alpha_ok(cctx *c, const unsigned char *how, int out) {
+  for (int v = 0; v <= out; v++) {
+    if (how[v] != 2)
+      continue;
+    tl_op op = c->g->nodes[v].op;
+    if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE || op == TL_OP_FLATTEN || op == TL_OP_RESHAPE ||
+        op == TL_OP_DROPOUT || (op == TL_OP_RELU && c->act_of[v] >= 0))
+      continue;
+    return 0;
+  }
+  return 1;
+}
+
+/* gradient of sum_k w_k L_k with respect to the lower slopes of relu neurons: for row k the bound
+ * is attained by the linearised network (each activation replaced by the line its coefficient's
+ * sign selected, concretised nodes by the chosen box ends) at the minimising input corner; the
+ * derivative of L_k in the lower slope of neuron i is Lambda[k][i] * z_i there. */
+static tl_code alpha_grad(cctx *c, double **rec, const unsigned char *how, int out, int m, const double *w,
+                          double **grad) {
+  const tl_graph *g = c->g;
+  double **val = calloc((size_t)g->nnodes, sizeof *val);
+  tl_code rc = val ? TL_OK : tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+  for (int v = 0; rc == TL_OK && v <= out; v++)
+    if (how[v] && !(val[v] = malloc((size_t)(g->nodes[v].numel ? g->nodes[v].numel : 1) * sizeof(double))))
+      rc = tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+  fesetround(FE_TONEAREST);
+  for (int k = 0; rc == TL_OK && k < m; k++) {
+    if (w[k] == 0)
+      continue;
+    for (int v = 0; v < out; v++) {
+      if (!how[v])
+        continue;
+      const tl_node *n = &g->nodes[v];
+      int64_t N = n->numel;
+      const double *lam = rec[v] + (size_t)k * N;
+      double *h = val[v];
+      if (how[v] == 1) {
+        for (int64_t i = 0; i < N; i++)
+          h[i] = lam[i] > 0 ? c->b->lo[v][i] : lam[i] < 0 ? c->b->hi[v][i] : c->b->lo[v][i];
+        continue;
+      }
+      const double *z = val[n->parents[0]];
+      if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
+        tlv_fast_point(c->pl, v, z, h);
+      } else if (n->op == TL_OP_RELU) {
+        int ai = c->act_of[v];
+        const tl_crown_act *A = &c->cd->acts[ai];
+        for (int64_t i = 0; i < N; i++) {
+          h[i] = lam[i] > 0 ? A->la[i] * z[i] + A->lb[i] : A->ua[i] * z[i] + A->ub[i];
+          if (lam[i] > 0 && A->pre_lo[i] < 0 && A->pre_hi[i] > 0)
+            grad[ai][i] += w[k] * lam[i] * z[i];
+        }
+      } else {
+        memcpy(h, z, (size_t)N * sizeof *h);
+      }
+    }
+  }
+  for (int v = 0; val && v < g->nnodes; v++)
+    free(val[v]);
+  free(val);
+  return rc;
+}
+
+static double alpha_obj(const double *L, int m) {
+  double s = 0;
+  for (int k = 0; k < m; k++)
+    s += fmin(L[k], 0);
+  return s;
+}
+
+static tl_code alpha_crown(cctx *c, int out, int nrows, const double *a, int steps, double *lower) {
+  const tl_graph *g = c->g;
+  tl_crown_data *cd = c->cd;
+  int nn = g->nnodes;
+  double **rec = calloc((size_t)nn, sizeof *rec);
+  unsigned char *how = calloc((size_t)nn, 1);
+  double **grad = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *grad);
+  double **best = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *best);
+  double *L0 = malloc((size_t)nrows * sizeof *L0), *L = malloc((size_t)nrows * sizeof *L);
+  double *w = malloc((size_t)nrows * sizeof *w);
+  tl_code rc = rec && how && grad && best && L0 && L && w ? TL_OK : tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+  for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
+    size_t z = (size_t)(cd->acts[i].n ? cd->acts[i].n : 1) * sizeof(double);
+    if (!(grad[i] = malloc(z)) || !(best[i] = malloc(z)))
+      rc = tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+    else
+      memcpy(best[i], cd->acts[i].la, z);
+  }
+  if (rc == TL_OK)
+    rc = backward(c, out, nrows, a, L0, 0, NULL, rec, how);
+  if (rc == TL_OK)
+    memcpy(lower, L0, (size_t)nrows * sizeof *L0), memcpy(L, L0, (size_t)nrows * sizeof *L);
+  int ok = rc == TL_OK && alpha_ok(c, how, out);
+  /* the search starts from the upper-line slope u / (u - l) (CROWN's adaptive 0/1 choice is
+   * often a stationary vertex); the CROWN slopes stay the incumbent */
+  for (int i = 0; ok && i < cd->nacts; i++) {
+    tl_crown_act *A = &cd->acts[i];
+    if (g->nodes[A->node].op == TL_OP_RELU)
+      for (int64_t j = 0; j < A->n; j++)
+        if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0)
+          A->la[j] = fmin(1.0, fmax(0.0, A->pre_hi[j] / (A->pre_hi[j] - A->pre_lo[j])));
+  }
+  if (ok && steps > 0) {
+    rec_free(rec, nn);
+    memset(how, 0, (size_t)nn);
+    rc = backward(c, out, nrows, a, L, 0, NULL, rec, how);
+  }
+  double bestobj = alpha_obj(L0, nrows);
+  for (int t = 0; ok && rc == TL_OK && t < steps && bestobj < 0; t++) {
+    int any = 0;
+    for (int k = 0; k < nrows; k++)
+      w[k] = L[k] < 0 ? 1.0 : 0.0, any |= L[k] < 0;
+    if (!any)
+      break;
+    for (int i = 0; i < cd->nacts; i++)
+      memset(grad[i], 0, (size_t)cd->acts[i].n * sizeof(double));
+    rc = alpha_grad(c, rec, how, out, nrows, w, grad);
+    rec_free(rec, nn);
+    memset(how, 0, (size_t)nn);
+    int nz = 0;
+    for (int i = 0; i < cd->nacts && !nz; i++)
+      for (int64_t j = 0; j < cd->acts[i].n && !nz; j++)
+        nz = grad[i][j] != 0;
+    if (!nz)
+      break; /* no relu slope reaches the bound (e.g. behind a concretised max pool) */
+    double eta = 0.4 * pow(0.85, t);
+    for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
+      tl_crown_act *A = &cd->acts[i];
+      if (g->nodes[A->node].op != TL_OP_RELU)
+        continue;
+      for (int64_t j = 0; j < A->n; j++)
+        if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0 && grad[i][j] != 0)
+          A->la[j] = fmin(1.0, fmax(0.0, A->la[j] + (grad[i][j] > 0 ? eta : -eta)));
+    }
+    if (rc == TL_OK)
+      rc = backward(c, out, nrows, a, L, 0, NULL, rec, how);
+    if (rc != TL_OK)
+      break;
+    int no_worse = 1; /* rows are decided at 0: unproven rows may not get worse, proven ones stay proven */
+    for (int k = 0; k < nrows; k++)
+      no_worse &= L[k] >= fmin(L0[k], 0.0);
+    double obj = alpha_obj(L, nrows);
+    if (no_worse && obj > bestobj) {
+      bestobj = obj;
+      memcpy(lower, L, (size_t)nrows * sizeof *L);
+      for (int i = 0; i < cd->nacts; i++)
+        memcpy(best[i], cd->acts[i].la, (size_t)cd->acts[i].n * sizeof(double));
+    }
+  }
+  /* the kept slopes are exactly the ones `lower` was soundly computed with */
+  for (int i = 0; rc == TL_OK && i < cd->nacts; i++)
+    memcpy(cd->acts[i].la, best[i], (size_t)cd->acts[i].n * sizeof(double));
+  if (rec)
+    rec_free(rec, nn);
+  for (int i = 0; i < cd->nacts; i++)
+    free(grad ? grad[i] : NULL), free(best ? best[i] : NULL);
+  free(rec), free(how), free(grad), free(best), free(L0), free(L), free(w);
+  return rc;
+}
+
+static tl_code crown_run(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                         const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                         tl_crown_data **data, double *incoef, tl_status *st) {
+  const tl_graph *g = pl->g;
+  if (data)
+    *data = NULL;
   if (g->noutputs < 1 && g->nnodes < 1)
     return tl_fail(st, TL_EARG, "verify: empty graph");
   int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
   int old = fegetround();
   tl_crown_data *cd = calloc(1, sizeof *cd);
   int *act_of = malloc((size_t)g->nnodes * sizeof *act_of);
-  tl_code rc = cd && act_of ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  double **absv = calloc((size_t)g->nnodes, sizeof *absv);
+  tl_code rc = cd && act_of && absv ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  cctx c = {g, pl, r, b, cd, act_of, absv, st};
   int nact = 0;
   for (int v = 0; rc == TL_OK && v < g->nnodes; v++)
     nact += is_act(g->nodes[v].op) && v < out;
@@ -473,28 +867,8 @@ tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, 
     cd->nacts++;
     memcpy(A->pre_lo, b->lo[p], (size_t)n->numel * sizeof(double));
     memcpy(A->pre_hi, b->hi[p], (size_t)n->numel * sizeof(double));
-    if (intermediate_crown && g->nodes[p].op != TL_OP_INPUT) {
-      /* CROWN bounds of the pre-activation: rows +e_j (lower) and -e_j (-upper), in chunks */
-      int64_t np = g->nodes[p].numel;
-      double *rows = calloc((size_t)TLV_CHUNK * (size_t)np, sizeof *rows);
-      double lw[TLV_CHUNK];
-      if (!rows)
-        rc = tl_fail(st, TL_ENOMEM, "verify: out of memory");
-      for (int sgn = 0; rc == TL_OK && sgn < 2; sgn++)
-        for (int64_t j0 = 0; rc == TL_OK && j0 < np; j0 += TLV_CHUNK) {
-          int cnt = (int)(np - j0 < TLV_CHUNK ? np - j0 : TLV_CHUNK);
-          memset(rows, 0, (size_t)TLV_CHUNK * (size_t)np * sizeof *rows);
-          for (int q = 0; q < cnt; q++)
-            rows[(size_t)q * np + j0 + q] = sgn ? -1.0 : 1.0;
-          rc = backward(g, r, b, cd, act_of, p, cnt, rows, lw, 0, NULL, st);
-          for (int q = 0; rc == TL_OK && q < cnt; q++) {
-            if (sgn == 0)
-              A->pre_lo[j0 + q] = fmax(A->pre_lo[j0 + q], lw[q]);
-            else
-              A->pre_hi[j0 + q] = fmin(A->pre_hi[j0 + q], -lw[q]);
-          }
-        }
-      free(rows);
+    if (intermediate_crown && icrown_useful(pl, p)) {
+      rc = intermediate(&c, A, p);
       for (int64_t i = 0; rc == TL_OK && i < n->numel; i++)
         if (A->pre_lo[i] > A->pre_hi[i]) /* only possible through rounding at a point: keep IBP */
           A->pre_lo[i] = b->lo[p][i], A->pre_hi[i] = b->hi[p][i];
@@ -503,10 +877,13 @@ tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, 
       make_lines(n->op, n->attrs.alpha, A->pre_lo[i], A->pre_hi[i], &A->la[i], &A->lb[i], &A->ua[i], &A->ub[i]);
     act_of[v] = cd->nacts - 1;
   }
-  if (rc == TL_OK)
-    rc = backward(g, r, b, cd, act_of, out, nrows, a, lower, 0, incoef, st);
+  if (rc == TL_OK && alpha_steps > 0 && !incoef)
+    rc = alpha_crown(&c, out, nrows, a, alpha_steps, lower);
+  else if (rc == TL_OK)
+    rc = backward(&c, out, nrows, a, lower, 0, incoef, NULL, NULL);
   fesetround(old);
   free(act_of);
+  absv_free(absv, g->nnodes);
   if (rc != TL_OK || !data)
     tl_crown_data_free(cd);
   else

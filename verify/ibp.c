@@ -104,8 +104,8 @@ static tl_code ibp_affine(const tl_graph *g, int id, const tl_bounds *b, tl_sema
 
 static double leaky(double x, double al) { return x >= 0 ? x : al * x; }
 
-static tl_code ibp_node(const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b, tl_semantics sem,
-                        double *lo, double *hi, tl_status *st) {
+static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                        const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   const tl_node *n = &g->nodes[id];
   int64_t N = n->numel;
   if (n->op == TL_OP_INPUT) {
@@ -122,8 +122,7 @@ static tl_code ibp_node(const tl_graph *g, int id, const tl_region *reg, const t
     return TL_OK;
   }
   for (int k = 0; k < n->nparents; k++) {
-    const tl_node *p = &g->nodes[n->parents[k]];
-    if (!tlv_box_finite(b->lo[n->parents[k]], b->hi[n->parents[k]], p->numel)) {
+    if (!tlv_parent_finite(pl, b, g, n->parents[k])) {
       set_unbounded(lo, hi, N);
       return TL_OK;
     }
@@ -139,6 +138,8 @@ static tl_code ibp_node(const tl_graph *g, int id, const tl_region *reg, const t
     if (!tlv_is_affine(g, id))
       return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d (%s): weights must be parameters", id,
                      tl_op_get(n->op)->name);
+    if (tlv_fast_kind(pl, id) != TLV_FAST_NONE)
+      return tlv_fast_ibp(pl, id, xl, xh, sem, lo, hi, st);
     return ibp_affine(g, id, b, sem, lo, hi, st);
   case TL_OP_FLATTEN:
   case TL_OP_RESHAPE:
@@ -268,6 +269,22 @@ static tl_code ibp_node(const tl_graph *g, int id, const tl_region *reg, const t
 
 tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st) {
   *out = NULL;
+  tl_verify_plan *pl;
+  TL_TRY(tl_verify_plan_new(&pl, g, st));
+  tl_code rc = tlv_ibp_plan(pl, r, sem, out, st);
+  tl_verify_plan_free(pl);
+  return rc;
+}
+
+tl_code tl_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st) {
+  *out = NULL;
+  return tlv_ibp_plan(pl, r, sem, out, st);
+}
+
+tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
+                     tl_status *st) {
+  const tl_graph *g = pl->g;
+  *out = NULL;
   if (g->ninputs != 1)
     return tl_fail(st, TL_EUNSUPPORTED, "verify: the graph must have exactly one input (has %d)", g->ninputs);
   tl_bounds *b = calloc(1, sizeof *b);
@@ -285,12 +302,14 @@ tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bound
   tl_code rc = TL_OK;
   for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
     size_t n = (size_t)(g->nodes[i].numel ? g->nodes[i].numel : 1);
+    if (!pl->reference && pl->wonly[i])
+      continue; /* a weight operand of a fast node: read from the graph, no box (NULL) */
     b->lo[i] = malloc(n * sizeof(double));
     b->hi[i] = malloc(n * sizeof(double));
     if (!b->lo[i] || !b->hi[i])
       rc = tl_fail(st, TL_ENOMEM, "verify: out of memory for node %d", i);
     else
-      rc = ibp_node(g, i, r, b, sem, b->lo[i], b->hi[i], st);
+      rc = ibp_node(pl, g, i, r, b, sem, b->lo[i], b->hi[i], st);
   }
   fesetround(old);
   if (rc != TL_OK) {
@@ -312,7 +331,7 @@ tl_code tlv_elem_err(const tl_graph *g, int id, const tl_bounds *b, double *E, t
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");
   }
   int old = fegetround();
-  tl_code rc = ibp_node(g, id, NULL, b, TL_SEM_REAL, lo, hi, st);
+  tl_code rc = ibp_node(NULL, g, id, NULL, b, TL_SEM_REAL, lo, hi, st);
   double rel = 0, eabs = 0;
   switch (n->op) {
   case TL_OP_LEAKY_RELU: rel = 3 * TLV_U, eabs = TLV_ETA / 2; break;

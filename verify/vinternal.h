@@ -79,4 +79,36 @@ tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b,
 tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                      int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st);
 
+/* ---- the plan (vfast.c) ------------------------------------------------------------------- */
+enum { TLV_FAST_NONE = 0, TLV_FAST_LINEAR, TLV_FAST_CONV };
+typedef struct tlv_conv {
+  int64_t N, C, H, W, O, Ho, Wo, kh, kw, G, cpg, opg, K, P;
+  int bias;
+  int64_t *tab; /* K x P: input element (within one group block of cpg*H*W) or -1 (padding) */
+} tlv_conv;
+struct tl_verify_plan {
+  const tl_graph *g;
+  int nnodes;
+  int reference;   /* 1: the reference (sparse, per-element) kernels everywhere */
+  int *kind;       /* per node: TLV_FAST_* */
+  tlv_conv **conv; /* per node, conv only */
+  unsigned char *wonly; /* per PARAM node: only a weight/bias operand of fast nodes (no IBP box) */
+  unsigned char *wfinite; /* per PARAM node: every weight finite */
+};
+/* is the box of parent p of a node finite (PARAM nodes without a box: their weights) */
+int tlv_parent_finite(const tl_verify_plan *pl, const tl_bounds *b, const tl_graph *g, int p);
+/* kind of node in the plan (NONE when p is NULL or in reference mode) */
+int tlv_fast_kind(const tl_verify_plan *p, int node);
+/* gamma with binary64 directed-rounding unit 2^-52: n 2^-52 / (1 - n 2^-52), rounded up */
+double tlv_gamma52_up(int64_t n);
+tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
+                     double *lo, double *hi, tl_status *st);
+tl_code tlv_fast_absfwd(const tl_verify_plan *pl, int id, const double *x, double *v, tl_status *st);
+int64_t tlv_fast_backterms(const tl_verify_plan *pl, int id);
+tl_code tlv_fast_back(const tl_verify_plan *pl, int id, int m, const double *lam, double *T, tl_status *st);
+void tlv_fast_point(const tl_verify_plan *pl, int id, const double *x, double *y);
+/* IBP with a plan (ibp.c) */
+tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
+                     tl_status *st);
+
 #endif

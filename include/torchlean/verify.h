@@ -88,7 +88,9 @@ void tl_property_free(tl_property *p);
 int tl_property_violated_exact(const tl_property *p, const double *ylo, const double *yhi);
 
 /* ---- bounds ------------------------------------------------------------------------------ */
-/* Per-node boxes: lo[i], hi[i] hold numel(node i) binary64 values (PARAM nodes: the weights).
+/* Per-node boxes: lo[i], hi[i] hold numel(node i) binary64 values (PARAM nodes: the weights; a
+ * PARAM node used only as the weight or bias operand of linear / conv2d nodes has lo[i] = hi[i] =
+ * NULL: read its values from the graph).
  * A node whose value cannot be bounded (overflow, or NaN possible) has lo = -inf, hi = +inf in
  * every element; every node computed from it is unbounded too. */
 typedef struct tl_bounds {
@@ -127,6 +129,40 @@ void tl_crown_data_free(tl_crown_data *c);
  * data != NULL, *data receives the relaxation used (freed with tl_crown_data_free). */
 tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                  int intermediate_crown, double *lower, tl_crown_data **data, tl_status *st);
+
+/* ---- prepared plans (fast paths) ---------------------------------------------------------- */
+/* A plan holds what is sample-independent for a graph (conv im2col maps, which nodes take the
+ * dense fast kernels); build it once and reuse it for every sample (and from several threads:
+ * it is read-only after construction).  It borrows g, which must outlive it unchanged.
+ * The fast kernels compute linear and conv2d nodes in midpoint-radius form with dense loops on
+ * the calling thread in FE_UPWARD (lower ends from an upper sum minus a rigorous binary64
+ * rounding-error bound, so any summation order is sound; no BLAS, no helper threads); CROWN
+ * back-substitutes all rows of a pass through a node at once (transposed conv over patches for
+ * conv2d).  Results never depend on how many samples are verified together or on threads.
+ * tl_ibp and tl_crown build a plan internally. */
+typedef struct tl_verify_plan tl_verify_plan;
+tl_code tl_verify_plan_new(tl_verify_plan **out, const tl_graph *g, tl_status *st);
+void tl_verify_plan_free(tl_verify_plan *p);
+/* reference != 0: use the reference per-element kernels (and CROWN intermediate rows for every
+ * neuron) instead of the fast ones; for testing and comparison. */
+void tl_verify_plan_set_reference(tl_verify_plan *p, int reference);
+/* tl_ibp with a plan (the plan's graph) */
+tl_code tl_ibp_plan(const tl_verify_plan *p, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st);
+/* IBP lower bounds of rows a (nrows x nout) on the output with the specification folded into the
+ * last affine layer (what tl_verify_sample reports for method ibp), from boxes b of tl_ibp_plan. */
+tl_code tl_ibp_rows_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                         double *lower, tl_status *st);
+/* tl_crown with a plan.  alpha_steps > 0: alpha-CROWN: the lower slopes of unstable relu
+ * neurons of the final pass are optimised (projected signed-gradient ascent, alpha_steps steps,
+ * in ordinary floating point; the search starts from the upper-line slopes, CROWN's adaptive
+ * slopes are the incumbent); every candidate is bounded soundly and one is kept only if it raises
+ * sum_k min(L_k, 0) and no row decided at 0 gets worse: each row with a negative CROWN bound is at
+ * least as tight as CROWN, each row CROWN proves (L >= 0) stays >= 0.  (Rows are assumed to be
+ * decided at 0, as robustness rows are.)  The chosen slopes are the `la` of the returned data (the certificate's lines).
+ * Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten, reshape and
+ * dropout (concretised ops are fine) get plain CROWN. */
+tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
+                      int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st);
 
 /* ---- exact evaluation ---------------------------------------------------------------------- */
 /* Exact real-semantics output of g at input x (n floats): rational ops are evaluated exactly
