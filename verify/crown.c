@@ -304,7 +304,12 @@ static tl_code back_node(cstate *s, int v) {
     memcpy(s->rec[v], lam, (size_t)s->m * (size_t)N * sizeof *lam);
     s->how[v] = 1;
   }
-  if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM || !parents_finite || (s->ibp_fold && v != s->start)) {
+  /* f32-any: a node whose own box is unbounded (an evaluation may overflow binary32, e.g. a partial
+   * sum of a dot product, or an intermediate of batch norm) must not be crossed by its backward
+   * rule, whose error model assumes no overflow: concretise it (-inf for any nonzero coefficient) */
+  int own_unbounded = f32 && bl && !tlv_box_finite(bl, bh, N);
+  if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM || !parents_finite || own_unbounded ||
+      (s->ibp_fold && v != s->start)) {
     concretize(s, lam, bl, bh, N);
     return TL_OK;
   }
@@ -450,10 +455,17 @@ static tl_code back_node(cstate *s, int v) {
         double l = lam[j];
         if (l == 0)
           continue;
-        /* l y = (l s) x + l (beta - s mu), s in [slo, shi] */
+        /* l y = (l s) x + l beta - (l mu) s, s in [slo, shi]: the constant is bounded in interval
+         * arithmetic ([pl, ph] encloses l mu; rounding -l slo down and then multiplying by a
+         * negative mean would round the wrong way) */
+        rnd_down();
+        double pl = l * (double)mu[c];
+        rnd_up();
+        double ph = l * (double)mu[c];
+        double cm = -fmax(fmax(pl * slo, pl * shi), fmax(ph * slo, ph * shi)); /* <= -(l mu) s */
         rnd_down();
         plo[j] = plo[j] + fmin(l * slo, l * shi);
-        s->cst[k] = s->cst[k] + l * (double)beta[c] + fmin((-l * slo) * mu[c], (-l * shi) * mu[c]);
+        s->cst[k] = s->cst[k] + l * (double)beta[c] + cm;
         rnd_up();
         phi[j] = phi[j] + fmax(l * slo, l * shi);
       }

@@ -253,6 +253,21 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
         hi[o] = hi[o] + e;
         rnd_down();
         lo[o] = lo[o] - e;
+        /* The 2^-20 model needs var + eps far from underflow (a subnormal (float)eps is off by up
+         * to eta/2, relatively far more than u) and no overflowing intermediate in any formula
+         * order (x - mu, its quotient by the root, gamma / root, products with x and mu): else
+         * the node is unbounded. */
+        double var = g->weights[g->nodes[n->parents[4]].woff + c];
+        double gm = g->weights[g->nodes[n->parents[1]].woff + c];
+        double ve = fmin(var + n->attrs.eps, var + (double)(float)n->attrs.eps); /* (float): rounded down */
+        double sq = sqrt(ve);
+        rnd_up();
+        double q = 1.0 / sq;
+        double big = ((fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c]) + 1) * fmax(1.0, q) * fmax(1.0, fabs(gm)) +
+                      fabs(beta[c]) + fabs(var) + fabs(n->attrs.eps) + 1) *
+                     2;
+        if (!(ve >= 0x1p-100) || !(big <= FLT_MAX))
+          lo[o] = -INFINITY, hi[o] = INFINITY;
       }
     }
     break;
