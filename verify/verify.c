@@ -352,8 +352,30 @@ static int in_region(const tl_region *r, const float *x) {
 /* Candidate counterexample x: confirmed in the exact real semantics (GMP/MPFR enclosure certainly
  * violates the property) and, separately, by a float32 evaluation (the user's hook, or the float32
  * runtime).  Only points certainly inside the exact region are considered. */
+/* float32 violation at x (1), none (0); -1 when no float32 evaluation is available */
+static int f32_violated(const tl_property *p, const tl_verify_opts *o, rt_ctx *rt, const tl_graph *g,
+                        const float *x, float *yf, double *ylo, double *yhi) {
+  int ok = 0;
+  if (o->f32_eval)
+    ok = o->f32_eval(o->f32_user, g, x, yf) == 0;
+  else if (rt && rt->e) {
+    tl_status ig;
+    ok = rt_run(rt, x, yf, NULL, NULL, &ig) == TL_OK;
+  }
+  if (!ok)
+    return -1;
+  int finite = 1;
+  for (int64_t j = 0; j < p->nout; j++) {
+    finite &= isfinite(yf[j]) != 0;
+    ylo[j] = yhi[j] = yf[j];
+  }
+  return !finite || tl_property_violated_exact(p, ylo, yhi);
+}
+
+/* exact_first: evaluate exactly even when float32 does not violate (to report exact-only
+ * counterexamples); otherwise the cheap float32 check gates the exact evaluation */
 static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
-                       rt_ctx *rt, const float *x, tl_verify_result *res, tl_status *st) {
+                       rt_ctx *rt, const float *x, int exact_first, tl_verify_result *res, tl_status *st) {
   if (!in_region(r, x))
     return TL_OK;
   int64_t nout = p->nout;
@@ -361,27 +383,16 @@ static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property 
   float *yf = malloc((size_t)nout * sizeof *yf);
   tl_code rc = ylo && yhi && yf ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
   int ex = 0, f32 = 0;
+  if (rc == TL_OK && !exact_first && f32_violated(p, o, rt, g, x, yf, ylo, yhi) != 1) {
+    free(ylo), free(yhi), free(yf);
+    return TL_OK;
+  }
   if (rc == TL_OK)
     rc = tl_exact_eval(g, x, ylo, yhi, st);
   if (rc == TL_OK)
     ex = tl_property_violated_exact(p, ylo, yhi);
-  if (rc == TL_OK && ex) {
-    int ok = 0;
-    if (o->f32_eval)
-      ok = o->f32_eval(o->f32_user, g, x, yf) == 0;
-    else if (rt && rt->e) {
-      tl_status ig;
-      ok = rt_run(rt, x, yf, NULL, NULL, &ig) == TL_OK;
-    }
-    if (ok) {
-      int finite = 1;
-      for (int64_t j = 0; j < nout; j++) {
-        finite &= isfinite(yf[j]) != 0;
-        ylo[j] = yhi[j] = yf[j];
-      }
-      f32 = !finite || tl_property_violated_exact(p, ylo, yhi);
-    }
-  }
+  if (rc == TL_OK && ex)
+    f32 = f32_violated(p, o, rt, g, x, yf, ylo, yhi) == 1;
   if (rc == TL_OK && ex && (!res->cex || (!res->cex_f32 && f32))) {
     int64_t n = g->nodes[g->inputs[0]].numel;
     free(res->cex);
@@ -457,7 +468,7 @@ static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, 
       sc = pgd_score(p, a, y, &row);
       if (sc <= 0) {
         tries++;
-        rc = try_cex(g, r, p, o, rt, x, res, st);
+        rc = try_cex(g, r, p, o, rt, x, 0, res, st);
         break;
       }
       if (it == o->pgd_steps)
@@ -501,7 +512,7 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
     for (int64_t i = 0; i < n && ok; i++)
       ok = to_f32_in(r->center[i], r->lo[i], r->hi[i], &x[i]);
     if (ok)
-      rc = try_cex(g, r, p, o, &rt, x, res, st);
+      rc = try_cex(g, r, p, o, &rt, x, 1, res, st);
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32)) {
     tl_status ig;
@@ -513,7 +524,7 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
           ok = to_f32_in(c > 0 ? r->lo[i] : c < 0 ? r->hi[i] : (r->lo[i] + r->hi[i]) / 2, r->lo[i], r->hi[i], &x[i]);
         }
         if (ok)
-          rc = try_cex(g, r, p, o, &rt, x, res, st);
+          rc = try_cex(g, r, p, o, &rt, x, 0, res, st);
       }
     }
   }
