@@ -1,5 +1,5 @@
 /* cmd_verify.c - `torchlean verify MODEL`: robustness of test samples in an L_inf ball (clamped
- * to the pixel domain [0, 1]) by IBP or CROWN, in real or f32-any semantics, with counterexample
+ * to the pixel domain [0, 1] when the data lies in it) by IBP or CROWN, in real or f32-any semantics, with counterexample
  * search (PGD on the float32 runtime, confirmed exactly and in float32), certificates for
  * torchlean-check, and a certified-accuracy summary.  Samples run on --threads workers; the
  * verdicts do not depend on the thread count. */
@@ -201,12 +201,17 @@ static int run_verify(const tl_cli *cli) {
     return rc;
   }
   const float *X = tl_tensor_f32(d->x);
+  /* the input domain: pixel space [0, 1] when every selected value lies in it (images), else none */
+  int clamp = 1;
+  for (int64_t i = lo * row; i < (lo + n) * row && clamp; i++)
+    clamp = X[i] >= 0.0f && X[i] <= 1.0f;
   uint8_t gh[32];
   char ghex[65];
   tl_graph_hash(g, gh);
   tl_hash_hex(gh, ghex);
-  printf("model %s (graph %.16s...), %lld samples of %s from %lld, semantics %s, %lld threads\n", cli->pos[0], ghex,
-         (long long)n, d->name, (long long)lo, tl_semantics_name(sem), threads);
+  printf("model %s (graph %.16s...), %lld samples of %s from %lld, semantics %s, %lld threads, domain %s\n",
+         cli->pos[0], ghex, (long long)n, d->name, (long long)lo, tl_semantics_name(sem), threads,
+         clamp ? "[0, 1]" : "unbounded (values outside [0, 1])");
 
   /* clean accuracy: the exact argmax at the center is the label (ties count as wrong) */
   unsigned char *correct = calloc((size_t)n + 1, 1);
@@ -250,7 +255,7 @@ static int run_verify(const tl_cli *cli) {
       for (int64_t i = 0; i < n; i++) {
         tl_region_free(regs[i]);
         regs[i] = NULL;
-        if (tl_region_linf(&regs[i], X + (lo + i) * row, row, eps[e], 1, 0.0, 1.0, &st) != TL_OK) {
+        if (tl_region_linf(&regs[i], X + (lo + i) * row, row, eps[e], clamp, 0.0, 1.0, &st) != TL_OK) {
           fprintf(stderr, "torchlean %s: sample %lld: %s\n", cmd, (long long)(lo + i), st.msg);
           rc = 1;
           break;
