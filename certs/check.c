@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ghash.h"
+
 #define PREC 128
 #define MAXDIM 8
 
@@ -229,7 +231,8 @@ typedef struct cnode {
   int np, par[5];
   int nd;
   int64_t shape[MAXDIM], numel;
-  qv *w; /* PARAM data */
+  qv *w;     /* PARAM data */
+  float *wf; /* PARAM data as binary32 (sign of zero kept: the graph hash covers the bits) */
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
   mpq_t alpha, clo, chi, eps;
 } cnode;
@@ -243,6 +246,7 @@ static void graph_free(cgraph *g) {
   for (int i = 0; i < g->n; i++) {
     cnode *n = &g->nodes[i];
     qv_free(n->w, n->numel);
+    free(n->wf);
     mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
   }
   free(g->nodes);
@@ -463,17 +467,31 @@ static int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
         return fail(c, BAD, "out of memory");
       if (get_qarr(c, o, "data", where, n->numel, n->w, 0))
         return BAD;
-      /* weights are binary32 values */
-      for (int64_t e = 0; e < n->numel; e++) {
+      /* weights are binary32 values; wf keeps the bits (strtod of the string: exact for hex floats,
+       * keeps the sign of zero), cross-checked against the exact rational */
+      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)))
+        return fail(c, BAD, "out of memory");
+      const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "data")->child;
+      for (int64_t e = 0; e < n->numel; e++, it = it->next) {
         double d = mpq_get_d(n->w[e].q);
         float f = (float)d;
         mpq_t t;
         mpq_init(t);
         mpq_set_d(t, (double)f);
         int eq = mpq_equal(t, n->w[e].q) && d == d && f - f == 0;
+        char *endp;
+        double ds = strtod(it->valuestring, &endp);
+        float fs = (float)ds;
+        if (eq && !*endp && fs - fs == 0) {
+          mpq_set_d(t, (double)fs);
+          eq = mpq_equal(t, n->w[e].q) && (double)fs == ds;
+        } else {
+          eq = 0;
+        }
         mpq_clear(t);
         if (!eq)
           return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+        n->wf[e] = fs;
       }
     }
     if (check_struct(c, g, i))
@@ -481,6 +499,16 @@ static int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
   }
   if (g->nodes[g->input].op != OP_INPUT)
     return fail(c, BAD, "malformed: graph.input names node %d, which is not an input", g->input);
+  /* the graph's input and output lists (hashed) must agree with the fields the checker uses */
+  cJSON *ins = field(c, gj, "inputs", "graph"), *outs = ins ? field(c, gj, "outputs", "graph") : NULL;
+  if (!outs)
+    return BAD;
+  if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) != 1 || !cJSON_IsNumber(ins->child) ||
+      ins->child->valuedouble != g->input)
+    return fail(c, BAD, "malformed: graph.inputs must be [graph.input]");
+  if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) < 1 || !cJSON_IsNumber(outs->child) ||
+      outs->child->valuedouble != g->output)
+    return fail(c, BAD, "malformed: graph.outputs must start with graph.output");
   for (int k = 0; k < nn; k++)
     if (g->nodes[k].op == OP_INPUT && k != g->input)
       return fail(c, BAD, "malformed: graph has more than one input (node %d)", k);
@@ -1805,11 +1833,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
     return 2;
   }
-  if (model) {
-    printf("MALFORMED: --model is not supported yet (the model-file graph hash is not specified yet); "
-           "certificates embed their graph\n");
-    return 2;
-  }
   size_t len = 0;
   char *txt = read_file(path, &len);
   if (!txt) {
@@ -1839,19 +1862,57 @@ int main(int argc, char **argv) {
   if (c.code == OK && (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
     fail(&c, BAD, "malformed: method must be \"ibp\" or \"crown\"");
   cJSON *hash = c.code == OK ? field(&c, root, "graph_sha256", "certificate") : NULL;
-  if (c.code == OK && !cJSON_IsNull(hash)) {
-    int okh = cJSON_IsString(hash) && strlen(hash->valuestring) == 64;
-    for (int i = 0; okh && i < 64; i++)
-      okh = hexval((unsigned char)hash->valuestring[i]) >= 0;
-    if (!okh)
-      fail(&c, BAD, "malformed: graph_sha256 must be 64 hex digits or null");
-  }
+  uint8_t claimed[32], derived[32];
+  if (c.code == OK && (!cJSON_IsString(hash) || cg_hex_decode(hash->valuestring, claimed)))
+    fail(&c, BAD, "malformed: graph_sha256 must be 64 hex digits");
+  cJSON *gj = NULL;
   if (c.code == OK) {
     f32 = !strcmp(sem->valuestring, "f32-any");
     crown_m = !strcmp(meth->valuestring, "crown");
-    cJSON *gj = field(&c, root, "graph", "certificate");
+    gj = field(&c, root, "graph", "certificate");
     if (gj)
       read_graph(&c, gj, &g);
+  }
+  /* the graph hash: recomputed here from the embedded graph (docs/graph-hash.md) */
+  if (c.code == OK) {
+    const float **wv = calloc((size_t)g.n, sizeof *wv);
+    char herr[300];
+    for (int i = 0; wv && i < g.n; i++)
+      wv[i] = g.nodes[i].wf;
+    if (!wv)
+      fail(&c, BAD, "out of memory");
+    else if (cg_hash_json(cJSON_GetObjectItemCaseSensitive(gj, "nodes"), "op",
+                          cJSON_GetObjectItemCaseSensitive(gj, "inputs"), cJSON_GetObjectItemCaseSensitive(gj, "outputs"),
+                          wv, derived, herr, sizeof herr))
+      fail(&c, BAD, "malformed: %s", herr);
+    else if (memcmp(derived, claimed, 32) != 0)
+      fail(&c, REJ, "REJECT: graph_sha256 is not the hash of the embedded graph (recomputed hash differs)");
+    free(wv);
+  }
+  /* --model: the model file's own hash and weights must be those of the embedded graph */
+  if (c.code == OK && model) {
+    cm_model m;
+    char merr[400];
+    if (cm_model_read(model, &m, merr, sizeof merr)) {
+      fail(&c, BAD, "malformed model file: %s", merr);
+    } else {
+      if (memcmp(m.hash, m.claimed, 32) != 0)
+        fail(&c, REJ, "REJECT: model file %s: its stored graph_sha256 is not the hash of its contents", model);
+      else if (memcmp(m.hash, claimed, 32) != 0)
+        fail(&c, REJ, "REJECT: model file %s has another graph hash than the certificate", model);
+      else if (m.nnodes != g.n)
+        fail(&c, REJ, "REJECT: model file %s has %d nodes, the certificate's graph %d", model, m.nnodes, g.n);
+      for (int i = 0; c.code == OK && i < g.n; i++) {
+        int isp = g.nodes[i].op == OP_PARAM;
+        if (isp != (m.w[i] != NULL) || (isp && (m.numel[i] != g.nodes[i].numel ||
+                                                memcmp(m.w[i], g.nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
+          fail(&c, REJ, "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)",
+               model, i, i);
+      }
+      if (c.code == OK)
+        printf("model %s: graph hash and weights match the certificate\n", model);
+      cm_model_free(&m);
+    }
   }
   cJSON *samples = c.code == OK ? field(&c, root, "samples", "certificate") : NULL;
   if (c.code == OK && (!cJSON_IsArray(samples) || cJSON_GetArraySize(samples) < 1))

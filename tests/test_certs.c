@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "torchlean/model_file.h"
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
 #include "vnets.h"
@@ -21,6 +22,15 @@ static int run_check(const char *path) {
   /* sanitizer reports must not look like a REJECT (exit 1) */
   snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER, path,
            path);
+  int st = system(cmd);
+  cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
+  return WEXITSTATUS(st);
+}
+
+static int run_check_model(const char *path, const char *model) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s --model %s > %s.out 2>&1",
+           CHECKER, path, model, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -56,8 +66,7 @@ static tl_verdict make_cert(tl_graph *g, uint64_t seed, double eps, tl_semantics
   tl_verify_result *res;
   tl_status st;
   cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, &st), TL_OK, "%s", st.msg);
-  uint8_t hash[32] = {0};
-  tl_cert_info info = {hash, "net.safetensors", NULL};
+  tl_cert_info info = {NULL, "net.safetensors", NULL}; /* the writer hashes g itself */
   cr_assert_eq(tl_cert_write(path, g, reg, p, res, &info, &st), TL_OK, "%s", st.msg);
   tl_verdict v = res->verdict;
   tl_verify_result_free(res);
@@ -295,4 +304,70 @@ Test(certs, random_mutations_never_crash) {
   remove(out);
   snprintf(out, sizeof out, "%s.out", path);
   remove(out);
+}
+
+/* the graph hash binds the certificate: the checker recomputes it from the embedded graph, and
+ * with --model from the model file (its own reader), and compares weights bit for bit */
+Test(certs, graph_hash_and_model_binding) {
+  tl_graph *g = vnet_mlp(21, 5, 8, 8, 3, TL_OP_RELU), *g2 = vnet_mlp(22, 5, 8, 8, 3, TL_OP_RELU);
+  char path[512], mp[512], model[512], model2[512], model3[512];
+  tmp_path(path, sizeof path, "hash");
+  tmp_path(mp, sizeof mp, "hash_mut");
+  tmp_path(model, sizeof model, "hash_model.tlm");
+  tmp_path(model2, sizeof model2, "hash_model2.tlm");
+  tmp_path(model3, sizeof model3, "hash_model3.tlm");
+  make_cert(g, 5, 0.01, TL_SEM_F32_ANY, TL_METHOD_CROWN, 0, path);
+  tl_status st;
+  cr_assert_eq(tl_model_save(model, g, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_model_save(model2, g2, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(run_check(path), 0);
+  cr_assert_eq(run_check_model(path, model), 0, "matching model must be accepted");
+  cr_assert_eq(run_check_model(path, model2), 1, "another model must be rejected");
+  /* the same structure with one weight bit flipped (the file re-saved: a consistent model file) */
+  tl_graph *g3 = NULL;
+  cr_assert_eq(tl_graph_clone(&g3, g, &st), TL_OK);
+  uint32_t bits;
+  memcpy(&bits, &g3->weights[3], 4);
+  bits ^= 1;
+  memcpy(&g3->weights[3], &bits, 4);
+  cr_assert_eq(tl_model_save(model3, g3, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(run_check_model(path, model3), 1, "a one-bit weight change must be rejected");
+  /* a tampered hash: valid hex, wrong value */
+  cJSON *j = load(path), *h = cJSON_GetObjectItem(j, "graph_sha256");
+  char hx[65];
+  snprintf(hx, sizeof hx, "%s", h->valuestring);
+  hx[10] = hx[10] == '0' ? '1' : '0';
+  cJSON_ReplaceItemInObject(j, "graph_sha256", cJSON_CreateString(hx));
+  save(mp, j), cJSON_Delete(j);
+  cr_assert_eq(run_check(mp), 1, "tampered hash must be rejected");
+  cr_assert_eq(run_check_model(mp, model), 1);
+  /* an embedded weight changed (hash kept): rejected by the hash even where the bounds would pass */
+  j = load(path);
+  cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
+  for (cJSON *n = nodes->child; n; n = n->next)
+    if (!strcmp(cJSON_GetObjectItem(n, "op")->valuestring, "param")) {
+      cJSON_ReplaceItemInArray(cJSON_GetObjectItem(n, "data"), 0, cJSON_CreateString("0x1p-20"));
+      break;
+    }
+  save(mp, j), cJSON_Delete(j);
+  cr_assert_eq(run_check(mp), 1);
+  /* a node name changed: covered by the hash too */
+  j = load(path);
+  nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
+  for (cJSON *n = nodes->child; n; n = n->next)
+    if (cJSON_GetObjectItem(n, "name")) {
+      cJSON_ReplaceItemInObject(n, "name", cJSON_CreateString("renamed"));
+      break;
+    }
+  save(mp, j), cJSON_Delete(j);
+  cr_assert_eq(run_check(mp), 1);
+  /* a corrupt model file: malformed (exit 2) */
+  FILE *f = fopen(model3, "r+b");
+  cr_assert(f);
+  fputc(0xff, f), fputc(0xff, f), fputc(0xff, f);
+  fclose(f);
+  cr_assert_eq(run_check_model(path, model3), 2);
+  cr_assert_eq(run_check_model(path, "/nonexistent/model.tlm"), 2);
+  tl_graph_free(g), tl_graph_free(g2), tl_graph_free(g3);
+  remove(path), remove(mp), remove(model), remove(model2), remove(model3);
 }

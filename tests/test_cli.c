@@ -104,6 +104,24 @@ Test(cli, train_evaluate_predict_on_a_csv) {
   snprintf(args, sizeof args, "inspect %s", model);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "format: torchlean model") && strstr(out, "graph_sha256: "), "%s", out);
+  /* verify: verdicts, a summary, certificates the checker ACCEPTs bound to the model file */
+  char cert[256];
+  snprintf(cert, sizeof cert, "%s/c.json", dir);
+  snprintf(args, sizeof args, "verify %s --data %s --first 6 --eps 0.01 --method crown --cert %s --threads 2", model,
+           path, cert);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "summary method=crown eps=0.01") && strstr(out, "certified"), "%s", out);
+  snprintf(args, sizeof args, "%s/certs/torchlean-check %s --model %s > /dev/null", TL_BUILD_DIR, cert, model);
+  cr_assert_eq(WEXITSTATUS(system(args)), 0, "checker did not accept %s", cert);
+  const char *bad[] = {"--first 2", "--first 2 --eps x", "--first 2 --eps 0.1 --method foo",
+                       "--eps 0.1", "--index 0 --first 2 --eps 0.1", "--index 100000 --eps 0.1",
+                       "--first 2 --eps 0.1 --semantics f64", "--first 2 --eps -1", "--first 2 --eps 0.1 --threads 0"};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    snprintf(args, sizeof args, "verify %s --data %s %s", model, path, bad[k]);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s: %s", bad[k], out);
+  }
+  cr_assert_eq(run("verify /nonexistent.tlm --first 1 --eps 0.1", out, sizeof out), 2, "%s", out);
+  snprintf(args, sizeof args, "inspect %s", model);
   FILE *m = fopen(model, "r+b"); /* corrupt the JSON header: one clear line, exit 2 */
   fseek(m, 12, SEEK_SET);
   fputc('#', m);

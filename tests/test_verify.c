@@ -212,6 +212,15 @@ static int f32_hook(void *user, const tl_graph *g, const float *x, float *y) {
   return vnet_f32_forward(g, x, VORD_SEQ, y);
 }
 
+/* a float32 "model" that always answers the label: the float32 side never confirms */
+static int f32_honest_hook(void *user, const tl_graph *g, const float *x, float *y) {
+  (void)g, (void)x;
+  int label = *(const int *)user;
+  for (int j = 0; j < 3; j++)
+    y[j] = j == label ? 1.0f : 0.0f;
+  return 0;
+}
+
 Test(verify, falsified_needs_both_confirmations) {
   tl_graph *g = vnet_mlp(5, 4, 8, 8, 3, TL_OP_RELU);
   float c[4] = {0.5f, 0.5f, 0.5f, 0.5f};
@@ -226,19 +235,69 @@ Test(verify, falsified_needs_both_confirmations) {
   tl_property *p;
   cr_assert_eq(tl_property_robust(&p, 3, worst, NULL), TL_OK);
   tl_verify_opts o = tl_verify_opts_default();
+  o.f32_eval = f32_honest_hook, o.f32_user = &worst;
   tl_verify_result *res;
   cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
-  cr_assert_eq(res->verdict, TL_VERDICT_UNKNOWN); /* no float32 hook: not confirmed */
+  cr_assert_eq(res->verdict, TL_VERDICT_UNKNOWN); /* float32 does not confirm: not falsified */
   cr_assert(res->cex && res->cex_exact && !res->cex_f32);
   tl_verify_result_free(res);
   o.f32_eval = f32_hook;
   cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
   cr_assert_eq(res->verdict, TL_VERDICT_FALSIFIED);
   tl_verify_result_free(res);
-  cr_assert_eq(tl_verify_confirm_f32_runtime(g, c, (float[3]){0}, NULL), TL_EUNSUPPORTED);
+  o.f32_eval = NULL; /* the default: the float32 runtime confirms */
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+  cr_assert_eq(res->verdict, TL_VERDICT_FALSIFIED);
+  cr_assert(res->cex_exact && res->cex_f32);
+  tl_verify_result_free(res);
+  float yr[3], ys[3];
+  cr_assert_eq(tl_verify_confirm_f32_runtime(g, c, yr, NULL), TL_OK);
+  cr_assert_eq(vnet_f32_forward(g, c, VORD_SEQ, ys), 0);
+  for (int j = 0; j < 3; j++)
+    cr_assert_float_eq(yr[j], ys[j], 1e-4 * (1 + fabsf(ys[j])));
   tl_property_free(p);
   tl_region_free(reg);
   tl_graph_free(g);
+}
+
+/* PGD finds counterexamples that the center and the CROWN corners miss, and never reports one
+ * outside the region */
+Test(verify, pgd_falsifies_inside_region) {
+  int found = 0;
+  for (int k = 0; k < 12; k++) {
+    tl_graph *g = vnet_mlp(100 + k, 6, 16, 16, 4, TL_OP_RELU);
+    tl_rng r;
+    tl_rng_init(&r, 7 + k);
+    float c[6];
+    for (int i = 0; i < 6; i++)
+      c[i] = (float)tl_rng_uniform(&r);
+    double ylo[4], yhi[4];
+    cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+    int label = 0;
+    for (int j = 1; j < 4; j++)
+      if (ylo[j] > ylo[label])
+        label = j;
+    tl_property *p;
+    cr_assert_eq(tl_property_robust(&p, 4, label, NULL), TL_OK);
+    tl_region *reg;
+    cr_assert_eq(tl_region_linf(&reg, c, 6, 0.3, 1, 0, 1, NULL), TL_OK);
+    tl_verify_opts o = tl_verify_opts_default();
+    o.method = TL_METHOD_IBP;
+    tl_verify_result *res;
+    cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, NULL), TL_OK);
+    if (res->verdict == TL_VERDICT_FALSIFIED) {
+      found++;
+      for (int i = 0; i < 6; i++)
+        cr_assert(fabs((double)res->cex[i] - c[i]) <= 0.3 && res->cex[i] >= 0 && res->cex[i] <= 1);
+      cr_assert_eq(tl_exact_eval(g, res->cex, ylo, yhi, NULL), TL_OK);
+      cr_assert(tl_property_violated_exact(p, ylo, yhi));
+    }
+    tl_verify_result_free(res);
+    tl_property_free(p);
+    tl_region_free(reg);
+    tl_graph_free(g);
+  }
+  cr_assert(found >= 1, "PGD found no counterexample at radius 0.3 on 12 random nets");
 }
 
 Test(verify, dataset_independent_of_threads) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "torchlean/model_file.h"
 #include "vinternal.h"
 
 static cJSON *hexnum(double v) {
@@ -70,8 +71,34 @@ static cJSON *graph_json(const tl_graph *g) {
       cJSON_AddItemToObject(o, "lo", hexnum(a->lo)), cJSON_AddItemToObject(o, "hi", hexnum(a->hi));
     if (n->op == TL_OP_BATCH_NORM)
       cJSON_AddItemToObject(o, "eps", hexnum(a->eps));
+    /* every other attribute of the op's schema (docs/graph-hash.md), so that the checker can
+     * rebuild the canonical encoding and recompute the graph hash from the certificate alone */
+    tl_attrs ac = *a; /* the accessors take a non-const pointer; read only */
+    for (const tl_attr_field *f = tl_op_get(n->op)->attrs; f->name; f++) {
+      if (cJSON_GetObjectItemCaseSensitive(o, f->name))
+        continue;
+      if (f->type == TL_ATTR_INT)
+        cJSON_AddNumberToObject(o, f->name, (double)*tl_attr_int_ptr(&ac, f));
+      else if (f->type == TL_ATTR_INT2)
+        cJSON_AddItemToObject(o, f->name, intarr(tl_attr_int_ptr(&ac, f), 2));
+      else if (f->type == TL_ATTR_FLOAT)
+        cJSON_AddItemToObject(o, f->name, hexnum(*tl_attr_float_ptr(&ac, f)));
+      else
+        cJSON_AddItemToObject(o, f->name, intarr(a->list, a->nlist));
+    }
+    if (n->name)
+      cJSON_AddStringToObject(o, "name", n->name);
+    if (n->op == TL_OP_PARAM)
+      cJSON_AddStringToObject(o, "param_kind", n->pkind == TL_PARAM_TRAINABLE ? "trainable"
+                                               : n->pkind == TL_PARAM_BUFFER  ? "buffer"
+                                                                              : "constant");
     cJSON_AddItemToArray(nodes, o);
   }
+  cJSON *ins = cJSON_AddArrayToObject(gj, "inputs"), *outs = cJSON_AddArrayToObject(gj, "outputs");
+  for (int i = 0; i < g->ninputs; i++)
+    cJSON_AddItemToArray(ins, cJSON_CreateNumber(g->inputs[i]));
+  for (int i = 0; i < g->noutputs; i++)
+    cJSON_AddItemToArray(outs, cJSON_CreateNumber(g->outputs[i]));
   return gj;
 }
 
@@ -157,14 +184,15 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   cJSON_AddNumberToObject(root, "version", 1);
   cJSON *pr = cJSON_AddObjectToObject(root, "producer");
   cJSON_AddStringToObject(pr, "name", info && info->producer ? info->producer : "torchlean 0.1.0");
-  if (info && info->graph_hash) {
-    char hx[65];
-    for (int i = 0; i < 32; i++)
-      snprintf(hx + 2 * i, 3, "%02x", info->graph_hash[i]);
-    cJSON_AddStringToObject(root, "graph_sha256", hx);
-  } else {
-    cJSON_AddNullToObject(root, "graph_sha256");
+  /* the hash is always computed from g itself; a caller-supplied hash must agree with it */
+  uint8_t gh[32];
+  char hx[65];
+  tl_graph_hash(g, gh);
+  if (info && info->graph_hash && memcmp(info->graph_hash, gh, 32) != 0) {
+    cJSON_Delete(root);
+    return tl_fail(st, TL_EARG, "cert: the given graph hash is not the hash of the graph (%s)", tl_hash_hex(gh, hx));
   }
+  cJSON_AddStringToObject(root, "graph_sha256", tl_hash_hex(gh, hx));
   if (info && info->model_ref)
     cJSON_AddStringToObject(root, "model", info->model_ref);
   else

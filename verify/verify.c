@@ -1,10 +1,13 @@
 /* verify.c - regions, properties, verdicts, counterexample search and dataset mode. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "torchlean/exec.h"
+#include "torchlean/rand.h"
 #include "vinternal.h"
 
 const char *tl_semantics_name(tl_semantics s) { return s == TL_SEM_F32_ANY ? "f32-any" : "real"; }
@@ -224,10 +227,73 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
 }
 
 /* ---- verification of one sample ----------------------------------------------------------- */
+/* ---- the float32 runtime: forward passes and input gradients (tl_exec, FAST kernels) ------- */
+/* A private copy of the graph (tl_exec borrows a mutable graph) compiled once with gradients.
+ * Every call runs in round-to-nearest (the verifier's directed modes are saved and restored). */
+typedef struct rt_ctx {
+  tl_graph *g;
+  tl_exec *e;
+  int in, out;
+  int64_t n, nout;
+} rt_ctx;
+
+static void rt_close(rt_ctx *r) {
+  tl_exec_free(r->e);
+  tl_graph_free(r->g);
+  memset(r, 0, sizeof *r);
+}
+
+static tl_code rt_open(rt_ctx *r, const tl_graph *g, tl_status *st) {
+  memset(r, 0, sizeof *r);
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EARG, "verify: the float32 runtime needs a graph with one input");
+  TL_TRY(tl_graph_clone(&r->g, g, st));
+  tl_exec_opts eo = tl_exec_opts_default();
+  eo.mode = TL_COMPILED, eo.kernels = TL_KERNELS_FAST;
+  r->in = g->inputs[0];
+  r->out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  r->n = g->nodes[r->in].numel, r->nout = g->nodes[r->out].numel;
+  int old = fegetround();
+  fesetround(FE_TONEAREST);
+  tl_code rc = tl_exec_new(&r->e, r->g, &eo, st);
+  if (rc == TL_OK)
+    rc = tl_exec_plan(r->e, st);
+  fesetround(old);
+  if (rc != TL_OK)
+    rt_close(r);
+  return rc;
+}
+
+/* y = f(x) in float32; with seed != NULL also gx = d<seed, y>/dx */
+static tl_code rt_run(rt_ctx *r, const float *x, float *y, const float *seed, float *gx, tl_status *st) {
+  int old = fegetround();
+  fesetround(FE_TONEAREST);
+  tl_code rc = tl_exec_set_input(r->e, r->in, x, st);
+  if (rc == TL_OK)
+    rc = tl_exec_forward(r->e, st);
+  const float *v = rc == TL_OK ? tl_exec_value(r->e, r->out) : NULL;
+  if (rc == TL_OK && !v)
+    rc = tl_fail(st, TL_EVALUE, "verify: the runtime kept no output value");
+  if (rc == TL_OK)
+    memcpy(y, v, (size_t)r->nout * sizeof *y);
+  if (rc == TL_OK && seed) {
+    rc = tl_exec_backward(r->e, r->out, seed, st);
+    const float *gv = rc == TL_OK ? tl_exec_grad(r->e, r->in) : NULL;
+    if (rc == TL_OK && !gv)
+      rc = tl_fail(st, TL_EVALUE, "verify: the runtime computed no input gradient");
+    if (rc == TL_OK)
+      memcpy(gx, gv, (size_t)r->n * sizeof *gx);
+  }
+  fesetround(old);
+  return rc;
+}
+
 tl_code tl_verify_confirm_f32_runtime(const tl_graph *g, const float *x, float *y, tl_status *st) {
-  (void)g, (void)x, (void)y;
-  return tl_fail(st, TL_EUNSUPPORTED,
-                 "verify: float32 confirmation through the runtime is not wired yet (exec lands separately)");
+  rt_ctx r;
+  TL_TRY(rt_open(&r, g, st));
+  tl_code rc = rt_run(&r, x, y, NULL, NULL, st);
+  rt_close(&r);
+  return rc;
 }
 
 tl_verify_opts tl_verify_opts_default(void) {
@@ -236,6 +302,9 @@ tl_verify_opts tl_verify_opts_default(void) {
   o.method = TL_METHOD_CROWN;
   o.sem = TL_SEM_F32_ANY;
   o.falsify = 1;
+  o.pgd_steps = 30;
+  o.pgd_restarts = 4;
+  o.seed = 0x7e57ab1eULL;
   return o;
 }
 
@@ -261,25 +330,69 @@ static int to_f32_in(double v, double lo, double hi, float *out) {
   return 1;
 }
 
-static tl_code try_cex(const tl_graph *g, const tl_property *p, const tl_verify_opts *o, const float *x,
-                       tl_verify_result *res, tl_status *st) {
+/* Is the float point x certainly inside the EXACT region (not only its outward-rounded box)? */
+static int in_region(const tl_region *r, const float *x) {
+  int old = fegetround(), ok = 1;
+  for (int64_t i = 0; i < r->n && ok; i++) {
+    double v = x[i];
+    if (!(v >= r->lo[i] && v <= r->hi[i]))
+      ok = 0;
+    else if (r->kind == TL_REGION_LINF) {
+      rnd_up();
+      double up = v - (double)r->center[i];
+      rnd_down();
+      double dn = v - (double)r->center[i];
+      ok = up <= r->eps && dn >= -r->eps && (!r->clamp || (v >= r->dom_lo && v <= r->dom_hi));
+    }
+  }
+  fesetround(old);
+  return ok;
+}
+
+/* Candidate counterexample x: confirmed in the exact real semantics (GMP/MPFR enclosure certainly
+ * violates the property) and, separately, by a float32 evaluation (the user's hook, or the float32
+ * runtime).  Only points certainly inside the exact region are considered. */
+/* float32 violation at x (1), none (0); -1 when no float32 evaluation is available */
+static int f32_violated(const tl_property *p, const tl_verify_opts *o, rt_ctx *rt, const tl_graph *g,
+                        const float *x, float *yf, double *ylo, double *yhi) {
+  int ok = 0;
+  if (o->f32_eval)
+    ok = o->f32_eval(o->f32_user, g, x, yf) == 0;
+  else if (rt && rt->e) {
+    tl_status ig;
+    ok = rt_run(rt, x, yf, NULL, NULL, &ig) == TL_OK;
+  }
+  if (!ok)
+    return -1;
+  int finite = 1;
+  for (int64_t j = 0; j < p->nout; j++) {
+    finite &= isfinite(yf[j]) != 0;
+    ylo[j] = yhi[j] = yf[j];
+  }
+  return !finite || tl_property_violated_exact(p, ylo, yhi);
+}
+
+/* exact_first: evaluate exactly even when float32 does not violate (to report exact-only
+ * counterexamples); otherwise the cheap float32 check gates the exact evaluation */
+static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+                       rt_ctx *rt, const float *x, int exact_first, tl_verify_result *res, tl_status *st) {
+  if (!in_region(r, x))
+    return TL_OK;
   int64_t nout = p->nout;
   double *ylo = malloc((size_t)nout * sizeof *ylo), *yhi = malloc((size_t)nout * sizeof *yhi);
   float *yf = malloc((size_t)nout * sizeof *yf);
   tl_code rc = ylo && yhi && yf ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
   int ex = 0, f32 = 0;
+  if (rc == TL_OK && !exact_first && f32_violated(p, o, rt, g, x, yf, ylo, yhi) != 1) {
+    free(ylo), free(yhi), free(yf);
+    return TL_OK;
+  }
   if (rc == TL_OK)
     rc = tl_exact_eval(g, x, ylo, yhi, st);
   if (rc == TL_OK)
     ex = tl_property_violated_exact(p, ylo, yhi);
-  if (rc == TL_OK && ex && o->f32_eval && o->f32_eval(o->f32_user, g, x, yf) == 0) {
-    int finite = 1;
-    for (int64_t j = 0; j < nout; j++) {
-      finite &= isfinite(yf[j]) != 0;
-      ylo[j] = yhi[j] = yf[j];
-    }
-    f32 = !finite || tl_property_violated_exact(p, ylo, yhi);
-  }
+  if (rc == TL_OK && ex)
+    f32 = f32_violated(p, o, rt, g, x, yf, ylo, yhi) == 1;
   if (rc == TL_OK && ex && (!res->cex || (!res->cex_f32 && f32))) {
     int64_t n = g->nodes[g->inputs[0]].numel;
     free(res->cex);
@@ -293,8 +406,96 @@ static tl_code try_cex(const tl_graph *g, const tl_property *p, const tl_verify_
   return rc;
 }
 
+/* PGD score of a float32 output y: <= 0 means the property looks violated.  Safe DNF: the largest
+ * over clauses of the smallest row slack a.y + d (a = -c); unsafe DNF: the smallest over clauses of
+ * the largest row excess a.y - d (a = c).  *row receives the row whose gradient moves the score. */
+static double pgd_score(const tl_property *p, const double *a, const float *y, int *row) {
+  double best = p->unsafe ? INFINITY : -INFINITY;
+  *row = 0;
+  for (int k = 0; k < p->nclauses; k++) {
+    double cv = p->unsafe ? -INFINITY : INFINITY;
+    int cr = p->clause_start[k];
+    for (int q = p->clause_start[k]; q < p->clause_start[k + 1]; q++) {
+      double v = 0;
+      for (int64_t j = 0; j < p->nout; j++)
+        v += a[(size_t)q * p->nout + j] * (double)y[j];
+      v = p->unsafe ? v - p->d[q] : v + p->d[q];
+      if (p->unsafe ? v > cv : v < cv)
+        cv = v, cr = q;
+    }
+    if (p->unsafe ? cv < best : cv > best)
+      best = cv, *row = cr;
+  }
+  return isnan(best) ? -INFINITY : best; /* a NaN output is a violation for the float32 check */
+}
+
+/* seed of the per-sample random stream: the options' seed mixed with the region's bits, so a
+ * sample's search does not depend on which thread or batch runs it */
+static uint64_t region_seed(const tl_region *r, uint64_t seed) {
+  uint64_t h = tl_splitmix64(seed ^ (uint64_t)r->n);
+  for (int64_t i = 0; i < r->n; i++) {
+    uint64_t a, b;
+    memcpy(&a, &r->lo[i], 8), memcpy(&b, &r->hi[i], 8);
+    h = tl_splitmix64(h ^ a) ^ tl_splitmix64(b + (uint64_t)i);
+  }
+  return h;
+}
+
+/* Signed-gradient PGD on the score inside the box, restarts from the center (L_inf) and from
+ * uniform random points; every point whose float32 score is <= 0 goes to try_cex (at most a few
+ * exact evaluations per sample).  Stops at the first doubly confirmed counterexample. */
+static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
+                   const double *a, tl_verify_result *res, tl_status *st) {
+  int64_t n = r->n, nout = p->nout;
+  float *x = malloc((size_t)n * sizeof *x), *gx = malloc((size_t)n * sizeof *gx);
+  float *y = malloc((size_t)nout * sizeof *y), *seed = malloc((size_t)nout * sizeof *seed);
+  tl_code rc = x && gx && y && seed ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  tl_rng rng;
+  tl_rng_init(&rng, region_seed(r, o->seed));
+  int tries = 0;
+  for (int rs = 0; rc == TL_OK && rs <= o->pgd_restarts && !(res->cex && res->cex_f32) && tries < 4; rs++) {
+    for (int64_t i = 0; i < n; i++) {
+      double v = rs == 0 && r->center ? (double)r->center[i] : r->lo[i] + (r->hi[i] - r->lo[i]) * tl_rng_uniform(&rng);
+      if (!to_f32_in(v, r->lo[i], r->hi[i], &x[i]))
+        x[i] = (float)r->lo[i];
+    }
+    for (int it = 0; rc == TL_OK && it <= o->pgd_steps; it++) {
+      int row = 0;
+      double sc;
+      rc = rt_run(rt, x, y, NULL, NULL, st);
+      if (rc != TL_OK)
+        break;
+      sc = pgd_score(p, a, y, &row);
+      if (sc <= 0) {
+        tries++;
+        rc = try_cex(g, r, p, o, rt, x, 0, res, st);
+        break;
+      }
+      if (it == o->pgd_steps)
+        break;
+      for (int64_t j = 0; j < nout; j++)
+        seed[j] = (float)a[(size_t)row * nout + j];
+      rc = rt_run(rt, x, y, seed, gx, st);
+      /* step size: a quarter of the box width, decaying linearly to a 1/20 */
+      double frac = 0.25 - 0.2 * (double)it / (double)(o->pgd_steps > 1 ? o->pgd_steps - 1 : 1);
+      for (int64_t i = 0; rc == TL_OK && i < n; i++) {
+        double w = r->hi[i] - r->lo[i], v = (double)x[i];
+        if (gx[i] > 0)
+          v -= frac * w;
+        else if (gx[i] < 0)
+          v += frac * w;
+        v = fmin(fmax(v, r->lo[i]), r->hi[i]);
+        if (!to_f32_in(v, r->lo[i], r->hi[i], &x[i]))
+          x[i] = (float)r->lo[i];
+      }
+    }
+  }
+  free(x), free(gx), free(y), free(seed);
+  return rc;
+}
+
 /* candidates: the center (L_inf), then for every row that failed, the input-box corner that
- * minimises CROWN's linear lower bound of that row */
+ * minimises CROWN's linear lower bound of that row, then PGD */
 static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
                        const tl_bounds *b, const double *a, tl_verify_result *res, tl_status *st) {
   int64_t n = r->n;
@@ -302,12 +503,16 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
   double *coef = malloc((size_t)p->nrows * (size_t)(n ? n : 1) * sizeof *coef);
   double *lw = malloc((size_t)p->nrows * sizeof *lw);
   tl_code rc = x && coef && lw ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  rt_ctx rt;
+  memset(&rt, 0, sizeof rt);
+  if (rc == TL_OK && (!o->f32_eval || o->pgd_steps > 0))
+    rc = rt_open(&rt, g, st);
   if (rc == TL_OK && r->kind == TL_REGION_LINF) {
     int ok = 1;
     for (int64_t i = 0; i < n && ok; i++)
       ok = to_f32_in(r->center[i], r->lo[i], r->hi[i], &x[i]);
     if (ok)
-      rc = try_cex(g, p, o, x, res, st);
+      rc = try_cex(g, r, p, o, &rt, x, 1, res, st);
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32)) {
     tl_status ig;
@@ -319,10 +524,13 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
           ok = to_f32_in(c > 0 ? r->lo[i] : c < 0 ? r->hi[i] : (r->lo[i] + r->hi[i]) / 2, r->lo[i], r->hi[i], &x[i]);
         }
         if (ok)
-          rc = try_cex(g, p, o, x, res, st);
+          rc = try_cex(g, r, p, o, &rt, x, 0, res, st);
       }
     }
   }
+  if (rc == TL_OK && !(res->cex && res->cex_f32) && o->pgd_steps > 0)
+    rc = pgd(g, r, p, o, &rt, a, res, st);
+  rt_close(&rt);
   free(x), free(coef), free(lw);
   return rc;
 }
@@ -372,6 +580,86 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
   res->seconds = now_s() - t0;
   *out = res;
   return TL_OK;
+}
+
+/* ---- many samples on worker threads ------------------------------------------------------- */
+typedef struct batch_job {
+  const tl_graph *g;
+  int64_t n;
+  const tl_region *const *r;
+  const tl_property *const *p;
+  const tl_verify_opts *o;
+  tl_verify_result **out;
+  tl_verify_progress_fn progress;
+  void *user;
+  atomic_llong next, done;
+  atomic_int failed;
+  pthread_mutex_t mu;
+  tl_code rc;
+  tl_status st;
+} batch_job;
+
+static void *batch_worker(void *arg) {
+  batch_job *b = arg;
+  for (;;) {
+    long long i = atomic_fetch_add(&b->next, 1);
+    if (i >= b->n || atomic_load(&b->failed))
+      break;
+    tl_status st;
+    tl_code rc = tl_verify_sample(b->g, b->r[i], b->p[i], b->o, &b->out[i], &st);
+    if (rc != TL_OK) {
+      pthread_mutex_lock(&b->mu);
+      if (!atomic_load(&b->failed)) {
+        b->rc = rc, b->st = st;
+        tl_status_prefix(&b->st, "sample %lld: ", i);
+        atomic_store(&b->failed, 1);
+      }
+      pthread_mutex_unlock(&b->mu);
+      break;
+    }
+    long long d = atomic_fetch_add(&b->done, 1) + 1;
+    if (b->progress)
+      b->progress(b->user, d, b->n);
+  }
+  return NULL;
+}
+
+tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r, const tl_property *const *p,
+                        const tl_verify_opts *o, int nthreads, tl_verify_result **out, tl_verify_progress_fn progress,
+                        void *progress_user, tl_status *st) {
+  if (n < 0 || nthreads < 1 || !o)
+    return tl_fail(st, TL_EARG, "verify: batch needs n >= 0, nthreads >= 1 and options");
+  for (int64_t i = 0; i < n; i++)
+    out[i] = NULL;
+  batch_job b;
+  memset(&b, 0, sizeof b);
+  b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
+  atomic_init(&b.next, 0), atomic_init(&b.done, 0), atomic_init(&b.failed, 0);
+  pthread_mutex_init(&b.mu, NULL);
+  b.rc = TL_OK;
+  int nt = (int64_t)nthreads > n ? (int)(n > 0 ? n : 1) : nthreads, started = 0;
+  pthread_t *th = calloc((size_t)nt, sizeof *th);
+  tl_code rc = th ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  for (int t = 1; rc == TL_OK && t < nt; t++) {
+    if (pthread_create(&th[t], NULL, batch_worker, &b) != 0)
+      break; /* fewer threads: same results */
+    started = t;
+  }
+  if (rc == TL_OK)
+    batch_worker(&b); /* the calling thread works too */
+  for (int t = 1; t <= started; t++)
+    pthread_join(th[t], NULL);
+  free(th);
+  pthread_mutex_destroy(&b.mu);
+  if (rc == TL_OK && b.rc != TL_OK) {
+    rc = b.rc;
+    if (st)
+      *st = b.st;
+  }
+  if (rc != TL_OK)
+    for (int64_t i = 0; i < n; i++)
+      tl_verify_result_free(out[i]), out[i] = NULL;
+  return rc;
 }
 
 /* ---- dataset mode ---------------------------------------------------------------------------- */

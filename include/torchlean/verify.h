@@ -175,16 +175,26 @@ tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yh
  * (numel(input) floats) and write the nout outputs to y; return 0 on success.  */
 typedef int (*tl_f32_eval_fn)(void *user, const tl_graph *g, const float *x, float *y);
 
-/* The float32-runtime confirmation hook, to be wired to tl_exec when the runtime lands.  For now
- * it returns TL_EUNSUPPORTED and is NOT the default; pass your own tl_f32_eval_fn. */
+/* The float32 runtime's output at x: a private copy of g run by tl_exec (compiled, FAST kernels,
+ * eval mode, round-to-nearest).  y receives numel(first output) floats.  This is the default
+ * float32 confirmation of counterexamples (tl_verify_opts.f32_eval == NULL). */
 tl_code tl_verify_confirm_f32_runtime(const tl_graph *g, const float *x, float *y, tl_status *st);
 
 typedef struct tl_verify_opts {
   tl_method method;
   tl_semantics sem;
   int intermediate_crown;  /* CROWN: CROWN intermediate bounds (else IBP: CROWN-IBP) */
-  int falsify;             /* search counterexamples when not verified */
-  tl_f32_eval_fn f32_eval; /* float32 confirmation; NULL: a counterexample stays unconfirmed */
+  int falsify;             /* search counterexamples when not verified: the center, CROWN's worst
+                              corners, then PGD (signed gradient of the violated row's margin,
+                              computed by the float32 runtime's autograd, inside the box) */
+  int pgd_steps;           /* PGD steps per restart (0: no PGD) [30] */
+  int pgd_restarts;        /* random restarts after the start at the center [4] */
+  uint64_t seed;           /* PGD stream; mixed with the region's bits, so a sample's search does
+                              not depend on threads or batching */
+  tl_f32_eval_fn f32_eval; /* float32 confirmation; NULL: the float32 runtime
+                              (tl_verify_confirm_f32_runtime).  A candidate becomes `falsified` only
+                              when BOTH the exact evaluation and this float32 run violate the
+                              property (cex_exact and cex_f32), and it lies in the exact region. */
   void *f32_user;
   int keep_evidence;       /* keep boxes and CROWN data in the result (for certificates) */
 } tl_verify_opts;
@@ -214,6 +224,16 @@ int tl_property_decide(const tl_property *p, const double *row_lower);
 
 tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
                          tl_verify_result **out, tl_status *st);
+
+/* tl_verify_sample for n samples on nthreads worker threads (>= 1; samples are handed out one at
+ * a time).  out[i] receives sample i's result (caller frees each with tl_verify_result_free; all
+ * NULL on failure).  Every result is the same as tl_verify_sample alone would give, whatever
+ * nthreads is (timings aside).  progress, when not NULL, is called from the worker threads after
+ * each sample with the number done so far; it must be thread-safe. */
+typedef void (*tl_verify_progress_fn)(void *user, int64_t done, int64_t total);
+tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r, const tl_property *const *p,
+                        const tl_verify_opts *o, int nthreads, tl_verify_result **out, tl_verify_progress_fn progress,
+                        void *progress_user, tl_status *st);
 
 /* ---- dataset mode ---------------------------------------------------------------------------- */
 typedef struct tl_dataset_report {

@@ -206,6 +206,20 @@ int vnet_f32_forward(const tl_graph *g, const float *x, vnet_order ord, float *y
     case TL_OP_FLATTEN:
     case TL_OP_RESHAPE: memcpy(o, a, (size_t)n->numel * sizeof *o); break;
     case TL_OP_ADD: for (int64_t e = 0; e < n->numel; e++) o[e] = a[e] + v[n->parents[1]][e]; break;
+    case TL_OP_SUB:
+    case TL_OP_MUL: { /* equal shapes, or a one-element operand broadcast (the Normalize layer) */
+      const tl_node *pa = &g->nodes[n->parents[0]], *pb = &g->nodes[n->parents[1]];
+      const float *b = v[n->parents[1]];
+      if ((pa->numel != n->numel && pa->numel != 1) || (pb->numel != n->numel && pb->numel != 1)) {
+        rc = -1;
+        break;
+      }
+      for (int64_t e = 0; e < n->numel; e++) {
+        float l = a[pa->numel == 1 ? 0 : e], r = b[pb->numel == 1 ? 0 : e];
+        o[e] = n->op == TL_OP_SUB ? l - r : l * r;
+      }
+      break;
+    }
     default: rc = -1;
     }
   }

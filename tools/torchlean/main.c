@@ -18,6 +18,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cmd_export,
     &tl_cmd_summary,
     &tl_cmd_compare,
+    &tl_cmd_verify,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,108 @@
+/* bench_verify_models.c - on TRAINED Fashion-MNIST model files (the MLP and the small CNN that
+ * `torchlean train` writes): per test image, a plain float32 forward pass of the same model by the
+ * runtime (compiled, FAST kernels), IBP and CROWN (f32-any, no counterexample search), and the
+ * independent checker's time per certificate vs the verifier's.
+ * Usage: bench_verify_models MODEL.tlm [images (20)] [checker-path] [eps (2/255)]
+ * Run by bench/run_verify_models.sh, which trains the models first. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "torchlean/data.h"
+#include "torchlean/exec.h"
+#include "torchlean/model_file.h"
+#include "torchlean/tensor.h"
+#include "torchlean/verify.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench_verify_models MODEL.tlm [images] [checker] [eps]\n");
+    return 2;
+  }
+  int ns = argc > 2 ? atoi(argv[2]) : 20;
+  const char *checker = argc > 3 ? argv[3] : NULL;
+  double eps = argc > 4 ? atof(argv[4]) : 2.0 / 255.0;
+  tl_status st;
+  tl_graph *g = NULL;
+  tl_dataset *d = NULL;
+  if (tl_model_load(argv[1], &g, &st) != TL_OK ||
+      tl_dataset_load_mnist_idx(&d, "/usr/share/datasets/fashion-mnist", "t10k", &st) != TL_OK) {
+    fprintf(stderr, "bench_verify_models: %s\n", st.msg);
+    return 1;
+  }
+  if (ns < 1 || ns > d->n)
+    ns = 20;
+  int64_t row = d->x->numel / d->n, nout = g->nodes[g->outputs[0]].numel;
+  const float *X = tl_tensor_f32(d->x);
+  /* float32 forward, runtime FAST, batch 1 */
+  tl_exec *e = NULL;
+  tl_exec_opts eo = tl_exec_opts_default();
+  eo.mode = TL_COMPILED;
+  if (tl_exec_new(&e, g, &eo, &st) != TL_OK || tl_exec_plan(e, &st) != TL_OK) {
+    fprintf(stderr, "bench_verify_models: %s\n", st.msg);
+    return 1;
+  }
+  tl_exec_set_grad_enabled(e, 0);
+  tl_exec_plan(e, &st);
+  int reps = 20;
+  double t0 = now_s();
+  for (int r = 0; r < reps; r++)
+    for (int i = 0; i < ns; i++) {
+      tl_exec_set_input(e, g->inputs[0], X + i * row, &st);
+      tl_exec_forward(e, &st);
+    }
+  double t_fwd = (now_s() - t0) / (reps * ns);
+  tl_exec_free(e);
+  printf("model %s: %d test images, eps %.6g, f32-any\n", argv[1], ns, eps);
+  printf("  float32 forward (runtime FAST, batch 1): %10.4f ms/image\n", 1e3 * t_fwd);
+  for (int m = 0; m < 2; m++) {
+    tl_region **r = calloc((size_t)ns, sizeof *r);
+    tl_property **p = calloc((size_t)ns, sizeof *p);
+    tl_verify_result **res = calloc((size_t)ns, sizeof *res);
+    tl_verify_opts o = tl_verify_opts_default();
+    o.method = m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.falsify = 0, o.keep_evidence = checker != NULL;
+    double tv = 0;
+    int verified = 0;
+    for (int i = 0; i < ns; i++) {
+      tl_region_linf(&r[i], X + i * row, row, eps, 1, 0, 1, NULL);
+      tl_property_robust(&p[i], nout, tl_dataset_label(d, i), NULL);
+      double a = now_s();
+      if (tl_verify_sample(g, r[i], p[i], &o, &res[i], &st) != TL_OK) {
+        fprintf(stderr, "bench_verify_models: %s\n", st.msg);
+        return 1;
+      }
+      tv += now_s() - a;
+      verified += res[i]->verdict == TL_VERDICT_VERIFIED;
+    }
+    printf("  %-5s: %10.4f ms/image (%7.1fx the forward pass), %d/%d verified", m ? "CROWN" : "IBP",
+           1e3 * tv / ns, tv / ns / t_fwd, verified, ns);
+    if (checker) {
+      char path[256], cmd[700];
+      snprintf(path, sizeof path, "/tmp/bench_verify_models_%ld.json", (long)getpid());
+      tl_cert_write_many(path, g, ns, (const tl_region *const *)r, (const tl_property *const *)p,
+                         (const tl_verify_result *const *)res, NULL, &st);
+      snprintf(cmd, sizeof cmd, "%s %s > /dev/null", checker, path);
+      double a = now_s();
+      int rc = system(cmd);
+      double tc = now_s() - a;
+      printf("; checker %.2f ms/image (%.1fx the verifier)%s", 1e3 * tc / ns, tc / tv, rc == 0 ? "" : " NOT ACCEPTED");
+      remove(path);
+    }
+    printf("\n");
+    for (int i = 0; i < ns; i++)
+      tl_region_free(r[i]), tl_property_free(p[i]), tl_verify_result_free(res[i]);
+    free(r), free(p), free(res);
+  }
+  tl_dataset_free(d);
+  tl_graph_free(g);
+  return 0;
+}
