@@ -753,7 +753,7 @@ static void elem_relabs(cop op, mpq_t rel, mpq_t eabs) {
   switch (op) {
   case OP_LEAKY: mpq_set_ui(rel, 3, 1), mpq_div_2exp(rel, rel, 24), set_pow2(eabs, -150); break;
   case OP_SIGMOID:
-  case OP_TANH: set_pow2(rel, -21), set_pow2(eabs, -125); break;
+  case OP_TANH: mpq_set_ui(rel, 3, 1), mpq_div_2exp(rel, rel, 22), set_pow2(eabs, -125); break; /* 3 2^-22 */
   case OP_CLAMP:
   case OP_MUL: set_pow2(rel, -24), set_pow2(eabs, -150); break;
   case OP_ADD:
@@ -912,6 +912,58 @@ static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb) {
 
 /* f32-any error radius E[o] of node id (img: its real image; affine nodes use the parent box);
  * *over = 1 when a binary32 evaluation may overflow */
+/* The f32-any batch-norm model (2^-20 relative) needs var + eps far from underflow (a subnormal
+ * (float)eps is off by up to eta/2, relatively far more than u) and no overflowing intermediate in
+ * any formula order.  Mirrors the verifier's guard: unbounded unless
+ *   min(var + eps, var + fl(eps)) >= 2^-100  and
+ *   2 ((max|x| + |mu| + 1) max(1, 1/sqrt(ve)) max(1, |gamma|) + |beta| + |var| + |eps| + 1) <= FLT_MAX,
+ * with fl(eps) rounded down to binary32 and 1/sqrt(ve) rounded up. */
+static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const box *x, int64_t o) {
+  const cgraph *g = s->g;
+  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *beta = (const mpq_t *)&g->nodes[n->par[2]].w[ch].q;
+  const mpq_t *mu = (const mpq_t *)&g->nodes[n->par[3]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
+  mpfr_t f, r;
+  mpfr_init2(f, 24), mpfr_init2(r, PREC);
+  mpq_t ve, t, u, big;
+  mpq_init(ve), mpq_init(t), mpq_init(u), mpq_init(big);
+  /* fl(eps) rounded down to binary32, subnormals included (quantum 2^-149 below 2^-126) */
+  mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
+  mpfr_set_emin(-148), mpfr_set_emax(128);
+  int inex = mpfr_set_q(f, n->eps, MPFR_RNDD);
+  mpfr_subnormalize(f, inex, MPFR_RNDD);
+  mpfr_set_emin(emin), mpfr_set_emax(emax);
+  mpfr_get_q(t, f);
+  mpq_add(ve, *var, n->eps);
+  mpq_add(t, *var, t);
+  if (mpq_cmp(t, ve) < 0)
+    mpq_set(ve, t);
+  set_pow2(t, -100);
+  int bad = mpq_cmp(ve, t) < 0;
+  if (!bad) {
+    mpfr_set_q(r, ve, MPFR_RNDD);
+    mpfr_rec_sqrt(r, r, MPFR_RNDU);
+    mpfr_get_q(u, r); /* >= 1/sqrt(ve) */
+    if (mpq_cmp_ui(u, 1, 1) < 0)
+      mpq_set_ui(u, 1, 1);
+    qabsmax(big, &x->lo[o], &x->hi[o]);
+    mpq_abs(t, *mu), mpq_add(big, big, t);
+    mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
+    mpq_mul(big, big, u);
+    mpq_abs(t, *gm);
+    if (mpq_cmp_ui(t, 1, 1) > 0)
+      mpq_mul(big, big, t);
+    mpq_abs(t, *beta), mpq_add(big, big, t);
+    mpq_abs(t, *var), mpq_add(big, big, t);
+    mpq_abs(t, n->eps), mpq_add(big, big, t);
+    mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
+    mpq_mul_2exp(big, big, 1);
+    bad = mpq_cmp(big, s->flt_max) > 0;
+  }
+  mpq_clear(ve), mpq_clear(t), mpq_clear(u), mpq_clear(big);
+  mpfr_clear(f), mpfr_clear(r);
+  return bad;
+}
+
 static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over) {
   const cgraph *g = s->g;
   const cnode *n = &g->nodes[id];
@@ -980,6 +1032,8 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
       mpq_mul(E[o], t, rel);
       set_pow2(rel, -140);
       mpq_add(E[o], E[o], rel);
+      if (bn_may_misbehave(s, n, ch, x, o))
+        *over = 1; /* the 2^-20 model does not apply: the node must be unbounded */
     }
     mpq_clear(sl), mpq_clear(sh);
   } else {
@@ -1815,6 +1869,20 @@ static char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* The first key that appears twice in one object anywhere in the document, or NULL. */
+static const char *duplicate_key(const cJSON *j) {
+  for (const cJSON *a = j ? j->child : NULL; a; a = a->next) {
+    if (cJSON_IsObject(j) && a->string)
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (b->string && strcmp(a->string, b->string) == 0)
+          return a->string;
+    const char *d = duplicate_key(a);
+    if (d)
+      return d;
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   const char *path = NULL, *model = NULL;
   for (int i = 1; i < argc; i++) {
@@ -1843,6 +1911,13 @@ int main(int argc, char **argv) {
   cJSON *root = cJSON_ParseWithOpts(txt, &end, 1);
   if (!root) {
     printf("MALFORMED: invalid JSON at byte %ld\n", end ? (long)(end - txt) : -1L);
+    free(txt);
+    return 2;
+  }
+  const char *dup = duplicate_key(root);
+  if (dup) {
+    printf("MALFORMED: duplicate key \"%s\" (JSON readers disagree on which one counts)\n", dup);
+    cJSON_Delete(root);
     free(txt);
     return 2;
   }

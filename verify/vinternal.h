@@ -16,9 +16,11 @@
 /* binary32 unit roundoff and smallest subnormal */
 #define TLV_U 0x1p-24
 #define TLV_ETA 0x1p-149
-/* f32-any model of glibc sigmoid (1/(1+expf(-x))) and tanhf: relative 2^-21 (= 4 ulp) plus an
+/* f32-any model of sigmoid (1/(1+expf(-x))) and tanhf for any libm within TL_F32_LIBM_MAX_ULP = 4
+ * ulp (docs/semantics.md): expf's 4 ulp (<= 4 2^-23 relative) plus the rounding of 1 + e and of the
+ * division (2 u) is below 5 2^-23; we use 6 2^-23 = 3 2^-22 for second-order terms.  Plus an
  * absolute 2^-125 for underflow/overflow of expf (docs/certificates.md, "error models"). */
-#define TLV_TRANS_REL 0x1p-21
+#define TLV_TRANS_REL 0x1.8p-21
 #define TLV_TRANS_ABS 0x1p-125
 /* f32-any model of eval batch norm in any formula order: 2^-20 (|s| (|x| + |mean|) + |beta|) + 2^-140 */
 #define TLV_BN_REL 0x1p-20

@@ -1,8 +1,6 @@
-/* test_checker_bugs.c - KNOWN SOUNDNESS BUGS of the certificate checker (certs/check.c), found by
- * the soundness review.  Every test here asserts the CORRECT behaviour and FAILS until the checker
- * is fixed; tests/CMakeLists.txt registers this executable with WILL_FAIL, so ctest passes while
- * the bugs exist and reports "unexpectedly passed" once all are fixed: then drop WILL_FAIL (and
- * move the tests to test_adversarial.c). */
+/* test_checker_adversarial.c - false certificates the checker (certs/check.c) once accepted,
+ * found by the soundness review: an f32-any batch norm whose 2^-20 model does not apply (subnormal
+ * eps), and duplicate JSON keys that other readers resolve differently.  Both must be refused. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -149,7 +147,7 @@ static cJSON *small_cert(const char *path, tl_semantics sem, tl_method m) {
 /* CHECKER BUG: duplicate keys are ambiguous (cJSON reads the first, most JSON readers the last):
  * {"semantics": "real", ..., "semantics": "f32-any"} is accepted as a real certificate while other
  * tools read an f32-any claim.  Must be malformed (exit 2). */
-Test(checker_bugs, duplicate_keys_malformed) {
+Test(checker_adversarial, duplicate_keys_malformed) {
   char path[512];
   tmp_path(path, sizeof path, "dup");
   cJSON *j = small_cert(path, TL_SEM_REAL, TL_METHOD_IBP);
@@ -170,7 +168,7 @@ Test(checker_bugs, duplicate_keys_malformed) {
  * overflowing intermediates.  Hand-made f32-any certificate for the net of
  * f32any_batch_norm_subnormal_eps claiming y in [0.951, 0.956] (the real value 0.9535 +- 2^-20):
  * float32 gives 0.944, so the certificate is false and must be rejected. */
-Test(checker_bugs, batch_norm_subnormal_eps) {
+Test(checker_adversarial, batch_norm_subnormal_eps) {
   char path[512];
   tmp_path(path, sizeof path, "bnsub");
   float gamma = 1e-22f;
