@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fxdot.h"
 #include "interp.h"
 #include "torchlean/floats.h"
 
@@ -18,6 +19,7 @@ typedef struct any_scratch {
   tl_dom real;
   mpfi_t t;
   mpfr_t m, s, e;
+  tl_fx fx; /* exact real dot and sum |x_i w_i| for float32 weights */
 } any_scratch;
 
 static void round_out(mpfi_ptr r) {
@@ -110,6 +112,9 @@ int tl_f32_sum_error_bound(mpfr_ptr err, int64_t n, int64_t n_products, mpfr_src
   return ok ? 0 : -1;
 }
 
+/* r (the real enclosure) widened by the any-order bound; s->s holds sum |x_i y_i| rounded up */
+static tl_code any_widen(any_scratch *s, mpfi_ptr r, int64_t n, int products, mpfi_srcptr bias);
+
 static tl_code any_dot(tl_dom *d, mpfi_ptr r, int64_t n, mpfi_srcptr *x, mpfi_srcptr *y, mpfi_srcptr bias) {
   sync(d);
   any_scratch *s = S(d);
@@ -124,6 +129,23 @@ static tl_code any_dot(tl_dom *d, mpfi_ptr r, int64_t n, mpfi_srcptr *x, mpfi_sr
     }
     mpfr_add(s->s, s->s, s->m, MPFR_RNDU);
   }
+  return any_widen(s, r, n, y != NULL, bias);
+}
+
+/* float32 weights: the real part exactly (fxdot.h), sum |x_i w_i| = sum mag(x_i) |w_i| exactly,
+ * rounded up once; then the same widening as any_dot */
+static int any_fx_begin(tl_dom *d, const mpfi_t *x, int64_t n) { return tl_fx_begin(&S(d)->fx, x, n); }
+
+static int any_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t ws,
+                      mpfi_srcptr bias) {
+  any_scratch *s = S(d);
+  if (!tl_fx_dot(&s->fx, r, n, x0, idx, w, ws, bias, s->s))
+    return 0;
+  return any_widen(s, r, n, 1, bias) == TL_OK;
+}
+
+static tl_code any_widen(any_scratch *s, mpfi_ptr r, int64_t n, int products, mpfi_srcptr bias) {
+  mpfi_srcptr y = products ? r : NULL; /* only its nullness matters below */
   if (bias) {
     mpfi_mag(s->m, bias);
     mpfr_add(s->s, s->s, s->m, MPFR_RNDU);
@@ -198,6 +220,7 @@ tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *con
     tl_dom_real_init(&s->real, prec);
     mpfi_init2(s->t, prec);
     mpfr_init2(s->m, prec), mpfr_init2(s->s, prec), mpfr_init2(s->e, prec);
+    tl_fx_init(&s->fx, 1);
     tl_dom d = {0};
     d.kind = TL_DOM_ANY;
     d.prec = prec;
@@ -207,12 +230,15 @@ tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *con
     d.dot = any_dot;
     d.konst = any_konst;
     d.konst_id = any_konst_id;
+    if (!(c && c->generic))
+      d.fx_begin = any_fx_begin, d.fx_dot = any_fx_dot;
     rc = tl_interp_run(g, &d, r->vals, st);
     if (rc != TL_OK)
       tl_status_prefix(st, "f32-any: ");
     tl_dom_real_clear(&s->real);
     mpfi_clear(s->t);
     mpfr_clear(s->m), mpfr_clear(s->s), mpfr_clear(s->e);
+    tl_fx_clear(&s->fx);
     free(s);
   }
   if (rc != TL_OK) {

@@ -22,20 +22,30 @@ static void tl_vset(mpfi_ptr r, mpfi_srcptr a) {
   mpfr_set(&r->right, &a->right, MPFR_RNDU);
 }
 
+/* One allocation per vector: the mpfi_t array followed by the significands of all endpoints
+ * (MPFR's custom interface), instead of two mallocs per value.  Values are never resized
+ * (no mpfi_set_prec on them) and are released with vec_free only. */
 static mpfi_t *vec_new(int64_t n, mpfr_prec_t prec) {
-  mpfi_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-  if (!v)
+  size_t sz = mpfr_custom_get_size(prec), al = sizeof(mp_limb_t);
+  sz = (sz + al - 1) / al * al;
+  size_t head = ((size_t)(n > 0 ? n : 1) * sizeof(mpfi_t) + al - 1) / al * al;
+  char *blk = malloc(head + (size_t)(n > 0 ? n : 0) * 2 * sz);
+  if (!blk)
     return NULL;
-  for (int64_t i = 0; i < n; i++)
-    mpfi_init2(v[i], prec);
+  mpfi_t *v = (mpfi_t *)(void *)blk;
+  char *limbs = blk + head;
+  for (int64_t i = 0; i < n; i++) {
+    void *l = limbs + (size_t)(2 * i) * sz, *h = limbs + (size_t)(2 * i + 1) * sz;
+    mpfr_custom_init(l, prec);
+    mpfr_custom_init(h, prec);
+    mpfr_custom_init_set(&v[i]->left, MPFR_NAN_KIND, 0, prec, l);
+    mpfr_custom_init_set(&v[i]->right, MPFR_NAN_KIND, 0, prec, h);
+  }
   return v;
 }
 
 static void vec_free(mpfi_t *v, int64_t n) {
-  if (!v)
-    return;
-  for (int64_t i = 0; i < n; i++)
-    mpfi_clear(v[i]);
+  (void)n;
   free(v);
 }
 
@@ -78,7 +88,33 @@ void tl_interp_vals_free(tl_interp_vals *v) {
 typedef struct scratch {
   mpfi_srcptr *xs, *ys;
   int64_t cap;
+  int64_t *idx; /* fx_dot gathers (conv, matmul) */
+  float *wf;
+  int64_t fcap;
 } scratch;
+
+static tl_code scratch_need_fx(scratch *s, int64_t n, tl_status *st) {
+  if (n <= s->fcap)
+    return TL_OK;
+  int64_t *a = realloc(s->idx, (size_t)n * sizeof *a);
+  if (a)
+    s->idx = a;
+  float *b = realloc(s->wf, (size_t)n * sizeof *b);
+  if (b)
+    s->wf = b;
+  if (!a || !b)
+    return tl_fail(st, TL_ENOMEM, "interp: out of memory");
+  s->fcap = n;
+  return TL_OK;
+}
+
+/* the exact float32 values of node id when it is a PARAM (its interpreter values are exactly
+ * these floats in every domain) and the domain has the fx fast path; else NULL */
+static const float *fx_weights(const tl_graph *g, const tl_dom *d, int id) {
+  if (!d->fx_dot || !d->fx_begin || g->nodes[id].op != TL_OP_PARAM)
+    return NULL;
+  return g->weights + g->nodes[id].woff;
+}
 
 static tl_code scratch_need(scratch *s, int64_t n, tl_status *st) {
   if (n <= s->cap)
@@ -204,8 +240,13 @@ static tl_code op_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   if (in == 0)
     rows = nd->numel / (out ? out : 1);
   TL_TRY(scratch_need(sc, in, d->st));
+  const float *wf = fx_weights(g, d, nd->parents[1]);
+  int fast = wf && d->fx_begin(d, VAL(nd->parents[0]), x->numel);
   for (int64_t r = 0; r < rows; r++)
     for (int64_t o = 0; o < out; o++) {
+      if (fast && d->fx_dot(d, VAL(nd - g->nodes)[r * out + o], in, r * in, NULL, wf + o * in, 1,
+                            nd->nparents == 3 ? VAL(nd->parents[2])[o] : NULL))
+        continue;
       for (int64_t i = 0; i < in; i++) {
         sc->xs[i] = VAL(nd->parents[0])[r * in + i];
         sc->ys[i] = VAL(nd->parents[1])[o * in + i];
@@ -225,6 +266,10 @@ static tl_code op_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   if (r > 64)
     return tl_dom_fail(d, TL_EUNSUPPORTED, "rank %d above 64", r);
   TL_TRY(scratch_need(sc, K, d->st));
+  TL_TRY(scratch_need_fx(sc, K, d->st));
+  /* fast path: B a PARAM (x = rows of A), else A a PARAM (x = columns of B) */
+  const float *wb = fx_weights(g, d, nd->parents[1]), *wa = wb ? NULL : fx_weights(g, d, nd->parents[0]);
+  int fast = (wb && d->fx_begin(d, VAL(nd->parents[0]), a->numel)) || (wa && d->fx_begin(d, VAL(nd->parents[1]), b->numel));
   for (int64_t bi = 0; bi < batch; bi++) {
     /* batch coords */
     int64_t f = bi;
@@ -247,11 +292,20 @@ static tl_code op_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
     aoff *= M * K, boff *= K * N;
     for (int64_t i = 0; i < M; i++)
       for (int64_t k = 0; k < N; k++) {
+        mpfi_ptr y = VAL(nd - g->nodes)[(bi * M + i) * N + k];
+        if (fast && wb && d->fx_dot(d, y, K, aoff + i * K, NULL, wb + boff + k, N, NULL))
+          continue;
+        if (fast && wa) {
+          for (int64_t j = 0; j < K; j++)
+            sc->idx[j] = boff + j * N + k;
+          if (d->fx_dot(d, y, K, 0, sc->idx, wa + aoff + i * K, 1, NULL))
+            continue;
+        }
         for (int64_t j = 0; j < K; j++) {
           sc->xs[j] = VAL(nd->parents[0])[aoff + i * K + j];
           sc->ys[j] = VAL(nd->parents[1])[boff + j * N + k];
         }
-        TL_TRY(d->dot(d, VAL(nd - g->nodes)[(bi * M + i) * N + k], K, sc->xs, sc->ys, NULL));
+        TL_TRY(d->dot(d, y, K, sc->xs, sc->ys, NULL));
       }
   }
   return TL_OK;
@@ -461,12 +515,33 @@ static tl_code op_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   int64_t O = w->shape[0], CG = w->shape[1], KH = w->shape[2], KW = w->shape[3];
   int64_t HO = nd->shape[2], WO = nd->shape[3], OG = O / a->groups;
   TL_TRY(scratch_need(sc, CG * KH * KW, d->st));
+  TL_TRY(scratch_need_fx(sc, CG * KH * KW, d->st));
+  const float *wf = fx_weights(g, d, nd->parents[1]);
+  int fast = wf && d->fx_begin(d, VAL(nd->parents[0]), x->numel);
   for (int64_t n = 0; n < N; n++)
     for (int64_t o = 0; o < O; o++) {
       int64_t grp = o / OG;
       for (int64_t i = 0; i < HO; i++)
         for (int64_t j = 0; j < WO; j++) {
           int64_t m = 0;
+          mpfi_ptr y = VAL(nd - g->nodes)[((n * O + o) * HO + i) * WO + j];
+          mpfi_srcptr b = nd->nparents == 3 ? VAL(nd->parents[2])[o] : NULL;
+          if (fast) {
+            for (int64_t c = 0; c < CG; c++)
+              for (int64_t p = 0; p < KH; p++)
+                for (int64_t q = 0; q < KW; q++) {
+                  int64_t h = i * a->stride[0] - a->padding[0] + p * a->dilation[0];
+                  int64_t ww = j * a->stride[1] - a->padding[1] + q * a->dilation[1];
+                  if (h < 0 || h >= H || ww < 0 || ww >= W)
+                    continue;
+                  sc->idx[m] = ((n * C + grp * CG + c) * H + h) * W + ww;
+                  sc->wf[m] = wf[((o * CG + c) * KH + p) * KW + q];
+                  m++;
+                }
+            if (d->fx_dot(d, y, m, 0, sc->idx, sc->wf, 1, b))
+              continue;
+            m = 0;
+          }
           for (int64_t c = 0; c < CG; c++)
             for (int64_t p = 0; p < KH; p++)
               for (int64_t q = 0; q < KW; q++) {
@@ -478,8 +553,7 @@ static tl_code op_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
                 sc->ys[m] = VAL(nd->parents[1])[((o * CG + c) * KH + p) * KW + q];
                 m++;
               }
-          mpfi_srcptr b = nd->nparents == 3 ? VAL(nd->parents[2])[o] : NULL;
-          TL_TRY(d->dot(d, VAL(nd - g->nodes)[((n * O + o) * HO + i) * WO + j], m, sc->xs, sc->ys, b));
+          TL_TRY(d->dot(d, y, m, sc->xs, sc->ys, b));
         }
     }
   return TL_OK;
@@ -653,8 +727,12 @@ static tl_code op_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
   }
   if (rc == TL_OK)
     rc = scratch_need(sc, E > L ? E : L, d->st);
+  const float *win = rc == TL_OK ? fx_weights(g, d, p[1]) : NULL, *wout = fx_weights(g, d, p[3]);
+  int fast = win && d->fx_begin(d, VAL(p[0]), N * L * E);
   for (int64_t r = 0; r < N * L && rc == TL_OK; r++)
     for (int64_t f = 0; f < 3 * E && rc == TL_OK; f++) {
+      if (fast && d->fx_dot(d, qkv[r * 3 * E + f], E, r * E, NULL, win + f * E, 1, VAL(p[2])[f]))
+        continue;
       for (int64_t i = 0; i < E; i++) {
         sc->xs[i] = VAL(p[0])[r * E + i];
         sc->ys[i] = VAL(p[1])[f * E + i];
@@ -686,8 +764,11 @@ static tl_code op_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
           rc = d->dot(d, o[(n * L + i) * E + h * dh + k], nj, sc->xs, sc->ys, NULL);
         }
       }
+  fast = rc == TL_OK && wout && d->fx_begin(d, o, no);
   for (int64_t r = 0; r < N * L && rc == TL_OK; r++)
     for (int64_t f = 0; f < E && rc == TL_OK; f++) {
+      if (fast && d->fx_dot(d, VAL(nd - g->nodes)[r * E + f], E, r * E, NULL, wout + f * E, 1, VAL(p[4])[f]))
+        continue;
       for (int64_t i = 0; i < E; i++) {
         sc->xs[i] = o[r * E + i];
         sc->ys[i] = VAL(p[3])[f * E + i];
@@ -761,12 +842,33 @@ static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
   return rc;
 }
 
+/* r = the point f (exact: 24 bits fit any precision >= 24); same as mpfi_set_d((double)f) */
+static void set_float(mpfi_ptr r, float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  unsigned be = (bits >> 23) & 0xffu, frac = bits & 0x7fffffu;
+  if (be == 0xffu || (be == 0 && frac == 0)) {
+    mpfi_set_d(r, (double)f);
+    return;
+  }
+  unsigned long m = be ? frac | 0x800000u : frac;
+  mpfr_set_ui_2exp(&r->left, m, (mpfr_exp_t)(be ? (int)be - 150 : -149), MPFR_RNDN);
+  if (bits >> 31)
+    mpfr_neg(&r->left, &r->left, MPFR_RNDN);
+  mpfr_set(&r->right, &r->left, MPFR_RNDN);
+}
+
 static tl_code run_node(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   int id = (int)(nd - g->nodes);
   switch (nd->op) {
   case TL_OP_INPUT:
     return TL_OK;
   case TL_OP_PARAM:
+    if (d->kind == TL_DOM_REAL) { /* konst of a float is that float: set it directly, exactly */
+      for (int64_t i = 0; i < nd->numel; i++)
+        set_float(VAL(id)[i], g->weights[nd->woff + i]);
+      return TL_OK;
+    }
     for (int64_t i = 0; i < nd->numel; i++)
       d->konst(d, VAL(id)[i], (double)g->weights[nd->woff + i]);
     return TL_OK;
@@ -855,7 +957,7 @@ static tl_code run_node(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, cons
 tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_status *st) {
   if (vals->nnodes != g->nnodes)
     return tl_fail(st, TL_EARG, "interp: value table for %d nodes, graph has %d", vals->nnodes, g->nnodes);
-  scratch sc = {NULL, NULL, 0};
+  scratch sc = {NULL, NULL, 0, NULL, NULL, 0};
   d->st = st;
   tl_code rc = TL_OK;
   for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
@@ -865,5 +967,7 @@ tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_sta
   }
   free(sc.xs);
   free(sc.ys);
+  free(sc.idx);
+  free(sc.wf);
   return rc;
 }

@@ -40,6 +40,16 @@ struct tl_dom {
   /* r = the binary64 attribute value v (real: exact; binary32 semantics: (float)v) */
   void (*konst)(tl_dom *d, mpfi_ptr r, double v);
   void (*konst_id)(tl_dom *d, mpfi_ptr r, tl_const_id id);
+  /* Optional fast path for dot products whose weights are exact float32 values (a PARAM node);
+   * NULL: none.  fx_begin(d, x, n) prepares the values x[0..n) (one node's values) that the
+   * following fx_dot calls index, and returns 1, or 0 when the fast path does not apply to them.
+   * fx_dot(d, r, n, x0, idx, w, ws, bias) computes r = sum_i x[j_i] w[i ws] (+ bias), with
+   * j_i = idx ? idx[i] : x0 + i, exactly as dot would (same enclosure guarantee, never wider than
+   * dot's), and returns 1, or 0 (r untouched, no error) when dot must be used instead.  Neither
+   * sets an error. */
+  int (*fx_begin)(tl_dom *d, const mpfi_t *x, int64_t n);
+  int (*fx_dot)(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t ws,
+                mpfi_srcptr bias);
 };
 
 typedef struct tl_interp_vals {

@@ -3,18 +3,33 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fxdot.h"
 #include "interp.h"
 #include "torchlean/spec.h"
 
 typedef struct real_scratch {
   mpfi_t acc, t;
+  tl_fx fx;
 } real_scratch;
+
+/* exact fixed-point dot products with float32 weights (fxdot.h) */
+static int real_fx_begin(tl_dom *d, const mpfi_t *x, int64_t n) {
+  real_scratch *s = d->user;
+  return tl_fx_begin(&s->fx, x, n);
+}
+
+static int real_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t ws,
+                       mpfi_srcptr bias) {
+  real_scratch *s = d->user;
+  return tl_fx_dot(&s->fx, r, n, x0, idx, w, ws, bias, NULL);
+}
 
 void tl_dom_real_init(tl_dom *d, mpfr_prec_t prec) {
   real_scratch *s = malloc(sizeof *s);
   TL_ASSERT(s != NULL);
   mpfi_init2(s->acc, prec);
   mpfi_init2(s->t, prec);
+  tl_fx_init(&s->fx, 0);
   d->kind = TL_DOM_REAL;
   d->prec = prec;
   d->user = s;
@@ -23,6 +38,8 @@ void tl_dom_real_init(tl_dom *d, mpfr_prec_t prec) {
   d->dot = tl_real_dot;
   d->konst = tl_real_konst;
   d->konst_id = tl_real_konst_id;
+  d->fx_begin = real_fx_begin;
+  d->fx_dot = real_fx_dot;
 }
 
 void tl_dom_real_clear(tl_dom *d) {
@@ -31,6 +48,7 @@ void tl_dom_real_clear(tl_dom *d) {
     return;
   mpfi_clear(s->acc);
   mpfi_clear(s->t);
+  tl_fx_clear(&s->fx);
   free(s);
   d->user = NULL;
 }
@@ -199,7 +217,10 @@ struct tl_spec_result {
 
 tl_interp_vals *tl_spec_result_vals(const struct tl_spec_result *r) { return r->vals; }
 
-void tl_spec_ctx_init(tl_spec_ctx *c) { c->prec = TL_SPEC_DEFAULT_PREC; }
+void tl_spec_ctx_init(tl_spec_ctx *c) {
+  c->prec = TL_SPEC_DEFAULT_PREC;
+  c->generic = 0;
+}
 
 static tl_code spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lod,
                          const double *const *hid, const float *const *lof, const float *const *hif,
@@ -234,6 +255,8 @@ static tl_code spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *
   if (rc == TL_OK) {
     tl_dom d = {0};
     tl_dom_real_init(&d, prec);
+    if (c && c->generic)
+      d.fx_begin = NULL, d.fx_dot = NULL;
     rc = tl_interp_run(g, &d, r->vals, st);
     tl_dom_real_clear(&d);
   }

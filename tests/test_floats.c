@@ -491,3 +491,35 @@ Test(floats, f32_any_box_encloses_sampled_float_evaluations) {
     tnet_free(&t);
   }
 }
+
+/* the exact fixed-point dot products with float32 weights (spec/fxdot.c) in the f32-any model:
+ * every node's enclosure inside the generic path's, on points and boxes of random networks */
+Test(floats, f32_any_fast_dot_inside_generic) {
+  tl_spec_ctx gen;
+  tl_spec_ctx_init(&gen);
+  gen.generic = 1;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    tnet t;
+    tnet_make(&t, seed * 7001);
+    uint64_t s = seed * 13;
+    float *lo = malloc((size_t)t.nin * sizeof *lo), *hi = malloc((size_t)t.nin * sizeof *hi);
+    for (int64_t i = 0; i < t.nin; i++) {
+      lo[i] = tnet_randf(&s) * 4;
+      hi[i] = seed % 2 ? lo[i] : lo[i] + fabsf(tnet_randf(&s)) * 0.05f;
+      if (seed % 5 == 0 && i % 3 == 0)
+        lo[i] *= 0x1p-130f, hi[i] = lo[i];
+    }
+    const float *L[] = {lo}, *H[] = {hi};
+    tl_f32any_result *rf, *rs;
+    tl_status st;
+    cr_assert_eq(tl_f32any_eval(NULL, t.g, L, H, &rf, &st), TL_OK, "%s", st.msg);
+    cr_assert_eq(tl_f32any_eval(&gen, t.g, L, H, &rs, &st), TL_OK, "%s", st.msg);
+    for (int id = 0; id < t.g->nnodes; id++)
+      for (int64_t i = 0; i < t.g->nodes[id].numel; i++)
+        cr_assert(mpfi_is_inside(tl_f32any_value(rf, id, i), tl_f32any_value(rs, id, i)),
+                  "seed %llu node %d element %lld", (unsigned long long)seed, id, (long long)i);
+    tl_f32any_result_free(rf), tl_f32any_result_free(rs);
+    free(lo), free(hi);
+    tnet_free(&t);
+  }
+}

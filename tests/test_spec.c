@@ -382,3 +382,235 @@ Test(spec, attention_matches_double_reference) {
   tl_spec_result_free(r);
   tl_graph_free(g);
 }
+
+/* ---- the exact fixed-point dot products (spec/fxdot.c) against the generic MPFI path ---------- */
+
+/* awkward float32 weights: zeros, subnormals, huge and tiny normals, both signs */
+static float fx_weight(uint64_t *s) {
+  uint64_t b = tnet_rand(s);
+  float v = tnet_randf(s);
+  switch (b % 11) {
+  case 0:
+    return 0.0f;
+  case 1:
+    return v * 0x1p-140f; /* subnormal */
+  case 2:
+    return v * 0x1p100f;
+  case 3:
+    return v * 0x1p-120f;
+  case 4:
+    return -0.0f;
+  default:
+    return v;
+  }
+}
+
+static double fx_input(uint64_t *s) {
+  uint64_t b = tnet_rand(s);
+  double v = (double)tnet_randf(s) + (double)tnet_randf(s) * 0x1p-40;
+  switch (b % 9) {
+  case 0:
+    return 0.0;
+  case 1:
+    return v * 0x1p-300;
+  case 2:
+    return v * 0x1p60;
+  default:
+    return v;
+  }
+}
+
+/* x[2,6] -> linear(5, bias) -> tanh -> linear(3) -> matmul(., B[3,4]) -> matmul(A[2,2], .);
+ * c[1,2,5,5] -> conv(3 out, 3x3, pad 1, stride 2, bias) -> relu -> conv(2 out, 2x2, dilation 2) */
+typedef struct fx_net {
+  tl_graph *g;
+  int x, c, lin1, mmb, mma, conv1, conv2;
+  float w1[30], b1[5], w2[15], B[12], A[4], cw1[54], cb1[3], cw2[24];
+} fx_net;
+
+static void fx_net_make(fx_net *n, uint64_t seed) {
+  uint64_t s = seed;
+  for (int i = 0; i < 30; i++)
+    n->w1[i] = fx_weight(&s);
+  for (int i = 0; i < 5; i++)
+    n->b1[i] = fx_weight(&s);
+  for (int i = 0; i < 15; i++)
+    n->w2[i] = fx_weight(&s);
+  for (int i = 0; i < 12; i++)
+    n->B[i] = fx_weight(&s);
+  for (int i = 0; i < 4; i++)
+    n->A[i] = fx_weight(&s);
+  for (int i = 0; i < 54; i++)
+    n->cw1[i] = fx_weight(&s);
+  for (int i = 0; i < 3; i++)
+    n->cb1[i] = fx_weight(&s);
+  for (int i = 0; i < 24; i++)
+    n->cw2[i] = fx_weight(&s);
+  tl_graph *g = n->g = tl_graph_new();
+  int64_t xs[] = {2, 6}, w1s[] = {5, 6}, b1s[] = {5}, w2s[] = {3, 5}, Bs[] = {3, 4}, As[] = {2, 2};
+  int64_t cs[] = {1, 2, 5, 5}, cw1s[] = {3, 2, 3, 3}, cb1s[] = {3}, cw2s[] = {2, 3, 2, 2};
+  int pw1, pb1, pw2, pB, pA, pc1, pcb, pc2, t;
+  cr_assert_eq(tl_graph_input(g, "x", 2, xs, &n->x, NULL), TL_OK);
+  cr_assert_eq(tl_graph_input(g, "c", 4, cs, &n->c, NULL), TL_OK);
+  tl_graph_param(g, "w1", TL_PARAM_TRAINABLE, 2, w1s, n->w1, &pw1, NULL);
+  tl_graph_param(g, "b1", TL_PARAM_TRAINABLE, 1, b1s, n->b1, &pb1, NULL);
+  tl_graph_param(g, "w2", TL_PARAM_TRAINABLE, 2, w2s, n->w2, &pw2, NULL);
+  tl_graph_param(g, "B", TL_PARAM_TRAINABLE, 2, Bs, n->B, &pB, NULL);
+  tl_graph_param(g, "A", TL_PARAM_BUFFER, 2, As, n->A, &pA, NULL);
+  tl_graph_param(g, "cw1", TL_PARAM_TRAINABLE, 4, cw1s, n->cw1, &pc1, NULL);
+  tl_graph_param(g, "cb1", TL_PARAM_TRAINABLE, 1, cb1s, n->cb1, &pcb, NULL);
+  tl_graph_param(g, "cw2", TL_PARAM_TRAINABLE, 4, cw2s, n->cw2, &pc2, NULL);
+  int p1[] = {n->x, pw1, pb1};
+  cr_assert_eq(tl_graph_op(g, TL_OP_LINEAR, 3, p1, NULL, &n->lin1, NULL), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_TANH, 1, &n->lin1, NULL, &t, NULL), TL_OK);
+  int p2[] = {t, pw2};
+  cr_assert_eq(tl_graph_op(g, TL_OP_LINEAR, 2, p2, NULL, &t, NULL), TL_OK);
+  int p3[] = {t, pB};
+  cr_assert_eq(tl_graph_op(g, TL_OP_MATMUL, 2, p3, NULL, &n->mmb, NULL), TL_OK);
+  int p4[] = {pA, n->mmb};
+  cr_assert_eq(tl_graph_op(g, TL_OP_MATMUL, 2, p4, NULL, &n->mma, NULL), TL_OK);
+  tl_attrs a = tl_attrs_default(TL_OP_CONV2D);
+  a.padding[0] = a.padding[1] = 1;
+  a.stride[0] = a.stride[1] = 2;
+  int p5[] = {n->c, pc1, pcb};
+  cr_assert_eq(tl_graph_op(g, TL_OP_CONV2D, 3, p5, &a, &n->conv1, NULL), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_RELU, 1, &n->conv1, NULL, &t, NULL), TL_OK);
+  a = tl_attrs_default(TL_OP_CONV2D);
+  a.dilation[0] = a.dilation[1] = 2;
+  int p6[] = {t, pc2};
+  cr_assert_eq(tl_graph_op(g, TL_OP_CONV2D, 2, p6, &a, &n->conv2, NULL), TL_OK);
+}
+
+/* exact value (mpq) of linear node lin1 element (r, o) and conv1 element (o, i, j) at a point */
+static void fx_exact_lin1(const fx_net *n, const double *x, int r, int o, mpq_t q) {
+  mpq_t t, u;
+  mpq_init(t), mpq_init(u);
+  mpq_set_d(q, (double)n->b1[o]);
+  for (int i = 0; i < 6; i++) {
+    mpq_set_d(t, x[r * 6 + i]);
+    mpq_set_d(u, (double)n->w1[o * 6 + i]);
+    mpq_mul(t, t, u);
+    mpq_add(q, q, t);
+  }
+  mpq_clear(t), mpq_clear(u);
+}
+
+static void fx_exact_conv1(const fx_net *n, const double *c, int o, int i, int j, mpq_t q) {
+  mpq_t t, u;
+  mpq_init(t), mpq_init(u);
+  mpq_set_d(q, (double)n->cb1[o]);
+  for (int ch = 0; ch < 2; ch++)
+    for (int p = 0; p < 3; p++)
+      for (int k = 0; k < 3; k++) {
+        int h = i * 2 - 1 + p, w = j * 2 - 1 + k;
+        if (h < 0 || h >= 5 || w < 0 || w >= 5)
+          continue;
+        mpq_set_d(t, c[(ch * 5 + h) * 5 + w]);
+        mpq_set_d(u, (double)n->cw1[((o * 2 + ch) * 3 + p) * 3 + k]);
+        mpq_mul(t, t, u);
+        mpq_add(q, q, t);
+      }
+  mpq_clear(t), mpq_clear(u);
+}
+
+/* every element of every node: fast enclosure inside the generic one (width factor <= 1) */
+static void fx_check_inside(const tl_graph *g, const tl_spec_result *fast, const tl_spec_result *slow, uint64_t seed) {
+  for (int nd = 0; nd < g->nnodes; nd++)
+    for (int64_t i = 0; i < tl_spec_numel(fast, nd); i++)
+      cr_assert(mpfi_is_inside(tl_spec_value(fast, nd, i), tl_spec_value(slow, nd, i)),
+                "seed %llu node %d (%s) element %lld: fast enclosure not inside the generic one",
+                (unsigned long long)seed, nd, tl_op_get(g->nodes[nd].op)->name, (long long)i);
+}
+
+Test(spec, fast_dot_paths_inside_generic_and_exact) {
+  tl_spec_ctx gen;
+  tl_spec_ctx_init(&gen);
+  gen.generic = 1;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    fx_net n;
+    fx_net_make(&n, seed * 6151);
+    uint64_t s = seed;
+    double xl[12], xh[12], cl[50], ch[50], xp[12], cp[50];
+    int box = seed % 2 == 0;
+    for (int i = 0; i < 12; i++) {
+      xl[i] = fx_input(&s);
+      xh[i] = box && i % 3 ? xl[i] + fabs(fx_input(&s)) * 0x1p-10 : xl[i];
+    }
+    for (int i = 0; i < 50; i++) {
+      cl[i] = fx_input(&s);
+      ch[i] = box && i % 4 ? cl[i] + fabs(fx_input(&s)) : cl[i];
+    }
+    const double *L[] = {xl, cl}, *H[] = {xh, ch};
+    tl_spec_result *rf, *rs;
+    tl_status st;
+    cr_assert_eq(tl_spec_eval(NULL, n.g, L, H, &rf, &st), TL_OK, "%s", st.msg);
+    cr_assert_eq(tl_spec_eval(&gen, n.g, L, H, &rs, &st), TL_OK, "%s", st.msg);
+    fx_check_inside(n.g, rf, rs, seed);
+    /* exact values at sampled points (corners and interior) lie in the fast box enclosure, and the
+     * fast point enclosures lie inside the generic point enclosures */
+    mpq_t q;
+    mpq_init(q);
+    for (int k = 0; k < 8; k++) {
+      for (int i = 0; i < 12; i++)
+        xp[i] = k == 0 ? xl[i] : k == 1 ? xh[i] : xl[i] + (xh[i] - xl[i]) * (double)(tnet_rand(&s) >> 11) / 0x1p53;
+      for (int i = 0; i < 50; i++)
+        cp[i] = k == 0 ? cl[i] : k == 1 ? ch[i] : tnet_rand(&s) % 2 ? cl[i] : ch[i];
+      for (int r = 0; r < 2; r++)
+        for (int o = 0; o < 5; o++) {
+          fx_exact_lin1(&n, xp, r, o, q);
+          cr_assert(q_inside(rf, n.lin1, r * 5 + o, q), "seed %llu lin1 (%d, %d)", (unsigned long long)seed, r, o);
+        }
+      for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 3; i++)
+          for (int j = 0; j < 3; j++) {
+            fx_exact_conv1(&n, cp, o, i, j, q);
+            cr_assert(q_inside(rf, n.conv1, (o * 3 + i) * 3 + j, q), "seed %llu conv1 (%d, %d, %d)",
+                      (unsigned long long)seed, o, i, j);
+          }
+      const double *P[] = {xp, cp};
+      tl_spec_result *pf, *ps;
+      cr_assert_eq(tl_spec_eval(NULL, n.g, P, NULL, &pf, &st), TL_OK, "%s", st.msg);
+      cr_assert_eq(tl_spec_eval(&gen, n.g, P, NULL, &ps, &st), TL_OK, "%s", st.msg);
+      fx_check_inside(n.g, pf, ps, seed);
+      for (int nd = 0; nd < n.g->nnodes; nd++)
+        for (int64_t i = 0; i < tl_spec_numel(pf, nd); i++)
+          cr_assert(mpfi_is_inside(tl_spec_value(pf, nd, i), tl_spec_value(rf, nd, i)),
+                    "seed %llu sample %d node %d element %lld outside the box enclosure", (unsigned long long)seed, k,
+                    nd, (long long)i);
+      /* at a point the first linear layer is the exact sum rounded once: a tight enclosure */
+      for (int i = 0; i < 10; i++)
+        cr_assert(tight(tl_spec_value(pf, n.lin1, i)));
+      tl_spec_result_free(pf), tl_spec_result_free(ps);
+    }
+    mpq_clear(q);
+    tl_spec_result_free(rf), tl_spec_result_free(rs);
+    tl_graph_free(n.g);
+  }
+}
+
+Test(spec, fast_dot_infinite_input_and_weight_fall_back) {
+  tl_graph *g = tl_graph_new();
+  int64_t xs[] = {1, 3}, ws[] = {2, 3};
+  float w[] = {1, -2, 0.5f, INFINITY, 1, 1};
+  int x, pw, y;
+  tl_graph_input(g, "x", 2, xs, &x, NULL);
+  tl_graph_param(g, "w", TL_PARAM_TRAINABLE, 2, ws, w, &pw, NULL);
+  int p[] = {x, pw};
+  cr_assert_eq(tl_graph_op(g, TL_OP_LINEAR, 2, p, NULL, &y, NULL), TL_OK);
+  double lo[] = {1, 2, 3}, hi[] = {1, 2, INFINITY};
+  const double *L[] = {lo}, *H[] = {hi};
+  tl_spec_result *r;
+  tl_status st;
+  cr_assert_eq(tl_spec_eval(NULL, g, L, NULL, &r, &st), TL_OK, "%s", st.msg);
+  double a, b;
+  tl_spec_get_d(r, y, 0, &a, &b);
+  cr_assert(a == -1.5 && b == -1.5, "[%a, %a]", a, b); /* 1 - 4 + 1.5, exact */
+  tl_spec_get_d(r, y, 1, &a, &b);
+  cr_assert(isinf(a) && a > 0 && isinf(b), "[%a, %a]", a, b); /* inf weight: generic path */
+  tl_spec_result_free(r);
+  cr_assert_eq(tl_spec_eval(NULL, g, L, H, &r, &st), TL_OK, "%s", st.msg);
+  tl_spec_get_d(r, y, 0, &a, &b);
+  cr_assert(a == -1.5 && isinf(b), "[%a, %a]", a, b);
+  tl_spec_result_free(r);
+  tl_graph_free(g);
+}

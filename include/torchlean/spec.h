@@ -30,7 +30,10 @@ extern "C" {
 #define TL_SPEC_DEFAULT_PREC 128
 
 typedef struct tl_spec_ctx {
-  long prec; /* bits of every interval endpoint (>= 53); default TL_SPEC_DEFAULT_PREC */
+  long prec;   /* bits of every interval endpoint (>= 53); default TL_SPEC_DEFAULT_PREC */
+  int generic; /* nonzero: generic MPFI primitives only, no exact fixed-point dot products with
+                * float32 weights (linear/conv/matmul/attention); for testing the fast path.
+                * Default 0.  Make a ctx with tl_spec_ctx_init or zero-initialise it. */
 } tl_spec_ctx;
 
 void tl_spec_ctx_init(tl_spec_ctx *c);
