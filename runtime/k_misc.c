@@ -96,6 +96,14 @@ typedef struct attn {
   float *qkv, *P, *O;
 } attn;
 
+/* f32-ref dot rule: left fold from -0 (same bits as from the first product), each product rounded */
+static float dot_ref(const float *x, const float *w, int64_t n) {
+  float acc = -0.0f;
+  for (int64_t i = 0; i < n; i++)
+    acc = acc + x[i] * w[i];
+  return acc;
+}
+
 static tl_code attn_forward(const tl_kctx *k, attn *a, float *extra, size_t nextra, float **extra_out) {
   const tl_node *xn = &k->g->nodes[k->n->parents[0]];
   a->N = xn->shape[0], a->L = xn->shape[1], a->E = xn->shape[2], a->H = k->n->attrs.heads;
@@ -112,10 +120,18 @@ static tl_code attn_forward(const tl_kctx *k, attn *a, float *extra, size_t next
   if (extra_out)
     *extra_out = a->O + NL * E;
   const float *x = k->in[0], *win = k->in[1], *bin = k->in[2];
-  k->be->sgemm(0, 1, (int)NL, (int)(3 * E), (int)E, 1.0f, x, (int)E, win, (int)E, 0.0f, a->qkv, (int)(3 * E));
-  for (int64_t r = 0; r < NL; r++)
-    for (int64_t c = 0; c < 3 * E; c++)
-      a->qkv[r * 3 * E + c] += bin[c];
+  int ref = k->kernels == TL_KERNELS_REF;
+  if (ref) { /* f32-ref: each projection by the dot rule, bias last */
+    for (int64_t r = 0; r < NL; r++)
+      for (int64_t c = 0; c < 3 * E; c++)
+        a->qkv[r * 3 * E + c] = dot_ref(x + r * E, win + c * E, E) + bin[c];
+  } else {
+    k->be->sgemm(0, 1, (int)NL, (int)(3 * E), (int)E, 1.0f, x, (int)E, win, (int)E, 0.0f, a->qkv, (int)(3 * E));
+    for (int64_t r = 0; r < NL; r++)
+      for (int64_t c = 0; c < 3 * E; c++)
+        a->qkv[r * 3 * E + c] += bin[c];
+  }
+  const float root = sqrtf((float)a->dh); /* f32-ref divides by fl(sqrt(dh)) */
   for (int64_t n = 0; n < a->N; n++)
     for (int64_t h = 0; h < a->H; h++) {
       float *P = a->P + (n * a->H + h) * L * L;
@@ -128,7 +144,7 @@ static tl_code attn_forward(const tl_kctx *k, attn *a, float *extra, size_t next
           float s = -0.0f;
           for (int64_t d = 0; d < a->dh; d++)
             s = s + q[d] * kk[d];
-          s = s * a->scale;
+          s = ref ? s / root : s * a->scale;
           P[i * L + j] = s;
           if (j == 0 || s > m)
             m = s;
@@ -142,7 +158,7 @@ static tl_code attn_forward(const tl_kctx *k, attn *a, float *extra, size_t next
           P[i * L + j] = j < jmax ? P[i * L + j] / sum : 0.0f;
         float *o = a->O + (n * L + i) * E + h * a->dh;
         for (int64_t d = 0; d < a->dh; d++)
-          o[d] = 0.0f;
+          o[d] = -0.0f; /* folds start at -0: the same bits as starting from the first term */
         for (int64_t j = 0; j < jmax; j++) {
           const float *v = a->qkv + (n * L + j) * 3 * E + 2 * E + h * a->dh;
           float pij = P[i * L + j];
@@ -159,6 +175,12 @@ tl_code tl_k_attention_fwd(const tl_kctx *k) {
   attn a;
   TL_TRY(attn_forward(k, &a, NULL, 0, NULL));
   int64_t NL = a.N * a.L, E = a.E;
+  if (k->kernels == TL_KERNELS_REF) { /* f32-ref: dot rule, bias last */
+    for (int64_t r = 0; r < NL; r++)
+      for (int64_t c = 0; c < E; c++)
+        k->out[r * E + c] = dot_ref(a.O + r * E, k->in[3] + c * E, E) + k->in[4][c];
+    return TL_OK;
+  }
   k->be->sgemm(0, 1, (int)NL, (int)E, (int)E, 1.0f, a.O, (int)E, k->in[3], (int)E, 0.0f, k->out, (int)E);
   for (int64_t r = 0; r < NL; r++)
     for (int64_t c = 0; c < E; c++)

@@ -38,14 +38,14 @@ static void shp(acase *c, int k, int nd, int64_t a, int64_t b, int64_t d, int64_
     c->sh[k][i] = s[i];
 }
 
-/* the ops with an f32-ref order (attention and training-mode ops are f32-any only) */
+/* the ops with an f32-ref order (training-mode ops are f32-any only) */
 static const tl_op ref_ops[] = {
     TL_OP_LINEAR, TL_OP_MATMUL, TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_MAX, TL_OP_MIN, TL_OP_NEG,
     TL_OP_ABS, TL_OP_SQRT, TL_OP_EXP, TL_OP_LOG, TL_OP_RELU, TL_OP_LEAKY_RELU, TL_OP_SIGMOID, TL_OP_TANH,
     TL_OP_GELU, TL_OP_SILU, TL_OP_SOFTMAX, TL_OP_LOG_SOFTMAX, TL_OP_CLAMP, TL_OP_SUM, TL_OP_MEAN, TL_OP_RESHAPE,
     TL_OP_FLATTEN, TL_OP_PERMUTE, TL_OP_CONCAT, TL_OP_SLICE, TL_OP_CONV2D, TL_OP_MAX_POOL2D, TL_OP_AVG_POOL2D,
     TL_OP_GLOBAL_AVG_POOL, TL_OP_BATCH_NORM, TL_OP_LAYER_NORM, TL_OP_DROPOUT, TL_OP_EMBEDDING, TL_OP_MSE_LOSS,
-    TL_OP_CROSS_ENTROPY};
+    TL_OP_CROSS_ENTROPY, TL_OP_ATTENTION};
 
 static void make_case(tl_op op, tl_rng *r, acase *c) {
   memset(c, 0, sizeof *c);
@@ -157,6 +157,15 @@ static void make_case(tl_op op, tl_rng *r, acase *c) {
     c->np = 2; shp(c, 0, 2, B, D, 0, 0); shp(c, 1, 2, B, D, 0, 0); break;
   case TL_OP_CROSS_ENTROPY:
     c->np = 2; shp(c, 0, 2, B, D + 1, 0, 0); shp(c, 1, 2, B, D + 1, 0, 0); c->kind[1] = V_PROB; break;
+  case TL_OP_ATTENTION: { /* x (N, L, E), W_in (3E, E), b_in (3E), W_out (E, E), b_out (E) */
+    int64_t H = rint_(r, 1, 2), E = H * rint_(r, 1, 3), L = rint_(r, 1, 4);
+    c->a.heads = H;
+    c->a.causal = rint_(r, 0, 1);
+    c->np = 5;
+    shp(c, 0, 3, B, L, E, 0); shp(c, 1, 2, 3 * E, E, 0, 0); shp(c, 2, 1, 3 * E, 0, 0, 0);
+    shp(c, 3, 2, E, E, 0, 0); shp(c, 4, 1, E, 0, 0, 0);
+    break;
+  }
   default:
     cr_assert_fail("no case for op %d", (int)op);
   }
