@@ -523,3 +523,19 @@ Test(floats, f32_any_fast_dot_inside_generic) {
     tnet_free(&t);
   }
 }
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+/* FTZ/DAZ are detected (and the default environment has neither) */
+Test(floats, detects_flush_to_zero) {
+  cr_assert_eq(tl_f32_flushes_subnormals(), 0);
+  unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | (1u << 15));
+  int ftz = tl_f32_flushes_subnormals();
+  _mm_setcsr(csr | (1u << 6));
+  int daz = tl_f32_flushes_subnormals();
+  _mm_setcsr(csr);
+  cr_assert(ftz && daz);
+  cr_assert_eq(tl_f32_flushes_subnormals(), 0);
+}
+#endif

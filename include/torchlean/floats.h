@@ -38,6 +38,11 @@ extern "C" {
  * tests/test_floats.c measures this platform's expf/logf/tanhf on many inputs against MPFR. */
 #define TL_F32_LIBM_MAX_ULP 4
 
+/* 1 when the calling thread flushes subnormal results or inputs to zero (x86 MXCSR FZ/DAZ,
+ * aarch64 FPCR FZ).  The f32-any models assume gradual underflow: callers that run float32 code
+ * to back an f32-any claim (compare, counterexample confirmation) refuse to when this is 1. */
+int tl_f32_flushes_subnormals(void);
+
 /* ---- f32-ref emulator ---------------------------------------------------------------------- */
 typedef struct tl_f32_values {
   int nnodes;

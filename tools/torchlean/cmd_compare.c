@@ -150,6 +150,11 @@ static int run_compare(const tl_cli *cli) {
     return 2;
   }
   int rc = 0;
+  if (tl_f32_flushes_subnormals()) {
+    fprintf(stderr, "torchlean compare: this process flushes subnormals to zero (FTZ/DAZ): the f32-any "
+                    "bounds assume gradual underflow\n");
+    return 2;
+  }
   double t_run0 = now_s();
   float **fast = run_eager(g, x, TL_KERNELS_FAST, &st);
   float **ref = fast ? run_eager(g, x, TL_KERNELS_REF, &st) : NULL;
