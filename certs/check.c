@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <gmp.h>
 #include <mpfr.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 
 #include "ghash.h"
+
+_Static_assert(sizeof(unsigned long) == 8 && sizeof(long) == 8, "GMP ui/si calls take 64-bit words here");
 
 #define PREC 128
 #define MAXDIM 8
@@ -48,6 +51,9 @@ static int fail(ctx *c, int code, const char *fmt, ...) {
 typedef struct qv {
   mpq_t q;
   int inf;
+  int dy;     /* 1: also known as dm 2^de (finite, dm odd or 0, |dm| < 2^63) */
+  long de;
+  int64_t dm;
 } qv;
 
 static int hexval(int ch) {
@@ -61,8 +67,8 @@ static int hexval(int ch) {
 }
 
 /* "[-]0xH[.H]p[+-]D", "p/q" or (allow_inf) "inf"/"-inf" -> exact value; 0 ok, -1 malformed */
-static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
-  *inf = 0;
+static int parse_exact_dy(const char *s, mpq_t out, int *inf, int allow_inf, int *dy, long *de, int64_t *dm) {
+  *inf = 0, *dy = 0;
   if (allow_inf && (!strcmp(s, "inf") || !strcmp(s, "+inf") || !strcmp(s, "-inf"))) {
     *inf = s[0] == '-' ? -1 : 1;
     mpq_set_ui(out, 0, 1);
@@ -78,7 +84,9 @@ static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
     p += 2;
     mpz_t m;
     mpz_init(m);
-    int nd = 0, frac = 0, infrac = 0;
+    /* up to 15 hex digits accumulate in a machine word (binary64 needs 14); more go to m */
+    uint64_t mw = 0;
+    int nd = 0, frac = 0, infrac = 0, big = 0;
     for (; *p; p++) {
       if (*p == '.' && !infrac) {
         infrac = 1;
@@ -87,8 +95,14 @@ static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
       int h = hexval((unsigned char)*p);
       if (h < 0)
         break;
-      mpz_mul_2exp(m, m, 4);
-      mpz_add_ui(m, m, (unsigned)h);
+      if (!big && mw >> 56 == 0) {
+        mw = mw << 4 | (uint64_t)h;
+      } else {
+        if (!big)
+          mpz_set_ui(m, (unsigned long)mw), big = 1; /* unsigned long: 64 bits (checked in cdefs) */
+        mpz_mul_2exp(m, m, 4);
+        mpz_add_ui(m, m, (unsigned)h);
+      }
       nd++;
       frac += infrac;
       if (nd > 4096) {
@@ -123,6 +137,12 @@ static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
       return -1;
     }
     e -= 4L * frac;
+    if (!big) {
+      while (mw && !(mw & 1))
+        mw >>= 1, e++;
+      *dy = 1, *dm = neg ? -(int64_t)mw : (int64_t)mw, *de = mw ? e : 0;
+      mpz_set_ui(m, (unsigned long)mw);
+    }
     mpq_set_z(out, m);
     if (e > 0)
       mpq_mul_2exp(out, out, (mp_bitcnt_t)e);
@@ -146,6 +166,13 @@ static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
   if (neg)
     mpq_neg(out, out);
   return 0;
+}
+
+static int parse_exact(const char *s, mpq_t out, int *inf, int allow_inf) {
+  int dy;
+  long de;
+  int64_t dm;
+  return parse_exact_dy(s, out, inf, allow_inf, &dy, &de, &dm);
 }
 
 /* ---- JSON access with field paths in messages ------------------------------------------------ */
@@ -196,8 +223,9 @@ static int get_qarr(ctx *c, const cJSON *o, const char *name, const char *where,
     return fail(c, BAD, "malformed: %s must be an array of %lld numbers", w, (long long)n);
   long i = 0;
   for (cJSON *it = f->child; it; it = it->next, i++)
-    if (num_item(c, it, out[i].q, &out[i].inf, allow_inf, w, i) != OK)
-      return BAD;
+    if (!cJSON_IsString(it) ||
+        parse_exact_dy(it->valuestring, out[i].q, &out[i].inf, allow_inf, &out[i].dy, &out[i].de, &out[i].dm) != 0)
+      return fail(c, BAD, "malformed number in %s at index %ld (want a hex-float string or \"p/q\")", w, i);
   return OK;
 }
 
@@ -205,7 +233,7 @@ static qv *qv_new(int64_t n) {
   qv *v = malloc((size_t)(n ? n : 1) * sizeof *v);
   if (v)
     for (int64_t i = 0; i < n; i++)
-      mpq_init(v[i].q), v[i].inf = 0;
+      mpq_init(v[i].q), v[i].inf = 0, v[i].dy = 0;
   return v;
 }
 static void qv_free(qv *v, int64_t n) {
@@ -233,6 +261,9 @@ typedef struct cnode {
   int64_t shape[MAXDIM], numel;
   qv *w;     /* PARAM data */
   float *wf; /* PARAM data as binary32 (sign of zero kept: the graph hash covers the bits) */
+  mpz_t *wz; /* PARAM data as integers at the common scale 2^wze (when wzok: every weight was a hex float) */
+  long wze;
+  int wzok;
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
   mpq_t alpha, clo, chi, eps;
 } cnode;
@@ -247,6 +278,9 @@ static void graph_free(cgraph *g) {
     cnode *n = &g->nodes[i];
     qv_free(n->w, n->numel);
     free(n->wf);
+    for (int64_t e = 0; n->wz && e < n->numel; e++)
+      mpz_clear(n->wz[e]);
+    free(n->wz);
     mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
   }
   free(g->nodes);
@@ -493,6 +527,25 @@ static int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
           return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
         n->wf[e] = fs;
       }
+      /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
+      n->wzok = 1;
+      n->wze = LONG_MAX;
+      for (int64_t e = 0; e < n->numel; e++) {
+        n->wzok &= n->w[e].dy;
+        if (n->w[e].dy && n->w[e].dm && n->w[e].de < n->wze)
+          n->wze = n->w[e].de;
+      }
+      if (n->wze == LONG_MAX)
+        n->wze = 0;
+      if (n->wzok) {
+        if (!(n->wz = malloc((size_t)n->numel * sizeof *n->wz)))
+          return fail(c, BAD, "out of memory");
+        for (int64_t e = 0; e < n->numel; e++) {
+          mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
+          if (n->w[e].dm)
+            mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
+        }
+      }
     }
     if (check_struct(c, g, i))
       return c->code;
@@ -520,13 +573,14 @@ typedef struct caff {
   int64_t nout;
   int64_t *rp, *col;
   const mpq_t **w; /* weight pointer per term (NULL: weight 1) */
+  int64_t *widx;   /* index of that weight in the weight param (-1: weight 1) */
   int64_t *div;    /* per output (1 for none) */
   int64_t *k;      /* roundings */
   int bias;        /* node of the bias, or -1 */
   int x;
 } caff;
 
-static void caff_free(caff *a) { free(a->rp), free(a->col), free(a->w), free(a->div), free(a->k); }
+static void caff_free(caff *a) { free(a->rp), free(a->col), free(a->w), free(a->widx), free(a->div), free(a->k); }
 
 static int is_affine(cop op) { return op == OP_LINEAR || op == OP_MATMUL || op == OP_CONV || op == OP_AVGPOOL || op == OP_GAP; }
 
@@ -552,9 +606,10 @@ static int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
   a->rp = malloc((size_t)(n->numel + 1) * sizeof *a->rp);
   a->col = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->col);
   a->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->w);
+  a->widx = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->widx);
   a->div = malloc((size_t)n->numel * sizeof *a->div);
   a->k = malloc((size_t)n->numel * sizeof *a->k);
-  if (!a->rp || !a->col || !a->w || !a->div || !a->k)
+  if (!a->rp || !a->col || !a->w || !a->widx || !a->div || !a->k)
     return fail(c, BAD, "out of memory");
   int64_t t = 0;
   for (int64_t o = 0; o < n->numel; o++) {
@@ -564,12 +619,13 @@ static int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
       int64_t last = n->shape[n->nd - 1], r = o / last, j = o % last;
       for (int64_t i = 0; i < per; i++, t++) {
         a->col[t] = r * per + i;
-        a->w[t] = (const mpq_t *)&w->w[n->op == OP_LINEAR ? j * per + i : i * last + j].q;
+        a->widx[t] = n->op == OP_LINEAR ? j * per + i : i * last + j;
+        a->w[t] = (const mpq_t *)&w->w[a->widx[t]].q;
       }
       a->k[o] = per + (a->bias >= 0);
     } else if (n->op == OP_GAP) {
       for (int64_t i = 0; i < per; i++, t++)
-        a->col[t] = o * per + i, a->w[t] = NULL;
+        a->col[t] = o * per + i, a->w[t] = NULL, a->widx[t] = -1;
       a->div[o] = per, a->k[o] = per + 1;
     } else {
       int conv = n->op == OP_CONV;
@@ -585,7 +641,8 @@ static int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
               continue;
             int64_t ch = conv ? (oc / opg) * cpg + ci : oc;
             a->col[t] = ((b * C + ch) * H + hh) * W + ww;
-            a->w[t] = conv ? (const mpq_t *)&w->w[((oc * cpg + ci) * n->kernel[0] + p) * n->kernel[1] + q].q : NULL;
+            a->widx[t] = conv ? ((oc * cpg + ci) * n->kernel[0] + p) * n->kernel[1] + q : -1;
+            a->w[t] = conv ? (const mpq_t *)&w->w[a->widx[t]].q : NULL;
             t++;
           }
       if (!conv)
@@ -628,6 +685,8 @@ typedef struct sample {
   int f32;
   box *b;            /* cert boxes (params: their data) */
   mpq_t flt_max;
+  mpq_t **E;         /* f32-any: per node, its error radius from check_box (NULL: none or unbounded) */
+  unsigned char *eunb, *eover; /* per node: a parent unbounded / node_err found possible overflow */
 } sample;
 
 static int box_unb(const box *b, int64_t n) {
@@ -762,9 +821,115 @@ static void elem_relabs(cop op, mpq_t rel, mpq_t eabs) {
   }
 }
 
+/* mpz value v 2^P -> exact rational */
+static void z_to_q(mpq_t q, const mpz_t v, long P) {
+  mpq_set_z(q, v);
+  if (P > 0)
+    mpq_mul_2exp(q, q, (mp_bitcnt_t)P);
+  else if (P < 0)
+    mpq_div_2exp(q, q, (mp_bitcnt_t)-P);
+}
+
+/* Exact fixed-point affine image: when every element of the parent box and every weight is a
+ * dyadic m 2^e read from a hex float, each is an integer at a common scale (2^ex for the box,
+ * 2^wze for the weights), so every product w x is an integer multiple of 2^(ex + wze) and each
+ * output's sums are exact integer dot products (one mpz_addmul per term, no gcd).  Fills lo/hi
+ * (before division by the window size, then divided exactly as rationals) and, if S != NULL,
+ * S[o] = sum |w| max(|xlo|, |xhi|) (without the bias).  Returns 1 if done, 0 if some number is
+ * not dyadic (the caller then uses the rational path). */
+static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi, mpq_t *S, int *rc) {
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[id];
+  const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  *rc = OK;
+  if (w && !w->wzok)
+    return 0;
+  const box *x = &s->b[a->x];
+  int64_t nx = g->nodes[a->x].numel;
+  long ex = LONG_MAX;
+  for (int64_t i = 0; i < nx; i++) {
+    const qv *l = &x->lo[i], *h = &x->hi[i];
+    if (!l->dy || !h->dy || l->inf || h->inf)
+      return 0;
+    if (l->dm && l->de < ex)
+      ex = l->de;
+    if (h->dm && h->de < ex)
+      ex = h->de;
+  }
+  if (ex == LONG_MAX)
+    ex = 0;
+  mpz_t *X = malloc((size_t)(3 * nx) * sizeof *X);
+  if (!X) {
+    *rc = fail(c, BAD, "out of memory");
+    return 1;
+  }
+  mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
+  for (int64_t i = 0; i < nx; i++) {
+    const qv *l = &x->lo[i], *h = &x->hi[i];
+    mpz_init_set_si(XL[i], (long)l->dm);
+    if (l->dm)
+      mpz_mul_2exp(XL[i], XL[i], (mp_bitcnt_t)(l->de - ex));
+    mpz_init_set_si(XH[i], (long)h->dm);
+    if (h->dm)
+      mpz_mul_2exp(XH[i], XH[i], (mp_bitcnt_t)(h->de - ex));
+    mpz_init(XA[i]);
+    if (mpz_cmpabs(XL[i], XH[i]) > 0)
+      mpz_abs(XA[i], XL[i]);
+    else
+      mpz_abs(XA[i], XH[i]);
+  }
+  long P = ex + (w ? w->wze : 0);
+  mpz_t al, ah, as;
+  mpz_init(al), mpz_init(ah), mpz_init(as);
+  mpq_t t;
+  mpq_init(t);
+  for (int64_t o = 0; o < a->nout; o++) {
+    mpz_set_ui(al, 0), mpz_set_ui(ah, 0), mpz_set_ui(as, 0);
+    for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
+      int64_t j = a->col[k];
+      if (!w) {
+        mpz_add(al, al, XL[j]), mpz_add(ah, ah, XH[j]);
+        if (S)
+          mpz_add(as, as, XA[j]);
+        continue;
+      }
+      const mpz_t *W = (const mpz_t *)&w->wz[a->widx[k]];
+      int sg = mpz_sgn(*W);
+      if (sg > 0) {
+        mpz_addmul(al, *W, XL[j]), mpz_addmul(ah, *W, XH[j]);
+        if (S)
+          mpz_addmul(as, *W, XA[j]);
+      } else if (sg < 0) {
+        mpz_addmul(al, *W, XH[j]), mpz_addmul(ah, *W, XL[j]);
+        if (S)
+          mpz_submul(as, *W, XA[j]);
+      }
+    }
+    z_to_q(lo[o].q, al, P), z_to_q(hi[o].q, ah, P);
+    if (S)
+      z_to_q(S[o], as, P);
+    if (a->bias >= 0) {
+      mpq_srcptr b = g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
+                                                          : o % n->shape[n->nd - 1]].q;
+      mpq_add(lo[o].q, lo[o].q, b), mpq_add(hi[o].q, hi[o].q, b);
+    }
+    if (a->div[o] != 1) {
+      mpq_set_si(t, a->div[o], 1);
+      mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
+    }
+  }
+  mpq_clear(t);
+  mpz_clear(al), mpz_clear(ah), mpz_clear(as);
+  for (int64_t i = 0; i < 3 * nx; i++)
+    mpz_clear(X[i]);
+  free(X);
+  return 1;
+}
+
 /* exact real image of node id from the parents' certificate boxes (no f32 widening);
- * *unb = 1 when a parent is unbounded */
-static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb) {
+ * *unb = 1 when a parent is unbounded.  For affine nodes, S (if not NULL) receives
+ * sum |w| max|x| per output (without the bias), for node_err. */
+static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb, mpq_t *S) {
   const cgraph *g = s->g;
   const cnode *n = &g->nodes[id];
   *unb = 0;
@@ -780,15 +945,28 @@ static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb) {
   if (is_affine(n->op)) {
     caff a;
     rc = caff_build(c, g, id, &a);
-    for (int64_t o = 0; rc == OK && o < a.nout; o++) {
+    int done = 0;
+    if (rc == OK)
+      done = affine_fast(c, s, id, &a, lo, hi, S, &rc);
+    for (int64_t o = 0; rc == OK && !done && o < a.nout; o++) {
       if (a.bias >= 0)
         mpq_set(lo[o].q, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
                                                            : o % n->shape[n->nd - 1]].q);
       else
         mpq_set_ui(lo[o].q, 0, 1);
       mpq_set(hi[o].q, lo[o].q);
+      if (S)
+        mpq_set_ui(S[o], 0, 1);
       for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
         const qv *xl = &x->lo[a.col[k]], *xh = &x->hi[a.col[k]];
+        if (S) { /* S += |w| max|x| */
+          qabsmax(t, xl, xh);
+          if (a.w[k]) {
+            mpq_abs(u, *a.w[k]);
+            mpq_mul(t, t, u);
+          }
+          mpq_add(S[o], S[o], t);
+        }
         if (!a.w[k]) {
           mpq_add(lo[o].q, lo[o].q, xl->q), mpq_add(hi[o].q, hi[o].q, xh->q);
           continue;
@@ -964,7 +1142,7 @@ static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const b
   return bad;
 }
 
-static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over) {
+static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over, const mpq_t *S) {
   const cgraph *g = s->g;
   const cnode *n = &g->nodes[id];
   *over = 0;
@@ -982,7 +1160,9 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
                                                       : o % n->shape[n->nd - 1]].q);
         mpq_add(m, m, t);
       }
-      for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
+      if (S)
+        mpq_add(m, m, S[o]);
+      for (int64_t k = a.rp[o]; !S && k < a.rp[o + 1]; k++) {
         qabsmax(t, &x->lo[a.col[k]], &x->hi[a.col[k]]);
         if (a.w[k]) {
           mpq_abs(eabs, *a.w[k]);
@@ -1067,20 +1247,38 @@ static int check_box(ctx *c, sample *s, int id) {
   for (int64_t i = 0; i < N; i++)
     mpq_init(E[i]);
   int unb = 0, over = 0;
-  int rc = derive_real(c, s, id, lo, hi, &unb);
+  mpq_t *S = NULL, t;
+  mpq_init(t);
+  if (s->f32 && is_affine(n->op)) {
+    if (!(S = malloc((size_t)N * sizeof *S)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t i = 0; i < N; i++)
+      mpq_init(S[i]);
+  }
+  int rc = derive_real(c, s, id, lo, hi, &unb, S);
+  s->eunb[id] = (unsigned char)unb;
   if (rc == OK && !unb && s->f32) {
-    rc = node_err(c, s, id, lo, hi, E, &over);
+    rc = node_err(c, s, id, lo, hi, E, &over, S);
+    s->eover[id] = (unsigned char)over;
     for (int64_t i = 0; rc == OK && i < N; i++) {
       mpq_sub(lo[i].q, lo[i].q, E[i]);
       mpq_add(hi[i].q, hi[i].q, E[i]);
-      mpq_abs(E[i], lo[i].q);
-      if (mpq_cmp(E[i], s->flt_max) > 0)
+      mpq_abs(t, lo[i].q);
+      if (mpq_cmp(t, s->flt_max) > 0)
         over = 1;
-      mpq_abs(E[i], hi[i].q);
-      if (mpq_cmp(E[i], s->flt_max) > 0)
+      mpq_abs(t, hi[i].q);
+      if (mpq_cmp(t, s->flt_max) > 0)
         over = 1;
     }
+    if (rc == OK) { /* kept for the backward passes (same boxes, same radius) */
+      s->E[id] = E;
+      E = NULL;
+    }
   }
+  mpq_clear(t);
+  for (int64_t i = 0; S && i < N; i++)
+    mpq_clear(S[i]);
+  free(S);
   if (rc == OK && (unb || over)) {
     for (int64_t i = 0; i < N && rc == OK; i++)
       if (b->lo[i].inf != -1 || b->hi[i].inf != 1)
@@ -1095,7 +1293,7 @@ static int check_box(ctx *c, sample *s, int id) {
     else if (!b->hi[i].inf && mpq_cmp(b->hi[i].q, hi[i].q) < 0)
       rc = fail(c, REJ, "REJECT: upper bound below the re-derived bound (node %d, index %lld)", id, (long long)i);
   }
-  for (int64_t i = 0; i < N; i++)
+  for (int64_t i = 0; E && i < N; i++)
     mpq_clear(E[i]);
   free(E);
   qv_free(lo, N), qv_free(hi, N);
@@ -1177,27 +1375,17 @@ static int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, in
       /* f32-any: pay |lambda| E for rounding nodes */
       if (s->f32 && n->op != OP_RELU && n->op != OP_FLATTEN && n->op != OP_RESHAPE && n->op != OP_DROPOUT &&
           n->op != OP_NEG) {
-        qv *ilo = qv_new(N), *ihi = qv_new(N);
-        mpq_t *E = malloc((size_t)N * sizeof *E);
-        int unb = 0, over = 0;
-        if (!ilo || !ihi || !E)
-          rc = fail(c, BAD, "out of memory");
-        for (int64_t i = 0; E && i < N; i++)
-          mpq_init(E[i]);
-        if (rc == OK)
-          rc = derive_real(c, s, id, ilo, ihi, &unb);
-        if (rc == OK && !unb)
-          rc = node_err(c, s, id, ilo, ihi, E, &over);
-        for (int k = 0; rc == OK && k < m; k++)
+        /* E as computed by check_box from the same certificate boxes */
+        const mpq_t *E = (const mpq_t *)s->E[id];
+        int unb = s->eunb[id], over = s->eover[id];
+        if (!unb && !E)
+          rc = fail(c, BAD, "internal: no error radius for node %d", id);
+        for (int k = 0; rc == OK && !unb && k < m; k++)
           for (int64_t i = 0; i < N; i++) {
             mpq_abs(t, lam[(size_t)k * N + i]);
             mpq_mul(t, t, E[i]);
             mpq_sub(cst[k].q, cst[k].q, t);
           }
-        for (int64_t i = 0; E && i < N; i++)
-          mpq_clear(E[i]);
-        free(E);
-        qv_free(ilo, N), qv_free(ihi, N);
         if (unb || over)
           for (int k = 0; k < m; k++)
             cst[k].inf = -1;
@@ -1678,10 +1866,12 @@ static int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int c
   mpq_set_ui(s.flt_max, 0xffffff, 1);
   mpq_mul_2exp(s.flt_max, s.flt_max, 104); /* (2^24 - 1) 2^104 */
   s.b = calloc((size_t)g->n, sizeof *s.b);
+  s.E = calloc((size_t)g->n, sizeof *s.E);
+  s.eunb = calloc((size_t)g->n, 1), s.eover = calloc((size_t)g->n, 1);
   crown cr = {&s, 0, NULL, NULL};
   prop p;
   memset(&p, 0, sizeof p);
-  int out = g->output, rc = s.b ? OK : fail(c, BAD, "out of memory");
+  int out = g->output, rc = s.b && s.E && s.eunb && s.eover ? OK : fail(c, BAD, "out of memory");
   int64_t nout = g->nodes[out].numel;
   qv *claimed = NULL, *der = NULL, *der2 = NULL;
   mpq_t *A = NULL;
@@ -1828,6 +2018,13 @@ static int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int c
     if (g->nodes[i].op != OP_PARAM)
       qv_free(s.b[i].lo, g->nodes[i].numel), qv_free(s.b[i].hi, g->nodes[i].numel);
   free(s.b);
+  for (int i = 0; s.E && i < g->n; i++)
+    if (s.E[i]) {
+      for (int64_t z = 0; z < g->nodes[i].numel; z++)
+        mpq_clear(s.E[i][z]);
+      free(s.E[i]);
+    }
+  free(s.E), free(s.eunb), free(s.eover);
   for (int i = 0; i < cr.nacts; i++) {
     int64_t n = g->nodes[cr.acts[i].node].numel;
     qv_free(cr.acts[i].pre_lo, n), qv_free(cr.acts[i].pre_hi, n), qv_free(cr.acts[i].la, n);
