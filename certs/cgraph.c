@@ -21,6 +21,9 @@ void graph_free(cgraph *g) {
     free(n->wz);
     mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
   }
+  for (int i = 0; g->aff && i < g->n; i++)
+    caff_free(&g->aff[i]);
+  free(g->aff);
   free(g->nodes);
 }
 
@@ -159,7 +162,8 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
     return fail(c, BAD, "malformed: graph.nodes must be a non-empty array");
   int nn = cJSON_GetArraySize(nodes);
   g->nodes = calloc((size_t)nn, sizeof *g->nodes);
-  if (!g->nodes)
+  g->aff = calloc((size_t)nn, sizeof *g->aff);
+  if (!g->nodes || !g->aff)
     return fail(c, BAD, "out of memory");
   for (int i = 0; i < nn; i++) {
     cnode *n = &g->nodes[i];
@@ -379,5 +383,23 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
     }
   }
   a->rp[n->numel] = t;
+  return OK;
+}
+
+/* The affine view of node id, built on first use and kept in the graph (read-only afterwards):
+ * *a is a shallow copy, not to be freed. */
+int caff_get(ctx *c, const cgraph *g, int id, caff *a) {
+  if (!g->aff)
+    return fail(c, BAD, "internal: no affine cache");
+  caff *k = &g->aff[id];
+  if (!k->rp) {
+    int rc = caff_build(c, g, id, k);
+    if (rc != OK) {
+      caff_free(k);
+      memset(k, 0, sizeof *k);
+      return rc;
+    }
+  }
+  *a = *k;
   return OK;
 }

@@ -64,9 +64,11 @@ typedef struct cnode {
   mpq_t alpha, clo, chi, eps;
 } cnode;
 
+struct caff;
 typedef struct cgraph {
   int n, input, output;
   cnode *nodes;
+  struct caff *aff; /* per node: its affine view, built once on first use (caff_get) */
 } cgraph;
 
 typedef struct caff {
@@ -133,8 +135,10 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g);
 void caff_free(caff *a);
 int is_affine(cop op);
 int caff_build(ctx *c, const cgraph *g, int id, caff *a);
+int caff_get(ctx *c, const cgraph *g, int id, caff *a);
 
 /* recheck_box.c */
+void z_to_q(mpq_t q, const mpz_t v, long P);
 int box_unb(const box *b, int64_t n);
 void qabsmax(mpq_t r, const qv *l, const qv *h);
 void act_bound(mpq_t r, cop op, const mpq_t x, int up);

@@ -158,7 +158,7 @@ static void elem_relabs(cop op, mpq_t rel, mpq_t eabs) {
 }
 
 /* mpz value v 2^P -> exact rational */
-static void z_to_q(mpq_t q, const mpz_t v, long P) {
+void z_to_q(mpq_t q, const mpz_t v, long P) {
   mpq_set_z(q, v);
   if (P > 0)
     mpq_mul_2exp(q, q, (mp_bitcnt_t)P);
@@ -280,7 +280,7 @@ static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb, mpq_
   int rc = OK;
   if (is_affine(n->op)) {
     caff a;
-    rc = caff_build(c, g, id, &a);
+    rc = caff_get(c, g, id, &a);
     int done = 0;
     if (rc == OK)
       done = affine_fast(c, s, id, &a, lo, hi, S, &rc);
@@ -318,8 +318,7 @@ static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb, mpq_
         mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
       }
     }
-    caff_free(&a);
-    mpq_clear(t), mpq_clear(u);
+        mpq_clear(t), mpq_clear(u);
     return rc;
   }
   switch (n->op) {
@@ -487,7 +486,7 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
   int rc = OK;
   if (is_affine(n->op)) {
     caff a;
-    rc = caff_build(c, g, id, &a);
+    rc = caff_get(c, g, id, &a);
     const box *x = &s->b[a.x];
     for (int64_t o = 0; rc == OK && o < a.nout; o++) {
       mpq_set_ui(m, 0, 1); /* S = sum |w| max|x| + |b| */
@@ -528,8 +527,7 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
       mpq_mul(eabs, eabs, t);
       mpq_add(E[o], E[o], eabs);
     }
-    caff_free(&a);
-  } else if (n->op == OP_BN) {
+      } else if (n->op == OP_BN) {
     const box *x = &s->b[n->par[0]];
     mpq_t sl, sh;
     mpq_init(sl), mpq_init(sh);

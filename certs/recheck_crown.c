@@ -5,6 +5,94 @@
 /* ---- CROWN -------------------------------------------------------------------------------------- */
 
 
+/* Exact fixed-point transpose of a weighted affine node (linear, matmul, conv: no division) for
+ * every row k whose multipliers lam[k][.] are all dyadic (power-of-two denominators): with
+ * lam = l 2^le and w = W 2^wze as integers, Lx[k][col] += 2^(le + wze) sum_o l[o] W[o, col] is
+ * an integer dot product per input (one mpz_addmul per term); the bias term goes to cst[k]
+ * exactly.  Sets done[k] = 1 for the rows it handled; the others keep the rational path. */
+static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx, qv *cst,
+                            int *done) {
+  const cnode *n = &g->nodes[id];
+  if (!(n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV))
+    return OK;
+  const cnode *w = &g->nodes[n->par[1]];
+  if (!w->wzok)
+    return OK;
+  int64_t N = n->numel, nin = g->nodes[a->x].numel;
+  for (int64_t o = 0; o < N; o++)
+    if (a->div[o] != 1)
+      return OK;
+  mpz_t *lz = malloc((size_t)N * sizeof *lz), *acc = malloc((size_t)nin * sizeof *acc);
+  if (!lz || !acc) {
+    free(lz), free(acc);
+    return fail(c, BAD, "out of memory");
+  }
+  for (int64_t o = 0; o < N; o++)
+    mpz_init(lz[o]);
+  for (int64_t i = 0; i < nin; i++)
+    mpz_init(acc[i]);
+  mpq_t t;
+  mpq_init(t);
+  for (int k = 0; k < m; k++) {
+    mpq_t *row = lam + (size_t)k * N;
+    long le = LONG_MAX;
+    int dy = 1;
+    for (int64_t o = 0; o < N && dy; o++) {
+      if (mpq_sgn(row[o]) == 0)
+        continue;
+      mpz_srcptr den = mpq_denref(row[o]);
+      if (mpz_popcount(den) != 1) {
+        dy = 0;
+        break;
+      }
+      long e = -(long)(mpz_sizeinbase(den, 2) - 1);
+      if (e < le)
+        le = e;
+    }
+    if (!dy)
+      continue;
+    if (le == LONG_MAX) { /* all zero */
+      done[k] = 1;
+      continue;
+    }
+    for (int64_t o = 0; o < N; o++) {
+      if (mpq_sgn(row[o]) == 0) {
+        mpz_set_ui(lz[o], 0);
+        continue;
+      }
+      long e = -(long)(mpz_sizeinbase(mpq_denref(row[o]), 2) - 1);
+      mpz_mul_2exp(lz[o], mpq_numref(row[o]), (mp_bitcnt_t)(e - le));
+    }
+    for (int64_t i = 0; i < nin; i++)
+      mpz_set_ui(acc[i], 0);
+    for (int64_t o = 0; o < N; o++) {
+      if (mpz_sgn(lz[o]) == 0)
+        continue;
+      for (int64_t q = a->rp[o]; q < a->rp[o + 1]; q++)
+        mpz_addmul(acc[a->col[q]], lz[o], w->wz[a->widx[q]]);
+      if (a->bias >= 0) {
+        mpq_mul(t, row[o], g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
+                                                               : o % n->shape[n->nd - 1]].q);
+        mpq_add(cst[k].q, cst[k].q, t);
+      }
+    }
+    for (int64_t i = 0; i < nin; i++) {
+      if (mpz_sgn(acc[i]) == 0)
+        continue;
+      z_to_q(t, acc[i], le + w->wze);
+      mpq_add(Lx[(size_t)k * nin + i], Lx[(size_t)k * nin + i], t);
+    }
+    done[k] = 1;
+  }
+  mpq_clear(t);
+  for (int64_t o = 0; o < N; o++)
+    mpz_clear(lz[o]);
+  for (int64_t i = 0; i < nin; i++)
+    mpz_clear(acc[i]);
+  free(lz), free(acc);
+  return OK;
+}
+
 /* lower bound of rows A (m x numel(start)) over the region; fold: only start gets its rule */
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold) {
   sample *s = cr->s;
@@ -84,12 +172,17 @@ int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold)
       }
       if (rc == OK && is_affine(n->op)) {
         caff a;
-        rc = caff_build(c, g, id, &a);
+        rc = caff_get(c, g, id, &a);
         if (rc == OK)
           ALLOC_L(a.x);
         int64_t nin = g->nodes[a.x].numel;
+        int *done = rc == OK ? calloc((size_t)m, sizeof *done) : NULL;
+        if (rc == OK && !done)
+          rc = fail(c, BAD, "out of memory");
+        if (rc == OK)
+          rc = affine_back_fast(c, g, id, &a, m, lam, L[a.x], cst, done);
         for (int k = 0; rc == OK && k < m; k++)
-          for (int64_t o = 0; o < N; o++) {
+          for (int64_t o = 0; !done[k] && o < N; o++) {
             mpq_srcptr l = lam[(size_t)k * N + o];
             if (mpq_sgn(l) == 0)
               continue;
@@ -110,7 +203,7 @@ int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold)
               mpq_add(cst[k].q, cst[k].q, t);
             }
           }
-        caff_free(&a);
+        free(done);
       } else if (rc == OK && (n->op == OP_FLATTEN || n->op == OP_RESHAPE || n->op == OP_DROPOUT || n->op == OP_NEG)) {
         ALLOC_L(n->par[0]);
         for (size_t z = 0; rc == OK && z < (size_t)m * (size_t)N; z++) {
