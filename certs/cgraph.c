@@ -19,6 +19,7 @@ void graph_free(cgraph *g) {
     for (int64_t e = 0; n->wz && e < n->numel; e++)
       mpz_clear(n->wz[e]);
     free(n->wz);
+    free(n->w64);
     mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
   }
   for (int i = 0; g->aff && i < g->n; i++)
@@ -286,6 +287,15 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
           mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
           if (n->w[e].dm)
             mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
+          int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
+          if (b > n->wbits)
+            n->wbits = b;
+        }
+        if (n->wbits <= 62) {
+          if (!(n->w64 = malloc((size_t)n->numel * sizeof *n->w64)))
+            return fail(c, BAD, "out of memory");
+          for (int64_t e = 0; e < n->numel; e++)
+            n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
         }
       }
     }

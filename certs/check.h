@@ -60,6 +60,8 @@ typedef struct cnode {
   mpz_t *wz; /* PARAM data as integers at the common scale 2^wze (when wzok: every weight was a hex float) */
   long wze;
   int wzok;
+  int wbits;      /* max bit length of |wz| (when wzok) */
+  int64_t *w64;   /* wz as machine integers when wbits <= 62, else NULL */
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
   mpq_t alpha, clo, chi, eps;
 } cnode;

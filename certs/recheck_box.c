@@ -166,6 +166,35 @@ void z_to_q(mpq_t q, const mpz_t v, long P) {
     mpq_div_2exp(q, q, (mp_bitcnt_t)-P);
 }
 
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
+
+static void i128_to_z(mpz_t r, i128 v) {
+  u128 u = v < 0 ? -(u128)v : (u128)v;
+  mpz_set_ui(r, (unsigned long)(uint64_t)(u >> 64));
+  mpz_mul_2exp(r, r, 64);
+  mpz_add_ui(r, r, (unsigned long)(uint64_t)u);
+  if (v < 0)
+    mpz_neg(r, r);
+}
+
+/* output o of an affine node from its exact sums at scale 2^P: bias added, divided by the window */
+static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o, const mpz_t al, const mpz_t ah,
+                       const mpz_t as, long P, qv *lo, qv *hi, mpq_t *S, mpq_t t) {
+  z_to_q(lo[o].q, al, P), z_to_q(hi[o].q, ah, P);
+  if (S)
+    z_to_q(S[o], as, P);
+  if (a->bias >= 0) {
+    mpq_srcptr b = g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
+                                                        : o % n->shape[n->nd - 1]].q;
+    mpq_add(lo[o].q, lo[o].q, b), mpq_add(hi[o].q, hi[o].q, b);
+  }
+  if (a->div[o] != 1) {
+    mpq_set_si(t, a->div[o], 1);
+    mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
+  }
+}
+
 /* Exact fixed-point affine image: when every element of the parent box and every weight is a
  * dyadic m 2^e read from a hex float, each is an integer at a common scale (2^ex for the box,
  * 2^wze for the weights), so every product w x is an integer multiple of 2^(ex + wze) and each
@@ -219,7 +248,50 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
   mpz_init(al), mpz_init(ah), mpz_init(as);
   mpq_t t;
   mpq_init(t);
-  for (int64_t o = 0; o < a->nout; o++) {
+  /* 128-bit accumulation when it cannot overflow: |W| < 2^bw, |X| < 2^bx, at most K terms per
+   * output, so every partial sum is below K 2^(bw + bx) <= 2^(bits(K) + bw + bx) <= 2^126 */
+  int bx = 0, bw = w ? w->wbits : 1, bk = 0;
+  for (int64_t i = 0; i < nx; i++) {
+    int b1 = mpz_sgn(XL[i]) ? (int)mpz_sizeinbase(XL[i], 2) : 0, b2 = mpz_sgn(XH[i]) ? (int)mpz_sizeinbase(XH[i], 2) : 0;
+    if (b1 > bx)
+      bx = b1;
+    if (b2 > bx)
+      bx = b2;
+  }
+  int64_t kmax = 0;
+  for (int64_t o = 0; o < a->nout; o++)
+    if (a->rp[o + 1] - a->rp[o] > kmax)
+      kmax = a->rp[o + 1] - a->rp[o];
+  while (kmax >> bk)
+    bk++;
+  int64_t *x64 = NULL;
+  if ((!w || w->w64) && bx <= 62 && bw <= 62 && bk + bw + bx <= 126)
+    x64 = malloc((size_t)(3 * nx) * sizeof *x64);
+  if (x64) {
+    int64_t *xl = x64, *xh = x64 + nx, *xa = x64 + 2 * nx;
+    for (int64_t i = 0; i < nx; i++)
+      xl[i] = (int64_t)mpz_get_si(XL[i]), xh[i] = (int64_t)mpz_get_si(XH[i]), xa[i] = (int64_t)mpz_get_si(XA[i]);
+  }
+  for (int64_t o = 0; x64 && o < a->nout; o++) {
+    const int64_t *xl = x64, *xh = x64 + nx, *xa = x64 + 2 * nx;
+    i128 sl = 0, sh = 0, ss = 0;
+    for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
+      int64_t j = a->col[k];
+      if (!w) {
+        sl += xl[j], sh += xh[j], ss += xa[j];
+        continue;
+      }
+      int64_t W = w->w64[a->widx[k]];
+      if (W > 0) {
+        sl += (i128)W * xl[j], sh += (i128)W * xh[j], ss += (i128)W * xa[j];
+      } else if (W < 0) {
+        sl += (i128)W * xh[j], sh += (i128)W * xl[j], ss -= (i128)W * xa[j];
+      }
+    }
+    i128_to_z(al, sl), i128_to_z(ah, sh), i128_to_z(as, ss);
+    affine_out(g, n, a, o, al, ah, as, P, lo, hi, S, t);
+  }
+  for (int64_t o = 0; !x64 && o < a->nout; o++) {
     mpz_set_ui(al, 0), mpz_set_ui(ah, 0), mpz_set_ui(as, 0);
     for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
       int64_t j = a->col[k];
@@ -241,19 +313,9 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
           mpz_submul(as, *W, XA[j]);
       }
     }
-    z_to_q(lo[o].q, al, P), z_to_q(hi[o].q, ah, P);
-    if (S)
-      z_to_q(S[o], as, P);
-    if (a->bias >= 0) {
-      mpq_srcptr b = g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                          : o % n->shape[n->nd - 1]].q;
-      mpq_add(lo[o].q, lo[o].q, b), mpq_add(hi[o].q, hi[o].q, b);
-    }
-    if (a->div[o] != 1) {
-      mpq_set_si(t, a->div[o], 1);
-      mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
-    }
+    affine_out(g, n, a, o, al, ah, as, P, lo, hi, S, t);
   }
+  free(x64);
   mpq_clear(t);
   mpz_clear(al), mpz_clear(ah), mpz_clear(as);
   for (int64_t i = 0; i < 3 * nx; i++)
