@@ -20,6 +20,9 @@ void graph_free(cgraph *g) {
       mpz_clear(n->wz[e]);
     free(n->wz);
     free(n->w64);
+    for (int64_t k = 0; n->bn && k < n->nbn; k++)
+      mpq_clear(n->bn[k].slo), mpq_clear(n->bn[k].shi), mpq_clear(n->bn[k].u);
+    free(n->bn);
     mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
   }
   for (int i = 0; g->aff && i < g->n; i++)
@@ -301,6 +304,13 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
     }
     if (check_struct(c, g, i))
       return c->code;
+    if (n->op == OP_BN) {
+      n->nbn = g->nodes[n->par[1]].numel;
+      if (!(n->bn = calloc((size_t)n->nbn, sizeof *n->bn)))
+        return fail(c, BAD, "out of memory");
+      for (int64_t q = 0; q < n->nbn; q++)
+        mpq_init(n->bn[q].slo), mpq_init(n->bn[q].shi), mpq_init(n->bn[q].u);
+    }
   }
   if (g->nodes[g->input].op != OP_INPUT)
     return fail(c, BAD, "malformed: graph.input names node %d, which is not an input", g->input);

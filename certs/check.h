@@ -50,6 +50,12 @@ typedef enum {
   OP_DROPOUT, OP_NEG, OP_RELU, OP_LEAKY, OP_SIGMOID, OP_TANH, OP_CLAMP, OP_ADD, OP_SUB, OP_MUL, OP_BN, OP_N
 } cop;
 
+/* batch norm, per channel: the scale enclosure and the f32-any guard's channel part, computed once */
+typedef struct bncache {
+  int sdone, mdone, bad;
+  mpq_t slo, shi, u;
+} bncache;
+
 typedef struct cnode {
   cop op;
   int np, par[5];
@@ -62,6 +68,8 @@ typedef struct cnode {
   int wzok;
   int wbits;      /* max bit length of |wz| (when wzok) */
   int64_t *w64;   /* wz as machine integers when wbits <= 62, else NULL */
+  bncache *bn;    /* BATCH_NORM: per channel (nbn of them) */
+  int64_t nbn;
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
   mpq_t alpha, clo, chi, eps;
 } cnode;

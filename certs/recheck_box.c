@@ -81,6 +81,11 @@ void act_deriv_low(mpq_t r, cop op, const mpq_t x) {
 /* batch norm scale enclosure */
 void bn_scale(const sample *s, const cnode *n, int64_t ch, mpq_t slo, mpq_t shi) {
   const cgraph *g = s->g;
+  bncache *k = &n->bn[ch]; /* depends on the channel's parameters only */
+  if (k->sdone) {
+    mpq_set(slo, k->slo), mpq_set(shi, k->shi);
+    return;
+  }
   const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
   mpfr_t a, b;
   mpfr_init2(a, PREC), mpfr_init2(b, PREC);
@@ -98,6 +103,8 @@ void bn_scale(const sample *s, const cnode *n, int64_t ch, mpq_t slo, mpq_t shi)
     mpq_clear(t);
   }
   mpfr_clear(a), mpfr_clear(b);
+  mpq_set(k->slo, slo), mpq_set(k->shi, shi);
+  k->sdone = 1;
 }
 
 int64_t bn_channel(const cnode *n, int64_t o) {
@@ -493,14 +500,16 @@ static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb, mpq_
  *   min(var + eps, var + fl(eps)) >= 2^-100  and
  *   2 ((max|x| + |mu| + 1) max(1, 1/sqrt(ve)) max(1, |gamma|) + |beta| + |var| + |eps| + 1) <= FLT_MAX,
  * with fl(eps) rounded down to binary32 and 1/sqrt(ve) rounded up. */
-static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const box *x, int64_t o) {
-  const cgraph *g = s->g;
-  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *beta = (const mpq_t *)&g->nodes[n->par[2]].w[ch].q;
-  const mpq_t *mu = (const mpq_t *)&g->nodes[n->par[3]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
+/* the channel part of the guard (var + eps against underflow, u >= max(1, 1/sqrt(ve))), cached */
+static const bncache *bn_guard_channel(const cnode *n, const cgraph *g, int64_t ch) {
+  bncache *k = &n->bn[ch];
+  if (k->mdone)
+    return k;
+  const mpq_t *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
   mpfr_t f, r;
   mpfr_init2(f, 24), mpfr_init2(r, PREC);
-  mpq_t ve, t, u, big;
-  mpq_init(ve), mpq_init(t), mpq_init(u), mpq_init(big);
+  mpq_t ve, t;
+  mpq_init(ve), mpq_init(t);
   /* fl(eps) rounded down to binary32, subnormals included (quantum 2^-149 below 2^-126) */
   mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
   mpfr_set_emin(-148), mpfr_set_emax(128);
@@ -513,29 +522,43 @@ static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const b
   if (mpq_cmp(t, ve) < 0)
     mpq_set(ve, t);
   set_pow2(t, -100);
-  int bad = mpq_cmp(ve, t) < 0;
-  if (!bad) {
+  k->bad = mpq_cmp(ve, t) < 0;
+  if (!k->bad) {
     mpfr_set_q(r, ve, MPFR_RNDD);
     mpfr_rec_sqrt(r, r, MPFR_RNDU);
-    mpfr_get_q(u, r); /* >= 1/sqrt(ve) */
-    if (mpq_cmp_ui(u, 1, 1) < 0)
-      mpq_set_ui(u, 1, 1);
-    qabsmax(big, &x->lo[o], &x->hi[o]);
-    mpq_abs(t, *mu), mpq_add(big, big, t);
-    mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
-    mpq_mul(big, big, u);
-    mpq_abs(t, *gm);
-    if (mpq_cmp_ui(t, 1, 1) > 0)
-      mpq_mul(big, big, t);
-    mpq_abs(t, *beta), mpq_add(big, big, t);
-    mpq_abs(t, *var), mpq_add(big, big, t);
-    mpq_abs(t, n->eps), mpq_add(big, big, t);
-    mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
-    mpq_mul_2exp(big, big, 1);
-    bad = mpq_cmp(big, s->flt_max) > 0;
+    mpfr_get_q(k->u, r); /* >= 1/sqrt(ve) */
+    if (mpq_cmp_ui(k->u, 1, 1) < 0)
+      mpq_set_ui(k->u, 1, 1);
   }
-  mpq_clear(ve), mpq_clear(t), mpq_clear(u), mpq_clear(big);
+  mpq_clear(ve), mpq_clear(t);
   mpfr_clear(f), mpfr_clear(r);
+  k->mdone = 1;
+  return k;
+}
+
+static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const box *x, int64_t o) {
+  const cgraph *g = s->g;
+  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *beta = (const mpq_t *)&g->nodes[n->par[2]].w[ch].q;
+  const mpq_t *mu = (const mpq_t *)&g->nodes[n->par[3]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
+  const bncache *k = bn_guard_channel(n, g, ch);
+  if (k->bad)
+    return 1;
+  mpq_t t, big;
+  mpq_init(t), mpq_init(big);
+  qabsmax(big, &x->lo[o], &x->hi[o]);
+  mpq_abs(t, *mu), mpq_add(big, big, t);
+  mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
+  mpq_mul(big, big, k->u);
+  mpq_abs(t, *gm);
+  if (mpq_cmp_ui(t, 1, 1) > 0)
+    mpq_mul(big, big, t);
+  mpq_abs(t, *beta), mpq_add(big, big, t);
+  mpq_abs(t, *var), mpq_add(big, big, t);
+  mpq_abs(t, n->eps), mpq_add(big, big, t);
+  mpq_set_ui(t, 1, 1), mpq_add(big, big, t);
+  mpq_mul_2exp(big, big, 1);
+  int bad = mpq_cmp(big, s->flt_max) > 0;
+  mpq_clear(t), mpq_clear(big);
   return bad;
 }
 
