@@ -590,7 +590,8 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
         }
         mpq_add(m, m, t);
       }
-      gamma_q(gk, a.k[o]);
+      if (o == 0 || a.k[o] != a.k[o - 1]) /* gamma_k: the same k for most outputs */
+        gamma_q(gk, a.k[o]);
       /* overflow: (1 + gamma) S + k eta > FLT_MAX */
       mpq_set_ui(t, 1, 1);
       mpq_add(t, t, gk);
