@@ -1,0 +1,425 @@
+/* cgraph.c - torchlean-check: the checker's own reader of the embedded graph, its structural checks and the affine view of linear/conv/pool nodes. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+const char *const op_names[OP_N] = {"input", "param", "linear", "matmul", "conv2d", "avg_pool2d",
+                                     "global_avg_pool", "max_pool2d", "flatten", "reshape", "dropout", "neg",
+                                     "relu", "leaky_relu", "sigmoid", "tanh", "clamp", "add", "sub", "mul",
+                                     "batch_norm"};
+
+/* ---- the graph ---------------------------------------------------------------------------------- */
+
+
+
+void graph_free(cgraph *g) {
+  for (int i = 0; i < g->n; i++) {
+    cnode *n = &g->nodes[i];
+    qv_free(n->w, n->numel);
+    free(n->wf);
+    for (int64_t e = 0; n->wz && e < n->numel; e++)
+      mpz_clear(n->wz[e]);
+    free(n->wz);
+    free(n->w64);
+    for (int64_t k = 0; n->bn && k < n->nbn; k++)
+      mpq_clear(n->bn[k].slo), mpq_clear(n->bn[k].shi), mpq_clear(n->bn[k].u);
+    free(n->bn);
+    mpq_clear(n->alpha), mpq_clear(n->clo), mpq_clear(n->chi), mpq_clear(n->eps);
+  }
+  for (int i = 0; g->aff && i < g->n; i++)
+    caff_free(&g->aff[i]);
+  free(g->aff);
+  free(g->nodes);
+}
+
+static int same_shape(const cnode *a, const cnode *b) {
+  if (a->nd != b->nd)
+    return 0;
+  for (int i = 0; i < a->nd; i++)
+    if (a->shape[i] != b->shape[i])
+      return 0;
+  return 1;
+}
+
+static int64_t win(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
+  if (k < 1 || s < 1 || p < 0 || d < 1)
+    return -1;
+  int64_t span = n + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? -1 : span / s + 1;
+}
+
+/* structural check of node i against its parents: shapes and attribute sanity */
+static int check_struct(ctx *c, cgraph *g, int i) {
+  cnode *n = &g->nodes[i];
+  cnode *x = n->np > 0 ? &g->nodes[n->par[0]] : NULL;
+  int ok = 1;
+  switch (n->op) {
+  case OP_INPUT: ok = n->np == 0 && i == g->input; break;
+  case OP_PARAM: ok = n->np == 0; break;
+  case OP_LINEAR: {
+    cnode *w = &g->nodes[n->par[1]];
+    ok = (n->np == 2 || n->np == 3) && w->op == OP_PARAM && w->nd == 2 && x->op != OP_PARAM && x->nd >= 1 &&
+         x->shape[x->nd - 1] == w->shape[1] && n->nd == x->nd && n->shape[n->nd - 1] == w->shape[0];
+    for (int k = 0; ok && k < x->nd - 1; k++)
+      ok = n->shape[k] == x->shape[k];
+    if (ok && n->np == 3) {
+      cnode *b = &g->nodes[n->par[2]];
+      ok = b->op == OP_PARAM && b->nd == 1 && b->shape[0] == w->shape[0];
+    }
+    break;
+  }
+  case OP_MATMUL: {
+    cnode *w = &g->nodes[n->par[1]];
+    ok = n->np == 2 && w->op == OP_PARAM && w->nd == 2 && x->op != OP_PARAM && x->nd >= 2 &&
+         x->shape[x->nd - 1] == w->shape[0] && n->nd == x->nd && n->shape[n->nd - 1] == w->shape[1];
+    for (int k = 0; ok && k < x->nd - 1; k++)
+      ok = n->shape[k] == x->shape[k];
+    break;
+  }
+  case OP_CONV:
+  case OP_AVGPOOL:
+  case OP_MAXPOOL: {
+    ok = x->nd == 4 && n->nd == 4 && n->shape[0] == x->shape[0] && x->op != OP_PARAM;
+    if (!ok)
+      break;
+    if (n->op == OP_CONV) {
+      cnode *w = &g->nodes[n->par[1]];
+      ok = (n->np == 2 || n->np == 3) && w->op == OP_PARAM && w->nd == 4 && n->groups >= 1 &&
+           x->shape[1] % n->groups == 0 && w->shape[0] % n->groups == 0 && w->shape[1] * n->groups == x->shape[1] &&
+           n->shape[1] == w->shape[0] && n->kernel[0] == w->shape[2] && n->kernel[1] == w->shape[3];
+      if (ok && n->np == 3) {
+        cnode *b = &g->nodes[n->par[2]];
+        ok = b->op == OP_PARAM && b->nd == 1 && b->shape[0] == w->shape[0];
+      }
+    } else {
+      ok = n->np == 1 && n->shape[1] == x->shape[1] && 2 * n->padding[0] <= n->kernel[0] &&
+           2 * n->padding[1] <= n->kernel[1];
+    }
+    ok = ok && win(x->shape[2], n->kernel[0], n->stride[0], n->padding[0], n->dilation[0]) == n->shape[2] &&
+         win(x->shape[3], n->kernel[1], n->stride[1], n->padding[1], n->dilation[1]) == n->shape[3];
+    break;
+  }
+  case OP_GAP: ok = n->np == 1 && x->nd >= 3 && n->nd == 2 && n->shape[0] == x->shape[0] && n->shape[1] == x->shape[1]; break;
+  case OP_FLATTEN:
+  case OP_RESHAPE:
+  case OP_DROPOUT: ok = n->np == 1 && n->numel == x->numel && (n->op != OP_DROPOUT || same_shape(n, x)); break;
+  case OP_NEG:
+  case OP_RELU:
+  case OP_LEAKY:
+  case OP_SIGMOID:
+  case OP_TANH:
+  case OP_CLAMP:
+    ok = n->np == 1 && same_shape(n, x);
+    if (ok && n->op == OP_LEAKY)
+      ok = mpq_sgn(n->alpha) >= 0 && mpq_cmp_ui(n->alpha, 1, 1) <= 0;
+    if (ok && n->op == OP_CLAMP)
+      ok = mpq_cmp(n->clo, n->chi) <= 0;
+    break;
+  case OP_ADD:
+  case OP_SUB:
+  case OP_MUL: {
+    cnode *y = &g->nodes[n->par[1]];
+    ok = n->np == 2 && n->nd >= x->nd && n->nd >= y->nd;
+    for (int k = 0; ok && k < n->nd; k++) {
+      int64_t a = k - (n->nd - x->nd) >= 0 ? x->shape[k - (n->nd - x->nd)] : 1;
+      int64_t b = k - (n->nd - y->nd) >= 0 ? y->shape[k - (n->nd - y->nd)] : 1;
+      ok = (a == n->shape[k] || a == 1) && (b == n->shape[k] || b == 1) && (a == n->shape[k] || b == n->shape[k]);
+    }
+    break;
+  }
+  case OP_BN:
+    ok = n->np == 5 && x->nd >= 2 && same_shape(n, x) && mpq_sgn(n->eps) > 0;
+    for (int k = 1; ok && k < 5; k++) {
+      cnode *p = &g->nodes[n->par[k]];
+      ok = p->op == OP_PARAM && p->nd == 1 && p->shape[0] == x->shape[1];
+    }
+    break;
+  default: ok = 0;
+  }
+  if (!ok)
+    return fail(c, REJ, "REJECT: graph: node %d (%s) has shapes, parents or attributes that do not fit (node %d, index 0)",
+                i, op_names[n->op], i);
+  return OK;
+}
+
+static int read_int2(ctx *c, const cJSON *o, const char *name, const char *where, int64_t *v) {
+  cJSON *f = field(c, o, name, where);
+  if (!f)
+    return BAD;
+  if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) != 2)
+    return fail(c, BAD, "malformed: %s.%s must be two integers", where, name);
+  for (int k = 0; k < 2; k++) {
+    cJSON *it = cJSON_GetArrayItem(f, k);
+    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble || it->valuedouble < 0 ||
+        it->valuedouble > 1e6)
+      return fail(c, BAD, "malformed: %s.%s[%d] must be a small non-negative integer", where, name, k);
+    v[k] = (int64_t)it->valuedouble;
+  }
+  return OK;
+}
+
+int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
+  memset(g, 0, sizeof *g);
+  cJSON *nodes = field(c, gj, "nodes", "graph");
+  if (!nodes)
+    return BAD;
+  if (!cJSON_IsArray(nodes) || cJSON_GetArraySize(nodes) < 1 || cJSON_GetArraySize(nodes) > 100000)
+    return fail(c, BAD, "malformed: graph.nodes must be a non-empty array");
+  int nn = cJSON_GetArraySize(nodes);
+  g->nodes = calloc((size_t)nn, sizeof *g->nodes);
+  g->aff = calloc((size_t)nn, sizeof *g->aff);
+  if (!g->nodes || !g->aff)
+    return fail(c, BAD, "out of memory");
+  for (int i = 0; i < nn; i++) {
+    cnode *n = &g->nodes[i];
+    mpq_init(n->alpha), mpq_init(n->clo), mpq_init(n->chi), mpq_init(n->eps);
+  }
+  g->n = nn;
+  int64_t v;
+  if (get_int(c, gj, "input", "graph", 0, nn - 1, &v) != OK)
+    return BAD;
+  g->input = (int)v;
+  if (get_int(c, gj, "output", "graph", 0, nn - 1, &v) != OK)
+    return BAD;
+  g->output = (int)v;
+  int i = 0;
+  for (cJSON *o = nodes->child; o; o = o->next, i++) {
+    cnode *n = &g->nodes[i];
+    char where[64];
+    snprintf(where, sizeof where, "graph.nodes[%d]", i);
+    if (get_int(c, o, "id", where, i, i, &v) != OK)
+      return BAD;
+    cJSON *op = field(c, o, "op", where);
+    if (!op)
+      return BAD;
+    int k;
+    for (k = 0; k < OP_N; k++)
+      if (cJSON_IsString(op) && !strcmp(op->valuestring, op_names[k]))
+        break;
+    if (k == OP_N)
+      return fail(c, BAD, "malformed: %s.op: unknown or unsupported op", where);
+    n->op = (cop)k;
+    cJSON *par = field(c, o, "parents", where), *sh = field(c, o, "shape", where);
+    if (!par || !sh)
+      return BAD;
+    if (!cJSON_IsArray(par) || cJSON_GetArraySize(par) > 5)
+      return fail(c, BAD, "malformed: %s.parents must be an array of at most 5 ids", where);
+    n->np = cJSON_GetArraySize(par);
+    for (int p = 0; p < n->np; p++) {
+      cJSON *it = cJSON_GetArrayItem(par, p);
+      if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble || it->valuedouble < 0 ||
+          it->valuedouble >= i)
+        return fail(c, BAD, "malformed: %s.parents[%d] must be an earlier node id", where, p);
+      n->par[p] = (int)it->valuedouble;
+    }
+    if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > MAXDIM)
+      return fail(c, BAD, "malformed: %s.shape must be an array of at most %d sizes", where, MAXDIM);
+    n->nd = cJSON_GetArraySize(sh);
+    n->numel = 1;
+    for (int d = 0; d < n->nd; d++) {
+      cJSON *it = cJSON_GetArrayItem(sh, d);
+      if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble || it->valuedouble < 1 ||
+          it->valuedouble > 1e8)
+        return fail(c, BAD, "malformed: %s.shape[%d] must be a positive integer", where, d);
+      n->shape[d] = (int64_t)it->valuedouble;
+      n->numel *= n->shape[d];
+      if (n->numel > 100000000)
+        return fail(c, BAD, "malformed: %s: too many elements", where);
+    }
+    static const int np_min[OP_N] = {0, 0, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 5};
+    static const int np_max[OP_N] = {0, 0, 3, 2, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 5};
+    if (n->np < np_min[k] || n->np > np_max[k])
+      return fail(c, BAD, "malformed: %s: op %s takes %d..%d parents", where, op_names[k], np_min[k], np_max[k]);
+    n->dilation[0] = n->dilation[1] = 1, n->stride[0] = n->stride[1] = 1, n->groups = 1;
+    if (n->op == OP_CONV || n->op == OP_AVGPOOL || n->op == OP_MAXPOOL) {
+      if (read_int2(c, o, "kernel", where, n->kernel) || read_int2(c, o, "stride", where, n->stride) ||
+          read_int2(c, o, "padding", where, n->padding) || read_int2(c, o, "dilation", where, n->dilation) ||
+          get_int(c, o, "groups", where, 1, 1000000, &n->groups))
+        return BAD;
+    }
+    if (n->op == OP_LEAKY && get_num(c, o, "alpha", where, n->alpha))
+      return BAD;
+    if (n->op == OP_CLAMP && (get_num(c, o, "lo", where, n->clo) || get_num(c, o, "hi", where, n->chi)))
+      return BAD;
+    if (n->op == OP_BN && get_num(c, o, "eps", where, n->eps))
+      return BAD;
+    if (n->op == OP_PARAM) {
+      if (!(n->w = qv_new(n->numel)))
+        return fail(c, BAD, "out of memory");
+      if (get_qarr(c, o, "data", where, n->numel, n->w, 0))
+        return BAD;
+      /* weights are binary32 values; wf keeps the bits (strtod of the string: exact for hex floats,
+       * keeps the sign of zero), cross-checked against the exact rational */
+      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)))
+        return fail(c, BAD, "out of memory");
+      const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "data")->child;
+      for (int64_t e = 0; e < n->numel; e++, it = it->next) {
+        double d = mpq_get_d(n->w[e].q);
+        float f = (float)d;
+        mpq_t t;
+        mpq_init(t);
+        mpq_set_d(t, (double)f);
+        int eq = mpq_equal(t, n->w[e].q) && d == d && f - f == 0;
+        char *endp;
+        double ds = strtod(it->valuestring, &endp);
+        float fs = (float)ds;
+        if (eq && !*endp && fs - fs == 0) {
+          mpq_set_d(t, (double)fs);
+          eq = mpq_equal(t, n->w[e].q) && (double)fs == ds;
+        } else {
+          eq = 0;
+        }
+        mpq_clear(t);
+        if (!eq)
+          return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+        n->wf[e] = fs;
+      }
+      /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
+      n->wzok = 1;
+      n->wze = LONG_MAX;
+      for (int64_t e = 0; e < n->numel; e++) {
+        n->wzok &= n->w[e].dy;
+        if (n->w[e].dy && n->w[e].dm && n->w[e].de < n->wze)
+          n->wze = n->w[e].de;
+      }
+      if (n->wze == LONG_MAX)
+        n->wze = 0;
+      if (n->wzok) {
+        if (!(n->wz = malloc((size_t)n->numel * sizeof *n->wz)))
+          return fail(c, BAD, "out of memory");
+        for (int64_t e = 0; e < n->numel; e++) {
+          mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
+          if (n->w[e].dm)
+            mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
+          int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
+          if (b > n->wbits)
+            n->wbits = b;
+        }
+        if (n->wbits <= 62) {
+          if (!(n->w64 = malloc((size_t)n->numel * sizeof *n->w64)))
+            return fail(c, BAD, "out of memory");
+          for (int64_t e = 0; e < n->numel; e++)
+            n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
+        }
+      }
+    }
+    if (check_struct(c, g, i))
+      return c->code;
+    if (n->op == OP_BN) {
+      n->nbn = g->nodes[n->par[1]].numel;
+      if (!(n->bn = calloc((size_t)n->nbn, sizeof *n->bn)))
+        return fail(c, BAD, "out of memory");
+      for (int64_t q = 0; q < n->nbn; q++)
+        mpq_init(n->bn[q].slo), mpq_init(n->bn[q].shi), mpq_init(n->bn[q].u);
+    }
+  }
+  if (g->nodes[g->input].op != OP_INPUT)
+    return fail(c, BAD, "malformed: graph.input names node %d, which is not an input", g->input);
+  /* the graph's input and output lists (hashed) must agree with the fields the checker uses */
+  cJSON *ins = field(c, gj, "inputs", "graph"), *outs = ins ? field(c, gj, "outputs", "graph") : NULL;
+  if (!outs)
+    return BAD;
+  if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) != 1 || !cJSON_IsNumber(ins->child) ||
+      ins->child->valuedouble != g->input)
+    return fail(c, BAD, "malformed: graph.inputs must be [graph.input]");
+  if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) < 1 || !cJSON_IsNumber(outs->child) ||
+      outs->child->valuedouble != g->output)
+    return fail(c, BAD, "malformed: graph.outputs must start with graph.output");
+  for (int k = 0; k < nn; k++)
+    if (g->nodes[k].op == OP_INPUT && k != g->input)
+      return fail(c, BAD, "malformed: graph has more than one input (node %d)", k);
+  return OK;
+}
+
+/* ---- affine view ------------------------------------------------------------------------------ */
+
+void caff_free(caff *a) { free(a->rp), free(a->col), free(a->w), free(a->widx), free(a->div), free(a->k); }
+
+int is_affine(cop op) { return op == OP_LINEAR || op == OP_MATMUL || op == OP_CONV || op == OP_AVGPOOL || op == OP_GAP; }
+
+int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
+  const cnode *n = &g->nodes[id], *x = &g->nodes[n->par[0]];
+  memset(a, 0, sizeof *a);
+  a->x = n->par[0];
+  a->bias = (n->op == OP_LINEAR || n->op == OP_CONV) && n->np == 3 ? n->par[2] : -1;
+  int64_t per = 1;
+  const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  if (n->op == OP_LINEAR)
+    per = w->shape[1];
+  else if (n->op == OP_MATMUL)
+    per = w->shape[0];
+  else if (n->op == OP_CONV)
+    per = w->shape[1] * n->kernel[0] * n->kernel[1];
+  else if (n->op == OP_AVGPOOL)
+    per = n->kernel[0] * n->kernel[1];
+  else
+    per = x->numel / n->numel;
+  int64_t nnz = per * n->numel;
+  a->nout = n->numel;
+  a->rp = malloc((size_t)(n->numel + 1) * sizeof *a->rp);
+  a->col = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->col);
+  a->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->w);
+  a->widx = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->widx);
+  a->div = malloc((size_t)n->numel * sizeof *a->div);
+  a->k = malloc((size_t)n->numel * sizeof *a->k);
+  if (!a->rp || !a->col || !a->w || !a->widx || !a->div || !a->k)
+    return fail(c, BAD, "out of memory");
+  int64_t t = 0;
+  for (int64_t o = 0; o < n->numel; o++) {
+    a->rp[o] = t;
+    a->div[o] = 1;
+    if (n->op == OP_LINEAR || n->op == OP_MATMUL) {
+      int64_t last = n->shape[n->nd - 1], r = o / last, j = o % last;
+      for (int64_t i = 0; i < per; i++, t++) {
+        a->col[t] = r * per + i;
+        a->widx[t] = n->op == OP_LINEAR ? j * per + i : i * last + j;
+        a->w[t] = (const mpq_t *)&w->w[a->widx[t]].q;
+      }
+      a->k[o] = per + (a->bias >= 0);
+    } else if (n->op == OP_GAP) {
+      for (int64_t i = 0; i < per; i++, t++)
+        a->col[t] = o * per + i, a->w[t] = NULL, a->widx[t] = -1;
+      a->div[o] = per, a->k[o] = per + 1;
+    } else {
+      int conv = n->op == OP_CONV;
+      int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], O = n->shape[1], Ho = n->shape[2], Wo = n->shape[3];
+      int64_t j = o % Wo, i = (o / Wo) % Ho, oc = (o / (Wo * Ho)) % O, b = o / (Wo * Ho * O);
+      int64_t cpg = conv ? C / n->groups : 1, opg = conv ? O / n->groups : 1;
+      for (int64_t ci = 0; ci < cpg; ci++)
+        for (int64_t p = 0; p < n->kernel[0]; p++)
+          for (int64_t q = 0; q < n->kernel[1]; q++) {
+            int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
+            int64_t ww = j * n->stride[1] - n->padding[1] + q * n->dilation[1];
+            if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+              continue;
+            int64_t ch = conv ? (oc / opg) * cpg + ci : oc;
+            a->col[t] = ((b * C + ch) * H + hh) * W + ww;
+            a->widx[t] = conv ? ((oc * cpg + ci) * n->kernel[0] + p) * n->kernel[1] + q : -1;
+            a->w[t] = conv ? (const mpq_t *)&w->w[a->widx[t]].q : NULL;
+            t++;
+          }
+      if (!conv)
+        a->div[o] = n->kernel[0] * n->kernel[1];
+      a->k[o] = per + (a->bias >= 0) + (!conv);
+    }
+  }
+  a->rp[n->numel] = t;
+  return OK;
+}
+
+/* The affine view of node id, built on first use and kept in the graph (read-only afterwards):
+ * *a is a shallow copy, not to be freed. */
+int caff_get(ctx *c, const cgraph *g, int id, caff *a) {
+  if (!g->aff)
+    return fail(c, BAD, "internal: no affine cache");
+  caff *k = &g->aff[id];
+  if (!k->rp) {
+    int rc = caff_build(c, g, id, k);
+    if (rc != OK) {
+      caff_free(k);
+      memset(k, 0, sizeof *k);
+      return rc;
+    }
+  }
+  *a = *k;
+  return OK;
+}

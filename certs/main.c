@@ -1,0 +1,208 @@
+/* main.c - torchlean-check: the independent certificate checker (docs/certificates.md): CLI,
+ * graph hash and model binding, reporting.
+ *
+ * Usage: torchlean-check CERT.json [--model MODEL]
+ * Output: one line per sample ("sample I: ACCEPT" or "sample I: REJECT: reason (node N, index I)"),
+ * then "ACCEPT" or "REJECT: ..." for the file.  Exit 0 accept, 1 reject, 2 malformed input.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+#include <malloc.h>
+#include <time.h>
+
+/* TL_CHECK_TIMES=1: phase times on stderr (where the checker's time goes) */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- main -------------------------------------------------------------------------------------------- */
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += r;
+    if (cap - n < 2) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb, cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf)
+    buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+/* The first key that appears twice in one object anywhere in the document, or NULL. */
+static const char *duplicate_key(const cJSON *j) {
+  for (const cJSON *a = j ? j->child : NULL; a; a = a->next) {
+    if (cJSON_IsObject(j) && a->string)
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (b->string && strcmp(a->string, b->string) == 0)
+          return a->string;
+    const char *d = duplicate_key(a);
+    if (d)
+      return d;
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  /* per-sample arrays are large and short-lived: keep freed memory in the heap instead of
+   * returning it to the kernel and faulting it in again for the next node or sample */
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  const char *path = NULL, *model = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--model") && i + 1 < argc)
+      model = argv[++i];
+    else if (!strncmp(argv[i], "--model=", 8))
+      model = argv[i] + 8;
+    else if (argv[i][0] != '-' && !path)
+      path = argv[i];
+    else {
+      fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+      return 2;
+    }
+  }
+  if (!path) {
+    fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+    return 2;
+  }
+  size_t len = 0;
+  char *txt = read_file(path, &len);
+  if (!txt) {
+    printf("MALFORMED: cannot read %s\n", path);
+    return 2;
+  }
+  const char *end = NULL;
+  const char *tenv = getenv("TL_CHECK_TIMES");
+  int times = tenv && *tenv && strcmp(tenv, "0");
+  double t0 = now_ms();
+  cJSON *root = cJSON_ParseWithOpts(txt, &end, 1);
+  double t_parse = now_ms();
+  if (!root) {
+    printf("MALFORMED: invalid JSON at byte %ld\n", end ? (long)(end - txt) : -1L);
+    free(txt);
+    return 2;
+  }
+  const char *dup = duplicate_key(root);
+  if (dup) {
+    printf("MALFORMED: duplicate key \"%s\" (JSON readers disagree on which one counts)\n", dup);
+    cJSON_Delete(root);
+    free(txt);
+    return 2;
+  }
+  ctx c = {OK, ""};
+  cgraph g;
+  memset(&g, 0, sizeof g);
+  int f32 = 0, crown_m = 0;
+  cJSON *fmt = field(&c, root, "format", "certificate"), *ver = fmt ? field(&c, root, "version", "certificate") : NULL;
+  if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "torchlean.cert.v1")))
+    fail(&c, BAD, "malformed: format must be \"torchlean.cert.v1\"");
+  if (c.code == OK && (!cJSON_IsNumber(ver) || ver->valuedouble != 1))
+    fail(&c, BAD, "malformed: version must be 1");
+  cJSON *sem = c.code == OK ? field(&c, root, "semantics", "certificate") : NULL;
+  if (c.code == OK && (!cJSON_IsString(sem) || (strcmp(sem->valuestring, "real") && strcmp(sem->valuestring, "f32-any"))))
+    fail(&c, BAD, "malformed: semantics must be \"real\" or \"f32-any\"");
+  cJSON *meth = c.code == OK ? field(&c, root, "method", "certificate") : NULL;
+  if (c.code == OK && (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
+    fail(&c, BAD, "malformed: method must be \"ibp\" or \"crown\"");
+  cJSON *hash = c.code == OK ? field(&c, root, "graph_sha256", "certificate") : NULL;
+  uint8_t claimed[32], derived[32];
+  if (c.code == OK && (!cJSON_IsString(hash) || cg_hex_decode(hash->valuestring, claimed)))
+    fail(&c, BAD, "malformed: graph_sha256 must be 64 hex digits");
+  cJSON *gj = NULL;
+  if (c.code == OK) {
+    f32 = !strcmp(sem->valuestring, "f32-any");
+    crown_m = !strcmp(meth->valuestring, "crown");
+    gj = field(&c, root, "graph", "certificate");
+    if (gj)
+      read_graph(&c, gj, &g);
+  }
+  /* the graph hash: recomputed here from the embedded graph (docs/graph-hash.md) */
+  if (c.code == OK) {
+    const float **wv = calloc((size_t)g.n, sizeof *wv);
+    char herr[300];
+    for (int i = 0; wv && i < g.n; i++)
+      wv[i] = g.nodes[i].wf;
+    if (!wv)
+      fail(&c, BAD, "out of memory");
+    else if (cg_hash_json(cJSON_GetObjectItemCaseSensitive(gj, "nodes"), "op",
+                          cJSON_GetObjectItemCaseSensitive(gj, "inputs"), cJSON_GetObjectItemCaseSensitive(gj, "outputs"),
+                          wv, derived, herr, sizeof herr))
+      fail(&c, BAD, "malformed: %s", herr);
+    else if (memcmp(derived, claimed, 32) != 0)
+      fail(&c, REJ, "REJECT: graph_sha256 is not the hash of the embedded graph (recomputed hash differs)");
+    free(wv);
+  }
+  /* --model: the model file's own hash and weights must be those of the embedded graph */
+  if (c.code == OK && model) {
+    cm_model m;
+    char merr[400];
+    if (cm_model_read(model, &m, merr, sizeof merr)) {
+      fail(&c, BAD, "malformed model file: %s", merr);
+    } else {
+      if (memcmp(m.hash, m.claimed, 32) != 0)
+        fail(&c, REJ, "REJECT: model file %s: its stored graph_sha256 is not the hash of its contents", model);
+      else if (memcmp(m.hash, claimed, 32) != 0)
+        fail(&c, REJ, "REJECT: model file %s has another graph hash than the certificate", model);
+      else if (m.nnodes != g.n)
+        fail(&c, REJ, "REJECT: model file %s has %d nodes, the certificate's graph %d", model, m.nnodes, g.n);
+      for (int i = 0; c.code == OK && i < g.n; i++) {
+        int isp = g.nodes[i].op == OP_PARAM;
+        if (isp != (m.w[i] != NULL) || (isp && (m.numel[i] != g.nodes[i].numel ||
+                                                memcmp(m.w[i], g.nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
+          fail(&c, REJ, "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)",
+               model, i, i);
+      }
+      if (c.code == OK)
+        printf("model %s: graph hash and weights match the certificate\n", model);
+      cm_model_free(&m);
+    }
+  }
+  double t_graph = now_ms();
+  cJSON *samples = c.code == OK ? field(&c, root, "samples", "certificate") : NULL;
+  if (c.code == OK && (!cJSON_IsArray(samples) || cJSON_GetArraySize(samples) < 1))
+    fail(&c, BAD, "malformed: samples must be a non-empty array");
+  int status = c.code;
+  if (c.code != OK) {
+    printf("%s%s\n", c.code == BAD ? "MALFORMED: " : "", c.msg);
+  } else {
+    int ns = cJSON_GetArraySize(samples), acc = 0, rej = 0, bad = 0, i = 0;
+    for (cJSON *sj = samples->child; sj; sj = sj->next, i++) {
+      ctx sc = {OK, ""};
+      int r = check_sample(&sc, &g, sj, f32, crown_m);
+      if (r == OK)
+        acc++, printf("sample %d: ACCEPT\n", i);
+      else if (r == REJ)
+        rej++, printf("sample %d: %s\n", i, sc.msg);
+      else
+        bad++, printf("sample %d: MALFORMED: %s\n", i, sc.msg);
+    }
+    if (times)
+      fprintf(stderr, "times: JSON parse %.1f ms, graph read + hash %.1f ms, %d samples %.1f ms (%.2f ms each)\n",
+              t_parse - t0, t_graph - t_parse, ns, now_ms() - t_graph, (now_ms() - t_graph) / ns);
+    printf("summary: %d samples, %d accepted, %d rejected, %d malformed\n", ns, acc, rej, bad);
+    status = bad ? BAD : rej ? REJ : OK;
+    if (status == OK)
+      printf("ACCEPT\n");
+    else
+      printf("REJECT: %d of %d samples not accepted\n", rej + bad, ns);
+  }
+  graph_free(&g);
+  cJSON_Delete(root);
+  free(txt);
+  return status;
+}

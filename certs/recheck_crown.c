@@ -1,0 +1,459 @@
+/* recheck_crown.c - torchlean-check: CROWN: exact backward pass and relaxation-line checks. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+/* ---- CROWN -------------------------------------------------------------------------------------- */
+
+
+/* Exact fixed-point transpose of a weighted affine node (linear, matmul, conv: no division) for
+ * every row k whose multipliers lam[k][.] are all dyadic (power-of-two denominators): with
+ * lam = l 2^le and w = W 2^wze as integers, Lx[k][col] += 2^(le + wze) sum_o l[o] W[o, col] is
+ * an integer dot product per input (one mpz_addmul per term); the bias term goes to cst[k]
+ * exactly.  Sets done[k] = 1 for the rows it handled; the others keep the rational path. */
+static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx, qv *cst,
+                            int *done) {
+  const cnode *n = &g->nodes[id];
+  if (!(n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV))
+    return OK;
+  const cnode *w = &g->nodes[n->par[1]];
+  if (!w->wzok)
+    return OK;
+  int64_t N = n->numel, nin = g->nodes[a->x].numel;
+  for (int64_t o = 0; o < N; o++)
+    if (a->div[o] != 1)
+      return OK;
+  mpz_t *lz = malloc((size_t)N * sizeof *lz), *acc = malloc((size_t)nin * sizeof *acc);
+  if (!lz || !acc) {
+    free(lz), free(acc);
+    return fail(c, BAD, "out of memory");
+  }
+  for (int64_t o = 0; o < N; o++)
+    mpz_init(lz[o]);
+  for (int64_t i = 0; i < nin; i++)
+    mpz_init(acc[i]);
+  mpq_t t;
+  mpq_init(t);
+  for (int k = 0; k < m; k++) {
+    mpq_t *row = lam + (size_t)k * N;
+    long le = LONG_MAX;
+    int dy = 1;
+    for (int64_t o = 0; o < N && dy; o++) {
+      if (mpq_sgn(row[o]) == 0)
+        continue;
+      mpz_srcptr den = mpq_denref(row[o]);
+      if (mpz_popcount(den) != 1) {
+        dy = 0;
+        break;
+      }
+      long e = -(long)(mpz_sizeinbase(den, 2) - 1);
+      if (e < le)
+        le = e;
+    }
+    if (!dy)
+      continue;
+    if (le == LONG_MAX) { /* all zero */
+      done[k] = 1;
+      continue;
+    }
+    for (int64_t o = 0; o < N; o++) {
+      if (mpq_sgn(row[o]) == 0) {
+        mpz_set_ui(lz[o], 0);
+        continue;
+      }
+      long e = -(long)(mpz_sizeinbase(mpq_denref(row[o]), 2) - 1);
+      mpz_mul_2exp(lz[o], mpq_numref(row[o]), (mp_bitcnt_t)(e - le));
+    }
+    for (int64_t i = 0; i < nin; i++)
+      mpz_set_ui(acc[i], 0);
+    for (int64_t o = 0; o < N; o++) {
+      if (mpz_sgn(lz[o]) == 0)
+        continue;
+      for (int64_t q = a->rp[o]; q < a->rp[o + 1]; q++)
+        mpz_addmul(acc[a->col[q]], lz[o], w->wz[a->widx[q]]);
+      if (a->bias >= 0) {
+        mpq_mul(t, row[o], g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
+                                                               : o % n->shape[n->nd - 1]].q);
+        mpq_add(cst[k].q, cst[k].q, t);
+      }
+    }
+    for (int64_t i = 0; i < nin; i++) {
+      if (mpz_sgn(acc[i]) == 0)
+        continue;
+      z_to_q(t, acc[i], le + w->wze);
+      mpq_add(Lx[(size_t)k * nin + i], Lx[(size_t)k * nin + i], t);
+    }
+    done[k] = 1;
+  }
+  mpq_clear(t);
+  for (int64_t o = 0; o < N; o++)
+    mpz_clear(lz[o]);
+  for (int64_t i = 0; i < nin; i++)
+    mpz_clear(acc[i]);
+  free(lz), free(acc);
+  return OK;
+}
+
+/* lower bound of rows A (m x numel(start)) over the region; fold: only start gets its rule */
+int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold) {
+  sample *s = cr->s;
+  const cgraph *g = s->g;
+  mpq_t **L = calloc((size_t)g->n, sizeof *L);
+  qv *cst = qv_new(m);
+  mpq_t t, u, v;
+  mpq_init(t), mpq_init(u), mpq_init(v);
+  if (!L || !cst)
+    return fail(c, BAD, "out of memory");
+#define ALLOC_L(id)                                                                          \
+  do {                                                                                       \
+    if (!L[id]) {                                                                            \
+      size_t nn_ = (size_t)m * (size_t)g->nodes[id].numel;                                   \
+      L[id] = malloc(nn_ * sizeof(mpq_t));                                                   \
+      if (!L[id]) {                                                                          \
+        rc = fail(c, BAD, "out of memory");                                                  \
+        break;                                                                               \
+      }                                                                                      \
+      for (size_t z_ = 0; z_ < nn_; z_++)                                                    \
+        mpq_init(L[id][z_]);                                                                 \
+    }                                                                                        \
+  } while (0)
+  int rc = OK;
+  ALLOC_L(start);
+  for (size_t z = 0; rc == OK && z < (size_t)m * (size_t)g->nodes[start].numel; z++)
+    mpq_set(L[start][z], A[z]);
+  for (int id = start; rc == OK && id >= 0; id--) {
+    if (!L[id])
+      continue;
+    const cnode *n = &g->nodes[id];
+    int64_t N = n->numel;
+    mpq_t *lam = L[id];
+    int pfin = 1;
+    for (int k = 0; k < n->np; k++)
+      pfin &= !s->b[n->par[k]].unb;
+    int rule = pfin && !(fold && (id != start || !is_affine(n->op))) && n->op != OP_INPUT && n->op != OP_PARAM;
+    if (rule && is_act(n->op) && cr->act_of[id] < 0)
+      rule = 0;
+    if (rule && (n->op == OP_MAXPOOL || n->op == OP_CLAMP))
+      rule = 0;
+    if (rule && n->op == OP_MUL && (g->nodes[n->par[0]].op == OP_PARAM) == (g->nodes[n->par[1]].op == OP_PARAM))
+      rule = 0;
+    if (!rule) { /* concretise on the node's certificate box */
+      const box *b = &s->b[id];
+      for (int k = 0; k < m; k++)
+        for (int64_t i = 0; i < N && !cst[k].inf; i++) {
+          mpq_srcptr l = lam[(size_t)k * N + i];
+          if (mpq_sgn(l) == 0)
+            continue;
+          const qv *e = mpq_sgn(l) > 0 ? &b->lo[i] : &b->hi[i];
+          if (e->inf) {
+            cst[k].inf = -1;
+            continue;
+          }
+          mpq_mul(t, l, e->q);
+          mpq_add(cst[k].q, cst[k].q, t);
+        }
+    } else {
+      /* f32-any: pay |lambda| E for rounding nodes */
+      if (s->f32 && n->op != OP_RELU && n->op != OP_FLATTEN && n->op != OP_RESHAPE && n->op != OP_DROPOUT &&
+          n->op != OP_NEG) {
+        /* E as computed by check_box from the same certificate boxes */
+        const mpq_t *E = (const mpq_t *)s->E[id];
+        int unb = s->eunb[id], over = s->eover[id];
+        if (!unb && !E)
+          rc = fail(c, BAD, "internal: no error radius for node %d", id);
+        for (int k = 0; rc == OK && !unb && k < m; k++)
+          for (int64_t i = 0; i < N; i++) {
+            mpq_abs(t, lam[(size_t)k * N + i]);
+            mpq_mul(t, t, E[i]);
+            mpq_sub(cst[k].q, cst[k].q, t);
+          }
+        if (unb || over)
+          for (int k = 0; k < m; k++)
+            cst[k].inf = -1;
+      }
+      if (rc == OK && is_affine(n->op)) {
+        caff a;
+        rc = caff_get(c, g, id, &a);
+        if (rc == OK)
+          ALLOC_L(a.x);
+        int64_t nin = g->nodes[a.x].numel;
+        int *done = rc == OK ? calloc((size_t)m, sizeof *done) : NULL;
+        if (rc == OK && !done)
+          rc = fail(c, BAD, "out of memory");
+        if (rc == OK)
+          rc = affine_back_fast(c, g, id, &a, m, lam, L[a.x], cst, done);
+        for (int k = 0; rc == OK && k < m; k++)
+          for (int64_t o = 0; !done[k] && o < N; o++) {
+            mpq_srcptr l = lam[(size_t)k * N + o];
+            if (mpq_sgn(l) == 0)
+              continue;
+            mpq_set_si(u, a.div[o], 1);
+            mpq_div(u, l, u); /* l / div */
+            for (int64_t q = a.rp[o]; q < a.rp[o + 1]; q++) {
+              mpq_ptr dst = L[a.x][(size_t)k * nin + a.col[q]];
+              if (a.w[q]) {
+                mpq_mul(t, u, *a.w[q]);
+                mpq_add(dst, dst, t);
+              } else {
+                mpq_add(dst, dst, u);
+              }
+            }
+            if (a.bias >= 0) {
+              mpq_mul(t, u, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
+                                                               : o % n->shape[n->nd - 1]].q);
+              mpq_add(cst[k].q, cst[k].q, t);
+            }
+          }
+        free(done);
+      } else if (rc == OK && (n->op == OP_FLATTEN || n->op == OP_RESHAPE || n->op == OP_DROPOUT || n->op == OP_NEG)) {
+        ALLOC_L(n->par[0]);
+        for (size_t z = 0; rc == OK && z < (size_t)m * (size_t)N; z++) {
+          if (n->op == OP_NEG)
+            mpq_sub(L[n->par[0]][z], L[n->par[0]][z], lam[z]);
+          else
+            mpq_add(L[n->par[0]][z], L[n->par[0]][z], lam[z]);
+        }
+      } else if (rc == OK && (n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL)) {
+        int p0 = n->par[0], p1 = n->par[1];
+        int c0 = g->nodes[p0].op == OP_PARAM, c1 = g->nodes[p1].op == OP_PARAM;
+        if (!c0)
+          ALLOC_L(p0);
+        if (rc == OK && !c1)
+          ALLOC_L(p1);
+        int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
+        for (int k = 0; rc == OK && k < m; k++)
+          for (int64_t o = 0; o < N; o++) {
+            mpq_srcptr l = lam[(size_t)k * N + o];
+            if (mpq_sgn(l) == 0)
+              continue;
+            int64_t i0 = bc_index(n, &g->nodes[p0], o), i1 = bc_index(n, &g->nodes[p1], o);
+            if (n->op == OP_MUL) {
+              if (c0) {
+                mpq_mul(t, l, g->nodes[p0].w[i0].q);
+                mpq_add(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], t);
+              } else {
+                mpq_mul(t, l, g->nodes[p1].w[i1].q);
+                mpq_add(L[p0][(size_t)k * n0 + i0], L[p0][(size_t)k * n0 + i0], t);
+              }
+              continue;
+            }
+            if (c0) {
+              mpq_mul(t, l, g->nodes[p0].w[i0].q);
+              mpq_add(cst[k].q, cst[k].q, t);
+            } else {
+              mpq_add(L[p0][(size_t)k * n0 + i0], L[p0][(size_t)k * n0 + i0], l);
+            }
+            if (c1) {
+              mpq_mul(t, l, g->nodes[p1].w[i1].q);
+              if (n->op == OP_SUB)
+                mpq_sub(cst[k].q, cst[k].q, t);
+              else
+                mpq_add(cst[k].q, cst[k].q, t);
+            } else if (n->op == OP_SUB) {
+              mpq_sub(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
+            } else {
+              mpq_add(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
+            }
+          }
+      } else if (rc == OK && is_act(n->op)) {
+        const cact *AC = &cr->acts[cr->act_of[id]];
+        ALLOC_L(n->par[0]);
+        for (int k = 0; rc == OK && k < m; k++)
+          for (int64_t i = 0; i < N; i++) {
+            size_t z = (size_t)k * N + i;
+            int sg = mpq_sgn(lam[z]);
+            if (sg == 0)
+              continue;
+            mpq_mul(t, lam[z], sg > 0 ? AC->la[i].q : AC->ua[i].q);
+            mpq_add(L[n->par[0]][z], L[n->par[0]][z], t);
+            mpq_mul(t, lam[z], sg > 0 ? AC->lb[i].q : AC->ub[i].q);
+            mpq_add(cst[k].q, cst[k].q, t);
+          }
+      } else if (rc == OK && n->op == OP_BN) {
+        ALLOC_L(n->par[0]);
+        const box *x = &s->b[n->par[0]];
+        mpq_t sl, sh;
+        mpq_init(sl), mpq_init(sh);
+        for (int64_t i = 0; rc == OK && i < N; i++) {
+          int64_t ch = bn_channel(n, i);
+          bn_scale(s, n, ch, sl, sh);
+          for (int k = 0; k < m; k++) {
+            size_t z = (size_t)k * N + i;
+            if (mpq_sgn(lam[z]) == 0)
+              continue;
+            /* l s x >= l slo x - |l| (shi - slo) max|x| */
+            mpq_mul(t, lam[z], sl);
+            mpq_add(L[n->par[0]][z], L[n->par[0]][z], t);
+            mpq_sub(t, sh, sl);
+            mpq_abs(u, lam[z]);
+            mpq_mul(t, t, u);
+            qabsmax(u, &x->lo[i], &x->hi[i]);
+            mpq_mul(t, t, u);
+            mpq_sub(cst[k].q, cst[k].q, t);
+            /* + l beta + min over s of (-l s mu) */
+            mpq_mul(t, lam[z], g->nodes[n->par[2]].w[ch].q);
+            mpq_add(cst[k].q, cst[k].q, t);
+            mpq_mul(t, lam[z], sl);
+            mpq_mul(t, t, g->nodes[n->par[3]].w[ch].q);
+            mpq_neg(t, t);
+            mpq_mul(u, lam[z], sh);
+            mpq_mul(u, u, g->nodes[n->par[3]].w[ch].q);
+            mpq_neg(u, u);
+            qmin2(v, t, u);
+            mpq_add(cst[k].q, cst[k].q, v);
+          }
+        }
+        mpq_clear(sl), mpq_clear(sh);
+      }
+    }
+    for (size_t z = 0; z < (size_t)m * (size_t)N; z++)
+      mpq_clear(L[id][z]);
+    free(L[id]);
+    L[id] = NULL;
+  }
+#undef ALLOC_L
+  for (int k = 0; k < m; k++) {
+    lower[k].inf = cst[k].inf;
+    mpq_set(lower[k].q, cst[k].q);
+  }
+  for (int id = 0; id < g->n; id++)
+    if (L[id]) {
+      for (size_t z = 0; z < (size_t)m * (size_t)g->nodes[id].numel; z++)
+        mpq_clear(L[id][z]);
+      free(L[id]);
+    }
+  free(L);
+  qv_free(cst, m);
+  mpq_clear(t), mpq_clear(u), mpq_clear(v);
+  return rc;
+}
+
+/* value of the activation at x: exact for relu/leaky; for sigmoid/tanh a bound (up or down) */
+static void act_val(const cnode *n, const mpq_t x, int up, mpq_t r) {
+  if (n->op == OP_RELU || n->op == OP_LEAKY) {
+    if (mpq_sgn(x) >= 0)
+      mpq_set(r, x);
+    else if (n->op == OP_RELU)
+      mpq_set_ui(r, 0, 1);
+    else
+      mpq_mul(r, x, n->alpha);
+    return;
+  }
+  act_bound(r, n->op, x, up);
+}
+
+/* line a x + b at x compared with f(x): lower line needs line <= f, upper line >= f */
+static int line_ok_at(const cnode *n, const mpq_t a, const mpq_t b, const mpq_t x, int upper) {
+  mpq_t l, f;
+  mpq_init(l), mpq_init(f);
+  mpq_mul(l, a, x);
+  mpq_add(l, l, b);
+  act_val(n, x, upper, f);
+  int ok = upper ? mpq_cmp(l, f) >= 0 : mpq_cmp(l, f) <= 0;
+  mpq_clear(l), mpq_clear(f);
+  return ok;
+}
+
+/* Is the line a valid lower (upper) relaxation of the activation on [l, u]? */
+static int line_valid(const cnode *n, const mpq_t a, const mpq_t b, const mpq_t l, const mpq_t u, int upper) {
+  if (!line_ok_at(n, a, b, l, upper) || !line_ok_at(n, a, b, u, upper))
+    return 0;
+  if (n->op == OP_RELU || n->op == OP_LEAKY) { /* convex, kink at 0 */
+    if (upper)
+      return 1;
+    mpq_t z;
+    mpq_init(z);
+    int ok = !(mpq_sgn(l) < 0 && mpq_sgn(u) > 0) || line_ok_at(n, a, b, z, 0);
+    mpq_clear(z);
+    return ok;
+  }
+  /* sigmoid/tanh: increasing, convex on x <= 0, concave on x >= 0 */
+  if (mpq_sgn(a) <= 0)
+    return 1; /* lower: line(x) <= line(l) <= f(l) <= f(x); upper: line(x) >= line(u) >= f(u) >= f(x) */
+  if (!upper && mpq_sgn(l) >= 0)
+    return 1; /* concave: endpoints suffice */
+  if (upper && mpq_sgn(u) <= 0)
+    return 1; /* convex: endpoints suffice */
+  mpq_t d;
+  mpq_init(d);
+  int ok = 0;
+  if (!upper && mpq_sgn(u) <= 0) { /* convex: slope at most f'(l) */
+    act_deriv_low(d, n->op, l);
+    ok = mpq_cmp(a, d) <= 0;
+  } else if (upper && mpq_sgn(l) >= 0) { /* concave: slope at most f'(u) */
+    act_deriv_low(d, n->op, u);
+    ok = mpq_cmp(a, d) <= 0;
+  }
+  mpq_clear(d);
+  return ok;
+}
+
+/* validate activation A: lines valid on [pre_lo, pre_hi], and the pre-activation values inside
+ * [pre_lo, pre_hi] (by the parent's box, else by an exact CROWN pass from the parent) */
+int check_act(ctx *c, crown *cr, int ai) {
+  cact *A = &cr->acts[ai];
+  sample *s = cr->s;
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[A->node];
+  int p = n->par[0];
+  const box *pb = &s->b[p];
+  if (pb->unb)
+    return fail(c, REJ, "REJECT: relaxation on an unbounded pre-activation (node %d, index 0)", A->node);
+  int64_t N = n->numel;
+  int rc = OK;
+  for (int64_t i = 0; i < N && rc == OK; i++) {
+    if (A->pre_lo[i].inf || A->pre_hi[i].inf || A->la[i].inf || A->lb[i].inf || A->ua[i].inf || A->ub[i].inf)
+      return fail(c, REJ, "REJECT: infinite relaxation data (node %d, index %lld)", A->node, (long long)i);
+    if (mpq_cmp(A->pre_lo[i].q, A->pre_hi[i].q) > 0)
+      return fail(c, REJ, "REJECT: empty pre-activation interval (node %d, index %lld)", A->node, (long long)i);
+    if (!line_valid(n, A->la[i].q, A->lb[i].q, A->pre_lo[i].q, A->pre_hi[i].q, 0))
+      return fail(c, REJ, "REJECT: lower relaxation line is not below the activation (node %d, index %lld)", A->node,
+                  (long long)i);
+    if (!line_valid(n, A->ua[i].q, A->ub[i].q, A->pre_lo[i].q, A->pre_hi[i].q, 1))
+      return fail(c, REJ, "REJECT: upper relaxation line is not above the activation (node %d, index %lld)", A->node,
+                  (long long)i);
+  }
+  /* which bounds are tighter than the parent's box: those need a CROWN re-derivation */
+  for (int side = 0; side < 2 && rc == OK; side++) {
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < N; i++)
+      cnt += side == 0 ? mpq_cmp(A->pre_lo[i].q, pb->lo[i].q) > 0 : mpq_cmp(A->pre_hi[i].q, pb->hi[i].q) < 0;
+    if (!cnt)
+      continue;
+    int64_t *idx = malloc((size_t)cnt * sizeof *idx);
+    size_t z = (size_t)cnt * (size_t)N;
+    mpq_t *rows = malloc(z * sizeof *rows);
+    qv *lw = qv_new(cnt);
+    if (!idx || !rows || !lw)
+      return fail(c, BAD, "out of memory");
+    for (size_t q = 0; q < z; q++)
+      mpq_init(rows[q]);
+    int64_t k = 0;
+    for (int64_t i = 0; i < N; i++)
+      if (side == 0 ? mpq_cmp(A->pre_lo[i].q, pb->lo[i].q) > 0 : mpq_cmp(A->pre_hi[i].q, pb->hi[i].q) < 0) {
+        idx[k] = i;
+        mpq_set_si(rows[(size_t)k * N + i], side ? -1 : 1, 1);
+        k++;
+      }
+    rc = backward(c, cr, p, (int)cnt, rows, lw, 0);
+    for (int64_t q = 0; rc == OK && q < cnt; q++) {
+      int64_t i = idx[q];
+      if (lw[q].inf)
+        rc = fail(c, REJ, "REJECT: pre-activation bound not re-derivable (node %d, index %lld)", p, (long long)i);
+      else if (side == 0 && mpq_cmp(A->pre_lo[i].q, lw[q].q) > 0)
+        rc = fail(c, REJ, "REJECT: pre-activation lower bound above the re-derived CROWN bound (node %d, index %lld)",
+                  p, (long long)i);
+      else if (side == 1) {
+        mpq_neg(lw[q].q, lw[q].q);
+        if (mpq_cmp(A->pre_hi[i].q, lw[q].q) < 0)
+          rc = fail(c, REJ,
+                    "REJECT: pre-activation upper bound below the re-derived CROWN bound (node %d, index %lld)", p,
+                    (long long)i);
+      }
+    }
+    for (size_t q = 0; q < z; q++)
+      mpq_clear(rows[q]);
+    free(rows), free(idx);
+    qv_free(lw, cnt);
+  }
+  return rc;
+}
