@@ -611,6 +611,11 @@ tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, 
   return rc;
 }
 
+tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                          const double *a, double *lower, double *incoef, tl_status *st) {
+  return crown_run(pl, r, b, nrows, a, 0, 0, lower, NULL, incoef, st);
+}
+
 tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                       int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st) {
   return crown_run(pl, r, b, nrows, a, intermediate_crown, alpha_steps, lower, data, NULL, st);

@@ -3,6 +3,7 @@
  * leaky relu, add, sub, mul, max pool, clamp, ...); sigmoid, tanh and the batch-norm scale are
  * enclosed with 256-bit MPFR outward rounding.  Used to confirm counterexamples and by tests. */
 #include <gmp.h>
+#include <limits.h>
 #include <mpfr.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static tl_code eval_node(const tl_graph *g, int id, const float *x, qbox *v, tl_
   return rc;
 }
 
-tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
+tl_code tl_exact_eval_reference(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
   if (g->ninputs != 1)
     return tl_fail(st, TL_EUNSUPPORTED, "exact: the graph must have exactly one input");
   int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
@@ -278,5 +279,416 @@ tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yh
   for (int i = 0; i < g->nnodes; i++)
     qbox_clear(&v[i]);
   free(v);
+  return rc;
+}
+
+/* ---- fast path: exact points in fixed point ------------------------------------------------
+ * At a point input, every node computed only by rational ops (affine maps with binary32/binary64
+ * weights, relu, neg, flatten, max pool, add, sub, mul) has an exact rational value; we keep a
+ * whole node as integers v[i] with one common denominator 2^s den (den: 1, or a product of the
+ * average-pool divisors), so sums of products are exact mpz accumulations without gcds.  A weight
+ * w = m 2^e (m odd, |m| < 2^53) times v is added as m 2^(e - emin) v, split into bands of 32
+ * binary exponents so that each step is one mpz_addmul_ui by m 2^((e - emin) mod 32) when
+ * |m| < 2^32 (every binary32 weight).  Nodes of other ops (sigmoid, tanh, batch norm, leaky relu,
+ * clamp, ...) and everything after them use the rational-interval path above; the value handed
+ * over is the same rational, so results equal tl_exact_eval_reference's exactly. */
+typedef struct fxv {
+  int64_t n;
+  mpz_t *v; /* element i = v[i] / (2^s den) */
+  long s;
+  mpz_t den;
+} fxv;
+
+enum { XK_NONE = 0, XK_FX, XK_Q };
+
+static int fxv_init(fxv *f, int64_t n) {
+  f->v = malloc((size_t)(n ? n : 1) * sizeof(mpz_t));
+  if (!f->v)
+    return 0;
+  f->n = n, f->s = 0;
+  for (int64_t i = 0; i < n; i++)
+    mpz_init(f->v[i]);
+  mpz_init_set_ui(f->den, 1);
+  return 1;
+}
+
+static void fxv_clear(fxv *f) {
+  if (!f->v)
+    return;
+  for (int64_t i = 0; i < f->n; i++)
+    mpz_clear(f->v[i]);
+  free(f->v);
+  mpz_clear(f->den);
+  f->v = NULL;
+}
+
+/* finite d = m 2^e with m odd (d = 0: m = 0, e = 0) */
+static void dsplit(double d, int64_t *m, long *e) {
+  if (d == 0) {
+    *m = 0, *e = 0;
+    return;
+  }
+  int ex;
+  double f = frexp(d, &ex);
+  int64_t mm = (int64_t)ldexp(f, 53);
+  long ee = (long)ex - 53;
+  uint64_t a = mm < 0 ? (uint64_t)(-mm) : (uint64_t)mm;
+  int tz = __builtin_ctzll(a);
+  mm /= (int64_t)1 << tz;
+  *m = mm, *e = ee + tz;
+}
+
+/* z = m 2^sh (sh >= 0) */
+static void set_m2e(mpz_t z, int64_t m, long sh) {
+  mpz_set_si(z, (long)m);
+  mpz_mul_2exp(z, z, (mp_bitcnt_t)sh);
+}
+
+typedef struct xst {
+  const tl_graph *g;
+  const float *x;
+  unsigned char *kind;
+  fxv *f;
+  qbox *q;
+  tl_status *st;
+} xst;
+
+/* make the fixed-point value of node p available (PARAM nodes on demand); 0: p is not fixed point */
+static tl_code need_fx(xst *X, int p, int *ok) {
+  *ok = 0;
+  if (X->kind[p] == XK_FX) {
+    *ok = 1;
+    return TL_OK;
+  }
+  const tl_node *n = &X->g->nodes[p];
+  if (X->kind[p] != XK_NONE || n->op != TL_OP_PARAM)
+    return TL_OK;
+  fxv *f = &X->f[p];
+  if (!fxv_init(f, n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  X->kind[p] = XK_FX;
+  f->s = 149;
+  for (int64_t i = 0; i < n->numel; i++) {
+    double w = X->g->weights[n->woff + i];
+    if (!isfinite(w))
+      return tl_fail(X->st, TL_EDOMAIN, "exact: node %d: weight %lld is not finite", p, (long long)i);
+    int64_t m;
+    long e;
+    dsplit(w, &m, &e);
+    set_m2e(f->v[i], m, e + 149); /* binary32: e >= -149 */
+  }
+  *ok = 1;
+  return TL_OK;
+}
+
+/* make the rational-interval value of node p available */
+static tl_code need_q(xst *X, int p) {
+  if (X->kind[p] == XK_Q)
+    return TL_OK;
+  const tl_node *n = &X->g->nodes[p];
+  if (!qbox_init(&X->q[p], n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  if (X->kind[p] == XK_NONE) {
+    X->kind[p] = XK_Q;
+    return eval_node(X->g, p, X->x, X->q, X->st);
+  }
+  fxv *f = &X->f[p];
+  mpz_t d;
+  mpz_init(d);
+  mpz_mul_2exp(d, f->den, (mp_bitcnt_t)f->s);
+  for (int64_t i = 0; i < n->numel; i++) {
+    mpq_set_num(X->q[p].lo[i], f->v[i]);
+    mpq_set_den(X->q[p].lo[i], d);
+    mpq_canonicalize(X->q[p].lo[i]);
+    mpq_set(X->q[p].hi[i], X->q[p].lo[i]);
+  }
+  mpz_clear(d);
+  X->kind[p] = XK_Q;
+  fxv_clear(f);
+  return TL_OK;
+}
+
+static tl_code fx_affine(xst *X, int id) {
+  const tl_graph *g = X->g;
+  tl_aff a;
+  TL_TRY(tlv_aff_build(g, id, &a, X->st));
+  fxv *p = &X->f[a.x], *y = &X->f[id];
+  int64_t nnz = a.rp[a.nout];
+  int64_t *m = malloc((size_t)(nnz ? nnz : 1) * sizeof *m);
+  long *sh = malloc((size_t)(nnz ? nnz : 1) * sizeof *sh);
+  tl_code rc = m && sh && fxv_init(y, a.nout) ? TL_OK : tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  long emin = 0, smax = 0;
+  for (int64_t k = 0; rc == TL_OK && k < nnz; k++) {
+    if (!isfinite(a.w[k]))
+      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a weight is not finite", id);
+    else
+      dsplit(a.w[k], &m[k], &sh[k]);
+    if (rc == TL_OK && m[k] && sh[k] < emin)
+      emin = sh[k];
+  }
+  for (int64_t o = 0; rc == TL_OK && a.bias && o < a.nout; o++) {
+    int64_t mb;
+    long eb;
+    if (!isfinite(a.bias[o])) {
+      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a bias is not finite", id);
+      break;
+    }
+    dsplit(a.bias[o], &mb, &eb);
+    if (mb && eb + p->s < emin)
+      emin = eb + p->s;
+  }
+  for (int64_t k = 0; rc == TL_OK && k < nnz; k++) {
+    sh[k] -= emin;
+    if (sh[k] > smax)
+      smax = sh[k];
+  }
+  int nb = (int)(smax / 32) + 1;
+  mpz_t *acc = rc == TL_OK ? malloc((size_t)nb * sizeof *acc) : NULL;
+  if (rc == TL_OK && !acc)
+    rc = tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  if (rc == TL_OK) {
+    mpz_t t;
+    mpz_init(t);
+    for (int b = 0; b < nb; b++)
+      mpz_init(acc[b]);
+    for (int64_t o = 0; o < a.nout; o++) {
+      for (int b = 0; b < nb; b++)
+        mpz_set_ui(acc[b], 0);
+      for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
+        int64_t mk = m[k];
+        if (!mk)
+          continue;
+        uint64_t am = mk < 0 ? (uint64_t)(-mk) : (uint64_t)mk;
+        mpz_srcptr xv = p->v[a.col[k]];
+#if ULONG_MAX >= 0xffffffffffffffffUL
+        if (am < ((uint64_t)1 << 32)) {
+          unsigned long mul = (unsigned long)(am << (sh[k] & 31));
+          if (mk > 0)
+            mpz_addmul_ui(acc[sh[k] >> 5], xv, mul);
+          else
+            mpz_submul_ui(acc[sh[k] >> 5], xv, mul);
+          continue;
+        }
+#endif
+        set_m2e(t, mk, sh[k]);
+        mpz_addmul(acc[0], t, xv);
+      }
+      mpz_ptr r = y->v[o];
+      mpz_set(r, acc[nb - 1]);
+      for (int b = nb - 2; b >= 0; b--) {
+        mpz_mul_2exp(r, r, 32);
+        mpz_add(r, r, acc[b]);
+      }
+      if (a.bias && a.bias[o] != 0) {
+        int64_t mb;
+        long eb;
+        dsplit(a.bias[o], &mb, &eb);
+        set_m2e(t, mb, eb + p->s - emin);
+        mpz_mul(t, t, p->den);
+        mpz_add(r, r, t);
+      }
+    }
+    mpz_set(y->den, p->den);
+    y->s = p->s - emin;
+    if (a.div) {
+      mpz_t L;
+      mpz_init_set_ui(L, 1);
+      for (int64_t o = 0; o < a.nout; o++)
+        mpz_lcm_ui(L, L, (unsigned long)a.div[o]);
+      for (int64_t o = 0; o < a.nout; o++) {
+        mpz_divexact_ui(t, L, (unsigned long)a.div[o]);
+        mpz_mul(y->v[o], y->v[o], t);
+      }
+      mpz_mul(y->den, y->den, L);
+      mpz_clear(L);
+    }
+    for (int b = 0; b < nb; b++)
+      mpz_clear(acc[b]);
+    mpz_clear(t);
+  }
+  free(acc), free(m), free(sh);
+  tlv_aff_free(&a);
+  return rc;
+}
+
+/* node id in fixed point from fixed-point parents; *done = 0 when the op has no fixed-point form */
+static tl_code fx_node(xst *X, int id, int *done) {
+  const tl_graph *g = X->g;
+  const tl_node *n = &g->nodes[id];
+  fxv *y = &X->f[id];
+  int ok0 = 0, ok1 = 0;
+  *done = 0;
+  switch (n->op) {
+  case TL_OP_INPUT:
+    if (!fxv_init(y, n->numel))
+      return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+    X->kind[id] = XK_FX;
+    y->s = 149;
+    for (int64_t i = 0; i < n->numel; i++) {
+      if (!isfinite(X->x[i]))
+        return tl_fail(X->st, TL_EARG, "exact: input element %lld is not finite", (long long)i);
+      int64_t m;
+      long e;
+      dsplit(X->x[i], &m, &e);
+      set_m2e(y->v[i], m, e + 149);
+    }
+    *done = 1;
+    return TL_OK;
+  case TL_OP_LINEAR:
+  case TL_OP_MATMUL:
+  case TL_OP_CONV2D:
+  case TL_OP_AVG_POOL2D:
+  case TL_OP_GLOBAL_AVG_POOL:
+    if (!tlv_is_affine(g, id))
+      return TL_OK;
+    TL_TRY(need_fx(X, n->parents[0], &ok0));
+    if (!ok0)
+      return TL_OK;
+    X->kind[id] = XK_FX;
+    *done = 1;
+    return fx_affine(X, id);
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+  case TL_OP_NEG:
+  case TL_OP_RELU:
+  case TL_OP_MAX_POOL2D:
+    break;
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL:
+    TL_TRY(need_fx(X, n->parents[1], &ok1));
+    if (!ok1)
+      return TL_OK;
+    break;
+  default:
+    return TL_OK;
+  }
+  TL_TRY(need_fx(X, n->parents[0], &ok0));
+  if (!ok0)
+    return TL_OK;
+  const fxv *p = &X->f[n->parents[0]];
+  if (!fxv_init(y, n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  X->kind[id] = XK_FX;
+  *done = 1;
+  y->s = p->s;
+  mpz_set(y->den, p->den);
+  int64_t N = n->numel;
+  switch (n->op) {
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+    for (int64_t i = 0; i < N; i++)
+      mpz_set(y->v[i], p->v[i]);
+    break;
+  case TL_OP_NEG:
+    for (int64_t i = 0; i < N; i++)
+      mpz_neg(y->v[i], p->v[i]);
+    break;
+  case TL_OP_RELU:
+    for (int64_t i = 0; i < N; i++)
+      if (mpz_sgn(p->v[i]) > 0)
+        mpz_set(y->v[i], p->v[i]);
+    break;
+  case TL_OP_MAX_POOL2D: {
+    const tl_node *xn = &g->nodes[n->parents[0]];
+    int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+    for (int64_t o = 0; o < N; o++) {
+      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+      int first = 1;
+      for (int64_t ka = 0; ka < n->attrs.kernel[0]; ka++)
+        for (int64_t kc = 0; kc < n->attrs.kernel[1]; kc++) {
+          int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + ka * n->attrs.dilation[0];
+          int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + kc * n->attrs.dilation[1];
+          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+            continue;
+          int64_t xi = (bc * H + hh) * W + ww;
+          if (first || mpz_cmp(p->v[xi], y->v[o]) > 0)
+            mpz_set(y->v[o], p->v[xi]);
+          first = 0;
+        }
+    }
+    break;
+  }
+  default: { /* add, sub, mul */
+    const fxv *q = &X->f[n->parents[1]];
+    tl_bcast bc;
+    TL_TRY(tlv_bcast_init(g, id, &bc, X->st));
+    int same = mpz_cmp(p->den, q->den) == 0;
+    long s = p->s > q->s ? p->s : q->s;
+    mpz_t u, w;
+    mpz_init(u), mpz_init(w);
+    if (n->op == TL_OP_MUL) {
+      y->s = p->s + q->s;
+      mpz_mul(y->den, p->den, q->den);
+    } else {
+      y->s = s;
+      if (!same)
+        mpz_mul(y->den, p->den, q->den);
+    }
+    for (int64_t o = 0; o < N; o++) {
+      int64_t i = tlv_bcast_index(&bc, 0, o), j = tlv_bcast_index(&bc, 1, o);
+      if (n->op == TL_OP_MUL) {
+        mpz_mul(y->v[o], p->v[i], q->v[j]);
+        continue;
+      }
+      mpz_mul_2exp(u, p->v[i], (mp_bitcnt_t)(s - p->s));
+      mpz_mul_2exp(w, q->v[j], (mp_bitcnt_t)(s - q->s));
+      if (!same)
+        mpz_mul(u, u, q->den), mpz_mul(w, w, p->den);
+      if (n->op == TL_OP_ADD)
+        mpz_add(y->v[o], u, w);
+      else
+        mpz_sub(y->v[o], u, w);
+    }
+    mpz_clear(u), mpz_clear(w);
+  }
+  }
+  return TL_OK;
+}
+
+tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EUNSUPPORTED, "exact: the graph must have exactly one input");
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  xst X = {g, x, calloc((size_t)g->nnodes, 1), calloc((size_t)g->nnodes, sizeof(fxv)),
+           calloc((size_t)g->nnodes, sizeof(qbox)), st};
+  tl_code rc = X.kind && X.f && X.q ? TL_OK : tl_fail(st, TL_ENOMEM, "exact: out of memory");
+  for (int i = 0; i <= out && rc == TL_OK; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (n->op == TL_OP_PARAM && i != out)
+      continue; /* on demand */
+    int done = 0;
+    rc = fx_node(&X, i, &done);
+    if (rc != TL_OK || done)
+      continue;
+    if (X.kind[i] == XK_FX) /* partially built */
+      continue;
+    for (int k = 0; rc == TL_OK && k < n->nparents; k++) {
+      int pk = n->parents[k];
+      int used = k == 0 || n->op == TL_OP_ADD || n->op == TL_OP_SUB || n->op == TL_OP_MUL;
+      if (used)
+        rc = need_q(&X, pk);
+    }
+    if (rc == TL_OK)
+      rc = need_q(&X, i);
+  }
+  if (rc == TL_OK && X.kind[out] == XK_FX)
+    rc = need_q(&X, out);
+  if (rc == TL_OK) {
+    mpfr_t f;
+    mpfr_init2(f, 53);
+    for (int64_t i = 0; i < X.q[out].n; i++) {
+      mpfr_set_q(f, X.q[out].lo[i], MPFR_RNDD);
+      ylo[i] = mpfr_get_d(f, MPFR_RNDD);
+      mpfr_set_q(f, X.q[out].hi[i], MPFR_RNDU);
+      yhi[i] = mpfr_get_d(f, MPFR_RNDU);
+    }
+    mpfr_clear(f);
+  }
+  for (int i = 0; X.f && X.q && i < g->nnodes; i++)
+    fxv_clear(&X.f[i]), qbox_clear(&X.q[i]);
+  free(X.kind), free(X.f), free(X.q);
   return rc;
 }

@@ -11,7 +11,9 @@
 #include "vinternal.h"
 
 const char *tl_semantics_name(tl_semantics s) { return s == TL_SEM_F32_ANY ? "f32-any" : "real"; }
-const char *tl_method_name(tl_method m) { return m == TL_METHOD_CROWN ? "crown" : "ibp"; }
+const char *tl_method_name(tl_method m) {
+  return m == TL_METHOD_CROWN ? "crown" : m == TL_METHOD_ALPHA_CROWN ? "alpha-crown" : "ibp";
+}
 const char *tl_verdict_name(tl_verdict v) {
   return v == TL_VERDICT_VERIFIED ? "verified" : v == TL_VERDICT_FALSIFIED ? "falsified" : "unknown";
 }
@@ -496,17 +498,20 @@ static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, 
 
 /* candidates: the center (L_inf), then for every row that failed, the input-box corner that
  * minimises CROWN's linear lower bound of that row, then PGD */
-static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
-                       const tl_bounds *b, const double *a, tl_verify_result *res, tl_status *st) {
+static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                       const tl_verify_opts *o, const tl_bounds *b, const double *a, rt_ctx *rtc,
+                       tl_verify_result *res, tl_status *st) {
   int64_t n = r->n;
   float *x = malloc((size_t)(n ? n : 1) * sizeof *x);
   double *coef = malloc((size_t)p->nrows * (size_t)(n ? n : 1) * sizeof *coef);
   double *lw = malloc((size_t)p->nrows * sizeof *lw);
   tl_code rc = x && coef && lw ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
-  rt_ctx rt;
-  memset(&rt, 0, sizeof rt);
-  if (rc == TL_OK && (!o->f32_eval || o->pgd_steps > 0))
-    rc = rt_open(&rt, g, st);
+  rt_ctx own;
+  memset(&own, 0, sizeof own);
+  rt_ctx *rtp = rtc ? rtc : &own; /* a worker's runtime, opened once per thread, or our own */
+  if (rc == TL_OK && (!o->f32_eval || o->pgd_steps > 0) && !rtp->e)
+    rc = rt_open(rtp, g, st);
+#define rt (*rtp)
   if (rc == TL_OK && r->kind == TL_REGION_LINF) {
     int ok = 1;
     for (int64_t i = 0; i < n && ok; i++)
@@ -516,7 +521,7 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32)) {
     tl_status ig;
-    if (tlv_crown_ex(g, r, b, p->nrows, a, 0, lw, NULL, coef, &ig) == TL_OK) {
+    if (tlv_crown_ex_plan(pl, r, b, p->nrows, a, lw, coef, &ig) == TL_OK) {
       for (int k = 0; k < p->nrows && rc == TL_OK && !(res->cex && res->cex_f32); k++) {
         int ok = 1;
         for (int64_t i = 0; i < n && ok; i++) {
@@ -530,13 +535,15 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32) && o->pgd_steps > 0)
     rc = pgd(g, r, p, o, &rt, a, res, st);
-  rt_close(&rt);
+#undef rt
+  rt_close(&own);
   free(x), free(coef), free(lw);
   return rc;
 }
 
-tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
-                         tl_verify_result **out, tl_status *st) {
+/* one sample with plan pl (of g) and an optional per-thread float32 runtime cache rtc */
+static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                          const tl_verify_opts *o, rt_ctx *rtc, tl_verify_result **out, tl_status *st) {
   *out = NULL;
   double t0 = now_s();
   int outn = g->noutputs ? g->outputs[0] : g->nnodes - 1;
@@ -553,18 +560,20 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
   res->nrows = p->nrows, res->method = o->method, res->sem = o->sem;
   tl_objective_rows(p, a);
   tl_bounds *b = NULL;
-  tl_code rc = tl_ibp(g, r, o->sem, &b, st);
+  tl_code rc = tl_ibp_plan(pl, r, o->sem, &b, st);
   if (rc == TL_OK)
-    rc = tlv_ibp_final(g, r, b, p->nrows, a, res->row_lower, st);
-  if (rc == TL_OK && o->method == TL_METHOD_CROWN) {
-    rc = tl_crown(g, r, b, p->nrows, a, o->intermediate_crown, l2, o->keep_evidence ? &res->crown : NULL, st);
+    rc = tl_ibp_rows_plan(pl, r, b, p->nrows, a, res->row_lower, st);
+  if (rc == TL_OK && (o->method == TL_METHOD_CROWN || o->method == TL_METHOD_ALPHA_CROWN)) {
+    int steps = o->method == TL_METHOD_ALPHA_CROWN ? (o->alpha_steps > 0 ? o->alpha_steps : 20) : 0;
+    rc = tl_crown_plan(pl, r, b, p->nrows, a, o->intermediate_crown, steps, l2,
+                       o->keep_evidence ? &res->crown : NULL, st);
     for (int k = 0; rc == TL_OK && k < p->nrows; k++)
       res->row_lower[k] = fmax(res->row_lower[k], l2[k]); /* both are sound lower bounds */
   }
   if (rc == TL_OK) {
     res->verdict = tl_property_decide(p, res->row_lower) ? TL_VERDICT_VERIFIED : TL_VERDICT_UNKNOWN;
     if (res->verdict == TL_VERDICT_UNKNOWN && o->falsify) {
-      rc = falsify(g, r, p, o, b, a, res, st);
+      rc = falsify(g, pl, r, p, o, b, a, rtc, res, st);
       if (rc == TL_OK && res->cex && res->cex_exact && res->cex_f32)
         res->verdict = TL_VERDICT_FALSIFIED;
     }
@@ -582,9 +591,36 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
   return TL_OK;
 }
 
+/* the options' plan (checked against g), or a new one in *own */
+static tl_code get_plan(const tl_graph *g, const tl_verify_opts *o, const tl_verify_plan **pl, tl_verify_plan **own,
+                        tl_status *st) {
+  *own = NULL;
+  if (o->plan) {
+    if (o->plan->g != g)
+      return tl_fail(st, TL_EARG, "verify: the options' plan belongs to another graph");
+    *pl = o->plan;
+    return TL_OK;
+  }
+  TL_TRY(tl_verify_plan_new(own, g, st));
+  *pl = *own;
+  return TL_OK;
+}
+
+tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+                         tl_verify_result **out, tl_status *st) {
+  *out = NULL;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, o, &pl, &own, st));
+  tl_code rc = sample_run(g, pl, r, p, o, NULL, out, st);
+  tl_verify_plan_free(own);
+  return rc;
+}
+
 /* ---- many samples on worker threads ------------------------------------------------------- */
 typedef struct batch_job {
   const tl_graph *g;
+  const tl_verify_plan *pl;
   int64_t n;
   const tl_region *const *r;
   const tl_property *const *p;
@@ -601,12 +637,14 @@ typedef struct batch_job {
 
 static void *batch_worker(void *arg) {
   batch_job *b = arg;
+  rt_ctx rt;
+  memset(&rt, 0, sizeof rt);
   for (;;) {
     long long i = atomic_fetch_add(&b->next, 1);
     if (i >= b->n || atomic_load(&b->failed))
       break;
     tl_status st;
-    tl_code rc = tl_verify_sample(b->g, b->r[i], b->p[i], b->o, &b->out[i], &st);
+    tl_code rc = sample_run(b->g, b->pl, b->r[i], b->p[i], b->o, &rt, &b->out[i], &st);
     if (rc != TL_OK) {
       pthread_mutex_lock(&b->mu);
       if (!atomic_load(&b->failed)) {
@@ -621,6 +659,7 @@ static void *batch_worker(void *arg) {
     if (b->progress)
       b->progress(b->user, d, b->n);
   }
+  rt_close(&rt);
   return NULL;
 }
 
@@ -631,9 +670,12 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
     return tl_fail(st, TL_EARG, "verify: batch needs n >= 0, nthreads >= 1 and options");
   for (int64_t i = 0; i < n; i++)
     out[i] = NULL;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, o, &pl, &own, st));
   batch_job b;
   memset(&b, 0, sizeof b);
-  b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
+  b.pl = pl, b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
   atomic_init(&b.next, 0), atomic_init(&b.done, 0), atomic_init(&b.failed, 0);
   pthread_mutex_init(&b.mu, NULL);
   b.rc = TL_OK;
@@ -650,6 +692,7 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
   for (int t = 1; t <= started; t++)
     pthread_join(th[t], NULL);
   free(th);
+  tl_verify_plan_free(own);
   pthread_mutex_destroy(&b.mu);
   if (rc == TL_OK && b.rc != TL_OK) {
     rc = b.rc;
@@ -672,6 +715,8 @@ void tl_dataset_report_free(tl_dataset_report *r) {
 
 typedef struct ds_job {
   const tl_graph *g;
+  const tl_verify_plan *pl;
+  rt_ctx *rt;
   const float *x;
   const int *labels;
   int64_t n, d;
@@ -711,7 +756,7 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
     tl_verify_opts o = *j->base;
     o.sem = j->sem, o.method = m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.keep_evidence = 0;
     tl_verify_result *res = NULL;
-    rc = tl_verify_sample(j->g, r, p, &o, &res, &j->st);
+    rc = sample_run(j->g, j->pl, r, p, &o, j->rt, &res, &j->st);
     if (rc == TL_OK) {
       (m ? j->crown : j->ibp)[i] = j->correct[i] || res->verdict == TL_VERDICT_FALSIFIED ? res->verdict
                                                                                          : TL_VERDICT_UNKNOWN;
@@ -728,8 +773,13 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
 static void *ds_worker(void *arg) {
   ds_job *j = arg;
   j->rc = TL_OK;
+  rt_ctx rt;
+  memset(&rt, 0, sizeof rt);
+  j->rt = &rt;
   for (int64_t i = j->tid; i < j->n && j->rc == TL_OK; i += j->nthreads)
     j->rc = ds_sample(j, i);
+  rt_close(&rt);
+  j->rt = NULL;
   return NULL;
 }
 
@@ -743,6 +793,9 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
   tl_verify_opts def = tl_verify_opts_default();
   if (!base)
     base = &def;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, base, &pl, &own, st));
   tl_dataset_report *rep = calloc(1, sizeof *rep);
   unsigned char *correct = calloc((size_t)(n ? n : 1), 1);
   double *tibp = calloc((size_t)(n ? n : 1), sizeof *tibp), *tcr = calloc((size_t)(n ? n : 1), sizeof *tcr);
@@ -758,7 +811,7 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
   int started = 0;
   for (int t = 0; rc == TL_OK && t < nthreads; t++) {
     ds_job *j = &jobs[t];
-    *j = (ds_job){g, x, labels, n, d, eps, dom_lo, dom_hi, clamp, sem, base, nthreads, t, correct, rep->ibp,
+    *j = (ds_job){g, pl, NULL, x, labels, n, d, eps, dom_lo, dom_hi, clamp, sem, base, nthreads, t, correct, rep->ibp,
                   rep->crown, tibp, tcr, TL_OK, {TL_OK, {0}}};
     if (t == 0 && nthreads == 1) {
       ds_worker(j);
@@ -788,6 +841,7 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
     }
   }
   free(correct), free(tibp), free(tcr), free(jobs), free(th);
+  tl_verify_plan_free(own);
   if (rc != TL_OK) {
     tl_dataset_report_free(rep);
     return rc;

@@ -109,6 +109,9 @@ tl_code tlv_fast_absfwd(const tl_verify_plan *pl, int id, const double *x, doubl
 int64_t tlv_fast_backterms(const tl_verify_plan *pl, int id);
 tl_code tlv_fast_back(const tl_verify_plan *pl, int id, int m, const double *lam, double *T, tl_status *st);
 void tlv_fast_point(const tl_verify_plan *pl, int id, const double *x, double *y);
+/* tlv_crown_ex with a plan (plain CROWN, IBP intermediates) */
+tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                          const double *a, double *lower, double *incoef, tl_status *st);
 /* IBP with a plan (ibp.c) */
 tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
                      tl_status *st);
