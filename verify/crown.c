@@ -135,14 +135,6 @@ static void pay_err(cstate *s, const double *lam, const double *E, int64_t n) {
   }
 }
 
-/* add v * lam into parent coefficient p at index j (both rounding passes) */
-static inline void acc2(double *plo, double *phi, size_t j, double lam, double v) {
-  rnd_down();
-  plo[j] = plo[j] + lam * v;
-  rnd_up();
-  phi[j] = phi[j] + lam * v;
-}
-
 /* linear / conv2d through the plan: T = up(lam A) for all rows at once, and a rigorous bound of
  * |lam A - T| paid on the parent's box: gamma52_K |lam| (|A| max|x|) + K 2^-1074 sum max|x|. */
 static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
@@ -331,8 +323,14 @@ static tl_code back_node(cstate *s, int v) {
     double *plo, *phi;
     TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
     double sg = n->op == TL_OP_NEG ? -1.0 : 1.0;
-    for (size_t j = 0; j < (size_t)s->m * (size_t)N; j++)
-      acc2(plo, phi, j, lam[j], sg);
+    size_t tot = (size_t)s->m * (size_t)N;
+    /* acc2 for every element, one rounding mode switch per pass (fesetround is slow) */
+    rnd_down();
+    for (size_t j = 0; j < tot; j++)
+      plo[j] = plo[j] + lam[j] * sg;
+    rnd_up();
+    for (size_t j = 0; j < tot; j++)
+      phi[j] = phi[j] + lam[j] * sg;
     return TL_OK;
   }
   case TL_OP_ADD:
@@ -360,33 +358,40 @@ static tl_code back_node(cstate *s, int v) {
     if (!c1)
       TL_TRY(coef_get(s, p1, &q1l, &q1h));
     int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
-    for (int k = 0; k < s->m; k++)
-      for (int64_t o = 0; o < N; o++) {
-        double l = lam[(size_t)k * N + o];
-        if (l == 0)
-          continue;
-        int64_t i0 = tlv_bcast_index(&bc, 0, o), i1 = tlv_bcast_index(&bc, 1, o);
-        if (n->op == TL_OP_MUL) {
-          int var = c0 ? 1 : 0;
-          double cval = c0 ? s->b->lo[p0][i0] : s->b->lo[p1][i1];
-          if (var == 0)
-            acc2(q0l, q0h, (size_t)k * n0 + i0, l, cval);
-          else
-            acc2(q1l, q1h, (size_t)k * n1 + i1, l, cval);
-          continue;
+    /* what acc2 does per element, as two passes: products rounded down into the lower
+     * coefficients and the constant, then up into the upper coefficients */
+    double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
+    for (int pass = 0; pass < 2; pass++) {
+      pass ? rnd_up() : rnd_down();
+      double *d0 = pass ? q0h : q0l, *d1 = pass ? q1h : q1l;
+      for (int k = 0; k < s->m; k++)
+        for (int64_t o = 0; o < N; o++) {
+          double l = lam[(size_t)k * N + o];
+          if (l == 0)
+            continue;
+          int64_t i0 = tlv_bcast_index(&bc, 0, o), i1 = tlv_bcast_index(&bc, 1, o);
+          if (n->op == TL_OP_MUL) {
+            double cval = c0 ? s->b->lo[p0][i0] : s->b->lo[p1][i1];
+            if (!c0)
+              d0[(size_t)k * n0 + i0] = d0[(size_t)k * n0 + i0] + l * cval;
+            else
+              d1[(size_t)k * n1 + i1] = d1[(size_t)k * n1 + i1] + l * cval;
+            continue;
+          }
+          if (c0) {
+            if (!pass)
+              s->cst[k] = s->cst[k] + l * s->b->lo[p0][i0];
+          } else {
+            d0[(size_t)k * n0 + i0] = d0[(size_t)k * n0 + i0] + l * 1.0;
+          }
+          if (c1) {
+            if (!pass)
+              s->cst[k] = s->cst[k] + l * sg1 * s->b->lo[p1][i1];
+          } else {
+            d1[(size_t)k * n1 + i1] = d1[(size_t)k * n1 + i1] + l * sg1;
+          }
         }
-        double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
-        rnd_down();
-        if (c0)
-          s->cst[k] = s->cst[k] + l * s->b->lo[p0][i0];
-        else
-          acc2(q0l, q0h, (size_t)k * n0 + i0, l, 1.0);
-        rnd_down();
-        if (c1)
-          s->cst[k] = s->cst[k] + l * sg1 * s->b->lo[p1][i1];
-        else
-          acc2(q1l, q1h, (size_t)k * n1 + i1, l, sg1);
-      }
+    }
     return TL_OK;
   }
   case TL_OP_RELU:

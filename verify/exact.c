@@ -322,20 +322,22 @@ static void fxv_clear(fxv *f) {
   f->v = NULL;
 }
 
-/* finite d = m 2^e with m odd (d = 0: m = 0, e = 0) */
-static void dsplit(double d, int64_t *m, long *e) {
-  if (d == 0) {
+/* finite d = m 2^e with m odd, |m| < 2^53 (d = 0: m = 0, e = 0), from the binary64 fields */
+static inline void dsplit(double d, int64_t *m, long *e) {
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof bits);
+  uint64_t frac = bits & ((UINT64_C(1) << 52) - 1);
+  long ex = (long)((bits >> 52) & 0x7ff);
+  if (ex == 0 && frac == 0) {
     *m = 0, *e = 0;
     return;
   }
-  int ex;
-  double f = frexp(d, &ex);
-  int64_t mm = (int64_t)ldexp(f, 53);
-  long ee = (long)ex - 53;
-  uint64_t a = mm < 0 ? (uint64_t)(-mm) : (uint64_t)mm;
-  int tz = __builtin_ctzll(a);
-  mm /= (int64_t)1 << tz;
-  *m = mm, *e = ee + tz;
+  uint64_t mm = ex ? frac | (UINT64_C(1) << 52) : frac;
+  long ee = ex ? ex - 1075 : -1074;
+  int tz = __builtin_ctzll(mm);
+  mm >>= tz;
+  *m = (bits >> 63) ? -(int64_t)mm : (int64_t)mm;
+  *e = ee + tz;
 }
 
 /* z = m 2^sh (sh >= 0) */
@@ -408,41 +410,83 @@ static tl_code need_q(xst *X, int p) {
   return TL_OK;
 }
 
+/* acc[band] += w v as m 2^(e - emin) v (w = m 2^e, e >= emin) */
+static inline void fx_term(mpz_t *acc, mpz_ptr t, double w, long emin, mpz_srcptr v) {
+  int64_t m;
+  long e;
+  dsplit(w, &m, &e);
+  if (!m)
+    return;
+  long sh = e - emin;
+  uint64_t am = m < 0 ? (uint64_t)(-m) : (uint64_t)m;
+#if ULONG_MAX >= 0xffffffffffffffffUL
+  if (am < ((uint64_t)1 << 32)) {
+    unsigned long mul = (unsigned long)(am << (sh & 31));
+    if (m > 0)
+      mpz_addmul_ui(acc[sh >> 5], v, mul);
+    else
+      mpz_submul_ui(acc[sh >> 5], v, mul);
+    return;
+  }
+#endif
+  set_m2e(t, m, sh);
+  mpz_addmul(acc[0], t, v);
+}
+
+/* Affine node id: linear read densely from the graph's weights, other affine ops through the
+ * CSR view.  Result scale s - emin with emin <= 0 the smallest exponent of a weight (and of a
+ * bias relative to the parent's scale), so every term is an integer multiple. */
 static tl_code fx_affine(xst *X, int id) {
   const tl_graph *g = X->g;
+  const tl_node *n = &g->nodes[id];
   tl_aff a;
-  TL_TRY(tlv_aff_build(g, id, &a, X->st));
-  fxv *p = &X->f[a.x], *y = &X->f[id];
-  int64_t nnz = a.rp[a.nout];
-  int64_t *m = malloc((size_t)(nnz ? nnz : 1) * sizeof *m);
-  long *sh = malloc((size_t)(nnz ? nnz : 1) * sizeof *sh);
-  tl_code rc = m && sh && fxv_init(y, a.nout) ? TL_OK : tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
-  long emin = 0, smax = 0;
-  for (int64_t k = 0; rc == TL_OK && k < nnz; k++) {
-    if (!isfinite(a.w[k]))
-      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a weight is not finite", id);
-    else
-      dsplit(a.w[k], &m[k], &sh[k]);
-    if (rc == TL_OK && m[k] && sh[k] < emin)
-      emin = sh[k];
+  memset(&a, 0, sizeof a);
+  int dense = n->op == TL_OP_LINEAR;
+  const float *W = NULL, *B = NULL;
+  int64_t rows = 0, out = 0, in = 0, nout;
+  const fxv *p = &X->f[n->parents[0]];
+  if (dense) {
+    const tl_node *wn = &g->nodes[n->parents[1]];
+    out = wn->shape[0], in = wn->shape[1], rows = g->nodes[n->parents[0]].numel / (in ? in : 1);
+    W = g->weights + wn->woff;
+    B = n->nparents == 3 ? g->weights + g->nodes[n->parents[2]].woff : NULL;
+    nout = rows * out;
+  } else {
+    TL_TRY(tlv_aff_build(g, id, &a, X->st));
+    p = &X->f[a.x];
+    nout = a.nout;
   }
-  for (int64_t o = 0; rc == TL_OK && a.bias && o < a.nout; o++) {
+  fxv *y = &X->f[id];
+  tl_code rc = fxv_init(y, nout) ? TL_OK : tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  long emin = 0, smax = 0;
+  int64_t nw = dense ? out * in : a.rp[a.nout], nbias = dense ? (B ? out : 0) : (a.bias ? a.nout : 0);
+  for (int64_t k = 0; rc == TL_OK && k < nw; k++) {
+    double w = dense ? (double)W[k] : a.w[k];
+    int64_t m;
+    long e;
+    if (!isfinite(w)) {
+      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a weight is not finite", id);
+      break;
+    }
+    dsplit(w, &m, &e);
+    if (m && e < emin)
+      emin = e;
+    if (m && e > smax)
+      smax = e;
+  }
+  for (int64_t o = 0; rc == TL_OK && o < nbias; o++) {
+    double bv = dense ? (double)B[o] : a.bias[o];
     int64_t mb;
     long eb;
-    if (!isfinite(a.bias[o])) {
+    if (!isfinite(bv)) {
       rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a bias is not finite", id);
       break;
     }
-    dsplit(a.bias[o], &mb, &eb);
+    dsplit(bv, &mb, &eb);
     if (mb && eb + p->s < emin)
       emin = eb + p->s;
   }
-  for (int64_t k = 0; rc == TL_OK && k < nnz; k++) {
-    sh[k] -= emin;
-    if (sh[k] > smax)
-      smax = sh[k];
-  }
-  int nb = (int)(smax / 32) + 1;
+  int nb = (int)((smax - emin) / 32) + 1;
   mpz_t *acc = rc == TL_OK ? malloc((size_t)nb * sizeof *acc) : NULL;
   if (rc == TL_OK && !acc)
     rc = tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
@@ -451,38 +495,32 @@ static tl_code fx_affine(xst *X, int id) {
     mpz_init(t);
     for (int b = 0; b < nb; b++)
       mpz_init(acc[b]);
-    for (int64_t o = 0; o < a.nout; o++) {
+    for (int64_t yo = 0; yo < nout; yo++) {
       for (int b = 0; b < nb; b++)
         mpz_set_ui(acc[b], 0);
-      for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
-        int64_t mk = m[k];
-        if (!mk)
-          continue;
-        uint64_t am = mk < 0 ? (uint64_t)(-mk) : (uint64_t)mk;
-        mpz_srcptr xv = p->v[a.col[k]];
-#if ULONG_MAX >= 0xffffffffffffffffUL
-        if (am < ((uint64_t)1 << 32)) {
-          unsigned long mul = (unsigned long)(am << (sh[k] & 31));
-          if (mk > 0)
-            mpz_addmul_ui(acc[sh[k] >> 5], xv, mul);
-          else
-            mpz_submul_ui(acc[sh[k] >> 5], xv, mul);
-          continue;
-        }
-#endif
-        set_m2e(t, mk, sh[k]);
-        mpz_addmul(acc[0], t, xv);
+      double bias = 0;
+      if (dense) {
+        int64_t r = yo / (out ? out : 1), o = yo % (out ? out : 1);
+        const float *wr = W + o * in;
+        mpz_t *xr = p->v + r * in;
+        for (int64_t i = 0; i < in; i++)
+          fx_term(acc, t, (double)wr[i], emin, xr[i]);
+        bias = B ? (double)B[o] : 0;
+      } else {
+        for (int64_t k = a.rp[yo]; k < a.rp[yo + 1]; k++)
+          fx_term(acc, t, a.w[k], emin, p->v[a.col[k]]);
+        bias = a.bias ? a.bias[yo] : 0;
       }
-      mpz_ptr r = y->v[o];
+      mpz_ptr r = y->v[yo];
       mpz_set(r, acc[nb - 1]);
       for (int b = nb - 2; b >= 0; b--) {
         mpz_mul_2exp(r, r, 32);
         mpz_add(r, r, acc[b]);
       }
-      if (a.bias && a.bias[o] != 0) {
+      if (bias != 0) {
         int64_t mb;
         long eb;
-        dsplit(a.bias[o], &mb, &eb);
+        dsplit(bias, &mb, &eb);
         set_m2e(t, mb, eb + p->s - emin);
         mpz_mul(t, t, p->den);
         mpz_add(r, r, t);
@@ -490,7 +528,7 @@ static tl_code fx_affine(xst *X, int id) {
     }
     mpz_set(y->den, p->den);
     y->s = p->s - emin;
-    if (a.div) {
+    if (!dense && a.div) {
       mpz_t L;
       mpz_init_set_ui(L, 1);
       for (int64_t o = 0; o < a.nout; o++)
@@ -506,8 +544,9 @@ static tl_code fx_affine(xst *X, int id) {
       mpz_clear(acc[b]);
     mpz_clear(t);
   }
-  free(acc), free(m), free(sh);
-  tlv_aff_free(&a);
+  free(acc);
+  if (!dense)
+    tlv_aff_free(&a);
   return rc;
 }
 

@@ -30,12 +30,17 @@ static void set_unbounded(double *lo, double *hi, int64_t n) {
 
 /* f32-any: widen [lo, hi] by rel * max(|lo|, |hi|) + abs, elementwise */
 static void widen_rel(double *lo, double *hi, int64_t n, double rel, double abs_) {
-  for (int64_t i = 0; i < n; i++) {
+  double e[256]; /* blocks: two rounding-mode switches per block, not per element */
+  for (int64_t i0 = 0; i0 < n; i0 += 256) {
+    int64_t m = n - i0 < 256 ? n - i0 : 256;
     rnd_up();
-    double e = rel * fmax(fabs(lo[i]), fabs(hi[i])) + abs_;
-    hi[i] = hi[i] + e;
+    for (int64_t i = 0; i < m; i++) {
+      e[i] = rel * fmax(fabs(lo[i0 + i]), fabs(hi[i0 + i])) + abs_;
+      hi[i0 + i] = hi[i0 + i] + e[i];
+    }
     rnd_down();
-    lo[i] = lo[i] - e;
+    for (int64_t i = 0; i < m; i++)
+      lo[i0 + i] = lo[i0 + i] - e[i];
   }
 }
 

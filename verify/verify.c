@@ -58,23 +58,23 @@ tl_code tl_region_linf(tl_region **out, const float *center, int64_t n, double e
   }
   r->kind = TL_REGION_LINF, r->eps = eps, r->clamp = clamp, r->dom_lo = dom_lo, r->dom_hi = dom_hi;
   memcpy(r->center, center, (size_t)n * sizeof *center);
-  int old = fegetround();
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = 0; i < n; i++)
     if (!isfinite(center[i])) {
-      fesetround(old);
       tl_region_free(r);
       return tl_fail(st, TL_EARG, "verify: region center element %lld is not finite", (long long)i);
     }
-    rnd_down();
+  int old = fegetround(); /* one pass per rounding direction (fesetround is slow) */
+  rnd_down();
+  for (int64_t i = 0; i < n; i++)
     r->lo[i] = (double)center[i] - eps;
-    rnd_up();
+  rnd_up();
+  for (int64_t i = 0; i < n; i++)
     r->hi[i] = (double)center[i] + eps;
-    if (clamp) {
-      r->lo[i] = fmin(fmax(r->lo[i], dom_lo), dom_hi);
-      r->hi[i] = fmax(fmin(r->hi[i], dom_hi), dom_lo);
-    }
-  }
   fesetround(old);
+  for (int64_t i = 0; clamp && i < n; i++) {
+    r->lo[i] = fmin(fmax(r->lo[i], dom_lo), dom_hi);
+    r->hi[i] = fmax(fmin(r->hi[i], dom_hi), dom_lo);
+  }
   *out = r;
   return TL_OK;
 }
