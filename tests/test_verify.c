@@ -757,3 +757,37 @@ Test(verify, alpha_crown_method_batch_plan) {
   tl_verify_plan_free(pl);
   tl_graph_free(g);
 }
+
+/* the clean-accuracy shortcut (IBP at the point, else exact) decides exactly like the exact enclosure */
+Test(verify, clean_correct_matches_exact) {
+  tl_graph *nets[4] = {vnet_mlp(21, 6, 10, 8, 4, TL_OP_RELU), vnet_mlp(22, 6, 10, 8, 4, TL_OP_SIGMOID),
+                       vnet_cnn(23, 1), exact_net(24)};
+  tl_rng r;
+  tl_rng_init(&r, 31);
+  int agree = 0;
+  for (int k = 0; k < 4; k++) {
+    tl_graph *g = nets[k];
+    tl_verify_plan *pl;
+    cr_assert_eq(tl_verify_plan_new(&pl, g, NULL), TL_OK);
+    int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[g->outputs[0]].numel;
+    float x[64];
+    for (int pt = 0; pt < 10; pt++) {
+      for (int64_t i = 0; i < n; i++)
+        x[i] = pt == 0 ? 0.0f : (float)tl_rng_uniform(&r); /* x = 0: ties between outputs are likely */
+      double ylo[16], yhi[16];
+      cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, NULL), TL_OK);
+      for (int label = 0; label < nout; label++) {
+        int want = 1, got = -1;
+        for (int64_t j = 0; j < nout; j++)
+          if (j != label && !(ylo[label] > yhi[j]))
+            want = 0;
+        cr_assert_eq(tl_clean_correct_plan(pl, x, label, &got, NULL), TL_OK);
+        cr_assert_eq(got, want, "net %d point %d label %d", k, pt, label);
+        agree++;
+      }
+    }
+    tl_verify_plan_free(pl);
+    tl_graph_free(g);
+  }
+  cr_assert(agree > 0);
+}

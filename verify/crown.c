@@ -696,8 +696,14 @@ static int alpha_ok(cctx *c, const unsigned char *how, int out) {
       continue;
     tl_op op = c->g->nodes[v].op;
     if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE || op == TL_OP_FLATTEN || op == TL_OP_RESHAPE ||
-        op == TL_OP_DROPOUT || (op == TL_OP_RELU && c->act_of[v] >= 0))
+        op == TL_OP_DROPOUT || op == TL_OP_NEG || (op == TL_OP_RELU && c->act_of[v] >= 0))
       continue;
+    if (op == TL_OP_ADD || op == TL_OP_SUB || op == TL_OP_MUL) { /* input normalisation: one constant */
+      const tl_node *n = &c->g->nodes[v];
+      int c0 = c->g->nodes[n->parents[0]].op == TL_OP_PARAM, c1 = c->g->nodes[n->parents[1]].op == TL_OP_PARAM;
+      if (c0 != c1)
+        continue;
+    }
     return 0;
   }
   return 1;
@@ -732,7 +738,25 @@ static tl_code alpha_grad(cctx *c, double **rec, const unsigned char *how, int o
         continue;
       }
       const double *z = val[n->parents[0]];
-      if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
+      if (n->op == TL_OP_ADD || n->op == TL_OP_SUB || n->op == TL_OP_MUL) {
+        /* one parameter operand (alpha_ok): the point value through the affine elementwise op */
+        int c0 = g->nodes[n->parents[0]].op == TL_OP_PARAM;
+        const tl_node *pn = &g->nodes[n->parents[c0 ? 0 : 1]];
+        const float *cv = g->weights + pn->woff;
+        const double *zv = val[n->parents[c0 ? 1 : 0]];
+        tl_bcast bc;
+        if (!zv || tlv_bcast_init(g, v, &bc, c->st) != TL_OK) {
+          rc = tl_fail(c->st, TL_EARG, "verify: alpha: node %d has no point value", v);
+          break;
+        }
+        for (int64_t i = 0; i < N; i++) {
+          double zz = zv[tlv_bcast_index(&bc, c0 ? 1 : 0, i)], cc = cv[tlv_bcast_index(&bc, c0 ? 0 : 1, i)];
+          h[i] = n->op == TL_OP_ADD ? zz + cc : n->op == TL_OP_MUL ? zz * cc : c0 ? cc - zz : zz - cc;
+        }
+      } else if (n->op == TL_OP_NEG) {
+        for (int64_t i = 0; i < N; i++)
+          h[i] = -z[i];
+      } else if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
         tlv_fast_point(c->pl, v, z, h);
       } else if (n->op == TL_OP_RELU) {
         int ai = c->act_of[v];

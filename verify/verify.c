@@ -228,6 +228,54 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
   return viol;
 }
 
+tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int label, int *correct, tl_status *st) {
+  const tl_graph *g = pl->g;
+  *correct = 0;
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EARG, "verify: the graph must have one input");
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[out].numel;
+  if (label < 0 || label >= nout)
+    return tl_fail(st, TL_EARG, "verify: label %d out of range for %lld outputs", label, (long long)nout);
+  double *lo = malloc((size_t)(n ? n : 1) * sizeof *lo);
+  double *ylo = malloc((size_t)nout * sizeof *ylo), *yhi = malloc((size_t)nout * sizeof *yhi);
+  tl_code rc = lo && ylo && yhi ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  int decided = 0, finite = 1;
+  for (int64_t i = 0; rc == TL_OK && i < n; i++)
+    lo[i] = x[i], finite &= isfinite(x[i]) != 0;
+  if (rc == TL_OK && finite) {
+    tl_region *r = NULL;
+    tl_bounds *b = NULL;
+    tl_status ig;
+    if (tl_region_box(&r, lo, lo, n, &ig) == TL_OK && tl_ibp_plan(pl, r, TL_SEM_REAL, &b, &ig) == TL_OK) {
+      const double *bl = b->lo[out], *bh = b->hi[out];
+      int all = 1, some_below = 0;
+      for (int64_t k = 0; k < nout; k++) {
+        if (k == label)
+          continue;
+        all &= bl[label] > bh[k];       /* exact ylo[label] >= bl > bh >= exact yhi[k] */
+        some_below |= bh[label] < bl[k]; /* exact ylo[label] <= bh < bl <= exact yhi[k] */
+      }
+      if (all)
+        decided = 1, *correct = 1;
+      else if (some_below)
+        decided = 1, *correct = 0;
+    }
+    tl_bounds_free(b);
+    tl_region_free(r);
+  }
+  if (rc == TL_OK && !decided) {
+    rc = tl_exact_eval(g, x, ylo, yhi, st);
+    int ok = 1;
+    for (int64_t k = 0; rc == TL_OK && k < nout; k++)
+      if (k != label && !(ylo[label] > yhi[k]))
+        ok = 0;
+    *correct = rc == TL_OK && ok;
+  }
+  free(lo), free(ylo), free(yhi);
+  return rc;
+}
+
 /* ---- verification of one sample ----------------------------------------------------------- */
 /* ---- the float32 runtime: forward passes and input gradients (tl_exec, FAST kernels) ------- */
 /* A private copy of the graph (tl_exec borrows a mutable graph) compiled once with gradients.
@@ -743,15 +791,11 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
     rc = tl_property_robust(&p, nout, j->labels[i], &j->st);
   if (rc == TL_OK)
     rc = tl_region_linf(&r, xi, j->d, j->eps, j->clamp, j->dom_lo, j->dom_hi, &j->st);
+  int ok = 0;
   if (rc == TL_OK)
-    rc = tl_exact_eval(j->g, xi, ylo, yhi, &j->st);
-  if (rc == TL_OK) {
-    int ok = 1;
-    for (int64_t k = 0; k < nout; k++)
-      if (k != j->labels[i] && !(ylo[j->labels[i]] > yhi[k]))
-        ok = 0;
+    rc = tl_clean_correct_plan(j->pl, xi, j->labels[i], &ok, &j->st);
+  if (rc == TL_OK)
     j->correct[i] = (unsigned char)ok;
-  }
   for (int m = 0; m < 2 && rc == TL_OK; m++) {
     tl_verify_opts o = *j->base;
     o.sem = j->sem, o.method = m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.keep_evidence = 0;

@@ -235,16 +235,13 @@ static int run_verify(const tl_cli *cli) {
   int64_t nclean = 0;
   for (int64_t i = 0; rc == 0 && i < n; i++) {
     int label = tl_dataset_label(d, lo + i);
-    if (tl_exact_eval(g, X + (lo + i) * row, ylo, yhi, &st) != TL_OK ||
+    int ok = 0;
+    if (tl_clean_correct_plan(plan, X + (lo + i) * row, label, &ok, &st) != TL_OK ||
         tl_property_robust(&props[i], nout, label, &st) != TL_OK) {
       fprintf(stderr, "torchlean %s: sample %lld: %s\n", cmd, (long long)(lo + i), st.msg);
       rc = 1;
       break;
     }
-    int ok = 1;
-    for (int64_t k = 0; k < nout; k++)
-      if (k != label && !(ylo[label] > yhi[k]))
-        ok = 0;
     correct[i] = (unsigned char)ok;
     nclean += ok;
   }
