@@ -272,18 +272,26 @@ static tl_code back_node(cstate *s, int v) {
   double *lam = s->clo[v], *lamh = s->chi[v];
   const double *bl = s->b->lo[v], *bh = s->b->hi[v];
   /* collapse the interval coefficients: pay the width on the node's box */
+  double *mag = malloc((size_t)(N ? N : 1) * sizeof *mag);
+  if (!mag)
+    return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+  for (int64_t i = 0; i < N; i++) {
+    double a = fabs(bl[i]), b = fabs(bh[i]);
+    mag[i] = a > b || b != b ? a : b; /* fmax */
+  }
   for (int k = 0; k < s->m; k++) {
     rnd_up();
     double acc = 0;
+    const double *lk = lam + (size_t)k * N, *hk = lamh + (size_t)k * N;
     for (int64_t i = 0; i < N; i++) {
-      size_t j = (size_t)k * N + i;
-      double w = lamh[j] - lam[j];
+      double w = hk[i] - lk[i];
       if (w > 0)
-        acc += w * fmax(fabs(bl[i]), fabs(bh[i]));
+        acc += w * mag[i];
     }
     rnd_down();
     s->cst[k] = s->cst[k] - acc;
   }
+  free(mag);
   int f32 = s->b->sem == TL_SEM_F32_ANY;
   int parents_finite = 1;
   for (int p = 0; p < n->nparents; p++)
@@ -361,6 +369,34 @@ static tl_code back_node(cstate *s, int v) {
     /* what acc2 does per element, as two passes: products rounded down into the lower
      * coefficients and the constant, then up into the upper coefficients */
     double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
+    /* one variable operand indexed like the output and a one-element constant (input
+     * normalisation): the same sums without broadcasting */
+    int vk = c0 ? 1 : 0, ck = 1 - vk;
+    if (c0 != c1 && g->nodes[n->parents[ck]].numel == 1 && bc.trivial[vk] == 1) {
+      double cval = s->b->lo[n->parents[ck]][0];
+      double f = n->op == TL_OP_MUL ? cval : vk == 1 ? sg1 : 1.0; /* coefficient of the variable */
+      double fc = n->op == TL_OP_MUL ? 0 : ck == 1 ? sg1 * cval : cval; /* constant term */
+      for (int pass = 0; pass < 2; pass++) {
+        pass ? rnd_up() : rnd_down();
+        double *d = vk ? (pass ? q1h : q1l) : (pass ? q0h : q0l);
+        for (int k = 0; k < s->m; k++) {
+          const double *lk = lam + (size_t)k * N;
+          double *dk = d + (size_t)k * N;
+          double cs = 0;
+          for (int64_t o = 0; o < N; o++) {
+            double l = lk[o];
+            if (l == 0)
+              continue;
+            dk[o] = dk[o] + l * f;
+            if (n->op != TL_OP_MUL && !pass)
+              cs = cs + l * fc;
+          }
+          if (!pass && n->op != TL_OP_MUL)
+            s->cst[k] = s->cst[k] + cs;
+        }
+      }
+      return TL_OK;
+    }
     for (int pass = 0; pass < 2; pass++) {
       pass ? rnd_up() : rnd_down();
       double *d0 = pass ? q0h : q0l, *d1 = pass ? q1h : q1l;
