@@ -424,7 +424,39 @@ static int f32_violated(const tl_property *p, const tl_verify_opts *o, rt_ctx *r
 
 /* exact_first: evaluate exactly even when float32 does not violate (to report exact-only
  * counterexamples); otherwise the cheap float32 check gates the exact evaluation */
-static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+/* Does the exact output at the point x certainly violate p?  First a real-semantics IBP pass at
+ * the point: its output box contains the exact enclosure of tl_exact_eval, so when the box
+ * certainly violates, so does the enclosure (the same answer, without the GMP evaluation); else
+ * tl_exact_eval decides. */
+static tl_code exact_violated(const tl_verify_plan *pl, const tl_property *p, const float *x, double *ylo,
+                              double *yhi, int *viol, tl_status *st) {
+  const tl_graph *g = pl->g;
+  int64_t n = g->nodes[g->inputs[0]].numel;
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  double *pt = malloc((size_t)(n ? n : 1) * sizeof *pt);
+  *viol = 0;
+  if (pt) {
+    for (int64_t i = 0; i < n; i++)
+      pt[i] = x[i];
+    tl_region *r = NULL;
+    tl_bounds *b = NULL;
+    tl_status ig;
+    if (tl_region_box(&r, pt, pt, n, &ig) == TL_OK && tl_ibp_plan(pl, r, TL_SEM_REAL, &b, &ig) == TL_OK &&
+        tlv_box_finite(b->lo[out], b->hi[out], p->nout))
+      *viol = tl_property_violated_exact(p, b->lo[out], b->hi[out]);
+    tl_bounds_free(b);
+    tl_region_free(r);
+    free(pt);
+  }
+  if (*viol)
+    return TL_OK;
+  TL_TRY(tl_exact_eval(g, x, ylo, yhi, st));
+  *viol = tl_property_violated_exact(p, ylo, yhi);
+  return TL_OK;
+}
+
+static tl_code try_cex(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                       const tl_verify_opts *o,
                        rt_ctx *rt, const float *x, int exact_first, tl_verify_result *res, tl_status *st) {
   if (!in_region(r, x))
     return TL_OK;
@@ -438,9 +470,7 @@ static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property 
     return TL_OK;
   }
   if (rc == TL_OK)
-    rc = tl_exact_eval(g, x, ylo, yhi, st);
-  if (rc == TL_OK)
-    ex = tl_property_violated_exact(p, ylo, yhi);
+    rc = exact_violated(pl, p, x, ylo, yhi, &ex, st);
   if (rc == TL_OK && ex)
     f32 = f32_violated(p, o, rt, g, x, yf, ylo, yhi) == 1;
   if (rc == TL_OK && ex && (!res->cex || (!res->cex_f32 && f32))) {
@@ -494,7 +524,7 @@ static uint64_t region_seed(const tl_region *r, uint64_t seed) {
 /* Signed-gradient PGD on the score inside the box, restarts from the center (L_inf) and from
  * uniform random points; every point whose float32 score is <= 0 goes to try_cex (at most a few
  * exact evaluations per sample).  Stops at the first doubly confirmed counterexample. */
-static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
+static tl_code pgd(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
                    const double *a, tl_verify_result *res, tl_status *st) {
   int64_t n = r->n, nout = p->nout;
   float *x = malloc((size_t)n * sizeof *x), *gx = malloc((size_t)n * sizeof *gx);
@@ -518,7 +548,7 @@ static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, 
       sc = pgd_score(p, a, y, &row);
       if (sc <= 0) {
         tries++;
-        rc = try_cex(g, r, p, o, rt, x, 0, res, st);
+        rc = try_cex(g, pl, r, p, o, rt, x, 0, res, st);
         break;
       }
       if (it == o->pgd_steps)
@@ -565,7 +595,7 @@ static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_reg
     for (int64_t i = 0; i < n && ok; i++)
       ok = to_f32_in(r->center[i], r->lo[i], r->hi[i], &x[i]);
     if (ok)
-      rc = try_cex(g, r, p, o, &rt, x, 1, res, st);
+      rc = try_cex(g, pl, r, p, o, &rt, x, 1, res, st);
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32)) {
     tl_status ig;
@@ -577,12 +607,12 @@ static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_reg
           ok = to_f32_in(c > 0 ? r->lo[i] : c < 0 ? r->hi[i] : (r->lo[i] + r->hi[i]) / 2, r->lo[i], r->hi[i], &x[i]);
         }
         if (ok)
-          rc = try_cex(g, r, p, o, &rt, x, 0, res, st);
+          rc = try_cex(g, pl, r, p, o, &rt, x, 0, res, st);
       }
     }
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32) && o->pgd_steps > 0)
-    rc = pgd(g, r, p, o, &rt, a, res, st);
+    rc = pgd(g, pl, r, p, o, &rt, a, res, st);
 #undef rt
   rt_close(&own);
   free(x), free(coef), free(lw);
