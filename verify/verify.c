@@ -253,8 +253,8 @@ tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int labe
       for (int64_t k = 0; k < nout; k++) {
         if (k == label)
           continue;
-        all &= bl[label] > bh[k];       /* exact ylo[label] >= bl > bh >= exact yhi[k] */
-        some_below |= bh[label] < bl[k]; /* exact ylo[label] <= bh < bl <= exact yhi[k] */
+        all &= bl[label] > bh[k];       /* exact y[label] >= bl > bh >= exact y[k] */
+        some_below |= bh[label] < bl[k]; /* exact y[label] <= bh < bl <= exact y[k] */
       }
       if (all)
         decided = 1, *correct = 1;
@@ -425,9 +425,8 @@ static int f32_violated(const tl_property *p, const tl_verify_opts *o, rt_ctx *r
 /* exact_first: evaluate exactly even when float32 does not violate (to report exact-only
  * counterexamples); otherwise the cheap float32 check gates the exact evaluation */
 /* Does the exact output at the point x certainly violate p?  First a real-semantics IBP pass at
- * the point: its output box contains the exact enclosure of tl_exact_eval, so when the box
- * certainly violates, so does the enclosure (the same answer, without the GMP evaluation); else
- * tl_exact_eval decides. */
+ * the point: its output box contains the exact output, so when every point of the box violates,
+ * the exact output does (no GMP evaluation needed); else tl_exact_eval decides. */
 static tl_code exact_violated(const tl_verify_plan *pl, const tl_property *p, const float *x, double *ylo,
                               double *yhi, int *viol, tl_status *st) {
   const tl_graph *g = pl->g;

@@ -175,11 +175,13 @@ tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yh
  * tl_exact_eval keeps points of rational ops in fixed-point mpz and must agree with it exactly). */
 tl_code tl_exact_eval_reference(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st);
 
-/* Clean classification at a point: *correct = 1 when the exact output at x (numel(input) floats)
- * has ylo[label] > yhi[k] for every k != label, with ylo/yhi the enclosure of tl_exact_eval (the
- * criterion of dataset mode and `torchlean verify`).  Decided by a real-semantics IBP pass at the
- * point when that settles it (its output box contains the exact enclosure, so the answer is the
- * same), else by tl_exact_eval.  Thread-safe with a shared plan. */
+/* Clean classification at a point: *correct = 1 only when the exact real output at x
+ * (numel(input) floats) certainly has y[label] > y[k] for every k != label (the criterion of
+ * dataset mode and `torchlean verify`; ties count as wrong).  A real-semantics IBP pass at the
+ * point decides it when its output box (which contains the exact output) separates the labels;
+ * otherwise tl_exact_eval decides (ylo[label] > yhi[k]).  For graphs of rational ops both give the
+ * same answer; after sigmoid/tanh/batch norm the IBP decision can be the tighter one, never a
+ * wrong one.  Thread-safe with a shared plan. */
 tl_code tl_clean_correct_plan(const tl_verify_plan *p, const float *x, int label, int *correct, tl_status *st);
 
 /* ---- verification of one sample ----------------------------------------------------------- */
