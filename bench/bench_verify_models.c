@@ -64,27 +64,47 @@ int main(int argc, char **argv) {
   tl_exec_free(e);
   printf("model %s: %d test images, eps %.6g, f32-any\n", argv[1], ns, eps);
   printf("  float32 forward (runtime FAST, batch 1): %10.4f ms/image\n", 1e3 * t_fwd);
-  for (int m = 0; m < 2; m++) {
+  tl_verify_plan *plan = NULL;
+  if (tl_verify_plan_new(&plan, g, &st) != TL_OK) {
+    fprintf(stderr, "bench_verify_models: %s\n", st.msg);
+    return 1;
+  }
+  for (int m = 0; m < 3; m++) {
     tl_region **r = calloc((size_t)ns, sizeof *r);
     tl_property **p = calloc((size_t)ns, sizeof *p);
     tl_verify_result **res = calloc((size_t)ns, sizeof *res);
     tl_verify_opts o = tl_verify_opts_default();
-    o.method = m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.falsify = 0, o.keep_evidence = checker != NULL;
-    double tv = 0;
+    o.method = m == 2 ? TL_METHOD_ALPHA_CROWN : m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.falsify = 0;
+    o.plan = plan; /* one plan per model, as `torchlean verify` does */
+    double tv = 0, tev = 0;
     int verified = 0;
     for (int i = 0; i < ns; i++) {
       tl_region_linf(&r[i], X + i * row, row, eps, 1, 0, 1, NULL);
       tl_property_robust(&p[i], nout, tl_dataset_label(d, i), NULL);
-      double a = now_s();
-      if (tl_verify_sample(g, r[i], p[i], &o, &res[i], &st) != TL_OK) {
-        fprintf(stderr, "bench_verify_models: %s\n", st.msg);
-        return 1;
-      }
-      tv += now_s() - a;
-      verified += res[i]->verdict == TL_VERDICT_VERIFIED;
     }
-    printf("  %-5s: %10.4f ms/image (%7.1fx the forward pass), %d/%d verified", m ? "CROWN" : "IBP",
-           1e3 * tv / ns, tv / ns / t_fwd, verified, ns);
+    /* timed without certificate evidence (best of 3 passes over the images), then once with it */
+    for (int pass = 0; pass < 4; pass++) {
+      o.keep_evidence = pass == 3 && checker != NULL;
+      double tp = 0;
+      for (int i = 0; i < ns; i++) {
+        tl_verify_result_free(res[i]);
+        res[i] = NULL;
+        double a = now_s();
+        if (tl_verify_sample(g, r[i], p[i], &o, &res[i], &st) != TL_OK) {
+          fprintf(stderr, "bench_verify_models: %s\n", st.msg);
+          return 1;
+        }
+        tp += now_s() - a;
+        if (pass == 3)
+          verified += res[i]->verdict == TL_VERDICT_VERIFIED;
+      }
+      if (pass < 3)
+        tv = pass == 0 || tp < tv ? tp : tv;
+      else
+        tev = tp;
+    }
+    printf("  %-11s: %8.4f ms/image (%6.1fx the forward pass; %.4f ms with certificate evidence), %d/%d verified",
+           m == 2 ? "alpha-CROWN" : m ? "CROWN" : "IBP", 1e3 * tv / ns, tv / ns / t_fwd, 1e3 * tev / ns, verified, ns);
     if (checker) {
       char path[256], cmd[700];
       snprintf(path, sizeof path, "/tmp/bench_verify_models_%ld.json", (long)getpid());
@@ -94,7 +114,7 @@ int main(int argc, char **argv) {
       double a = now_s();
       int rc = system(cmd);
       double tc = now_s() - a;
-      printf("; checker %.2f ms/image (%.1fx the verifier)%s", 1e3 * tc / ns, tc / tv, rc == 0 ? "" : " NOT ACCEPTED");
+      printf("; checker %.2f ms/image (%.1fx the verifier)%s", 1e3 * tc / ns, tc / tev, rc == 0 ? "" : " NOT ACCEPTED");
       remove(path);
     }
     printf("\n");
@@ -102,6 +122,7 @@ int main(int argc, char **argv) {
       tl_region_free(r[i]), tl_property_free(p[i]), tl_verify_result_free(res[i]);
     free(r), free(p), free(res);
   }
+  tl_verify_plan_free(plan);
   tl_dataset_free(d);
   tl_graph_free(g);
   return 0;

@@ -580,3 +580,309 @@ Test(verify, alpha_crown_certificate_accepted) {
   cr_log_info("alpha-CROWN improved %d rows, %d verified", improved, verified);
   cr_assert(improved > 0, "alpha-CROWN never improved a row: the test is vacuous");
 }
+
+/* ---- fast exact evaluation (fixed point) vs the all-rational reference ------------------------- */
+static const char *pname(void) {
+  static char buf[32];
+  static int k;
+  snprintf(buf, sizeof buf, "p%d", k++); /* copied by tl_graph_param */
+  return buf;
+}
+
+static int lin(tl_graph *g, tl_rng *r, int x, int64_t in, int64_t out) {
+  int64_t ws[2] = {out, in}, bs[1] = {out};
+  float *w = malloc((size_t)(in * out) * sizeof *w), b[16];
+  for (int64_t i = 0; i < in * out; i++)
+    w[i] = (float)(tl_rng_uniform(r) - 0.5);
+  for (int64_t i = 0; i < out; i++)
+    b[i] = (float)(0.2 * (tl_rng_uniform(r) - 0.5));
+  int pw, pb, y;
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 2, ws, w, &pw, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 1, bs, b, &pb, NULL), TL_OK);
+  int p[3] = {x, pw, pb};
+  cr_assert_eq(tl_graph_op(g, TL_OP_LINEAR, 3, p, NULL, &y, NULL), TL_OK);
+  free(w);
+  return y;
+}
+
+/* conv -> relu -> avg pool (padded: several divisors) -> neg -> max pool -> flatten -> linear
+ * -> mul by a parameter -> add a parameter -> sub (a linear branch) */
+static tl_graph *exact_net(uint64_t seed) {
+  tl_rng r;
+  tl_rng_init(&r, seed);
+  tl_graph *g = tl_graph_new();
+  int64_t xs[4] = {1, 1, 6, 6}, ws[4] = {2, 1, 3, 3}, bs[1] = {2}, vs[2] = {1, 3};
+  int x, w, b, y;
+  cr_assert_eq(tl_graph_input(g, "x", 4, xs, &x, NULL), TL_OK);
+  float wv[18], bv[2], mv[3], av[3];
+  for (int i = 0; i < 18; i++)
+    wv[i] = (float)(tl_rng_uniform(&r) - 0.5);
+  for (int i = 0; i < 2; i++)
+    bv[i] = (float)(0.1 * tl_rng_uniform(&r));
+  for (int i = 0; i < 3; i++)
+    mv[i] = (float)(3 * tl_rng_uniform(&r) - 1), av[i] = (float)ldexp(tl_rng_uniform(&r), -140 + 60 * i);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 4, ws, wv, &w, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 1, bs, bv, &b, NULL), TL_OK);
+  tl_attrs a = tl_attrs_default(TL_OP_CONV2D);
+  a.padding[0] = a.padding[1] = 1;
+  int p[3] = {x, w, b};
+  cr_assert_eq(tl_graph_op(g, TL_OP_CONV2D, 3, p, &a, &y, NULL), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_RELU, 1, &y, NULL, &y, NULL), TL_OK);
+  tl_attrs pa = tl_attrs_default(TL_OP_AVG_POOL2D);
+  pa.kernel[0] = pa.kernel[1] = 3, pa.stride[0] = pa.stride[1] = 2, pa.padding[0] = pa.padding[1] = 1;
+  cr_assert_eq(tl_graph_op(g, TL_OP_AVG_POOL2D, 1, &y, &pa, &y, NULL), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_NEG, 1, &y, NULL, &y, NULL), TL_OK);
+  tl_attrs ma = tl_attrs_default(TL_OP_MAX_POOL2D);
+  ma.kernel[0] = ma.kernel[1] = 2, ma.stride[0] = ma.stride[1] = 1;
+  cr_assert_eq(tl_graph_op(g, TL_OP_MAX_POOL2D, 1, &y, &ma, &y, NULL), TL_OK);
+  tl_attrs fa = tl_attrs_default(TL_OP_FLATTEN);
+  cr_assert_eq(tl_graph_op(g, TL_OP_FLATTEN, 1, &y, &fa, &y, NULL), TL_OK);
+  int f = y, m, ad, z;
+  y = lin(g, &r, f, 8, 3);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 2, vs, mv, &m, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_TRAINABLE, 2, vs, av, &ad, NULL), TL_OK);
+  int q[2] = {y, m};
+  cr_assert_eq(tl_graph_op(g, TL_OP_MUL, 2, q, NULL, &y, NULL), TL_OK);
+  q[0] = y, q[1] = ad;
+  cr_assert_eq(tl_graph_op(g, TL_OP_ADD, 2, q, NULL, &y, NULL), TL_OK);
+  z = lin(g, &r, f, 8, 3);
+  q[0] = y, q[1] = z;
+  cr_assert_eq(tl_graph_op(g, TL_OP_SUB, 2, q, NULL, &y, NULL), TL_OK);
+  cr_assert_eq(tl_graph_mark_output(g, y, NULL), TL_OK);
+  return g;
+}
+
+Test(verify, exact_fast_equals_reference) {
+  tl_graph *nets[8] = {vnet_mlp(1, 7, 12, 9, 4, TL_OP_RELU),    vnet_mlp(2, 7, 12, 9, 4, TL_OP_LEAKY_RELU),
+                       vnet_mlp(3, 7, 12, 9, 4, TL_OP_SIGMOID), vnet_mlp(4, 7, 12, 9, 4, TL_OP_TANH),
+                       vnet_cnn(5, 0),                          vnet_cnn(6, 1),
+                       exact_net(7),                            exact_net(8)};
+  tl_rng r;
+  tl_rng_init(&r, 77);
+  int fx_exact = 0;
+  for (int k = 0; k < 8; k++) {
+    tl_graph *g = nets[k];
+    cr_assert_not_null(g);
+    int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[g->outputs[0]].numel;
+    float x[64];
+    for (int pt = 0; pt < 12; pt++) {
+      for (int64_t i = 0; i < n; i++) {
+        double u = tl_rng_uniform(&r);
+        x[i] = pt % 4 == 0 ? (float)(4 * u - 2) : pt % 4 == 1 ? (float)ldexp(u, -130) : pt % 4 == 2 ? (float)(u > 0.5) : (float)u;
+      }
+      double a[16], b[16], c[16], d[16];
+      tl_status st;
+      cr_assert_eq(tl_exact_eval(g, x, a, b, &st), TL_OK, "net %d: %s", k, st.msg);
+      cr_assert_eq(tl_exact_eval_reference(g, x, c, d, &st), TL_OK, "net %d: %s", k, st.msg);
+      for (int64_t j = 0; j < nout; j++) {
+        cr_assert(a[j] == c[j] && b[j] == d[j], "net %d point %d output %lld: [%a, %a] vs reference [%a, %a]", k, pt,
+                  (long long)j, a[j], b[j], c[j], d[j]);
+        cr_assert(a[j] <= b[j]);
+        fx_exact += k >= 6 && nextafter(a[j], INFINITY) >= b[j]; /* a point, rounded outward once */
+      }
+    }
+  }
+  cr_assert(fx_exact > 0);
+  for (int k = 0; k < 8; k++)
+    tl_graph_free(nets[k]);
+}
+
+/* alpha-CROWN through tl_verify_sample / tl_verify_batch with a shared plan: certificates accepted,
+ * never looser than CROWN, identical results for 1 and 2 threads and with or without the plan */
+Test(verify, alpha_crown_method_batch_plan) {
+  tl_graph *g = vnet_mlp(93, 5, 16, 12, 3, TL_OP_RELU);
+  int n = 8;
+  tl_rng r;
+  tl_rng_init(&r, 4242);
+  tl_region *reg[8];
+  tl_property *prop[8];
+  for (int i = 0; i < n; i++) {
+    float c[5];
+    for (int k = 0; k < 5; k++)
+      c[k] = (float)tl_rng_uniform(&r);
+    double ylo[3], yhi[3];
+    cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+    int label = 0;
+    for (int j = 1; j < 3; j++)
+      if (ylo[j] > ylo[label])
+        label = j;
+    cr_assert_eq(tl_region_linf(&reg[i], c, 5, 0.12, 1, 0, 1, NULL), TL_OK);
+    cr_assert_eq(tl_property_robust(&prop[i], 3, label, NULL), TL_OK);
+  }
+  tl_verify_plan *pl;
+  cr_assert_eq(tl_verify_plan_new(&pl, g, NULL), TL_OK);
+  tl_verify_result *ra[8], *rb[8], *rc[8], *rcr[8];
+  tl_verify_opts o = tl_verify_opts_default();
+  o.method = TL_METHOD_ALPHA_CROWN, o.keep_evidence = 1, o.f32_eval = f32_hook, o.alpha_steps = 25;
+  tl_status st;
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 1, ra, NULL,
+                               NULL, &st), TL_OK, "%s", st.msg);
+  o.plan = pl;
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2, rb, NULL,
+                               NULL, &st), TL_OK, "%s", st.msg);
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(tl_verify_sample(g, reg[i], prop[i], &o, &rc[i], &st), TL_OK, "%s", st.msg);
+  o.method = TL_METHOD_CROWN;
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2, rcr, NULL,
+                               NULL, &st), TL_OK, "%s", st.msg);
+  for (int i = 0; i < n; i++) {
+    cr_assert_eq(ra[i]->method, TL_METHOD_ALPHA_CROWN);
+    cr_assert(ra[i]->verdict == rb[i]->verdict && ra[i]->verdict == rc[i]->verdict);
+    for (int k = 0; k < 2; k++) {
+      cr_assert(ra[i]->row_lower[k] == rb[i]->row_lower[k] && ra[i]->row_lower[k] == rc[i]->row_lower[k]);
+      cr_assert(ra[i]->row_lower[k] >= fmin(rcr[i]->row_lower[k], 0));
+    }
+    cr_assert(ra[i]->verdict == TL_VERDICT_VERIFIED || rcr[i]->verdict != TL_VERDICT_VERIFIED);
+  }
+  char path[512], cmd[1200];
+  snprintf(path, sizeof path, "%s/tl_alpha_batch_%ld.json", TL_BUILD_DIR, (long)getpid());
+  cr_assert_eq(tl_cert_write_many(path, g, n, (const tl_region *const *)reg, (const tl_property *const *)prop,
+                                  (const tl_verify_result *const *)rb, NULL, &st), TL_OK, "%s", st.msg);
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+           TL_BUILD_DIR, path, path);
+  int sys = system(cmd);
+  cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected alpha-CROWN certificates (%s.out)", path);
+  remove(path);
+  snprintf(cmd, sizeof cmd, "%s.out", path);
+  remove(cmd);
+  /* a plan of another graph is refused */
+  tl_graph *g2 = vnet_mlp(94, 5, 16, 12, 3, TL_OP_RELU);
+  tl_verify_result *bad = NULL;
+  cr_assert_eq(tl_verify_sample(g2, reg[0], prop[0], &o, &bad, NULL), TL_EARG);
+  tl_graph_free(g2);
+  for (int i = 0; i < n; i++) {
+    tl_verify_result_free(ra[i]), tl_verify_result_free(rb[i]), tl_verify_result_free(rc[i]);
+    tl_verify_result_free(rcr[i]), tl_region_free(reg[i]), tl_property_free(prop[i]);
+  }
+  tl_verify_plan_free(pl);
+  tl_graph_free(g);
+}
+
+/* the clean-accuracy shortcut (IBP at the point, else exact) decides exactly like the exact enclosure */
+Test(verify, clean_correct_matches_exact) {
+  tl_graph *nets[4] = {vnet_mlp(21, 6, 10, 8, 4, TL_OP_RELU), vnet_mlp(22, 6, 10, 8, 4, TL_OP_SIGMOID),
+                       vnet_cnn(23, 1), exact_net(24)};
+  tl_rng r;
+  tl_rng_init(&r, 31);
+  int agree = 0;
+  for (int k = 0; k < 4; k++) {
+    tl_graph *g = nets[k];
+    tl_verify_plan *pl;
+    cr_assert_eq(tl_verify_plan_new(&pl, g, NULL), TL_OK);
+    int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[g->outputs[0]].numel;
+    float x[64];
+    for (int pt = 0; pt < 10; pt++) {
+      for (int64_t i = 0; i < n; i++)
+        x[i] = pt == 0 ? 0.0f : (float)tl_rng_uniform(&r); /* x = 0: ties between outputs are likely */
+      double ylo[16], yhi[16];
+      cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, NULL), TL_OK);
+      for (int label = 0; label < nout; label++) {
+        int want = 1, got = -1;
+        for (int64_t j = 0; j < nout; j++)
+          if (j != label && !(ylo[label] > yhi[j]))
+            want = 0;
+        cr_assert_eq(tl_clean_correct_plan(pl, x, label, &got, NULL), TL_OK);
+        cr_assert_eq(got, want, "net %d point %d label %d", k, pt, label);
+        agree++;
+      }
+    }
+    tl_verify_plan_free(pl);
+    tl_graph_free(g);
+  }
+  cr_assert(agree > 0);
+}
+
+/* input normalisation (x - m) * s with scalar constants before an MLP, as `torchlean train` writes */
+static tl_graph *norm_mlp(uint64_t seed, float mean, float scale) {
+  tl_rng r;
+  tl_rng_init(&r, seed);
+  tl_graph *g = tl_graph_new();
+  int64_t xs[2] = {1, 6}, one[1] = {1};
+  int x, pm, ps, y;
+  cr_assert_eq(tl_graph_input(g, "x", 2, xs, &x, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_CONSTANT, 1, one, &mean, &pm, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, pname(), TL_PARAM_CONSTANT, 1, one, &scale, &ps, NULL), TL_OK);
+  int q[2] = {x, pm};
+  cr_assert_eq(tl_graph_op(g, TL_OP_SUB, 2, q, NULL, &y, NULL), TL_OK);
+  q[0] = y, q[1] = ps;
+  cr_assert_eq(tl_graph_op(g, TL_OP_MUL, 2, q, NULL, &y, NULL), TL_OK);
+  y = lin(g, &r, y, 6, 12);
+  cr_assert_eq(tl_graph_op(g, TL_OP_RELU, 1, &y, NULL, &y, NULL), TL_OK);
+  y = lin(g, &r, y, 12, 3);
+  cr_assert_eq(tl_graph_mark_output(g, y, NULL), TL_OK);
+  return g;
+}
+
+/* IBP / CROWN / alpha-CROWN through the scalar-constant sub/mul fast paths stay sound (exact and
+ * float32 runtime outputs at sampled points), and alpha-CROWN certificates are accepted */
+Test(verify, normalised_input_sound_and_alpha_accepted) {
+  float scales[3] = {3.7f, -2.5f, 0.0f};
+  int improved = 0;
+  for (int t = 0; t < 3; t++) {
+    tl_graph *g = norm_mlp(300 + t, 0.3f, scales[t]);
+    tl_rng r;
+    tl_rng_init(&r, 310 + t);
+    float c[6], x[6], yf[3];
+    for (int i = 0; i < 6; i++)
+      c[i] = (float)tl_rng_uniform(&r);
+    double ylo[3], yhi[3];
+    cr_assert_eq(tl_exact_eval(g, c, ylo, yhi, NULL), TL_OK);
+    int label = ylo[1] > ylo[0] ? 1 : 0;
+    label = ylo[2] > ylo[label] ? 2 : label;
+    for (int sem = 0; sem < 2; sem++) {
+      tl_region *reg;
+      tl_property *p;
+      cr_assert_eq(tl_region_linf(&reg, c, 6, 0.08, 1, 0, 1, NULL), TL_OK);
+      cr_assert_eq(tl_property_robust(&p, 3, label, NULL), TL_OK);
+      tl_bounds *b;
+      cr_assert_eq(tl_ibp(g, reg, (tl_semantics)sem, &b, NULL), TL_OK);
+      int o = g->outputs[0];
+      tl_verify_result *rr[3];
+      for (int m = 0; m < 3; m++) {
+        tl_verify_opts opt = tl_verify_opts_default();
+        opt.sem = (tl_semantics)sem, opt.method = (tl_method)m, opt.falsify = 0, opt.keep_evidence = 1;
+        cr_assert_eq(tl_verify_sample(g, reg, p, &opt, &rr[m], NULL), TL_OK);
+      }
+      for (int k = 0; k < 2; k++)
+        improved += rr[2]->row_lower[k] > rr[1]->row_lower[k];
+      for (int pt = 0; pt < 40; pt++) {
+        sample_point(&r, reg, pt % 3, x);
+        tl_status st;
+        cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
+        cr_assert_eq(tl_verify_confirm_f32_runtime(g, x, yf, &st), TL_OK, "%s", st.msg);
+        for (int j = 0; j < 3; j++) {
+          if (sem == TL_SEM_REAL)
+            cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j], "net %d: exact output %d outside the box", t, j);
+          else
+            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j], "net %d: float32 output %d outside the box", t, j);
+        }
+        int q = 0;
+        for (int j = 0; j < 3; j++) {
+          if (j == label)
+            continue;
+          double mlo = sem == TL_SEM_REAL ? ylo[label] - yhi[j] : (double)yf[label] - (double)yf[j];
+          for (int m = 0; m < 3; m++)
+            cr_assert(rr[m]->row_lower[q] <= mlo + (sem == TL_SEM_REAL ? 1e-12 : 0), "net %d method %d row %d", t, m, q);
+          q++;
+        }
+      }
+      char path[512], cmd[1200];
+      snprintf(path, sizeof path, "%s/tl_norm_alpha_%ld.json", TL_BUILD_DIR, (long)getpid());
+      cr_assert_eq(tl_cert_write(path, g, reg, p, rr[2], NULL, NULL), TL_OK);
+      snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+               TL_BUILD_DIR, path, path);
+      int sys = system(cmd);
+      cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected (net %d sem %d, %s.out)", t, sem, path);
+      remove(path);
+      snprintf(cmd, sizeof cmd, "%s.out", path);
+      remove(cmd);
+      for (int m = 0; m < 3; m++)
+        tl_verify_result_free(rr[m]);
+      tl_bounds_free(b);
+      tl_property_free(p);
+      tl_region_free(reg);
+    }
+    tl_graph_free(g);
+  }
+  cr_log_info("alpha-CROWN improved %d rows through the normalisation", improved);
+}

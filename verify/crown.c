@@ -135,14 +135,6 @@ static void pay_err(cstate *s, const double *lam, const double *E, int64_t n) {
   }
 }
 
-/* add v * lam into parent coefficient p at index j (both rounding passes) */
-static inline void acc2(double *plo, double *phi, size_t j, double lam, double v) {
-  rnd_down();
-  plo[j] = plo[j] + lam * v;
-  rnd_up();
-  phi[j] = phi[j] + lam * v;
-}
-
 /* linear / conv2d through the plan: T = up(lam A) for all rows at once, and a rigorous bound of
  * |lam A - T| paid on the parent's box: gamma52_K |lam| (|A| max|x|) + K 2^-1074 sum max|x|. */
 static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
@@ -280,18 +272,26 @@ static tl_code back_node(cstate *s, int v) {
   double *lam = s->clo[v], *lamh = s->chi[v];
   const double *bl = s->b->lo[v], *bh = s->b->hi[v];
   /* collapse the interval coefficients: pay the width on the node's box */
+  double *mag = malloc((size_t)(N ? N : 1) * sizeof *mag);
+  if (!mag)
+    return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+  for (int64_t i = 0; i < N; i++) {
+    double a = fabs(bl[i]), b = fabs(bh[i]);
+    mag[i] = a > b || b != b ? a : b; /* fmax */
+  }
   for (int k = 0; k < s->m; k++) {
     rnd_up();
     double acc = 0;
+    const double *lk = lam + (size_t)k * N, *hk = lamh + (size_t)k * N;
     for (int64_t i = 0; i < N; i++) {
-      size_t j = (size_t)k * N + i;
-      double w = lamh[j] - lam[j];
+      double w = hk[i] - lk[i];
       if (w > 0)
-        acc += w * fmax(fabs(bl[i]), fabs(bh[i]));
+        acc += w * mag[i];
     }
     rnd_down();
     s->cst[k] = s->cst[k] - acc;
   }
+  free(mag);
   int f32 = s->b->sem == TL_SEM_F32_ANY;
   int parents_finite = 1;
   for (int p = 0; p < n->nparents; p++)
@@ -331,8 +331,14 @@ static tl_code back_node(cstate *s, int v) {
     double *plo, *phi;
     TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
     double sg = n->op == TL_OP_NEG ? -1.0 : 1.0;
-    for (size_t j = 0; j < (size_t)s->m * (size_t)N; j++)
-      acc2(plo, phi, j, lam[j], sg);
+    size_t tot = (size_t)s->m * (size_t)N;
+    /* acc2 for every element, one rounding mode switch per pass (fesetround is slow) */
+    rnd_down();
+    for (size_t j = 0; j < tot; j++)
+      plo[j] = plo[j] + lam[j] * sg;
+    rnd_up();
+    for (size_t j = 0; j < tot; j++)
+      phi[j] = phi[j] + lam[j] * sg;
     return TL_OK;
   }
   case TL_OP_ADD:
@@ -360,33 +366,68 @@ static tl_code back_node(cstate *s, int v) {
     if (!c1)
       TL_TRY(coef_get(s, p1, &q1l, &q1h));
     int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
-    for (int k = 0; k < s->m; k++)
-      for (int64_t o = 0; o < N; o++) {
-        double l = lam[(size_t)k * N + o];
-        if (l == 0)
-          continue;
-        int64_t i0 = tlv_bcast_index(&bc, 0, o), i1 = tlv_bcast_index(&bc, 1, o);
-        if (n->op == TL_OP_MUL) {
-          int var = c0 ? 1 : 0;
-          double cval = c0 ? s->b->lo[p0][i0] : s->b->lo[p1][i1];
-          if (var == 0)
-            acc2(q0l, q0h, (size_t)k * n0 + i0, l, cval);
-          else
-            acc2(q1l, q1h, (size_t)k * n1 + i1, l, cval);
-          continue;
+    /* what acc2 does per element, as two passes: products rounded down into the lower
+     * coefficients and the constant, then up into the upper coefficients */
+    double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
+    /* one variable operand indexed like the output and a one-element constant (input
+     * normalisation): the same sums without broadcasting */
+    int vk = c0 ? 1 : 0, ck = 1 - vk;
+    if (c0 != c1 && g->nodes[n->parents[ck]].numel == 1 && bc.trivial[vk] == 1) {
+      double cval = s->b->lo[n->parents[ck]][0];
+      double f = n->op == TL_OP_MUL ? cval : vk == 1 ? sg1 : 1.0; /* coefficient of the variable */
+      double fc = n->op == TL_OP_MUL ? 0 : ck == 1 ? sg1 * cval : cval; /* constant term */
+      for (int pass = 0; pass < 2; pass++) {
+        pass ? rnd_up() : rnd_down();
+        double *d = vk ? (pass ? q1h : q1l) : (pass ? q0h : q0l);
+        for (int k = 0; k < s->m; k++) {
+          const double *lk = lam + (size_t)k * N;
+          double *dk = d + (size_t)k * N;
+          double cs = 0;
+          for (int64_t o = 0; o < N; o++) {
+            double l = lk[o];
+            if (l == 0)
+              continue;
+            dk[o] = dk[o] + l * f;
+            if (n->op != TL_OP_MUL && !pass)
+              cs = cs + l * fc;
+          }
+          if (!pass && n->op != TL_OP_MUL)
+            s->cst[k] = s->cst[k] + cs;
         }
-        double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
-        rnd_down();
-        if (c0)
-          s->cst[k] = s->cst[k] + l * s->b->lo[p0][i0];
-        else
-          acc2(q0l, q0h, (size_t)k * n0 + i0, l, 1.0);
-        rnd_down();
-        if (c1)
-          s->cst[k] = s->cst[k] + l * sg1 * s->b->lo[p1][i1];
-        else
-          acc2(q1l, q1h, (size_t)k * n1 + i1, l, sg1);
       }
+      return TL_OK;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+      pass ? rnd_up() : rnd_down();
+      double *d0 = pass ? q0h : q0l, *d1 = pass ? q1h : q1l;
+      for (int k = 0; k < s->m; k++)
+        for (int64_t o = 0; o < N; o++) {
+          double l = lam[(size_t)k * N + o];
+          if (l == 0)
+            continue;
+          int64_t i0 = tlv_bcast_index(&bc, 0, o), i1 = tlv_bcast_index(&bc, 1, o);
+          if (n->op == TL_OP_MUL) {
+            double cval = c0 ? s->b->lo[p0][i0] : s->b->lo[p1][i1];
+            if (!c0)
+              d0[(size_t)k * n0 + i0] = d0[(size_t)k * n0 + i0] + l * cval;
+            else
+              d1[(size_t)k * n1 + i1] = d1[(size_t)k * n1 + i1] + l * cval;
+            continue;
+          }
+          if (c0) {
+            if (!pass)
+              s->cst[k] = s->cst[k] + l * s->b->lo[p0][i0];
+          } else {
+            d0[(size_t)k * n0 + i0] = d0[(size_t)k * n0 + i0] + l * 1.0;
+          }
+          if (c1) {
+            if (!pass)
+              s->cst[k] = s->cst[k] + l * sg1 * s->b->lo[p1][i1];
+          } else {
+            d1[(size_t)k * n1 + i1] = d1[(size_t)k * n1 + i1] + l * sg1;
+          }
+        }
+    }
     return TL_OK;
   }
   case TL_OP_RELU:
@@ -611,6 +652,11 @@ tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, 
   return rc;
 }
 
+tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                          const double *a, double *lower, double *incoef, tl_status *st) {
+  return crown_run(pl, r, b, nrows, a, 0, 0, lower, NULL, incoef, st);
+}
+
 tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                       int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st) {
   return crown_run(pl, r, b, nrows, a, intermediate_crown, alpha_steps, lower, data, NULL, st);
@@ -686,8 +732,14 @@ static int alpha_ok(cctx *c, const unsigned char *how, int out) {
       continue;
     tl_op op = c->g->nodes[v].op;
     if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE || op == TL_OP_FLATTEN || op == TL_OP_RESHAPE ||
-        op == TL_OP_DROPOUT || (op == TL_OP_RELU && c->act_of[v] >= 0))
+        op == TL_OP_DROPOUT || op == TL_OP_NEG || (op == TL_OP_RELU && c->act_of[v] >= 0))
       continue;
+    if (op == TL_OP_ADD || op == TL_OP_SUB || op == TL_OP_MUL) { /* input normalisation: one constant */
+      const tl_node *n = &c->g->nodes[v];
+      int c0 = c->g->nodes[n->parents[0]].op == TL_OP_PARAM, c1 = c->g->nodes[n->parents[1]].op == TL_OP_PARAM;
+      if (c0 != c1)
+        continue;
+    }
     return 0;
   }
   return 1;
@@ -722,7 +774,25 @@ static tl_code alpha_grad(cctx *c, double **rec, const unsigned char *how, int o
         continue;
       }
       const double *z = val[n->parents[0]];
-      if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
+      if (n->op == TL_OP_ADD || n->op == TL_OP_SUB || n->op == TL_OP_MUL) {
+        /* one parameter operand (alpha_ok): the point value through the affine elementwise op */
+        int c0 = g->nodes[n->parents[0]].op == TL_OP_PARAM;
+        const tl_node *pn = &g->nodes[n->parents[c0 ? 0 : 1]];
+        const float *cv = g->weights + pn->woff;
+        const double *zv = val[n->parents[c0 ? 1 : 0]];
+        tl_bcast bc;
+        if (!zv || tlv_bcast_init(g, v, &bc, c->st) != TL_OK) {
+          rc = tl_fail(c->st, TL_EARG, "verify: alpha: node %d has no point value", v);
+          break;
+        }
+        for (int64_t i = 0; i < N; i++) {
+          double zz = zv[tlv_bcast_index(&bc, c0 ? 1 : 0, i)], cc = cv[tlv_bcast_index(&bc, c0 ? 0 : 1, i)];
+          h[i] = n->op == TL_OP_ADD ? zz + cc : n->op == TL_OP_MUL ? zz * cc : c0 ? cc - zz : zz - cc;
+        }
+      } else if (n->op == TL_OP_NEG) {
+        for (int64_t i = 0; i < N; i++)
+          h[i] = -z[i];
+      } else if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
         tlv_fast_point(c->pl, v, z, h);
       } else if (n->op == TL_OP_RELU) {
         int ai = c->act_of[v];

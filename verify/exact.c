@@ -3,6 +3,7 @@
  * leaky relu, add, sub, mul, max pool, clamp, ...); sigmoid, tanh and the batch-norm scale are
  * enclosed with 256-bit MPFR outward rounding.  Used to confirm counterexamples and by tests. */
 #include <gmp.h>
+#include <limits.h>
 #include <mpfr.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static tl_code eval_node(const tl_graph *g, int id, const float *x, qbox *v, tl_
   return rc;
 }
 
-tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
+tl_code tl_exact_eval_reference(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
   if (g->ninputs != 1)
     return tl_fail(st, TL_EUNSUPPORTED, "exact: the graph must have exactly one input");
   int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
@@ -278,5 +279,455 @@ tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yh
   for (int i = 0; i < g->nnodes; i++)
     qbox_clear(&v[i]);
   free(v);
+  return rc;
+}
+
+/* ---- fast path: exact points in fixed point ------------------------------------------------
+ * At a point input, every node computed only by rational ops (affine maps with binary32/binary64
+ * weights, relu, neg, flatten, max pool, add, sub, mul) has an exact rational value; we keep a
+ * whole node as integers v[i] with one common denominator 2^s den (den: 1, or a product of the
+ * average-pool divisors), so sums of products are exact mpz accumulations without gcds.  A weight
+ * w = m 2^e (m odd, |m| < 2^53) times v is added as m 2^(e - emin) v, split into bands of 32
+ * binary exponents so that each step is one mpz_addmul_ui by m 2^((e - emin) mod 32) when
+ * |m| < 2^32 (every binary32 weight).  Nodes of other ops (sigmoid, tanh, batch norm, leaky relu,
+ * clamp, ...) and everything after them use the rational-interval path above; the value handed
+ * over is the same rational, so results equal tl_exact_eval_reference's exactly. */
+typedef struct fxv {
+  int64_t n;
+  mpz_t *v; /* element i = v[i] / (2^s den) */
+  long s;
+  mpz_t den;
+} fxv;
+
+enum { XK_NONE = 0, XK_FX, XK_Q };
+
+static int fxv_init(fxv *f, int64_t n) {
+  f->v = malloc((size_t)(n ? n : 1) * sizeof(mpz_t));
+  if (!f->v)
+    return 0;
+  f->n = n, f->s = 0;
+  for (int64_t i = 0; i < n; i++)
+    mpz_init(f->v[i]);
+  mpz_init_set_ui(f->den, 1);
+  return 1;
+}
+
+static void fxv_clear(fxv *f) {
+  if (!f->v)
+    return;
+  for (int64_t i = 0; i < f->n; i++)
+    mpz_clear(f->v[i]);
+  free(f->v);
+  mpz_clear(f->den);
+  f->v = NULL;
+}
+
+/* finite d = m 2^e with m odd, |m| < 2^53 (d = 0: m = 0, e = 0), from the binary64 fields */
+static inline void dsplit(double d, int64_t *m, long *e) {
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof bits);
+  uint64_t frac = bits & ((UINT64_C(1) << 52) - 1);
+  long ex = (long)((bits >> 52) & 0x7ff);
+  if (ex == 0 && frac == 0) {
+    *m = 0, *e = 0;
+    return;
+  }
+  uint64_t mm = ex ? frac | (UINT64_C(1) << 52) : frac;
+  long ee = ex ? ex - 1075 : -1074;
+  int tz = __builtin_ctzll(mm);
+  mm >>= tz;
+  *m = (bits >> 63) ? -(int64_t)mm : (int64_t)mm;
+  *e = ee + tz;
+}
+
+/* z = m 2^sh (sh >= 0) */
+static void set_m2e(mpz_t z, int64_t m, long sh) {
+  mpz_set_si(z, (long)m);
+  mpz_mul_2exp(z, z, (mp_bitcnt_t)sh);
+}
+
+typedef struct xst {
+  const tl_graph *g;
+  const float *x;
+  unsigned char *kind;
+  fxv *f;
+  qbox *q;
+  tl_status *st;
+} xst;
+
+/* make the fixed-point value of node p available (PARAM nodes on demand); 0: p is not fixed point */
+static tl_code need_fx(xst *X, int p, int *ok) {
+  *ok = 0;
+  if (X->kind[p] == XK_FX) {
+    *ok = 1;
+    return TL_OK;
+  }
+  const tl_node *n = &X->g->nodes[p];
+  if (X->kind[p] != XK_NONE || n->op != TL_OP_PARAM)
+    return TL_OK;
+  fxv *f = &X->f[p];
+  if (!fxv_init(f, n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  X->kind[p] = XK_FX;
+  f->s = 149;
+  for (int64_t i = 0; i < n->numel; i++) {
+    double w = X->g->weights[n->woff + i];
+    if (!isfinite(w))
+      return tl_fail(X->st, TL_EDOMAIN, "exact: node %d: weight %lld is not finite", p, (long long)i);
+    int64_t m;
+    long e;
+    dsplit(w, &m, &e);
+    set_m2e(f->v[i], m, e + 149); /* binary32: e >= -149 */
+  }
+  *ok = 1;
+  return TL_OK;
+}
+
+/* make the rational-interval value of node p available */
+static tl_code need_q(xst *X, int p) {
+  if (X->kind[p] == XK_Q)
+    return TL_OK;
+  const tl_node *n = &X->g->nodes[p];
+  if (!qbox_init(&X->q[p], n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  if (X->kind[p] == XK_NONE) {
+    X->kind[p] = XK_Q;
+    return eval_node(X->g, p, X->x, X->q, X->st);
+  }
+  fxv *f = &X->f[p];
+  mpz_t d;
+  mpz_init(d);
+  mpz_mul_2exp(d, f->den, (mp_bitcnt_t)f->s);
+  for (int64_t i = 0; i < n->numel; i++) {
+    mpq_set_num(X->q[p].lo[i], f->v[i]);
+    mpq_set_den(X->q[p].lo[i], d);
+    mpq_canonicalize(X->q[p].lo[i]);
+    mpq_set(X->q[p].hi[i], X->q[p].lo[i]);
+  }
+  mpz_clear(d);
+  X->kind[p] = XK_Q;
+  fxv_clear(f);
+  return TL_OK;
+}
+
+/* acc[band] += w v as m 2^(e - emin) v (w = m 2^e, e >= emin) */
+static inline void fx_term(mpz_t *acc, mpz_ptr t, double w, long emin, mpz_srcptr v) {
+  int64_t m;
+  long e;
+  dsplit(w, &m, &e);
+  if (!m)
+    return;
+  long sh = e - emin;
+  uint64_t am = m < 0 ? (uint64_t)(-m) : (uint64_t)m;
+#if ULONG_MAX >= 0xffffffffffffffffUL
+  if (am < ((uint64_t)1 << 32)) {
+    unsigned long mul = (unsigned long)(am << (sh & 31));
+    if (m > 0)
+      mpz_addmul_ui(acc[sh >> 5], v, mul);
+    else
+      mpz_submul_ui(acc[sh >> 5], v, mul);
+    return;
+  }
+#endif
+  set_m2e(t, m, sh);
+  mpz_addmul(acc[0], t, v);
+}
+
+/* Affine node id: linear read densely from the graph's weights, other affine ops through the
+ * CSR view.  Result scale s - emin with emin <= 0 the smallest exponent of a weight (and of a
+ * bias relative to the parent's scale), so every term is an integer multiple. */
+static tl_code fx_affine(xst *X, int id) {
+  const tl_graph *g = X->g;
+  const tl_node *n = &g->nodes[id];
+  tl_aff a;
+  memset(&a, 0, sizeof a);
+  int dense = n->op == TL_OP_LINEAR;
+  const float *W = NULL, *B = NULL;
+  int64_t rows = 0, out = 0, in = 0, nout;
+  const fxv *p = &X->f[n->parents[0]];
+  if (dense) {
+    const tl_node *wn = &g->nodes[n->parents[1]];
+    out = wn->shape[0], in = wn->shape[1], rows = g->nodes[n->parents[0]].numel / (in ? in : 1);
+    W = g->weights + wn->woff;
+    B = n->nparents == 3 ? g->weights + g->nodes[n->parents[2]].woff : NULL;
+    nout = rows * out;
+  } else {
+    TL_TRY(tlv_aff_build(g, id, &a, X->st));
+    p = &X->f[a.x];
+    nout = a.nout;
+  }
+  fxv *y = &X->f[id];
+  tl_code rc = fxv_init(y, nout) ? TL_OK : tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  long emin = 0, smax = 0;
+  int64_t nw = dense ? out * in : a.rp[a.nout], nbias = dense ? (B ? out : 0) : (a.bias ? a.nout : 0);
+  for (int64_t k = 0; rc == TL_OK && k < nw; k++) {
+    double w = dense ? (double)W[k] : a.w[k];
+    int64_t m;
+    long e;
+    if (!isfinite(w)) {
+      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a weight is not finite", id);
+      break;
+    }
+    dsplit(w, &m, &e);
+    if (m && e < emin)
+      emin = e;
+    if (m && e > smax)
+      smax = e;
+  }
+  for (int64_t o = 0; rc == TL_OK && o < nbias; o++) {
+    double bv = dense ? (double)B[o] : a.bias[o];
+    int64_t mb;
+    long eb;
+    if (!isfinite(bv)) {
+      rc = tl_fail(X->st, TL_EDOMAIN, "exact: node %d: a bias is not finite", id);
+      break;
+    }
+    dsplit(bv, &mb, &eb);
+    if (mb && eb + p->s < emin)
+      emin = eb + p->s;
+  }
+  int nb = (int)((smax - emin) / 32) + 1;
+  mpz_t *acc = rc == TL_OK ? malloc((size_t)nb * sizeof *acc) : NULL;
+  if (rc == TL_OK && !acc)
+    rc = tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  if (rc == TL_OK) {
+    mpz_t t;
+    mpz_init(t);
+    for (int b = 0; b < nb; b++)
+      mpz_init(acc[b]);
+    for (int64_t yo = 0; yo < nout; yo++) {
+      for (int b = 0; b < nb; b++)
+        mpz_set_ui(acc[b], 0);
+      double bias = 0;
+      if (dense) {
+        int64_t r = yo / (out ? out : 1), o = yo % (out ? out : 1);
+        const float *wr = W + o * in;
+        mpz_t *xr = p->v + r * in;
+        for (int64_t i = 0; i < in; i++)
+          fx_term(acc, t, (double)wr[i], emin, xr[i]);
+        bias = B ? (double)B[o] : 0;
+      } else {
+        for (int64_t k = a.rp[yo]; k < a.rp[yo + 1]; k++)
+          fx_term(acc, t, a.w[k], emin, p->v[a.col[k]]);
+        bias = a.bias ? a.bias[yo] : 0;
+      }
+      mpz_ptr r = y->v[yo];
+      mpz_set(r, acc[nb - 1]);
+      for (int b = nb - 2; b >= 0; b--) {
+        mpz_mul_2exp(r, r, 32);
+        mpz_add(r, r, acc[b]);
+      }
+      if (bias != 0) {
+        int64_t mb;
+        long eb;
+        dsplit(bias, &mb, &eb);
+        set_m2e(t, mb, eb + p->s - emin);
+        mpz_mul(t, t, p->den);
+        mpz_add(r, r, t);
+      }
+    }
+    mpz_set(y->den, p->den);
+    y->s = p->s - emin;
+    if (!dense && a.div) {
+      mpz_t L;
+      mpz_init_set_ui(L, 1);
+      for (int64_t o = 0; o < a.nout; o++)
+        mpz_lcm_ui(L, L, (unsigned long)a.div[o]);
+      for (int64_t o = 0; o < a.nout; o++) {
+        mpz_divexact_ui(t, L, (unsigned long)a.div[o]);
+        mpz_mul(y->v[o], y->v[o], t);
+      }
+      mpz_mul(y->den, y->den, L);
+      mpz_clear(L);
+    }
+    for (int b = 0; b < nb; b++)
+      mpz_clear(acc[b]);
+    mpz_clear(t);
+  }
+  free(acc);
+  if (!dense)
+    tlv_aff_free(&a);
+  return rc;
+}
+
+/* node id in fixed point from fixed-point parents; *done = 0 when the op has no fixed-point form */
+static tl_code fx_node(xst *X, int id, int *done) {
+  const tl_graph *g = X->g;
+  const tl_node *n = &g->nodes[id];
+  fxv *y = &X->f[id];
+  int ok0 = 0, ok1 = 0;
+  *done = 0;
+  switch (n->op) {
+  case TL_OP_INPUT:
+    if (!fxv_init(y, n->numel))
+      return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+    X->kind[id] = XK_FX;
+    y->s = 149;
+    for (int64_t i = 0; i < n->numel; i++) {
+      if (!isfinite(X->x[i]))
+        return tl_fail(X->st, TL_EARG, "exact: input element %lld is not finite", (long long)i);
+      int64_t m;
+      long e;
+      dsplit(X->x[i], &m, &e);
+      set_m2e(y->v[i], m, e + 149);
+    }
+    *done = 1;
+    return TL_OK;
+  case TL_OP_LINEAR:
+  case TL_OP_MATMUL:
+  case TL_OP_CONV2D:
+  case TL_OP_AVG_POOL2D:
+  case TL_OP_GLOBAL_AVG_POOL:
+    if (!tlv_is_affine(g, id))
+      return TL_OK;
+    TL_TRY(need_fx(X, n->parents[0], &ok0));
+    if (!ok0)
+      return TL_OK;
+    X->kind[id] = XK_FX;
+    *done = 1;
+    return fx_affine(X, id);
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+  case TL_OP_NEG:
+  case TL_OP_RELU:
+  case TL_OP_MAX_POOL2D:
+    break;
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL:
+    TL_TRY(need_fx(X, n->parents[1], &ok1));
+    if (!ok1)
+      return TL_OK;
+    break;
+  default:
+    return TL_OK;
+  }
+  TL_TRY(need_fx(X, n->parents[0], &ok0));
+  if (!ok0)
+    return TL_OK;
+  const fxv *p = &X->f[n->parents[0]];
+  if (!fxv_init(y, n->numel))
+    return tl_fail(X->st, TL_ENOMEM, "exact: out of memory");
+  X->kind[id] = XK_FX;
+  *done = 1;
+  y->s = p->s;
+  mpz_set(y->den, p->den);
+  int64_t N = n->numel;
+  switch (n->op) {
+  case TL_OP_FLATTEN:
+  case TL_OP_RESHAPE:
+  case TL_OP_DROPOUT:
+    for (int64_t i = 0; i < N; i++)
+      mpz_set(y->v[i], p->v[i]);
+    break;
+  case TL_OP_NEG:
+    for (int64_t i = 0; i < N; i++)
+      mpz_neg(y->v[i], p->v[i]);
+    break;
+  case TL_OP_RELU:
+    for (int64_t i = 0; i < N; i++)
+      if (mpz_sgn(p->v[i]) > 0)
+        mpz_set(y->v[i], p->v[i]);
+    break;
+  case TL_OP_MAX_POOL2D: {
+    const tl_node *xn = &g->nodes[n->parents[0]];
+    int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+    for (int64_t o = 0; o < N; o++) {
+      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+      int first = 1;
+      for (int64_t ka = 0; ka < n->attrs.kernel[0]; ka++)
+        for (int64_t kc = 0; kc < n->attrs.kernel[1]; kc++) {
+          int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + ka * n->attrs.dilation[0];
+          int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + kc * n->attrs.dilation[1];
+          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+            continue;
+          int64_t xi = (bc * H + hh) * W + ww;
+          if (first || mpz_cmp(p->v[xi], y->v[o]) > 0)
+            mpz_set(y->v[o], p->v[xi]);
+          first = 0;
+        }
+    }
+    break;
+  }
+  default: { /* add, sub, mul */
+    const fxv *q = &X->f[n->parents[1]];
+    tl_bcast bc;
+    TL_TRY(tlv_bcast_init(g, id, &bc, X->st));
+    int same = mpz_cmp(p->den, q->den) == 0;
+    long s = p->s > q->s ? p->s : q->s;
+    mpz_t u, w;
+    mpz_init(u), mpz_init(w);
+    if (n->op == TL_OP_MUL) {
+      y->s = p->s + q->s;
+      mpz_mul(y->den, p->den, q->den);
+    } else {
+      y->s = s;
+      if (!same)
+        mpz_mul(y->den, p->den, q->den);
+    }
+    for (int64_t o = 0; o < N; o++) {
+      int64_t i = tlv_bcast_index(&bc, 0, o), j = tlv_bcast_index(&bc, 1, o);
+      if (n->op == TL_OP_MUL) {
+        mpz_mul(y->v[o], p->v[i], q->v[j]);
+        continue;
+      }
+      mpz_mul_2exp(u, p->v[i], (mp_bitcnt_t)(s - p->s));
+      mpz_mul_2exp(w, q->v[j], (mp_bitcnt_t)(s - q->s));
+      if (!same)
+        mpz_mul(u, u, q->den), mpz_mul(w, w, p->den);
+      if (n->op == TL_OP_ADD)
+        mpz_add(y->v[o], u, w);
+      else
+        mpz_sub(y->v[o], u, w);
+    }
+    mpz_clear(u), mpz_clear(w);
+  }
+  }
+  return TL_OK;
+}
+
+tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st) {
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EUNSUPPORTED, "exact: the graph must have exactly one input");
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  xst X = {g, x, calloc((size_t)g->nnodes, 1), calloc((size_t)g->nnodes, sizeof(fxv)),
+           calloc((size_t)g->nnodes, sizeof(qbox)), st};
+  tl_code rc = X.kind && X.f && X.q ? TL_OK : tl_fail(st, TL_ENOMEM, "exact: out of memory");
+  for (int i = 0; i <= out && rc == TL_OK; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (n->op == TL_OP_PARAM && i != out)
+      continue; /* on demand */
+    int done = 0;
+    rc = fx_node(&X, i, &done);
+    if (rc != TL_OK || done)
+      continue;
+    if (X.kind[i] == XK_FX) /* partially built */
+      continue;
+    for (int k = 0; rc == TL_OK && k < n->nparents; k++) {
+      int pk = n->parents[k];
+      int used = k == 0 || n->op == TL_OP_ADD || n->op == TL_OP_SUB || n->op == TL_OP_MUL;
+      if (used)
+        rc = need_q(&X, pk);
+    }
+    if (rc == TL_OK)
+      rc = need_q(&X, i);
+  }
+  if (rc == TL_OK && X.kind[out] == XK_FX)
+    rc = need_q(&X, out);
+  if (rc == TL_OK) {
+    mpfr_t f;
+    mpfr_init2(f, 53);
+    for (int64_t i = 0; i < X.q[out].n; i++) {
+      mpfr_set_q(f, X.q[out].lo[i], MPFR_RNDD);
+      ylo[i] = mpfr_get_d(f, MPFR_RNDD);
+      mpfr_set_q(f, X.q[out].hi[i], MPFR_RNDU);
+      yhi[i] = mpfr_get_d(f, MPFR_RNDU);
+    }
+    mpfr_clear(f);
+  }
+  for (int i = 0; X.f && X.q && i < g->nnodes; i++)
+    fxv_clear(&X.f[i]), qbox_clear(&X.q[i]);
+  free(X.kind), free(X.f), free(X.q);
   return rc;
 }

@@ -28,14 +28,24 @@ static void set_unbounded(double *lo, double *hi, int64_t n) {
     lo[i] = -INFINITY, hi[i] = INFINITY;
 }
 
+/* fmax/fmin without the libm call (a NaN operand yields the other one, as fmax does; the sign of
+ * a zero result may differ, which no bound depends on) */
+static inline double vmax(double a, double b) { return a > b || b != b ? a : b; }
+static inline double vmin(double a, double b) { return a < b || b != b ? a : b; }
+
 /* f32-any: widen [lo, hi] by rel * max(|lo|, |hi|) + abs, elementwise */
 static void widen_rel(double *lo, double *hi, int64_t n, double rel, double abs_) {
-  for (int64_t i = 0; i < n; i++) {
+  double e[256]; /* blocks: two rounding-mode switches per block, not per element */
+  for (int64_t i0 = 0; i0 < n; i0 += 256) {
+    int64_t m = n - i0 < 256 ? n - i0 : 256;
     rnd_up();
-    double e = rel * fmax(fabs(lo[i]), fabs(hi[i])) + abs_;
-    hi[i] = hi[i] + e;
+    for (int64_t i = 0; i < m; i++) {
+      e[i] = rel * vmax(fabs(lo[i0 + i]), fabs(hi[i0 + i])) + abs_;
+      hi[i0 + i] = hi[i0 + i] + e[i];
+    }
     rnd_down();
-    lo[i] = lo[i] - e;
+    for (int64_t i = 0; i < m; i++)
+      lo[i0 + i] = lo[i0 + i] - e[i];
   }
 }
 
@@ -153,7 +163,7 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
     return TL_OK;
   case TL_OP_RELU:
     for (int64_t i = 0; i < N; i++)
-      lo[i] = fmax(xl[i], 0), hi[i] = fmax(xh[i], 0);
+      lo[i] = vmax(xl[i], 0), hi[i] = vmax(xh[i], 0);
     return TL_OK;
   case TL_OP_LEAKY_RELU: {
     double al = n->attrs.alpha;
@@ -207,6 +217,29 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
     tl_bcast bc;
     TL_TRY(tlv_bcast_init(g, id, &bc, st));
     const double *yl = b->lo[n->parents[1]], *yh = b->hi[n->parents[1]];
+    /* a one-element constant operand (input normalisation): no broadcasting, and a product with
+     * a constant c is monotone (the min / max of the four products is xl c or xh c) */
+    int scal = g->nodes[n->parents[1]].numel == 1 && yl[0] == yh[0] && bc.trivial[0] == 1;
+    if (scal) {
+      double cv = yl[0];
+      for (int pass = 0; pass < 2; pass++) {
+        pass ? rnd_up() : rnd_down();
+        double *dst = pass ? hi : lo;
+        const double *src = n->op == TL_OP_SUB ? (pass ? xh : xl) : n->op == TL_OP_ADD ? (pass ? xh : xl)
+                            : (cv >= 0) == (pass != 0) ? xh : xl;
+        if (n->op == TL_OP_ADD)
+          for (int64_t o = 0; o < N; o++)
+            dst[o] = src[o] + cv;
+        else if (n->op == TL_OP_SUB)
+          for (int64_t o = 0; o < N; o++)
+            dst[o] = src[o] - cv;
+        else
+          for (int64_t o = 0; o < N; o++)
+            dst[o] = src[o] * cv;
+      }
+      rel = TLV_U, eabs = n->op == TL_OP_MUL ? TLV_ETA / 2 : 0;
+      break;
+    }
     for (int pass = 0; pass < 2; pass++) {
       pass ? rnd_up() : rnd_down();
       for (int64_t o = 0; o < N; o++) {
@@ -218,7 +251,7 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
           v = pass ? xh[i] - yl[j] : xl[i] - yh[j];
         else {
           double p1 = xl[i] * yl[j], p2 = xl[i] * yh[j], p3 = xh[i] * yl[j], p4 = xh[i] * yh[j];
-          v = pass ? fmax(fmax(p1, p2), fmax(p3, p4)) : fmin(fmin(p1, p2), fmin(p3, p4));
+          v = pass ? vmax(vmax(p1, p2), vmax(p3, p4)) : vmin(vmin(p1, p2), vmin(p3, p4));
         }
         (pass ? hi : lo)[o] = v;
       }
@@ -371,7 +404,7 @@ tl_code tlv_elem_err(const tl_graph *g, int id, const tl_bounds *b, double *E, t
       E[o] = TLV_BN_REL * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) +
                            fabs(beta[c])) + TLV_BN_ABS;
     } else {
-      E[o] = rel * fmax(fabs(lo[o]), fabs(hi[o])) + eabs;
+      E[o] = rel * vmax(fabs(lo[o]), fabs(hi[o])) + eabs;
     }
   }
   fesetround(old);

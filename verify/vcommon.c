@@ -172,19 +172,13 @@ tl_code tlv_bcast_init(const tl_graph *g, int node, tl_bcast *b, tl_status *st) 
       if (pi >= 0)
         s *= p->shape[pi];
     }
+    /* a parent that broadcasts to the output with as many elements maps element o to o (every
+     * broadcast dimension has size 1 in the output too); a one-element parent maps all to 0 */
+    b->trivial[k] = p->numel == n->numel ? 1 : p->numel == 1 ? 2 : 0;
   }
   return TL_OK;
 }
 
-int64_t tlv_bcast_index(const tl_bcast *b, int which, int64_t o) {
-  int64_t idx = 0;
-  for (int i = b->ndim - 1; i >= 0; i--) {
-    int64_t d = b->shape[i] ? o % b->shape[i] : 0;
-    o = b->shape[i] ? o / b->shape[i] : 0;
-    idx += d * b->pstride[which][i];
-  }
-  return idx;
-}
 
 int64_t tlv_channel(const tl_node *n, int64_t o) {
   int64_t inner = 1;

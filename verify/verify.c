@@ -11,7 +11,9 @@
 #include "vinternal.h"
 
 const char *tl_semantics_name(tl_semantics s) { return s == TL_SEM_F32_ANY ? "f32-any" : "real"; }
-const char *tl_method_name(tl_method m) { return m == TL_METHOD_CROWN ? "crown" : "ibp"; }
+const char *tl_method_name(tl_method m) {
+  return m == TL_METHOD_CROWN ? "crown" : m == TL_METHOD_ALPHA_CROWN ? "alpha-crown" : "ibp";
+}
 const char *tl_verdict_name(tl_verdict v) {
   return v == TL_VERDICT_VERIFIED ? "verified" : v == TL_VERDICT_FALSIFIED ? "falsified" : "unknown";
 }
@@ -56,23 +58,23 @@ tl_code tl_region_linf(tl_region **out, const float *center, int64_t n, double e
   }
   r->kind = TL_REGION_LINF, r->eps = eps, r->clamp = clamp, r->dom_lo = dom_lo, r->dom_hi = dom_hi;
   memcpy(r->center, center, (size_t)n * sizeof *center);
-  int old = fegetround();
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = 0; i < n; i++)
     if (!isfinite(center[i])) {
-      fesetround(old);
       tl_region_free(r);
       return tl_fail(st, TL_EARG, "verify: region center element %lld is not finite", (long long)i);
     }
-    rnd_down();
+  int old = fegetround(); /* one pass per rounding direction (fesetround is slow) */
+  rnd_down();
+  for (int64_t i = 0; i < n; i++)
     r->lo[i] = (double)center[i] - eps;
-    rnd_up();
+  rnd_up();
+  for (int64_t i = 0; i < n; i++)
     r->hi[i] = (double)center[i] + eps;
-    if (clamp) {
-      r->lo[i] = fmin(fmax(r->lo[i], dom_lo), dom_hi);
-      r->hi[i] = fmax(fmin(r->hi[i], dom_hi), dom_lo);
-    }
-  }
   fesetround(old);
+  for (int64_t i = 0; clamp && i < n; i++) {
+    r->lo[i] = fmin(fmax(r->lo[i], dom_lo), dom_hi);
+    r->hi[i] = fmax(fmin(r->hi[i], dom_hi), dom_lo);
+  }
   *out = r;
   return TL_OK;
 }
@@ -226,6 +228,54 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
   return viol;
 }
 
+tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int label, int *correct, tl_status *st) {
+  const tl_graph *g = pl->g;
+  *correct = 0;
+  if (g->ninputs != 1)
+    return tl_fail(st, TL_EARG, "verify: the graph must have one input");
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  int64_t n = g->nodes[g->inputs[0]].numel, nout = g->nodes[out].numel;
+  if (label < 0 || label >= nout)
+    return tl_fail(st, TL_EARG, "verify: label %d out of range for %lld outputs", label, (long long)nout);
+  double *lo = malloc((size_t)(n ? n : 1) * sizeof *lo);
+  double *ylo = malloc((size_t)nout * sizeof *ylo), *yhi = malloc((size_t)nout * sizeof *yhi);
+  tl_code rc = lo && ylo && yhi ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+  int decided = 0, finite = 1;
+  for (int64_t i = 0; rc == TL_OK && i < n; i++)
+    lo[i] = x[i], finite &= isfinite(x[i]) != 0;
+  if (rc == TL_OK && finite) {
+    tl_region *r = NULL;
+    tl_bounds *b = NULL;
+    tl_status ig;
+    if (tl_region_box(&r, lo, lo, n, &ig) == TL_OK && tl_ibp_plan(pl, r, TL_SEM_REAL, &b, &ig) == TL_OK) {
+      const double *bl = b->lo[out], *bh = b->hi[out];
+      int all = 1, some_below = 0;
+      for (int64_t k = 0; k < nout; k++) {
+        if (k == label)
+          continue;
+        all &= bl[label] > bh[k];       /* exact y[label] >= bl > bh >= exact y[k] */
+        some_below |= bh[label] < bl[k]; /* exact y[label] <= bh < bl <= exact y[k] */
+      }
+      if (all)
+        decided = 1, *correct = 1;
+      else if (some_below)
+        decided = 1, *correct = 0;
+    }
+    tl_bounds_free(b);
+    tl_region_free(r);
+  }
+  if (rc == TL_OK && !decided) {
+    rc = tl_exact_eval(g, x, ylo, yhi, st);
+    int ok = 1;
+    for (int64_t k = 0; rc == TL_OK && k < nout; k++)
+      if (k != label && !(ylo[label] > yhi[k]))
+        ok = 0;
+    *correct = rc == TL_OK && ok;
+  }
+  free(lo), free(ylo), free(yhi);
+  return rc;
+}
+
 /* ---- verification of one sample ----------------------------------------------------------- */
 /* ---- the float32 runtime: forward passes and input gradients (tl_exec, FAST kernels) ------- */
 /* A private copy of the graph (tl_exec borrows a mutable graph) compiled once with gradients.
@@ -374,7 +424,38 @@ static int f32_violated(const tl_property *p, const tl_verify_opts *o, rt_ctx *r
 
 /* exact_first: evaluate exactly even when float32 does not violate (to report exact-only
  * counterexamples); otherwise the cheap float32 check gates the exact evaluation */
-static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+/* Does the exact output at the point x certainly violate p?  First a real-semantics IBP pass at
+ * the point: its output box contains the exact output, so when every point of the box violates,
+ * the exact output does (no GMP evaluation needed); else tl_exact_eval decides. */
+static tl_code exact_violated(const tl_verify_plan *pl, const tl_property *p, const float *x, double *ylo,
+                              double *yhi, int *viol, tl_status *st) {
+  const tl_graph *g = pl->g;
+  int64_t n = g->nodes[g->inputs[0]].numel;
+  int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
+  double *pt = malloc((size_t)(n ? n : 1) * sizeof *pt);
+  *viol = 0;
+  if (pt) {
+    for (int64_t i = 0; i < n; i++)
+      pt[i] = x[i];
+    tl_region *r = NULL;
+    tl_bounds *b = NULL;
+    tl_status ig;
+    if (tl_region_box(&r, pt, pt, n, &ig) == TL_OK && tl_ibp_plan(pl, r, TL_SEM_REAL, &b, &ig) == TL_OK &&
+        tlv_box_finite(b->lo[out], b->hi[out], p->nout))
+      *viol = tl_property_violated_exact(p, b->lo[out], b->hi[out]);
+    tl_bounds_free(b);
+    tl_region_free(r);
+    free(pt);
+  }
+  if (*viol)
+    return TL_OK;
+  TL_TRY(tl_exact_eval(g, x, ylo, yhi, st));
+  *viol = tl_property_violated_exact(p, ylo, yhi);
+  return TL_OK;
+}
+
+static tl_code try_cex(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                       const tl_verify_opts *o,
                        rt_ctx *rt, const float *x, int exact_first, tl_verify_result *res, tl_status *st) {
   if (!in_region(r, x))
     return TL_OK;
@@ -388,9 +469,7 @@ static tl_code try_cex(const tl_graph *g, const tl_region *r, const tl_property 
     return TL_OK;
   }
   if (rc == TL_OK)
-    rc = tl_exact_eval(g, x, ylo, yhi, st);
-  if (rc == TL_OK)
-    ex = tl_property_violated_exact(p, ylo, yhi);
+    rc = exact_violated(pl, p, x, ylo, yhi, &ex, st);
   if (rc == TL_OK && ex)
     f32 = f32_violated(p, o, rt, g, x, yf, ylo, yhi) == 1;
   if (rc == TL_OK && ex && (!res->cex || (!res->cex_f32 && f32))) {
@@ -444,7 +523,7 @@ static uint64_t region_seed(const tl_region *r, uint64_t seed) {
 /* Signed-gradient PGD on the score inside the box, restarts from the center (L_inf) and from
  * uniform random points; every point whose float32 score is <= 0 goes to try_cex (at most a few
  * exact evaluations per sample).  Stops at the first doubly confirmed counterexample. */
-static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
+static tl_code pgd(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
                    const double *a, tl_verify_result *res, tl_status *st) {
   int64_t n = r->n, nout = p->nout;
   float *x = malloc((size_t)n * sizeof *x), *gx = malloc((size_t)n * sizeof *gx);
@@ -468,7 +547,7 @@ static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, 
       sc = pgd_score(p, a, y, &row);
       if (sc <= 0) {
         tries++;
-        rc = try_cex(g, r, p, o, rt, x, 0, res, st);
+        rc = try_cex(g, pl, r, p, o, rt, x, 0, res, st);
         break;
       }
       if (it == o->pgd_steps)
@@ -496,27 +575,30 @@ static tl_code pgd(const tl_graph *g, const tl_region *r, const tl_property *p, 
 
 /* candidates: the center (L_inf), then for every row that failed, the input-box corner that
  * minimises CROWN's linear lower bound of that row, then PGD */
-static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
-                       const tl_bounds *b, const double *a, tl_verify_result *res, tl_status *st) {
+static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                       const tl_verify_opts *o, const tl_bounds *b, const double *a, rt_ctx *rtc,
+                       tl_verify_result *res, tl_status *st) {
   int64_t n = r->n;
   float *x = malloc((size_t)(n ? n : 1) * sizeof *x);
   double *coef = malloc((size_t)p->nrows * (size_t)(n ? n : 1) * sizeof *coef);
   double *lw = malloc((size_t)p->nrows * sizeof *lw);
   tl_code rc = x && coef && lw ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
-  rt_ctx rt;
-  memset(&rt, 0, sizeof rt);
-  if (rc == TL_OK && (!o->f32_eval || o->pgd_steps > 0))
-    rc = rt_open(&rt, g, st);
+  rt_ctx own;
+  memset(&own, 0, sizeof own);
+  rt_ctx *rtp = rtc ? rtc : &own; /* a worker's runtime, opened once per thread, or our own */
+  if (rc == TL_OK && (!o->f32_eval || o->pgd_steps > 0) && !rtp->e)
+    rc = rt_open(rtp, g, st);
+#define rt (*rtp)
   if (rc == TL_OK && r->kind == TL_REGION_LINF) {
     int ok = 1;
     for (int64_t i = 0; i < n && ok; i++)
       ok = to_f32_in(r->center[i], r->lo[i], r->hi[i], &x[i]);
     if (ok)
-      rc = try_cex(g, r, p, o, &rt, x, 1, res, st);
+      rc = try_cex(g, pl, r, p, o, &rt, x, 1, res, st);
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32)) {
     tl_status ig;
-    if (tlv_crown_ex(g, r, b, p->nrows, a, 0, lw, NULL, coef, &ig) == TL_OK) {
+    if (tlv_crown_ex_plan(pl, r, b, p->nrows, a, lw, coef, &ig) == TL_OK) {
       for (int k = 0; k < p->nrows && rc == TL_OK && !(res->cex && res->cex_f32); k++) {
         int ok = 1;
         for (int64_t i = 0; i < n && ok; i++) {
@@ -524,19 +606,21 @@ static tl_code falsify(const tl_graph *g, const tl_region *r, const tl_property 
           ok = to_f32_in(c > 0 ? r->lo[i] : c < 0 ? r->hi[i] : (r->lo[i] + r->hi[i]) / 2, r->lo[i], r->hi[i], &x[i]);
         }
         if (ok)
-          rc = try_cex(g, r, p, o, &rt, x, 0, res, st);
+          rc = try_cex(g, pl, r, p, o, &rt, x, 0, res, st);
       }
     }
   }
   if (rc == TL_OK && !(res->cex && res->cex_f32) && o->pgd_steps > 0)
-    rc = pgd(g, r, p, o, &rt, a, res, st);
-  rt_close(&rt);
+    rc = pgd(g, pl, r, p, o, &rt, a, res, st);
+#undef rt
+  rt_close(&own);
   free(x), free(coef), free(lw);
   return rc;
 }
 
-tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
-                         tl_verify_result **out, tl_status *st) {
+/* one sample with plan pl (of g) and an optional per-thread float32 runtime cache rtc */
+static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                          const tl_verify_opts *o, rt_ctx *rtc, tl_verify_result **out, tl_status *st) {
   *out = NULL;
   double t0 = now_s();
   int outn = g->noutputs ? g->outputs[0] : g->nnodes - 1;
@@ -553,18 +637,20 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
   res->nrows = p->nrows, res->method = o->method, res->sem = o->sem;
   tl_objective_rows(p, a);
   tl_bounds *b = NULL;
-  tl_code rc = tl_ibp(g, r, o->sem, &b, st);
+  tl_code rc = tl_ibp_plan(pl, r, o->sem, &b, st);
   if (rc == TL_OK)
-    rc = tlv_ibp_final(g, r, b, p->nrows, a, res->row_lower, st);
-  if (rc == TL_OK && o->method == TL_METHOD_CROWN) {
-    rc = tl_crown(g, r, b, p->nrows, a, o->intermediate_crown, l2, o->keep_evidence ? &res->crown : NULL, st);
+    rc = tl_ibp_rows_plan(pl, r, b, p->nrows, a, res->row_lower, st);
+  if (rc == TL_OK && (o->method == TL_METHOD_CROWN || o->method == TL_METHOD_ALPHA_CROWN)) {
+    int steps = o->method == TL_METHOD_ALPHA_CROWN ? (o->alpha_steps > 0 ? o->alpha_steps : 20) : 0;
+    rc = tl_crown_plan(pl, r, b, p->nrows, a, o->intermediate_crown, steps, l2,
+                       o->keep_evidence ? &res->crown : NULL, st);
     for (int k = 0; rc == TL_OK && k < p->nrows; k++)
       res->row_lower[k] = fmax(res->row_lower[k], l2[k]); /* both are sound lower bounds */
   }
   if (rc == TL_OK) {
     res->verdict = tl_property_decide(p, res->row_lower) ? TL_VERDICT_VERIFIED : TL_VERDICT_UNKNOWN;
     if (res->verdict == TL_VERDICT_UNKNOWN && o->falsify) {
-      rc = falsify(g, r, p, o, b, a, res, st);
+      rc = falsify(g, pl, r, p, o, b, a, rtc, res, st);
       if (rc == TL_OK && res->cex && res->cex_exact && res->cex_f32)
         res->verdict = TL_VERDICT_FALSIFIED;
     }
@@ -582,9 +668,36 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
   return TL_OK;
 }
 
+/* the options' plan (checked against g), or a new one in *own */
+static tl_code get_plan(const tl_graph *g, const tl_verify_opts *o, const tl_verify_plan **pl, tl_verify_plan **own,
+                        tl_status *st) {
+  *own = NULL;
+  if (o->plan) {
+    if (o->plan->g != g)
+      return tl_fail(st, TL_EARG, "verify: the options' plan belongs to another graph");
+    *pl = o->plan;
+    return TL_OK;
+  }
+  TL_TRY(tl_verify_plan_new(own, g, st));
+  *pl = *own;
+  return TL_OK;
+}
+
+tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_opts *o,
+                         tl_verify_result **out, tl_status *st) {
+  *out = NULL;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, o, &pl, &own, st));
+  tl_code rc = sample_run(g, pl, r, p, o, NULL, out, st);
+  tl_verify_plan_free(own);
+  return rc;
+}
+
 /* ---- many samples on worker threads ------------------------------------------------------- */
 typedef struct batch_job {
   const tl_graph *g;
+  const tl_verify_plan *pl;
   int64_t n;
   const tl_region *const *r;
   const tl_property *const *p;
@@ -601,12 +714,14 @@ typedef struct batch_job {
 
 static void *batch_worker(void *arg) {
   batch_job *b = arg;
+  rt_ctx rt;
+  memset(&rt, 0, sizeof rt);
   for (;;) {
     long long i = atomic_fetch_add(&b->next, 1);
     if (i >= b->n || atomic_load(&b->failed))
       break;
     tl_status st;
-    tl_code rc = tl_verify_sample(b->g, b->r[i], b->p[i], b->o, &b->out[i], &st);
+    tl_code rc = sample_run(b->g, b->pl, b->r[i], b->p[i], b->o, &rt, &b->out[i], &st);
     if (rc != TL_OK) {
       pthread_mutex_lock(&b->mu);
       if (!atomic_load(&b->failed)) {
@@ -621,6 +736,7 @@ static void *batch_worker(void *arg) {
     if (b->progress)
       b->progress(b->user, d, b->n);
   }
+  rt_close(&rt);
   return NULL;
 }
 
@@ -631,9 +747,12 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
     return tl_fail(st, TL_EARG, "verify: batch needs n >= 0, nthreads >= 1 and options");
   for (int64_t i = 0; i < n; i++)
     out[i] = NULL;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, o, &pl, &own, st));
   batch_job b;
   memset(&b, 0, sizeof b);
-  b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
+  b.pl = pl, b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
   atomic_init(&b.next, 0), atomic_init(&b.done, 0), atomic_init(&b.failed, 0);
   pthread_mutex_init(&b.mu, NULL);
   b.rc = TL_OK;
@@ -650,6 +769,7 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
   for (int t = 1; t <= started; t++)
     pthread_join(th[t], NULL);
   free(th);
+  tl_verify_plan_free(own);
   pthread_mutex_destroy(&b.mu);
   if (rc == TL_OK && b.rc != TL_OK) {
     rc = b.rc;
@@ -672,6 +792,8 @@ void tl_dataset_report_free(tl_dataset_report *r) {
 
 typedef struct ds_job {
   const tl_graph *g;
+  const tl_verify_plan *pl;
+  rt_ctx *rt;
   const float *x;
   const int *labels;
   int64_t n, d;
@@ -698,20 +820,16 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
     rc = tl_property_robust(&p, nout, j->labels[i], &j->st);
   if (rc == TL_OK)
     rc = tl_region_linf(&r, xi, j->d, j->eps, j->clamp, j->dom_lo, j->dom_hi, &j->st);
+  int ok = 0;
   if (rc == TL_OK)
-    rc = tl_exact_eval(j->g, xi, ylo, yhi, &j->st);
-  if (rc == TL_OK) {
-    int ok = 1;
-    for (int64_t k = 0; k < nout; k++)
-      if (k != j->labels[i] && !(ylo[j->labels[i]] > yhi[k]))
-        ok = 0;
+    rc = tl_clean_correct_plan(j->pl, xi, j->labels[i], &ok, &j->st);
+  if (rc == TL_OK)
     j->correct[i] = (unsigned char)ok;
-  }
   for (int m = 0; m < 2 && rc == TL_OK; m++) {
     tl_verify_opts o = *j->base;
     o.sem = j->sem, o.method = m ? TL_METHOD_CROWN : TL_METHOD_IBP, o.keep_evidence = 0;
     tl_verify_result *res = NULL;
-    rc = tl_verify_sample(j->g, r, p, &o, &res, &j->st);
+    rc = sample_run(j->g, j->pl, r, p, &o, j->rt, &res, &j->st);
     if (rc == TL_OK) {
       (m ? j->crown : j->ibp)[i] = j->correct[i] || res->verdict == TL_VERDICT_FALSIFIED ? res->verdict
                                                                                          : TL_VERDICT_UNKNOWN;
@@ -728,8 +846,13 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
 static void *ds_worker(void *arg) {
   ds_job *j = arg;
   j->rc = TL_OK;
+  rt_ctx rt;
+  memset(&rt, 0, sizeof rt);
+  j->rt = &rt;
   for (int64_t i = j->tid; i < j->n && j->rc == TL_OK; i += j->nthreads)
     j->rc = ds_sample(j, i);
+  rt_close(&rt);
+  j->rt = NULL;
   return NULL;
 }
 
@@ -743,6 +866,9 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
   tl_verify_opts def = tl_verify_opts_default();
   if (!base)
     base = &def;
+  const tl_verify_plan *pl = NULL;
+  tl_verify_plan *own;
+  TL_TRY(get_plan(g, base, &pl, &own, st));
   tl_dataset_report *rep = calloc(1, sizeof *rep);
   unsigned char *correct = calloc((size_t)(n ? n : 1), 1);
   double *tibp = calloc((size_t)(n ? n : 1), sizeof *tibp), *tcr = calloc((size_t)(n ? n : 1), sizeof *tcr);
@@ -758,7 +884,7 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
   int started = 0;
   for (int t = 0; rc == TL_OK && t < nthreads; t++) {
     ds_job *j = &jobs[t];
-    *j = (ds_job){g, x, labels, n, d, eps, dom_lo, dom_hi, clamp, sem, base, nthreads, t, correct, rep->ibp,
+    *j = (ds_job){g, pl, NULL, x, labels, n, d, eps, dom_lo, dom_hi, clamp, sem, base, nthreads, t, correct, rep->ibp,
                   rep->crown, tibp, tcr, TL_OK, {TL_OK, {0}}};
     if (t == 0 && nthreads == 1) {
       ds_worker(j);
@@ -788,6 +914,7 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
     }
   }
   free(correct), free(tibp), free(tcr), free(jobs), free(th);
+  tl_verify_plan_free(own);
   if (rc != TL_OK) {
     tl_dataset_report_free(rep);
     return rc;

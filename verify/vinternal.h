@@ -53,9 +53,20 @@ double tlv_gamma_up(int64_t k);
 typedef struct tl_bcast {
   int ndim;
   int64_t shape[8], pstride[2][8];
+  int trivial[2]; /* per parent: 1 same numel as the output (index o), 2 one element (index 0) */
 } tl_bcast;
 tl_code tlv_bcast_init(const tl_graph *g, int node, tl_bcast *b, tl_status *st);
-int64_t tlv_bcast_index(const tl_bcast *b, int which, int64_t o);
+static inline int64_t tlv_bcast_index(const tl_bcast *b, int which, int64_t o) {
+  if (b->trivial[which])
+    return b->trivial[which] == 1 ? o : 0;
+  int64_t idx = 0;
+  for (int i = b->ndim - 1; i >= 0; i--) {
+    int64_t d = b->shape[i] ? o % b->shape[i] : 0;
+    o = b->shape[i] ? o / b->shape[i] : 0;
+    idx += d * b->pstride[which][i];
+  }
+  return idx;
+}
 
 /* batch-norm scale enclosure s = gamma / sqrt(var + eps) in binary64, for channel c */
 tl_code tlv_bn_scale(const tl_graph *g, int node, int64_t c, double *slo, double *shi);
@@ -109,6 +120,9 @@ tl_code tlv_fast_absfwd(const tl_verify_plan *pl, int id, const double *x, doubl
 int64_t tlv_fast_backterms(const tl_verify_plan *pl, int id);
 tl_code tlv_fast_back(const tl_verify_plan *pl, int id, int m, const double *lam, double *T, tl_status *st);
 void tlv_fast_point(const tl_verify_plan *pl, int id, const double *x, double *y);
+/* tlv_crown_ex with a plan (plain CROWN, IBP intermediates) */
+tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                          const double *a, double *lower, double *incoef, tl_status *st);
 /* IBP with a plan (ibp.c) */
 tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
                      tl_status *st);

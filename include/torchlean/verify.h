@@ -33,12 +33,14 @@ extern "C" {
 #endif
 
 typedef enum tl_semantics { TL_SEM_REAL = 0, TL_SEM_F32_ANY } tl_semantics;
-typedef enum tl_method { TL_METHOD_IBP = 0, TL_METHOD_CROWN } tl_method;
+/* TL_METHOD_ALPHA_CROWN: CROWN with optimised relu lower slopes (tl_verify_opts.alpha_steps); its
+ * certificates are CROWN certificates (method "crown") carrying the chosen slopes. */
+typedef enum tl_method { TL_METHOD_IBP = 0, TL_METHOD_CROWN, TL_METHOD_ALPHA_CROWN } tl_method;
 typedef enum tl_verdict { TL_VERDICT_UNKNOWN = 0, TL_VERDICT_VERIFIED, TL_VERDICT_FALSIFIED } tl_verdict;
 typedef enum tl_region_kind { TL_REGION_LINF = 0, TL_REGION_BOX } tl_region_kind;
 
 const char *tl_semantics_name(tl_semantics s); /* "real", "f32-any" */
-const char *tl_method_name(tl_method m);       /* "ibp", "crown" */
+const char *tl_method_name(tl_method m);       /* "ibp", "crown", "alpha-crown" */
 const char *tl_verdict_name(tl_verdict v);     /* "verified", "falsified", "unknown" */
 
 /* ---- input region ------------------------------------------------------------------------ */
@@ -169,6 +171,18 @@ tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_boun
  * with GMP; sigmoid, tanh and batch norm with 256-bit MPFR outward rounding, so the result is an
  * enclosure ylo <= y <= yhi, rounded outward to binary64 (caller allocates nout each). */
 tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st);
+/* The same result computed entirely with GMP rationals (the original, slower implementation;
+ * tl_exact_eval keeps points of rational ops in fixed-point mpz and must agree with it exactly). */
+tl_code tl_exact_eval_reference(const tl_graph *g, const float *x, double *ylo, double *yhi, tl_status *st);
+
+/* Clean classification at a point: *correct = 1 only when the exact real output at x
+ * (numel(input) floats) certainly has y[label] > y[k] for every k != label (the criterion of
+ * dataset mode and `torchlean verify`; ties count as wrong).  A real-semantics IBP pass at the
+ * point decides it when its output box (which contains the exact output) separates the labels;
+ * otherwise tl_exact_eval decides (ylo[label] > yhi[k]).  For graphs of rational ops both give the
+ * same answer; after sigmoid/tanh/batch norm the IBP decision can be the tighter one, never a
+ * wrong one.  Thread-safe with a shared plan. */
+tl_code tl_clean_correct_plan(const tl_verify_plan *p, const float *x, int label, int *correct, tl_status *st);
 
 /* ---- verification of one sample ----------------------------------------------------------- */
 /* Confirmation of a candidate counterexample in float32: run the deployed float32 model at x
@@ -197,6 +211,10 @@ typedef struct tl_verify_opts {
                               property (cex_exact and cex_f32), and it lies in the exact region. */
   void *f32_user;
   int keep_evidence;       /* keep boxes and CROWN data in the result (for certificates) */
+  int alpha_steps;         /* TL_METHOD_ALPHA_CROWN: slope optimisation steps (<= 0: 20) */
+  const tl_verify_plan *plan; /* a plan of this graph (tl_verify_plan_new) to reuse across samples and
+                              threads; NULL: tl_verify_sample builds one per call, tl_verify_batch and
+                              tl_verify_dataset one per call shared by all samples */
 } tl_verify_opts;
 tl_verify_opts tl_verify_opts_default(void); /* CROWN, f32-any, IBP intermediates, falsify */
 

@@ -114,7 +114,7 @@ static int run_verify(const tl_cli *cli) {
     if (!neps)
       return tl_cli_usage_error(cli, "--eps: no radius given");
   }
-  tl_method methods[2];
+  tl_method methods[3];
   int nmeth = 0;
   {
     const char *m = tl_cli_get(cli, "method") ? tl_cli_get(cli, "method") : "crown";
@@ -127,17 +127,19 @@ static int run_verify(const tl_cli *cli) {
         mm = TL_METHOD_IBP;
       else if (!strcmp(t, "crown"))
         mm = TL_METHOD_CROWN;
+      else if (!strcmp(t, "alpha-crown"))
+        mm = TL_METHOD_ALPHA_CROWN;
       else
-        return tl_cli_usage_error(cli, "--method: '%s' is not ibp or crown", t);
+        return tl_cli_usage_error(cli, "--method: '%s' is not ibp, crown or alpha-crown", t);
       for (int k = 0; k < nmeth; k++)
         if (methods[k] == mm)
           return tl_cli_usage_error(cli, "--method: '%s' given twice", t);
-      if (nmeth == 2)
-        return tl_cli_usage_error(cli, "--method: at most ibp,crown");
+      if (nmeth == 3)
+        return tl_cli_usage_error(cli, "--method: at most ibp,crown,alpha-crown");
       methods[nmeth++] = mm;
     }
     if (!nmeth)
-      return tl_cli_usage_error(cli, "--method: want ibp, crown or ibp,crown");
+      return tl_cli_usage_error(cli, "--method: want ibp, crown, alpha-crown or a comma list of them");
   }
   tl_semantics sem = TL_SEM_F32_ANY;
   const char *sm = tl_cli_get(cli, "semantics");
@@ -146,10 +148,11 @@ static int run_verify(const tl_cli *cli) {
   else if (sm && strcmp(sm, "f32-any"))
     return tl_cli_usage_error(cli, "--semantics: '%s' is not real or f32-any", sm);
   long long ncpu = sysconf(_SC_NPROCESSORS_ONLN), threads = ncpu > 0 ? ncpu : 1, index = 0, first = 0, seed = 0;
-  long long pgd_steps = 30;
+  long long pgd_steps = 30, alpha_steps = 20;
   if (!tl_cli_long(cli, "threads", 1, 256, &threads) || !tl_cli_long(cli, "index", 0, INT64_MAX / 2, &index) ||
       !tl_cli_long(cli, "first", 1, INT64_MAX / 2, &first) || !tl_cli_long(cli, "seed", 0, INT64_MAX, &seed) ||
-      !tl_cli_long(cli, "pgd-steps", 0, 100000, &pgd_steps))
+      !tl_cli_long(cli, "pgd-steps", 0, 100000, &pgd_steps) ||
+      !tl_cli_long(cli, "alpha-steps", 1, 100000, &alpha_steps))
     return 2;
   const char *cert = tl_cli_get(cli, "cert");
   int quiet = tl_cli_get(cli, "quiet") != NULL, icrown = tl_cli_get(cli, "crown-intermediate") != NULL;
@@ -223,19 +226,22 @@ static int run_verify(const tl_cli *cli) {
     fprintf(stderr, "torchlean %s: out of memory\n", cmd);
     rc = 1;
   }
+  /* one verification plan for every sample, method, radius and thread */
+  tl_verify_plan *plan = NULL;
+  if (rc == 0 && tl_verify_plan_new(&plan, g, &st) != TL_OK) {
+    fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
+    rc = 1;
+  }
   int64_t nclean = 0;
   for (int64_t i = 0; rc == 0 && i < n; i++) {
     int label = tl_dataset_label(d, lo + i);
-    if (tl_exact_eval(g, X + (lo + i) * row, ylo, yhi, &st) != TL_OK ||
+    int ok = 0;
+    if (tl_clean_correct_plan(plan, X + (lo + i) * row, label, &ok, &st) != TL_OK ||
         tl_property_robust(&props[i], nout, label, &st) != TL_OK) {
       fprintf(stderr, "torchlean %s: sample %lld: %s\n", cmd, (long long)(lo + i), st.msg);
       rc = 1;
       break;
     }
-    int ok = 1;
-    for (int64_t k = 0; k < nout; k++)
-      if (k != label && !(ylo[label] > yhi[k]))
-        ok = 0;
     correct[i] = (unsigned char)ok;
     nclean += ok;
   }
@@ -247,7 +253,7 @@ static int run_verify(const tl_cli *cli) {
     double cpu, wall;
     char cert[1024];
   } run_sum;
-  run_sum sums[2 * MAX_EPS];
+  run_sum sums[3 * MAX_EPS];
   int nsum = 0;
   int tty = isatty(fileno(stdout)) && isatty(fileno(stderr));
   for (int mi = 0; rc == 0 && mi < nmeth; mi++)
@@ -266,6 +272,7 @@ static int run_verify(const tl_cli *cli) {
       tl_verify_opts o = tl_verify_opts_default();
       o.method = methods[mi], o.sem = sem, o.intermediate_crown = icrown, o.keep_evidence = cert != NULL;
       o.seed = (uint64_t)seed ^ 0x7e57ab1eULL, o.pgd_steps = (int)pgd_steps;
+      o.alpha_steps = (int)alpha_steps, o.plan = plan;
       char what[96];
       snprintf(what, sizeof what, "%s eps=%s", tl_method_name(methods[mi]), eps_text[e]);
       progress pr = {PTHREAD_MUTEX_INITIALIZER, what, 0};
@@ -311,11 +318,11 @@ static int run_verify(const tl_cli *cli) {
         tl_verify_result_free(res[i]), res[i] = NULL;
     }
   if (rc == 0) {
-    printf("\n%-6s %-10s %8s %9s %10s %8s %10s %12s %10s\n", "method", "eps", "clean", "verified", "falsified",
+    printf("\n%-11s %-10s %8s %9s %10s %8s %10s %12s %10s\n", "method", "eps", "clean", "verified", "falsified",
            "unknown", "certified", "ms/sample", "wall s");
     for (int k = 0; k < nsum; k++) {
       run_sum *s = &sums[k];
-      printf("%-6s %-10s %7.1f%% %9lld %10lld %8lld %9.1f%% %12.3f %10.2f\n", tl_method_name(s->m), eps_text[s->e],
+      printf("%-11s %-10s %7.1f%% %9lld %10lld %8lld %9.1f%% %12.3f %10.2f\n", tl_method_name(s->m), eps_text[s->e],
              100.0 * (double)nclean / (double)n, (long long)s->verified, (long long)s->falsified,
              (long long)s->unknown, 100.0 * (double)s->certified / (double)n, 1e3 * s->cpu / (double)n, s->wall);
     }
@@ -338,6 +345,7 @@ static int run_verify(const tl_cli *cli) {
       tl_verify_result_free(res[i]);
   }
   free(props), free(regs), free(res), free(correct), free(ylo), free(yhi);
+  tl_verify_plan_free(plan);
   tl_dataset_free(d);
   tl_graph_free(g);
   return rc;
@@ -349,7 +357,8 @@ static const tl_cli_flag verify_flags[] = {
     {"first", "N", "verify samples 0..N-1"},
     {"all", NULL, "verify every sample"},
     {"eps", "E", "L_inf radius in pixel space, e.g. 0.01 or 1/255; a comma list runs each (1/255,2/255)"},
-    {"method", "M", "ibp, crown, or ibp,crown [crown]"},
+    {"method", "M", "ibp, crown, alpha-crown, or a comma list (ibp,crown) [crown]"},
+    {"alpha-steps", "N", "alpha-crown: slope optimisation steps [20]"},
     {"semantics", "S", "real (exact arithmetic) or f32-any (any float32 evaluation order) [f32-any]"},
     {"crown-intermediate", NULL, "CROWN: CROWN intermediate bounds (tighter, slower) instead of IBP's"},
     {"cert", "OUT.json", "write the certificates (one file per method and eps: OUT-METHOD-EPS.json when several)"},
