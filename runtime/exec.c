@@ -30,6 +30,8 @@ struct tl_exec {
   int pgrad_zero;      /* pgrad is all +0 (tl_exec_zero_grad, nothing written since) */
   unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
   tl_ws ws;
+  tl_pool *tpool;      /* our worker threads, started by the first FAST kernel that splits work */
+  int tpool_tried;
   /* compiled plan */
   int planned_n, planned_grad;
   int *fuse_src;       /* relu node: id of the linear/conv it absorbs, else -1 */
@@ -116,6 +118,7 @@ void tl_exec_free(tl_exec *e) {
   free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of);
   free(e->pgrad);
   tl_ws_free(&e->ws);
+  tl_pool_free(e->tpool);
   free(e);
 }
 
@@ -125,6 +128,17 @@ uint64_t tl_exec_step(const tl_exec *e) { return e->step; }
 int tl_exec_is_compiled(const tl_exec *e) { return e->o.mode == TL_COMPILED; }
 void tl_exec_set_grad_enabled(tl_exec *e, int on) { e->grad_enabled = on != 0; }
 void tl_exec_set_input_grads(tl_exec *e, int on) { e->input_grads = on != 0; }
+
+/* the thread pool for FAST kernels that split their work into tasks (conv2d), or NULL */
+static tl_pool *pool_for(tl_exec *e, tl_op op) {
+  if (e->o.kernels != TL_KERNELS_FAST || op != TL_OP_CONV2D)
+    return NULL;
+  if (!e->tpool_tried) {
+    e->tpool_tried = 1;
+    e->tpool = tl_pool_new(tl_pool_default_threads());
+  }
+  return e->tpool;
+}
 
 static const char *opname(const tl_graph *g, int id) { return tl_op_get(g->nodes[id].op)->name; }
 
@@ -188,7 +202,7 @@ static tl_code run_kernel(tl_exec *e, int src, float *out, int fuse_relu, tl_sta
   if (rc == TL_OK) {
     tl_kctx k = {.g = g, .id = src, .n = n, .in = in, .out = out, .kernels = e->o.kernels,
                  .training = e->o.training, .seed = e->o.seed, .step = e->step, .fuse_relu = fuse_relu,
-                 .weights = e->g->weights, .be = e->be, .ws = &e->ws, .st = st};
+                 .weights = e->g->weights, .be = e->be, .ws = &e->ws, .pool = pool_for(e, n->op), .st = st};
     tl_kernel_fn f = e->be->forward[n->op];
     rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no kernel", src, opname(g, src));
   }
@@ -520,7 +534,7 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       tl_kctx k = {.g = g, .id = i, .n = n, .in = in, .out = (float *)y, .gout = e->grad[i], .gin = gin,
                    .kernels = e->o.kernels, .training = e->o.training, .seed = e->o.seed,
                    .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, .weights = g->weights, .be = e->be,
-                   .ws = &e->ws, .st = st};
+                   .ws = &e->ws, .pool = pool_for(e, n->op), .st = st};
       tl_kernel_fn f = e->be->backward[n->op];
       rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no backward kernel", i, opname(g, i));
     }
