@@ -65,6 +65,9 @@ typedef struct tl_kctx {
   const struct tl_backend *be;
   tl_ws *ws;
   tl_pool *pool;          /* our worker threads (NULL: run tasks serially); FAST kernels only */
+  unsigned gin_assign;    /* backward, bit i: gin[i] was NOT zeroed and this call is its only
+                           * contributor: write every element as (+0 + cotangent), i.e. the bits
+                           * accumulating into a zeroed buffer gives (only ops tl_op_bwd_can_assign) */
   tl_status *st;
 } tl_kctx;
 
@@ -90,6 +93,8 @@ const tl_backend *tl_backend_cpu(void);
 /* What an op's backward reads: its inputs (all parents) and/or its own output value. */
 int tl_op_bwd_needs_in(tl_op op);
 int tl_op_bwd_needs_out(tl_op op);
+/* The backward kernel honours tl_kctx.gin_assign for parent 0 (saves zeroing + re-reading gx). */
+int tl_op_bwd_can_assign(tl_op op);
 
 /* Dropout keep-mask draw for element i of node id at step t (shared by forward and backward):
  * u = tl_rand_counter_uniform(sm(sm(seed) ^ t) ^ id... see k_misc.c); kept when u >= p. */

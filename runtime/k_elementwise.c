@@ -191,6 +191,13 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
   case TL_OP_EXP: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;             /* g y */
   case TL_OP_LOG: for (int64_t i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;             /* g / x */
   case TL_OP_RELU: /* g [x>0]; loads hoisted out of the select so the loop vectorises */
+    if (k->gin_assign & 1u) { /* gx not zeroed, we are its only writer: +0 + (...) exactly */
+      for (int64_t i = 0; i < n; i++) {
+        float gi = g[i], yi = y[i];
+        gx[i] = 0.0f + (yi > 0.0f ? gi : 0.0f);
+      }
+      break;
+    }
     for (int64_t i = 0; i < n; i++) {
       float gi = g[i], yi = y[i];
       gx[i] += yi > 0.0f ? gi : 0.0f;

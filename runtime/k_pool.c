@@ -88,6 +88,31 @@ static void maxpool2x2_fwd(const pgeom *c, const float *x, float *y) {
     }
 }
 
+/* gx = +0 + (g at the first max of the window, else +0): gx not zeroed before, windows do not
+ * overlap and cover only the first 2 Ho x 2 Wo taps, so the rest of each plane is set to +0 */
+static void maxpool2x2_bwd_assign(const pgeom *c, const float *x, const float *g, float *gx) {
+  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo) {
+    for (int64_t i = 0; i < c->Ho; i++) {
+      const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
+      float *g0 = gx + 2 * i * c->W, *g1 = g0 + c->W;
+      const float *gr = g + i * c->Wo;
+      for (int64_t j = 0; j < c->Wo; j++) {
+        float mv, v = 0.0f + gr[j];
+        int a = first_max4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1], &mv);
+        g0[2 * j] = select_f(a == 0, v, 0.0f);
+        g0[2 * j + 1] = select_f(a == 1, v, 0.0f);
+        g1[2 * j] = select_f(a == 2, v, 0.0f);
+        g1[2 * j + 1] = select_f(a == 3, v, 0.0f);
+      }
+      for (int64_t j = 2 * c->Wo; j < c->W; j++)
+        g0[j] = 0.0f, g1[j] = 0.0f;
+    }
+    for (int64_t r = 2 * c->Ho; r < c->H; r++)
+      for (int64_t j = 0; j < c->W; j++)
+        gx[r * c->W + j] = 0.0f;
+  }
+}
+
 /* gx[first max of the window] += g; written as four selects (the untouched taps keep their
  * exact value) so the loop has no data-dependent branch or scatter */
 static void maxpool2x2_bwd(const pgeom *c, const float *x, const float *g, float *gx) {
@@ -133,9 +158,14 @@ tl_code tl_k_maxpool_bwd(const tl_kctx *k) {
   if (!k->gin[0])
     return TL_OK;
   if (is_pool2x2(k, &c)) {
-    maxpool2x2_bwd(&c, k->in[0], k->gout, k->gin[0]);
+    if (k->gin_assign & 1u)
+      maxpool2x2_bwd_assign(&c, k->in[0], k->gout, k->gin[0]);
+    else
+      maxpool2x2_bwd(&c, k->in[0], k->gout, k->gin[0]);
     return TL_OK;
   }
+  if (k->gin_assign & 1u)
+    memset(k->gin[0], 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof(float));
   for (int64_t nc = 0; nc < c.N * c.C; nc++) {
     const float *x = k->in[0] + nc * c.H * c.W, *g = k->gout + nc * c.Ho * c.Wo;
     float *gx = k->gin[0] + nc * c.H * c.W;
