@@ -130,9 +130,9 @@ int tl_exec_is_compiled(const tl_exec *e) { return e->o.mode == TL_COMPILED; }
 void tl_exec_set_grad_enabled(tl_exec *e, int on) { e->grad_enabled = on != 0; }
 void tl_exec_set_input_grads(tl_exec *e, int on) { e->input_grads = on != 0; }
 
-/* the thread pool for FAST kernels that split their work into tasks (conv2d), or NULL */
+/* the thread pool for FAST kernels that split their work into tasks (conv2d, max pool), or NULL */
 static tl_pool *pool_for(tl_exec *e, tl_op op) {
-  if (e->o.kernels != TL_KERNELS_FAST || op != TL_OP_CONV2D)
+  if (e->o.kernels != TL_KERNELS_FAST || (op != TL_OP_CONV2D && op != TL_OP_MAX_POOL2D))
     return NULL;
   if (!e->tpool_tried) {
     e->tpool_tried = 1;

@@ -9,7 +9,8 @@
  *   global_avg_pool  s = left fold over spatial positions in row-major order, y = s / (float)S.
  * Backward: max routes g to the first maximum (recomputed from x); avg spreads g/(kH kW).
  * TL_KERNELS_FAST adds one specialisation that picks the very same element (max is exact): 2x2
- * windows, stride 2, no padding or dilation (every window in range), unrolled. */
+ * windows, stride 2, no padding or dilation (every window in range), unrolled, planes split into
+ * tasks on the exec's thread pool (fixed split: the same bits on any thread count). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -78,8 +79,8 @@ static inline int first_max4(float a, float b, float c, float d, float *mv) {
   return best;
 }
 
-static void maxpool2x2_fwd(const pgeom *c, const float *x, float *y) {
-  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, y += c->Ho * c->Wo)
+static void maxpool2x2_fwd(const pgeom *c, int64_t nplanes, const float *x, float *y) {
+  for (int64_t nc = 0; nc < nplanes; nc++, x += c->H * c->W, y += c->Ho * c->Wo)
     for (int64_t i = 0; i < c->Ho; i++) {
       const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
       float *yr = y + i * c->Wo;
@@ -90,8 +91,8 @@ static void maxpool2x2_fwd(const pgeom *c, const float *x, float *y) {
 
 /* gx = +0 + (g at the first max of the window, else +0): gx not zeroed before, windows do not
  * overlap and cover only the first 2 Ho x 2 Wo taps, so the rest of each plane is set to +0 */
-static void maxpool2x2_bwd_assign(const pgeom *c, const float *x, const float *g, float *gx) {
-  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo) {
+static void maxpool2x2_bwd_assign(const pgeom *c, int64_t nplanes, const float *x, const float *g, float *gx) {
+  for (int64_t nc = 0; nc < nplanes; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo) {
     for (int64_t i = 0; i < c->Ho; i++) {
       const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
       float *g0 = gx + 2 * i * c->W, *g1 = g0 + c->W;
@@ -115,8 +116,8 @@ static void maxpool2x2_bwd_assign(const pgeom *c, const float *x, const float *g
 
 /* gx[first max of the window] += g; written as four selects (the untouched taps keep their
  * exact value) so the loop has no data-dependent branch or scatter */
-static void maxpool2x2_bwd(const pgeom *c, const float *x, const float *g, float *gx) {
-  for (int64_t nc = 0; nc < c->N * c->C; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo)
+static void maxpool2x2_bwd(const pgeom *c, int64_t nplanes, const float *x, const float *g, float *gx) {
+  for (int64_t nc = 0; nc < nplanes; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo)
     for (int64_t i = 0; i < c->Ho; i++) {
       const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
       float *g0 = gx + 2 * i * c->W, *g1 = g0 + c->W;
@@ -133,11 +134,45 @@ static void maxpool2x2_bwd(const pgeom *c, const float *x, const float *g, float
     }
 }
 
+/* The 2x2 FAST path splits the N*C planes into at most this many tasks on the exec's pool (a
+ * split fixed by the shape; every output element is written by one task, so any thread count
+ * gives the same bits). */
+#define TL_POOL_MAX_TASKS 16
+
+typedef struct pool_job {
+  const tl_kctx *k;
+  const pgeom *c;
+  int64_t per; /* planes per task */
+  int bwd, assign;
+} pool_job;
+
+static void pool2x2_task(void *arg, int t, int w) {
+  (void)w;
+  const pool_job *j = arg;
+  const pgeom *c = j->c;
+  int64_t p0 = t * j->per, np = c->N * c->C - p0 < j->per ? c->N * c->C - p0 : j->per;
+  const float *x = j->k->in[0] + p0 * c->H * c->W;
+  if (!j->bwd)
+    maxpool2x2_fwd(c, np, x, j->k->out + p0 * c->Ho * c->Wo);
+  else if (j->assign)
+    maxpool2x2_bwd_assign(c, np, x, j->k->gout + p0 * c->Ho * c->Wo, j->k->gin[0] + p0 * c->H * c->W);
+  else
+    maxpool2x2_bwd(c, np, x, j->k->gout + p0 * c->Ho * c->Wo, j->k->gin[0] + p0 * c->H * c->W);
+}
+
+static void pool2x2_run(const tl_kctx *k, const pgeom *c, int bwd) {
+  int64_t planes = c->N * c->C, per = (planes + TL_POOL_MAX_TASKS - 1) / TL_POOL_MAX_TASKS;
+  if (planes <= 0)
+    return;
+  pool_job j = {.k = k, .c = c, .per = per, .bwd = bwd, .assign = (k->gin_assign & 1u) != 0};
+  tl_pool_run(k->pool, (int)((planes + per - 1) / per), pool2x2_task, &j);
+}
+
 /* y[n,c,i,j] = max over window */
 tl_code tl_k_maxpool_fwd(const tl_kctx *k) {
   pgeom c = pgeo(k);
   if (is_pool2x2(k, &c)) {
-    maxpool2x2_fwd(&c, k->in[0], k->out);
+    pool2x2_run(k, &c, 0);
     return TL_OK;
   }
   for (int64_t nc = 0; nc < c.N * c.C; nc++) {
@@ -158,10 +193,7 @@ tl_code tl_k_maxpool_bwd(const tl_kctx *k) {
   if (!k->gin[0])
     return TL_OK;
   if (is_pool2x2(k, &c)) {
-    if (k->gin_assign & 1u)
-      maxpool2x2_bwd_assign(&c, k->in[0], k->gout, k->gin[0]);
-    else
-      maxpool2x2_bwd(&c, k->in[0], k->gout, k->gin[0]);
+    pool2x2_run(k, &c, 1);
     return TL_OK;
   }
   if (k->gin_assign & 1u)
