@@ -136,7 +136,7 @@ static tl_pool *pool_for(tl_exec *e, tl_op op) {
     return NULL;
   if (!e->tpool_tried) {
     e->tpool_tried = 1;
-    e->tpool = tl_pool_new(tl_pool_default_threads());
+    e->tpool = tl_pool_new(e->o.threads > 0 ? e->o.threads : tl_pool_default_threads());
   }
   return e->tpool;
 }
