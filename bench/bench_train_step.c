@@ -139,7 +139,7 @@ static double bench_gemm(int64_t B, int reps) {
   double *times = malloc(sizeof(double) * (size_t)reps);
   for (int it = -2; it < reps; it++) {
     double t0 = now_ms();
-    int big = 2.0 * B * 784 * 128 >= 1e6;
+    int big = 2.0 * B * 784 * 128 >= 4e6; /* TL_EXEC_SMALL_FLOPS */
     openblas_set_num_threads(big ? openblas_get_num_procs() : 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 784, 1, x, 784, w1, 784, 0, h, 128);
     openblas_set_num_threads(1);
