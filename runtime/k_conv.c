@@ -141,6 +141,52 @@ static int64_t task_samples(const cgeom *c) {
                                                                  : 1;
 }
 
+/* FAST im2col in two steps: the sample's Cg planes are copied into a zero-bordered buffer xpad
+ * (Cg, H + 2 pad0, W + 2 pad1) whose border is zeroed once per task, then every column-matrix
+ * row is a plain strided copy with no range tests.  The column matrix is identical to im2col's. */
+static int64_t pad_floats(const cgeom *c) { return c->Cg * (c->H + 2 * c->p0) * (c->W + 2 * c->p1); }
+
+static void pad_copy(const cgeom *c, const float *x, float *xpad) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1;
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t h = 0; h < c->H; h++) {
+      const float *src = x + (ch * c->H + h) * c->W;
+      float *dst = xpad + (ch * Hp + h + c->p0) * Wp + c->p1;
+      for (int64_t j = 0; j < c->W; j++)
+        dst[j] = src[j];
+    }
+}
+
+static void im2col_padded(const cgeom *c, const float *xpad, float *col) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1, Wo = c->Wo;
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t p = 0; p < c->kh; p++)
+      for (int64_t q = 0; q < c->kw; q++) {
+        float *row = col + ((ch * c->kh + p) * c->kw + q) * c->P;
+        const float *base = xpad + (ch * Hp + p * c->d0) * Wp + q * c->d1;
+        for (int64_t i = 0; i < c->Ho; i++) {
+          const float *src = base + i * c->s0 * Wp;
+          float *dst = row + i * Wo;
+          if (c->s1 == 1)
+            for (int64_t j = 0; j < Wo; j++)
+              dst[j] = src[j];
+          else
+            for (int64_t j = 0; j < Wo; j++)
+              dst[j] = src[j * c->s1];
+        }
+      }
+}
+
+/* col of sample plane block x (Cg planes) using the worker's xpad */
+static void fast_im2col(const cgeom *c, const float *x, float *xpad, float *col) {
+  if (c->p0 == 0 && c->p1 == 0) {
+    im2col_padded(c, x, col);
+    return;
+  }
+  pad_copy(c, x, xpad);
+  im2col_padded(c, xpad, col);
+}
+
 typedef struct conv_job {
   const tl_kctx *k;
   const cgeom *c;
@@ -157,12 +203,13 @@ static void conv_fwd_task(void *arg, int t, int w) {
   const tl_kctx *k = j->k;
   const cgeom *c = j->c;
   const float *x = k->in[0], *b = k->n->nparents > 2 ? k->in[2] : NULL;
-  float *col = j->scr + w * j->scr_n;
+  float *col = j->scr + w * j->scr_n, *xpad = col + c->K * c->P;
   int64_t n1 = (t + 1) * j->ts < c->N ? (t + 1) * j->ts : c->N;
+  memset(xpad, 0, (size_t)pad_floats(c) * sizeof *xpad);
   for (int64_t n = t * j->ts; n < n1; n++)
     for (int64_t g = 0; g < c->G; g++) {
       float *yg = k->out + (n * c->O + g * c->Og) * c->P;
-      im2col(c, x + (n * c->C + g * c->Cg) * c->H * c->W, col, c->P);
+      fast_im2col(c, x + (n * c->C + g * c->Cg) * c->H * c->W, xpad, col);
       k->be->sgemm_st(0, 0, (int)c->Og, (int)c->P, (int)c->K, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K, col,
                       (int)c->P, 0.0f, yg, (int)c->P);
       for (int64_t o = 0; o < c->Og; o++) {
@@ -184,7 +231,7 @@ static void conv_fwd_task(void *arg, int t, int w) {
 
 static tl_code conv_fwd_fast(const tl_kctx *k, const cgeom *c) {
   int nw = tl_pool_workers(k->pool);
-  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = c->K * c->P};
+  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = c->K * c->P + pad_floats(c)};
   j.scr = tl_ws_get(k->ws, (size_t)(nw * j.scr_n));
   if (!j.scr)
     return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");
@@ -212,9 +259,11 @@ static void conv_bwd_task(void *arg, int t, int w) {
   const conv_job *j = arg;
   const tl_kctx *k = j->k;
   const cgeom *c = j->c;
-  float *col = j->scr + w * j->scr_n, *gcol = col + c->K * c->P;
+  float *col = j->scr + w * j->scr_n, *gcol = col + c->K * c->P, *xpad = gcol + c->K * c->P;
   float *wp = j->wpart + t * c->O * c->K, *bp = j->bpart + t * c->O;
   int64_t n0 = t * j->ts, n1 = (t + 1) * j->ts < c->N ? (t + 1) * j->ts : c->N;
+  if (j->gw)
+    memset(xpad, 0, (size_t)pad_floats(c) * sizeof *xpad);
   for (int64_t n = n0; n < n1; n++)
     for (int64_t g = 0; g < c->G; g++) {
       const float *gy = k->gout + (n * c->O + g * c->Og) * c->P, *Wg = k->in[1] + g * c->Og * c->K;
@@ -224,7 +273,7 @@ static void conv_bwd_task(void *arg, int t, int w) {
           bp[g * c->Og + o] = n == n0 ? s : bp[g * c->Og + o] + s;
         }
       if (j->gw) {
-        im2col(c, k->in[0] + (n * c->C + g * c->Cg) * c->H * c->W, col, c->P);
+        fast_im2col(c, k->in[0] + (n * c->C + g * c->Cg) * c->H * c->W, xpad, col);
         k->be->sgemm_st(0, 1, (int)c->Og, (int)c->K, (int)c->P, 1.0f, gy, (int)c->P, col, (int)c->P,
                         n == n0 ? 0.0f : 1.0f, wp + g * c->Og * c->K, (int)c->K);
       }
@@ -248,7 +297,8 @@ static void add_parts(float *dst, const float *part, int nt, int64_t n, int64_t 
 
 static tl_code conv_bwd_fast(const tl_kctx *k, const cgeom *c, float *gx, float *gw, float *gb) {
   int nw = tl_pool_workers(k->pool);
-  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P, .gx = gx, .gw = gw, .gb = gb};
+  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P + pad_floats(c), .gx = gx, .gw = gw,
+                .gb = gb};
   int nt = (int)((c->N + j.ts - 1) / j.ts);
   if (nt <= 0)
     return TL_OK;
