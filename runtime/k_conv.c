@@ -144,6 +144,20 @@ static int64_t task_samples(const cgeom *c) {
 /* FAST im2col in two steps: the sample's Cg planes are copied into a zero-bordered buffer xpad
  * (Cg, H + 2 pad0, W + 2 pad1) whose border is zeroed once per task, then every column-matrix
  * row is a plain strided copy with no range tests.  The column matrix is identical to im2col's. */
+/* d[0..n) = s[0..n): 16-byte blocks (inlined), the last block overlapping instead of a scalar tail */
+static inline void copy_row(float *d, const float *s, int64_t n) {
+  if (n < 4) {
+    for (int64_t j = 0; j < n; j++)
+      d[j] = s[j];
+    return;
+  }
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    memcpy(d + j, s + j, 4 * sizeof *d);
+  if (j < n)
+    memcpy(d + n - 4, s + n - 4, 4 * sizeof *d);
+}
+
 static int64_t pad_floats(const cgeom *c) { return c->Cg * (c->H + 2 * c->p0) * (c->W + 2 * c->p1); }
 
 static void pad_copy(const cgeom *c, const float *x, float *xpad) {
@@ -151,9 +165,7 @@ static void pad_copy(const cgeom *c, const float *x, float *xpad) {
   for (int64_t ch = 0; ch < c->Cg; ch++)
     for (int64_t h = 0; h < c->H; h++) {
       const float *src = x + (ch * c->H + h) * c->W;
-      float *dst = xpad + (ch * Hp + h + c->p0) * Wp + c->p1;
-      for (int64_t j = 0; j < c->W; j++)
-        dst[j] = src[j];
+      copy_row(xpad + (ch * Hp + h + c->p0) * Wp + c->p1, src, c->W);
     }
 }
 
@@ -168,8 +180,7 @@ static void im2col_padded(const cgeom *c, const float *xpad, float *col) {
           const float *src = base + i * c->s0 * Wp;
           float *dst = row + i * Wo;
           if (c->s1 == 1)
-            for (int64_t j = 0; j < Wo; j++)
-              dst[j] = src[j];
+            copy_row(dst, src, Wo);
           else
             for (int64_t j = 0; j < Wo; j++)
               dst[j] = src[j * c->s1];
