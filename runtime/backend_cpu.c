@@ -220,7 +220,7 @@ int tl_op_bwd_needs_out(tl_op op) {
   }
 }
 
-int tl_op_bwd_can_assign(tl_op op) { return op == TL_OP_RELU || op == TL_OP_MAX_POOL2D; }
+int tl_op_bwd_can_assign(tl_op op) { return op == TL_OP_RELU || op == TL_OP_MAX_POOL2D || op == TL_OP_CONV2D; }
 
 static const tl_backend cpu_backend = {
     .name = "cpu",

@@ -9,7 +9,9 @@
  * TL_KERNELS_FAST: per sample and group, im2col + one sgemm written straight into (N, O, H, W),
  * then the bias (and a fused relu) in place; samples split into tasks on the exec's thread pool.
  * Backward: gW += gY col^T, gcol = W^T gY scattered back (col2im) into gx, gb += sums; REF per
- * sample and group, FAST per task of samples (partial sums added in task order). */
+ * sample and group, FAST per task of samples (partial sums added in task order).  When the exec
+ * says gx was not zeroed (tl_kctx.gin_assign) FAST forms +0 + col2im in a padded buffer and
+ * copies it out; REF zeroes gx first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +190,29 @@ static void im2col_padded(const cgeom *c, const float *xpad, float *col) {
       }
 }
 
+/* gx = +0 + col2im(col) (assigning backward): the sums are formed in the zero-bordered gxpad,
+ * each element receiving the same contributions in the same order as col2im from a zeroed gx,
+ * then the interior is copied out */
+static void col2im_assign(const cgeom *c, const float *col, float *gxpad, float *gx) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1, Wo = c->Wo;
+  memset(gxpad, 0, (size_t)pad_floats(c) * sizeof *gxpad);
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t p = 0; p < c->kh; p++)
+      for (int64_t q = 0; q < c->kw; q++) {
+        const float *row = col + ((ch * c->kh + p) * c->kw + q) * c->P;
+        float *base = gxpad + (ch * Hp + p * c->d0) * Wp + q * c->d1;
+        for (int64_t i = 0; i < c->Ho; i++) {
+          float *dst = base + i * c->s0 * Wp;
+          const float *src = row + i * Wo;
+          for (int64_t j = 0; j < Wo; j++)
+            dst[j * c->s1] += src[j];
+        }
+      }
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t h = 0; h < c->H; h++)
+      copy_row(gx + (ch * c->H + h) * c->W, gxpad + (ch * Hp + h + c->p0) * Wp + c->p1, c->W);
+}
+
 /* col of sample plane block x (Cg planes) using the worker's xpad */
 static void fast_im2col(const cgeom *c, const float *x, float *xpad, float *col) {
   if (c->p0 == 0 && c->p1 == 0) {
@@ -271,6 +296,7 @@ static void conv_bwd_task(void *arg, int t, int w) {
   const tl_kctx *k = j->k;
   const cgeom *c = j->c;
   float *col = j->scr + w * j->scr_n, *gcol = col + c->K * c->P, *xpad = gcol + c->K * c->P;
+  float *gxpad = xpad + pad_floats(c); /* col2im_assign's sums (borders get junk: not xpad) */
   float *wp = j->wpart + t * c->O * c->K, *bp = j->bpart + t * c->O;
   int64_t n0 = t * j->ts, n1 = (t + 1) * j->ts < c->N ? (t + 1) * j->ts : c->N;
   if (j->gw)
@@ -291,7 +317,10 @@ static void conv_bwd_task(void *arg, int t, int w) {
       if (j->gx) {
         k->be->sgemm_st(1, 0, (int)c->K, (int)c->P, (int)c->Og, 1.0f, Wg, (int)c->K, gy, (int)c->P, 0.0f, gcol,
                         (int)c->P);
-        col2im(c, gcol, j->gx + (n * c->C + g * c->Cg) * c->H * c->W, c->P);
+        if (k->gin_assign & 1u)
+          col2im_assign(c, gcol, gxpad, j->gx + (n * c->C + g * c->Cg) * c->H * c->W);
+        else
+          col2im(c, gcol, j->gx + (n * c->C + g * c->Cg) * c->H * c->W, c->P);
       }
     }
 }
@@ -308,8 +337,8 @@ static void add_parts(float *dst, const float *part, int nt, int64_t n, int64_t 
 
 static tl_code conv_bwd_fast(const tl_kctx *k, const cgeom *c, float *gx, float *gw, float *gb) {
   int nw = tl_pool_workers(k->pool);
-  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P + pad_floats(c), .gx = gx, .gw = gw,
-                .gb = gb};
+  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P + 2 * pad_floats(c), .gx = gx,
+                .gw = gw, .gb = gb};
   int nt = (int)((c->N + j.ts - 1) / j.ts);
   if (nt <= 0)
     return TL_OK;
@@ -353,6 +382,8 @@ tl_code tl_k_conv2d_bwd(const tl_kctx *k) {
           s += g[p];
         gb[o] += s;
       }
+  if (gx && (k->gin_assign & 1u))
+    memset(gx, 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof *gx);
   if (!gx && !gw)
     return TL_OK;
   float *col = tl_ws_get(k->ws, (size_t)(2 * c.K * c.P));
