@@ -3,7 +3,7 @@
  * MLP 784-128-10 (batch 1, 64, 256) and a small CNN (batch 64), eager and compiled, plus the
  * raw cblas_sgemm calls an MLP step needs (the GEMM floor).  Output: one line per case,
  * "<model> <batch> <mode> <median_ms>".
- * Usage: bench_train_step [SCALE] [mlp|cnn]  (SCALE multiplies the repetitions). */
+ * Usage: bench_train_step [SCALE] [mlp|cnn] [eager|compiled]  (SCALE multiplies the repetitions). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +139,7 @@ static double bench_gemm(int64_t B, int reps) {
   double *times = malloc(sizeof(double) * (size_t)reps);
   for (int it = -2; it < reps; it++) {
     double t0 = now_ms();
-    int big = 2.0 * B * 784 * 128 >= 1e6;
+    int big = 2.0 * B * 784 * 128 >= 4e6; /* TL_EXEC_SMALL_FLOPS */
     openblas_set_num_threads(big ? openblas_get_num_procs() : 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 784, 1, x, 784, w1, 784, 0, h, 128);
     openblas_set_num_threads(1);
@@ -159,15 +159,19 @@ static double bench_gemm(int64_t B, int reps) {
 int main(int argc, char **argv) {
   int scale = argc > 1 ? atoi(argv[1]) : 1; /* repetitions multiplier */
   const char *only = argc > 2 ? argv[2] : NULL; /* "mlp" or "cnn": run only that model (profiling) */
-  struct { int cnn; int64_t b; int reps; } cases[] = {{0, 1, 200}, {0, 64, 60}, {0, 256, 25}, {1, 64, 8}};
+  const char *mode = argc > 3 ? argv[3] : NULL; /* "eager" or "compiled": only that mode */
+  struct { int cnn; int64_t b; int reps; } cases[] = {{0, 1, 200}, {0, 64, 60}, {0, 256, 25}, {1, 64, 40}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *name = cases[i].cnn ? "cnn" : "mlp";
     if (only && strcmp(only, name) != 0)
       continue;
     int reps = cases[i].reps * scale;
-    printf("%s %lld eager %.4f\n", name, (long long)cases[i].b, bench(cases[i].cnn, cases[i].b, TL_EAGER, reps));
-    printf("%s %lld compiled %.4f\n", name, (long long)cases[i].b, bench(cases[i].cnn, cases[i].b, TL_COMPILED, reps));
-    if (!cases[i].cnn)
+    if (!mode || strcmp(mode, "eager") == 0)
+      printf("%s %lld eager %.4f\n", name, (long long)cases[i].b, bench(cases[i].cnn, cases[i].b, TL_EAGER, reps));
+    if (!mode || strcmp(mode, "compiled") == 0)
+      printf("%s %lld compiled %.4f\n", name, (long long)cases[i].b,
+             bench(cases[i].cnn, cases[i].b, TL_COMPILED, reps));
+    if (!cases[i].cnn && !mode)
       printf("%s %lld sgemm %.4f\n", name, (long long)cases[i].b, bench_gemm(cases[i].b, reps));
     fflush(stdout);
   }

@@ -34,6 +34,21 @@ void tl_ws_free(tl_ws *w);
 
 struct tl_backend;
 
+/* A small persistent pool of our own threads (the caller is worker 0).  tl_pool_run calls
+ * fn(arg, t, w) exactly once for every task t in [0, ntasks), on some worker w in
+ * [0, tl_pool_workers(p)), and returns when all tasks are done.  Which worker runs a task must not
+ * change results: kernels split work into tasks fixed by the problem shape (never by the thread
+ * count) and use worker w only to pick scratch memory.  BLAS is switched to one thread first
+ * (our threads or BLAS threads, never both nested); inside a task use tl_backend.sgemm_st.
+ * p == NULL runs every task on the caller (worker 0).  Owned by an exec (tl_pool_new/free). */
+typedef struct tl_pool tl_pool;
+typedef void (*tl_task_fn)(void *arg, int task, int worker);
+tl_pool *tl_pool_new(int nthreads); /* NULL when nthreads < 2 or threads cannot be started */
+void tl_pool_free(tl_pool *p);
+int tl_pool_workers(const tl_pool *p);
+void tl_pool_run(tl_pool *p, int ntasks, tl_task_fn fn, void *arg);
+int tl_pool_default_threads(void);
+
 typedef struct tl_kctx {
   const tl_graph *g;
   int id;
@@ -49,6 +64,10 @@ typedef struct tl_kctx {
   float *weights;         /* g->weights, writable: batch-norm running statistics */
   const struct tl_backend *be;
   tl_ws *ws;
+  tl_pool *pool;          /* our worker threads (NULL: run tasks serially); FAST kernels only */
+  unsigned gin_assign;    /* backward, bit i: gin[i] was NOT zeroed and this call is its only
+                           * contributor: write every element as (+0 + cotangent), i.e. the bits
+                           * accumulating into a zeroed buffer gives (only ops tl_op_bwd_can_assign) */
   tl_status *st;
 } tl_kctx;
 
@@ -61,6 +80,10 @@ typedef struct tl_backend {
   /* Row-major C = alpha op(A) op(B) + beta C, op(X) = X or X^T; A is m x k after op, B k x n. */
   void (*sgemm)(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc);
+  /* The same product on the calling thread only, safe to call concurrently from pool tasks
+   * (never changes the BLAS thread count). */
+  void (*sgemm_st)(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc);
   tl_kernel_fn forward[TL_OP_COUNT];
   tl_kernel_fn backward[TL_OP_COUNT];
 } tl_backend;
@@ -70,6 +93,8 @@ const tl_backend *tl_backend_cpu(void);
 /* What an op's backward reads: its inputs (all parents) and/or its own output value. */
 int tl_op_bwd_needs_in(tl_op op);
 int tl_op_bwd_needs_out(tl_op op);
+/* The backward kernel honours tl_kctx.gin_assign for parent 0 (saves zeroing + re-reading gx). */
+int tl_op_bwd_can_assign(tl_op op);
 
 /* Dropout keep-mask draw for element i of node id at step t (shared by forward and backward):
  * u = tl_rand_counter_uniform(sm(sm(seed) ^ t) ^ id... see k_misc.c); kept when u >= p. */

@@ -25,11 +25,14 @@ struct tl_exec {
   float **grad;
   int64_t *gradcap;
   unsigned char *need; /* scratch for backward */
+  int *gsole;          /* backward: the one consumer that may assign (not accumulate) this cotangent, or -1 */
   float *pgrad;
   int64_t npgrad;
   int pgrad_zero;      /* pgrad is all +0 (tl_exec_zero_grad, nothing written since) */
   unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
   tl_ws ws;
+  tl_pool *tpool;      /* our worker threads, started by the first FAST kernel that splits work */
+  int tpool_tried;
   /* compiled plan */
   int planned_n, planned_grad;
   int *fuse_src;       /* relu node: id of the linear/conv it absorbs, else -1 */
@@ -65,7 +68,7 @@ static tl_code grow(tl_exec *e, int n, tl_status *st) {
     memset(e->f + e->cap, 0, (size_t)(cap - e->cap) * sizeof *e->f);       \
   } while (0)
   G(val); G(own); G(owncap); G(ran); G(isset); G(grad); G(gradcap); G(need); G(galias); G(fuse_src); G(fused); G(keep);
-  G(buf_of);
+  G(buf_of); G(gsole);
 #undef G
   e->cap = cap;
   return TL_OK;
@@ -113,9 +116,10 @@ void tl_exec_free(tl_exec *e) {
   }
   free_pool(e);
   free(e->val); free(e->own); free(e->owncap); free(e->ran); free(e->isset); free(e->grad); free(e->gradcap);
-  free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of);
+  free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of); free(e->gsole);
   free(e->pgrad);
   tl_ws_free(&e->ws);
+  tl_pool_free(e->tpool);
   free(e);
 }
 
@@ -125,6 +129,17 @@ uint64_t tl_exec_step(const tl_exec *e) { return e->step; }
 int tl_exec_is_compiled(const tl_exec *e) { return e->o.mode == TL_COMPILED; }
 void tl_exec_set_grad_enabled(tl_exec *e, int on) { e->grad_enabled = on != 0; }
 void tl_exec_set_input_grads(tl_exec *e, int on) { e->input_grads = on != 0; }
+
+/* the thread pool for FAST kernels that split their work into tasks (conv2d, max pool), or NULL */
+static tl_pool *pool_for(tl_exec *e, tl_op op) {
+  if (e->o.kernels != TL_KERNELS_FAST || (op != TL_OP_CONV2D && op != TL_OP_MAX_POOL2D))
+    return NULL;
+  if (!e->tpool_tried) {
+    e->tpool_tried = 1;
+    e->tpool = tl_pool_new(e->o.threads > 0 ? e->o.threads : tl_pool_default_threads());
+  }
+  return e->tpool;
+}
 
 static const char *opname(const tl_graph *g, int id) { return tl_op_get(g->nodes[id].op)->name; }
 
@@ -188,7 +203,7 @@ static tl_code run_kernel(tl_exec *e, int src, float *out, int fuse_relu, tl_sta
   if (rc == TL_OK) {
     tl_kctx k = {.g = g, .id = src, .n = n, .in = in, .out = out, .kernels = e->o.kernels,
                  .training = e->o.training, .seed = e->o.seed, .step = e->step, .fuse_relu = fuse_relu,
-                 .weights = e->g->weights, .be = e->be, .ws = &e->ws, .st = st};
+                 .weights = e->g->weights, .be = e->be, .ws = &e->ws, .pool = pool_for(e, n->op), .st = st};
     tl_kernel_fn f = e->be->forward[n->op];
     rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no kernel", src, opname(g, src));
   }
@@ -467,6 +482,25 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
   /* PARAM cotangents accumulate straight into the flat buffer when it is known to be zero:
    * the same additions from the same +0 start, so the same bits as a separate buffer + copy */
   int inplace = accumulate && e->pgrad_zero && e->npgrad >= g->nweights;
+  /* a cotangent written by exactly one backward call (parent 0 of an op whose kernel can assign)
+   * is not zeroed first: that kernel writes +0 + its contribution, the same bits */
+  for (int i = 0; i <= out; i++)
+    e->gsole[i] = -1;
+  for (int i = 0; i <= out; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (!e->need[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
+      continue;
+    for (int k = 0; k < n->nparents; k++) {
+      int p = n->parents[k];
+      if (!e->need[p] || (n->op == TL_OP_EMBEDDING && k == 0))
+        continue;
+      if (g->nodes[p].op == TL_OP_INPUT || g->nodes[p].op == TL_OP_PARAM) {
+        e->gsole[p] = -2;
+        continue;
+      }
+      e->gsole[p] = e->gsole[p] == -1 && k == 0 && tl_op_bwd_can_assign(n->op) ? i : -2;
+    }
+  }
   for (int i = 0; i <= out; i++) {
     if (!e->need[i])
       continue;
@@ -486,7 +520,7 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
         memcpy(b, seed, (size_t)on->numel * sizeof(float));
       else
         b[0] = 1.0f;
-    } else {
+    } else if (e->gsole[i] < 0) {
       memset(b, 0, (size_t)g->nodes[i].numel * sizeof(float));
     }
   }
@@ -506,7 +540,10 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
     float **gin = np <= 8 ? ginl : malloc((size_t)np * sizeof *gin);
     tl_code rc = (in && gin) ? TL_OK : tl_fail(st, TL_ENOMEM, "exec: out of memory");
     int needs_in = tl_op_bwd_needs_in(n->op);
+    unsigned assign = 0;
     for (int k = 0; rc == TL_OK && k < np; k++) {
+      if (k == 0 && e->gsole[n->parents[0]] == i)
+        assign = 1u;
       int p = n->parents[k];
       in[k] = value_of(e, p);
       if (needs_in && !in[k])
@@ -520,7 +557,7 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       tl_kctx k = {.g = g, .id = i, .n = n, .in = in, .out = (float *)y, .gout = e->grad[i], .gin = gin,
                    .kernels = e->o.kernels, .training = e->o.training, .seed = e->o.seed,
                    .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, .weights = g->weights, .be = e->be,
-                   .ws = &e->ws, .st = st};
+                   .ws = &e->ws, .pool = pool_for(e, n->op), .gin_assign = assign, .st = st};
       tl_kernel_fn f = e->be->backward[n->op];
       rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no backward kernel", i, opname(g, i));
     }

@@ -6,10 +6,12 @@
  *   products rounded to float, no FMA, taps that fall into the zero padding are SKIPPED (not
  *   added as zero products), the fold starts from the first in-range product, an empty fold
  *   is +0, the bias is added last.
- * TL_KERNELS_FAST: im2col of a chunk of samples side by side + one sgemm per chunk and group, then
- * the bias (and a fused relu) while scattering into (N, O, H, W).
+ * TL_KERNELS_FAST: per sample and group, im2col + one sgemm written straight into (N, O, H, W),
+ * then the bias (and a fused relu) in place; samples split into tasks on the exec's thread pool.
  * Backward: gW += gY col^T, gcol = W^T gY scattered back (col2im) into gx, gb += sums; REF per
- * sample and group, FAST per chunk of samples and group (as the forward). */
+ * sample and group, FAST per task of samples (partial sums added in task order).  When the exec
+ * says gx was not zeroed (tl_kctx.gin_assign) FAST forms +0 + col2im in a padded buffer and
+ * copies it out; REF zeroes gx first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,15 +58,17 @@ static void im2col(const cgeom *c, const float *x, float *col, int64_t ld) {
         for (int64_t i = 0; i < c->Ho; i++) {
           int64_t h = i * c->s0 - c->p0 + p * c->d0;
           float *r = row + i * c->Wo;
-          if (h < 0 || h >= c->H) {
-            memset(r, 0, (size_t)c->Wo * sizeof *r);
+          if (h < 0 || h >= c->H) { /* rows are short (tens of floats): plain loops, no libc calls */
+            for (int64_t j = 0; j < c->Wo; j++)
+              r[j] = 0.0f;
             continue;
           }
           const float *xr = x + (ch * c->H + h) * c->W + off;
           for (int64_t j = 0; j < lo; j++)
             r[j] = 0.0f;
           if (c->s1 == 1)
-            memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+            for (int64_t j = lo; j < hi; j++)
+              r[j] = xr[j];
           else
             for (int64_t j = lo; j < hi; j++)
               r[j] = xr[j * c->s1];
@@ -125,86 +129,229 @@ static void conv_ref(const tl_kctx *k, const cgeom *c) {
     }
 }
 
-/* FAST kernels put the columns of several samples side by side, (K, nb*P), so that one GEMM per
- * group covers nb samples (bigger GEMMs, BLAS threads); nb keeps the column matrix under this
- * many floats (at least one sample). */
-#ifndef TL_CONV_COL_FLOATS
-#define TL_CONV_COL_FLOATS ((int64_t)1 << 22)
+/* FAST kernels split the batch into tasks of consecutive samples, fixed by N alone (never by the
+ * thread count), run on the exec's pool: per sample and group one im2col and one single-thread
+ * sgemm straight into / out of the (N, O, H, W) tensors.  Skinny GEMMs (O = 8 or 16 rows) gain
+ * nothing from BLAS threads, but samples are independent.  Weight and bias gradients are summed
+ * per task, then the task partials are added in task order: the same bits on any thread count. */
+#ifndef TL_CONV_MAX_TASKS
+#define TL_CONV_MAX_TASKS 16
 #endif
 
-static int64_t chunk_samples(const cgeom *c) {
-  int64_t per = c->K * c->P > 0 ? c->K * c->P : 1, nb = TL_CONV_COL_FLOATS / per;
-  return nb < 1 ? 1 : (nb > c->N ? c->N : nb);
+static int64_t task_samples(const cgeom *c) {
+  return (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS > 0 ? (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS
+                                                                 : 1;
 }
 
-/* FAST forward: per chunk of nb samples and group g, Yg (Og x nb*P) = Wg (Og x K) col (K x nb*P),
- * then y[n, g*Og + o, :] = Yg[o, s*P : (s+1)*P] + b (then relu when fused) */
-static tl_code conv_fwd_fast(const tl_kctx *k, const cgeom *c) {
-  const float *x = k->in[0], *b = k->n->nparents > 2 ? k->in[2] : NULL;
-  int64_t nb = chunk_samples(c), L = nb * c->P;
-  float *col = tl_ws_get(k->ws, (size_t)((c->K + c->Og) * L));
-  if (!col)
-    return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");
-  float *tmp = col + c->K * L;
-  for (int64_t n0 = 0; n0 < c->N; n0 += nb) {
-    int64_t m = c->N - n0 < nb ? c->N - n0 : nb, ld = m * c->P;
-    for (int64_t g = 0; g < c->G; g++) {
-      for (int64_t s = 0; s < m; s++)
-        im2col(c, x + ((n0 + s) * c->C + g * c->Cg) * c->H * c->W, col + s * c->P, ld);
-      k->be->sgemm(0, 0, (int)c->Og, (int)ld, (int)c->K, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K, col, (int)ld,
-                   0.0f, tmp, (int)ld);
-      for (int64_t s = 0; s < m; s++)
-        for (int64_t o = 0; o < c->Og; o++) {
-          const float *t = tmp + o * ld + s * c->P;
-          float *y = k->out + ((n0 + s) * c->O + g * c->Og + o) * c->P, bo = b ? b[g * c->Og + o] : 0.0f;
-          if (b && k->fuse_relu)
-            for (int64_t p = 0; p < c->P; p++) {
-              float v = t[p] + bo;
-              y[p] = (v > 0.0f || v != v) ? v : 0.0f;
-            }
-          else if (b)
-            for (int64_t p = 0; p < c->P; p++)
-              y[p] = t[p] + bo;
-          else if (k->fuse_relu)
-            for (int64_t p = 0; p < c->P; p++)
-              y[p] = (t[p] > 0.0f || t[p] != t[p]) ? t[p] : 0.0f;
-          else
-            memcpy(y, t, (size_t)c->P * sizeof *y);
-        }
-    }
+/* FAST im2col in two steps: the sample's Cg planes are copied into a zero-bordered buffer xpad
+ * (Cg, H + 2 pad0, W + 2 pad1) whose border is zeroed once per task, then every column-matrix
+ * row is a plain strided copy with no range tests.  The column matrix is identical to im2col's. */
+/* d[0..n) = s[0..n): 16-byte blocks (inlined), the last block overlapping instead of a scalar tail */
+static inline void copy_row(float *d, const float *s, int64_t n) {
+  if (n < 4) {
+    for (int64_t j = 0; j < n; j++)
+      d[j] = s[j];
+    return;
   }
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    memcpy(d + j, s + j, 4 * sizeof *d);
+  if (j < n)
+    memcpy(d + n - 4, s + n - 4, 4 * sizeof *d);
+}
+
+static int64_t pad_floats(const cgeom *c) { return c->Cg * (c->H + 2 * c->p0) * (c->W + 2 * c->p1); }
+
+static void pad_copy(const cgeom *c, const float *x, float *xpad) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1;
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t h = 0; h < c->H; h++) {
+      const float *src = x + (ch * c->H + h) * c->W;
+      copy_row(xpad + (ch * Hp + h + c->p0) * Wp + c->p1, src, c->W);
+    }
+}
+
+static void im2col_padded(const cgeom *c, const float *xpad, float *col) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1, Wo = c->Wo;
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t p = 0; p < c->kh; p++)
+      for (int64_t q = 0; q < c->kw; q++) {
+        float *row = col + ((ch * c->kh + p) * c->kw + q) * c->P;
+        const float *base = xpad + (ch * Hp + p * c->d0) * Wp + q * c->d1;
+        for (int64_t i = 0; i < c->Ho; i++) {
+          const float *src = base + i * c->s0 * Wp;
+          float *dst = row + i * Wo;
+          if (c->s1 == 1)
+            copy_row(dst, src, Wo);
+          else
+            for (int64_t j = 0; j < Wo; j++)
+              dst[j] = src[j * c->s1];
+        }
+      }
+}
+
+/* gx = +0 + col2im(col) (assigning backward): the sums are formed in the zero-bordered gxpad,
+ * each element receiving the same contributions in the same order as col2im from a zeroed gx,
+ * then the interior is copied out */
+static void col2im_assign(const cgeom *c, const float *col, float *gxpad, float *gx) {
+  int64_t Hp = c->H + 2 * c->p0, Wp = c->W + 2 * c->p1, Wo = c->Wo;
+  memset(gxpad, 0, (size_t)pad_floats(c) * sizeof *gxpad);
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t p = 0; p < c->kh; p++)
+      for (int64_t q = 0; q < c->kw; q++) {
+        const float *row = col + ((ch * c->kh + p) * c->kw + q) * c->P;
+        float *base = gxpad + (ch * Hp + p * c->d0) * Wp + q * c->d1;
+        for (int64_t i = 0; i < c->Ho; i++) {
+          float *dst = base + i * c->s0 * Wp;
+          const float *src = row + i * Wo;
+          for (int64_t j = 0; j < Wo; j++)
+            dst[j * c->s1] += src[j];
+        }
+      }
+  for (int64_t ch = 0; ch < c->Cg; ch++)
+    for (int64_t h = 0; h < c->H; h++)
+      copy_row(gx + (ch * c->H + h) * c->W, gxpad + (ch * Hp + h + c->p0) * Wp + c->p1, c->W);
+}
+
+/* col of sample plane block x (Cg planes) using the worker's xpad */
+static void fast_im2col(const cgeom *c, const float *x, float *xpad, float *col) {
+  if (c->p0 == 0 && c->p1 == 0) {
+    im2col_padded(c, x, col);
+    return;
+  }
+  pad_copy(c, x, xpad);
+  im2col_padded(c, xpad, col);
+}
+
+typedef struct conv_job {
+  const tl_kctx *k;
+  const cgeom *c;
+  int64_t ts;    /* samples per task */
+  float *scr;    /* per worker: col (K x P) [+ gcol (K x P) in backward] */
+  int64_t scr_n; /* floats per worker */
+  float *gx, *gw, *gb;
+  float *wpart, *bpart; /* per task: O*K weight and O bias partial sums */
+} conv_job;
+
+/* y[n, g*Og + o, :] = Wg col(x[n, g]) (+ b, relu when fused) */
+static void conv_fwd_task(void *arg, int t, int w) {
+  const conv_job *j = arg;
+  const tl_kctx *k = j->k;
+  const cgeom *c = j->c;
+  const float *x = k->in[0], *b = k->n->nparents > 2 ? k->in[2] : NULL;
+  float *col = j->scr + w * j->scr_n, *xpad = col + c->K * c->P;
+  int64_t n1 = (t + 1) * j->ts < c->N ? (t + 1) * j->ts : c->N;
+  memset(xpad, 0, (size_t)pad_floats(c) * sizeof *xpad);
+  for (int64_t n = t * j->ts; n < n1; n++)
+    for (int64_t g = 0; g < c->G; g++) {
+      float *yg = k->out + (n * c->O + g * c->Og) * c->P;
+      fast_im2col(c, x + (n * c->C + g * c->Cg) * c->H * c->W, xpad, col);
+      k->be->sgemm_st(0, 0, (int)c->Og, (int)c->P, (int)c->K, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K, col,
+                      (int)c->P, 0.0f, yg, (int)c->P);
+      for (int64_t o = 0; o < c->Og; o++) {
+        float *y = yg + o * c->P, bo = b ? b[g * c->Og + o] : 0.0f;
+        if (b && k->fuse_relu)
+          for (int64_t p = 0; p < c->P; p++) {
+            float v = y[p] + bo;
+            y[p] = (v > 0.0f || v != v) ? v : 0.0f;
+          }
+        else if (b)
+          for (int64_t p = 0; p < c->P; p++)
+            y[p] = y[p] + bo;
+        else if (k->fuse_relu)
+          for (int64_t p = 0; p < c->P; p++)
+            y[p] = (y[p] > 0.0f || y[p] != y[p]) ? y[p] : 0.0f;
+      }
+    }
+}
+
+static tl_code conv_fwd_fast(const tl_kctx *k, const cgeom *c) {
+  int nw = tl_pool_workers(k->pool);
+  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = c->K * c->P + pad_floats(c)};
+  j.scr = tl_ws_get(k->ws, (size_t)(nw * j.scr_n));
+  if (!j.scr)
+    return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");
+  tl_pool_run(k->pool, (int)((c->N + j.ts - 1) / j.ts), conv_fwd_task, &j);
   return TL_OK;
 }
 
-/* FAST backward of the weights and input over chunks of nb samples:
- * gYg (Og x nb*P) gathered from gout; gWg += gYg col^T; gcol = Wg^T gYg, col2im into gx */
-static tl_code conv_bwd_fast(const tl_kctx *k, const cgeom *c, float *gx, float *gw) {
-  int64_t nb = chunk_samples(c), L = nb * c->P;
-  float *col = tl_ws_get(k->ws, (size_t)((2 * c->K + c->Og) * L));
-  if (!col)
-    return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");
-  float *gcol = col + c->K * L, *gy = gcol + c->K * L;
-  for (int64_t n0 = 0; n0 < c->N; n0 += nb) {
-    int64_t m = c->N - n0 < nb ? c->N - n0 : nb, ld = m * c->P;
+/* sum of v[0..n-1] in 16 interleaved lanes, lanes added in order (vectorisable, fixed order) */
+static float lane_sum(const float *v, int64_t n) {
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; l++)
+      acc[l] += v[i + l];
+  for (int l = 0; i < n; i++, l++)
+    acc[l] += v[i];
+  float s = 0.0f;
+  for (int l = 0; l < 16; l++)
+    s += acc[l];
+  return s;
+}
+
+/* per task: wpart = sum over its samples of gYg col^T, bpart = sums of gY; gx += col2im(Wg^T gYg) */
+static void conv_bwd_task(void *arg, int t, int w) {
+  const conv_job *j = arg;
+  const tl_kctx *k = j->k;
+  const cgeom *c = j->c;
+  float *col = j->scr + w * j->scr_n, *gcol = col + c->K * c->P, *xpad = gcol + c->K * c->P;
+  float *gxpad = xpad + pad_floats(c); /* col2im_assign's sums (borders get junk: not xpad) */
+  float *wp = j->wpart + t * c->O * c->K, *bp = j->bpart + t * c->O;
+  int64_t n0 = t * j->ts, n1 = (t + 1) * j->ts < c->N ? (t + 1) * j->ts : c->N;
+  if (j->gw)
+    memset(xpad, 0, (size_t)pad_floats(c) * sizeof *xpad);
+  for (int64_t n = n0; n < n1; n++)
     for (int64_t g = 0; g < c->G; g++) {
-      for (int64_t s = 0; s < m; s++)
-        for (int64_t o = 0; o < c->Og; o++)
-          memcpy(gy + o * ld + s * c->P, k->gout + ((n0 + s) * c->O + g * c->Og + o) * c->P,
-                 (size_t)c->P * sizeof *gy);
-      if (gw) {
-        for (int64_t s = 0; s < m; s++)
-          im2col(c, k->in[0] + ((n0 + s) * c->C + g * c->Cg) * c->H * c->W, col + s * c->P, ld);
-        k->be->sgemm(0, 1, (int)c->Og, (int)c->K, (int)ld, 1.0f, gy, (int)ld, col, (int)ld, 1.0f,
-                     gw + g * c->Og * c->K, (int)c->K);
+      const float *gy = k->gout + (n * c->O + g * c->Og) * c->P, *Wg = k->in[1] + g * c->Og * c->K;
+      if (j->gb)
+        for (int64_t o = 0; o < c->Og; o++) {
+          float s = lane_sum(gy + o * c->P, c->P);
+          bp[g * c->Og + o] = n == n0 ? s : bp[g * c->Og + o] + s;
+        }
+      if (j->gw) {
+        fast_im2col(c, k->in[0] + (n * c->C + g * c->Cg) * c->H * c->W, xpad, col);
+        k->be->sgemm_st(0, 1, (int)c->Og, (int)c->K, (int)c->P, 1.0f, gy, (int)c->P, col, (int)c->P,
+                        n == n0 ? 0.0f : 1.0f, wp + g * c->Og * c->K, (int)c->K);
       }
-      if (gx) {
-        k->be->sgemm(1, 0, (int)c->K, (int)ld, (int)c->Og, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K, gy, (int)ld,
-                     0.0f, gcol, (int)ld);
-        for (int64_t s = 0; s < m; s++)
-          col2im(c, gcol + s * c->P, gx + ((n0 + s) * c->C + g * c->Cg) * c->H * c->W, ld);
+      if (j->gx) {
+        k->be->sgemm_st(1, 0, (int)c->K, (int)c->P, (int)c->Og, 1.0f, Wg, (int)c->K, gy, (int)c->P, 0.0f, gcol,
+                        (int)c->P);
+        if (k->gin_assign & 1u)
+          col2im_assign(c, gcol, gxpad, j->gx + (n * c->C + g * c->Cg) * c->H * c->W);
+        else
+          col2im(c, gcol, j->gx + (n * c->C + g * c->Cg) * c->H * c->W, c->P);
       }
     }
+}
+
+/* dst[i] += ((part_0[i] + part_1[i]) + ...) over nt parts of stride `stride` */
+static void add_parts(float *dst, const float *part, int nt, int64_t n, int64_t stride) {
+  for (int64_t i = 0; i < n; i++) {
+    float s = part[i];
+    for (int t = 1; t < nt; t++)
+      s += part[t * stride + i];
+    dst[i] += s;
   }
+}
+
+static tl_code conv_bwd_fast(const tl_kctx *k, const cgeom *c, float *gx, float *gw, float *gb) {
+  int nw = tl_pool_workers(k->pool);
+  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P + 2 * pad_floats(c), .gx = gx,
+                .gw = gw, .gb = gb};
+  int nt = (int)((c->N + j.ts - 1) / j.ts);
+  if (nt <= 0)
+    return TL_OK;
+  j.scr = tl_ws_get(k->ws, (size_t)(nw * j.scr_n + nt * (c->O * c->K + c->O)));
+  if (!j.scr)
+    return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");
+  j.wpart = j.scr + nw * j.scr_n;
+  j.bpart = j.wpart + nt * c->O * c->K;
+  tl_pool_run(k->pool, nt, conv_bwd_task, &j);
+  if (gw)
+    add_parts(gw, j.wpart, nt, c->O * c->K, c->O * c->K);
+  if (gb)
+    add_parts(gb, j.bpart, nt, c->O, c->O);
   return TL_OK;
 }
 
@@ -224,6 +371,8 @@ tl_code tl_k_conv2d_fwd(const tl_kctx *k) {
 tl_code tl_k_conv2d_bwd(const tl_kctx *k) {
   cgeom c = geom(k);
   float *gx = k->gin[0], *gw = k->gin[1], *gb = k->n->nparents > 2 ? k->gin[2] : NULL;
+  if (k->kernels != TL_KERNELS_REF)
+    return gx || gw || gb ? conv_bwd_fast(k, &c, gx, gw, gb) : TL_OK;
   if (gb)
     for (int64_t n = 0; n < c.N; n++)
       for (int64_t o = 0; o < c.O; o++) {
@@ -233,10 +382,10 @@ tl_code tl_k_conv2d_bwd(const tl_kctx *k) {
           s += g[p];
         gb[o] += s;
       }
+  if (gx && (k->gin_assign & 1u))
+    memset(gx, 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof *gx);
   if (!gx && !gw)
     return TL_OK;
-  if (k->kernels != TL_KERNELS_REF)
-    return conv_bwd_fast(k, &c, gx, gw);
   float *col = tl_ws_get(k->ws, (size_t)(2 * c.K * c.P));
   if (!col)
     return tl_fail(k->st, TL_ENOMEM, "exec: out of memory for conv2d workspace");

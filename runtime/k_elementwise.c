@@ -3,6 +3,7 @@
  * float operation, libm's float functions expf/logf/sqrtf/tanhf), in the f32-ref order of
  * docs/semantics.md: C's left-to-right evaluation of each expression as written below. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,17 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
   case TL_OP_EXP: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;             /* g y */
   case TL_OP_LOG: for (int64_t i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;             /* g / x */
   case TL_OP_RELU: /* g [x>0]; loads hoisted out of the select so the loop vectorises */
+    if (k->gin_assign & 1u) { /* gx not zeroed, we are its only writer: +0 + (...) exactly */
+      for (int64_t i = 0; i < n; i++) { /* the select through a bit mask: GCC vectorises it */
+        float gi = g[i], yi = y[i], t;
+        uint32_t u, m = 0u - (uint32_t)(yi > 0.0f);
+        memcpy(&u, &gi, sizeof u);
+        u &= m;
+        memcpy(&t, &u, sizeof t);
+        gx[i] = 0.0f + t;
+      }
+      break;
+    }
     for (int64_t i = 0; i < n; i++) {
       float gi = g[i], yi = y[i];
       gx[i] += yi > 0.0f ? gi : 0.0f;

@@ -24,6 +24,7 @@ typedef struct model {
   int p[8];
   int np;
   int64_t batch;
+  int threads; /* tl_exec_opts.threads */
 } model;
 
 static void make_params(tl_graph *g, model *m, uint64_t seed) {
@@ -92,7 +93,7 @@ static void run_model(model *m, tl_exec_mode mode, tl_kernels kern, int steps, r
   float *x, *t;
   data(m, &x, &t);
   tl_exec_opts o = tl_exec_opts_default();
-  o.mode = mode, o.kernels = kern, o.training = 1;
+  o.mode = mode, o.kernels = kern, o.training = 1, o.threads = m->threads;
   tl_exec *e;
   tl_status st;
   cr_assert_eq(tl_exec_new(&e, g, &o, &st), TL_OK);
@@ -150,6 +151,27 @@ static void eager_vs_compiled(int cnn, int64_t batch) {
 }
 
 Test(models, mlp_eager_equals_compiled) { eager_vs_compiled(0, 8); }
+Test(models, cnn_batch64_eager_equals_compiled) { eager_vs_compiled(1, 64); }
+
+/* FAST conv2d / max pool split work into tasks fixed by the shape: the thread count of the
+ * exec's pool changes nothing, in either mode (batch 37: uneven tasks) */
+Test(models, cnn_fast_results_independent_of_thread_count) {
+  for (int mode = 0; mode < 2; mode++) {
+    run_out ref;
+    model m0 = {.cnn = 1, .batch = 37, .threads = 1};
+    run_model(&m0, (tl_exec_mode)mode, TL_KERNELS_FAST, 2, &ref);
+    for (int th = 2; th <= 4; th++) {
+      model m = {.cnn = 1, .batch = 37, .threads = th};
+      run_out r;
+      run_model(&m, (tl_exec_mode)mode, TL_KERNELS_FAST, 2, &r);
+      cr_assert(memcmp(&ref.loss, &r.loss, sizeof(float)) == 0, "threads %d: loss %.9g vs %.9g", th, r.loss,
+                ref.loss);
+      cr_assert(memcmp(ref.grads, r.grads, sizeof(float) * (size_t)ref.nw) == 0, "threads %d: gradients differ", th);
+      free(r.grads);
+    }
+    free(ref.grads);
+  }
+}
 Test(models, cnn_eager_equals_compiled) { eager_vs_compiled(1, 2); }
 
 /* whole-model gradient against central differences of the double reference interpreter */

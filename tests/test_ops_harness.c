@@ -328,3 +328,51 @@ Test(ops_harness, relu_signed_zero_and_nan_semantics) {
   tl_exec_free(e);
   tl_graph_free(g);
 }
+
+/* FAST 2x2 max pool (SSE2 + overlapping tail, assigning backward) picks the same elements as the
+ * REF kernel, with many ties and NaNs, forward values and input cotangents bit for bit */
+static void pool_run(tl_kernels kern, const float *xv, int64_t n, float *y, float *gx, int64_t ny) {
+  tl_graph *g = tl_graph_new();
+  int64_t s[4] = {2, 3, 10, 18};
+  int x, h, out;
+  tl_graph_input(g, "x", 4, s, &x, NULL);
+  tl_graph_op(g, TL_OP_NEG, 1, &x, NULL, &h, NULL); /* h's cotangent has one writer: the pool */
+  tl_attrs a;
+  memset(&a, 0, sizeof a);
+  a.kernel[0] = a.kernel[1] = 2, a.stride[0] = a.stride[1] = 2, a.dilation[0] = a.dilation[1] = 1;
+  cr_assert_eq(tl_graph_op(g, TL_OP_MAX_POOL2D, 1, &h, &a, &out, NULL), TL_OK);
+  cr_assert_eq(g->nodes[out].numel, ny);
+  tl_exec_opts o = tl_exec_opts_default();
+  o.kernels = kern;
+  tl_exec *e;
+  cr_assert_eq(tl_exec_new(&e, g, &o, NULL), TL_OK);
+  tl_exec_set_input(e, x, xv, NULL);
+  cr_assert_eq(tl_exec_forward(e, NULL), TL_OK);
+  memcpy(y, tl_exec_value(e, out), sizeof(float) * (size_t)ny);
+  float *seed = malloc(sizeof(float) * (size_t)ny);
+  for (int64_t i = 0; i < ny; i++) seed[i] = (float)(i % 7) - 3.0f; /* includes 0 */
+  cr_assert_eq(tl_exec_backward(e, out, seed, NULL), TL_OK);
+  memcpy(gx, tl_exec_grad(e, x), sizeof(float) * (size_t)n);
+  free(seed);
+  tl_exec_free(e);
+  tl_graph_free(g);
+}
+
+Test(ops_harness, maxpool2x2_fast_equals_ref_with_ties_and_nans) {
+  tl_rng r;
+  tl_rng_init(&r, 77);
+  int64_t n = 2 * 3 * 10 * 18, ny = 2 * 3 * 5 * 9;
+  float *x = malloc(sizeof(float) * (size_t)n), *y[2], *gx[2];
+  const float vals[5] = {-1.0f, 0.0f, 1.0f, 2.0f, NAN};
+  for (int rep = 0; rep < 8; rep++) {
+    for (int64_t i = 0; i < n; i++) x[i] = vals[tl_rng_below(&r, rep < 4 ? 5 : 4)];
+    for (int k = 0; k < 2; k++) {
+      y[k] = malloc(sizeof(float) * (size_t)ny), gx[k] = malloc(sizeof(float) * (size_t)n);
+      pool_run((tl_kernels)k, x, n, y[k], gx[k], ny);
+    }
+    cr_assert(bits_equal(y[0], y[1], ny), "max pool forward FAST != REF (rep %d)", rep);
+    cr_assert(bits_equal(gx[0], gx[1], n), "max pool backward FAST != REF (rep %d)", rep);
+    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]);
+  }
+  free(x);
+}

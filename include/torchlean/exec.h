@@ -16,8 +16,11 @@
  * products starting from the first product, no FMA, bias added last) so that the floats/
  * emulator matches it bit for bit.
  *
- * Threading: one policy.  OpenBLAS owns the threads for GEMMs (problems smaller than
- * TL_EXEC_SMALL_FLOPS run with one BLAS thread); our own loops never spawn threads.
+ * Threading: one policy, never nested.  OpenBLAS owns the threads for plain GEMMs (problems
+ * smaller than TL_EXEC_SMALL_FLOPS run with one BLAS thread).  FAST conv2d and 2x2 max pool split
+ * the batch into tasks fixed by the shape and run them on the exec's own small thread pool
+ * (tl_exec_opts.threads), with BLAS switched to one thread meanwhile; the split never depends on
+ * the thread count, so neither do the results.
  *
  * Ownership: tl_exec_new borrows the graph (it must outlive the exec and may grow while the exec
  * is in eager mode); tl_exec_free releases the buffers.  Pointers returned by tl_exec_value /
@@ -44,6 +47,8 @@ typedef struct tl_exec_opts {
   tl_device device;
   int training;   /* 1: dropout active, batch norm uses batch statistics and updates running stats */
   uint64_t seed;  /* dropout masks: element i of node n at step t draws from (seed, t, n, i) */
+  int threads;    /* our own worker threads for FAST kernels that split work (conv2d, 2x2 max
+                   * pool): 0 = one per core, 1 = none.  Results do not depend on it. */
 } tl_exec_opts;
 
 typedef struct tl_exec tl_exec; /* opaque */
