@@ -3,8 +3,8 @@
  * would call verified, and a sample-and-attack sweep (exact and float32 values at corners and
  * random points of the region must lie inside the `real` / `f32-any` bounds).
  *
- * Tests named checker_* exercise certs/check.c through the torchlean-check binary.  Known checker
- * defects are in test_checker_bugs.c (expected to fail until certs/check.c is fixed). */
+ * Tests named checker_* exercise the certificate checker (certs/) through the torchlean-check
+ * binary, including false certificates it once accepted. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -489,5 +489,63 @@ Test(adversarial, checker_false_certificates) {
     cJSON_Delete(j);
     cr_expect_eq(run_check(path), 1, "a relu lower slope of %g was not rejected", k ? -1.0 : 2.0);
   }
+  unlink(path);
+}
+/* Once accepted by the checker (found by the soundness review): duplicate keys are ambiguous (cJSON reads the first, most JSON readers the last):
+ * {"semantics": "real", ..., "semantics": "f32-any"} was accepted as a real certificate while other
+ * tools read an f32-any claim.  Must be malformed (exit 2). */
+Test(adversarial, checker_duplicate_keys_malformed) {
+  char path[512];
+  tmp_path(path, sizeof path, "dup");
+  cJSON *j = small_cert(path, TL_SEM_REAL, TL_METHOD_IBP);
+  cJSON_AddItemToObject(j, "semantics", cJSON_CreateString("f32-any"));
+  save_json(path, j);
+  cJSON_Delete(j);
+  cr_expect_eq(run_check(path), 2, "checker: a duplicate top-level key was not refused as malformed");
+  j = small_cert(path, TL_SEM_REAL, TL_METHOD_IBP);
+  cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "samples"), 0);
+  cJSON_AddItemToObject(s0, "verdict", cJSON_CreateString("falsified"));
+  save_json(path, j);
+  cJSON_Delete(j);
+  cr_expect_eq(run_check(path), 2, "checker: a duplicate sample key was not refused as malformed");
+  unlink(path);
+}
+
+/* Once accepted by the checker (found by the soundness review): the f32-any batch-norm model (2^-20 relative) ignores a subnormal (float)eps and
+ * overflowing intermediates.  Hand-made f32-any certificate for the net of
+ * f32any_batch_norm_subnormal_eps claiming y in [0.951, 0.956] (the real value 0.9535 +- 2^-20):
+ * float32 gives 0.944, so the certificate is false and must be rejected. */
+Test(adversarial, checker_batch_norm_subnormal_eps) {
+  char path[512];
+  tmp_path(path, sizeof path, "bnsub");
+  float gamma = 1e-22f;
+  double eps = 1.1e-44;
+  tl_graph *g = bn_net(gamma, 0.0f, 0.0f, 0.0f, eps);
+  cr_assert(bn_f32(1.0f, gamma, 0.0f, 0.0f, 0.0f, eps) < 0.951f, "setup: float32 value");
+  double lo = 1, hi = 1;
+  tl_region *r;
+  cr_assert_eq(tl_region_box(&r, &lo, &hi, 1, NULL), TL_OK);
+  tl_property *p = prop1(-1.0, -0.95, 1);
+  tl_verify_result *res;
+  verify_one(g, r, p, TL_METHOD_IBP, TL_SEM_F32_ANY, &res);
+  tl_status st = {0};
+  cr_assert_eq(tl_cert_write(path, g, r, p, res, NULL, &st), TL_OK, "%s", st.msg);
+  tl_verify_result_free(res);
+  tl_property_free(p);
+  tl_region_free(r);
+  tl_graph_free(g);
+  cJSON *j = load_json(path);
+  cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "samples"), 0);
+  for (cJSON *bx = cJSON_GetObjectItemCaseSensitive(s0, "boxes")->child; bx; bx = bx->next)
+    if (cJSON_GetObjectItemCaseSensitive(bx, "node")->valueint != 0) {
+      cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(bx, "lo"), 0, hexstr(0.951));
+      cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(bx, "hi"), 0, hexstr(0.956));
+    }
+  cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(s0, "row_lower"), 0, hexstr(0.951));
+  cJSON_ReplaceItemInObject(s0, "verdict", cJSON_CreateString("verified"));
+  save_json(path, j);
+  cJSON_Delete(j);
+  /* even the boxes alone are false: float32 evaluation gives 0.944 < 0.951 */
+  cr_expect_eq(run_check(path), 1, "checker: a false f32-any batch-norm box was accepted");
   unlink(path);
 }
