@@ -111,11 +111,23 @@ typedef struct cact {
   qv *pre_lo, *pre_hi, *la, *lb, *ua, *ub;
 } cact;
 
+/* max pool lines: per output element the input index j (y >= x_j) and the upper line: y <= x_j
+ * (exact[o]) or y <= c[o] */
+typedef struct cmpool {
+  int node;
+  int64_t *arg;
+  int *exact;
+  qv *c;
+} cmpool;
+
 typedef struct crown {
   sample *s;
   int nacts;
   cact *acts;
   int *act_of; /* node -> act index or -1 (only once validated) */
+  int nmps;
+  cmpool *mps;
+  int *mp_of;  /* node -> max pool lines index or -1 (only once validated); NULL: none */
 } crown;
 
 typedef struct prop {
@@ -164,6 +176,7 @@ int check_box(ctx *c, sample *s, int id);
 /* recheck_crown.c */
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold);
 int check_act(ctx *c, crown *cr, int ai);
+int check_maxpool(ctx *c, crown *cr, int mi);
 
 /* sample.c */
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);

@@ -132,7 +132,7 @@ int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold)
     int rule = pfin && !(fold && (id != start || !is_affine(n->op))) && n->op != OP_INPUT && n->op != OP_PARAM;
     if (rule && is_act(n->op) && cr->act_of[id] < 0)
       rule = 0;
-    if (rule && (n->op == OP_MAXPOOL || n->op == OP_CLAMP))
+    if (rule && (n->op == OP_CLAMP || (n->op == OP_MAXPOOL && !(cr->mp_of && cr->mp_of[id] >= 0))))
       rule = 0;
     if (rule && n->op == OP_MUL && (g->nodes[n->par[0]].op == OP_PARAM) == (g->nodes[n->par[1]].op == OP_PARAM))
       rule = 0;
@@ -154,7 +154,7 @@ int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold)
     } else {
       /* f32-any: pay |lambda| E for rounding nodes */
       if (s->f32 && n->op != OP_RELU && n->op != OP_FLATTEN && n->op != OP_RESHAPE && n->op != OP_DROPOUT &&
-          n->op != OP_NEG) {
+          n->op != OP_NEG && n->op != OP_MAXPOOL) {
         /* E as computed by check_box from the same certificate boxes */
         const mpq_t *E = (const mpq_t *)s->E[id];
         int unb = s->eunb[id], over = s->eover[id];
@@ -252,6 +252,22 @@ int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold)
               mpq_sub(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
             } else {
               mpq_add(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
+            }
+          }
+      } else if (rc == OK && n->op == OP_MAXPOOL) { /* validated lines: y >= x_j, y <= x_j or y <= c */
+        const cmpool *MP = &cr->mps[cr->mp_of[id]];
+        int64_t nin = g->nodes[n->par[0]].numel;
+        ALLOC_L(n->par[0]);
+        for (int k = 0; rc == OK && k < m; k++)
+          for (int64_t o = 0; o < N; o++) {
+            mpq_srcptr l = lam[(size_t)k * N + o];
+            int sg = mpq_sgn(l);
+            if (sg > 0 || (sg < 0 && MP->exact[o])) {
+              mpq_ptr dst = L[n->par[0]][(size_t)k * nin + MP->arg[o]];
+              mpq_add(dst, dst, l);
+            } else if (sg < 0) {
+              mpq_mul(t, l, MP->c[o].q);
+              mpq_add(cst[k].q, cst[k].q, t);
             }
           }
       } else if (rc == OK && is_act(n->op)) {
@@ -456,4 +472,52 @@ int check_act(ctx *c, crown *cr, int ai) {
     qv_free(lw, cnt);
   }
   return rc;
+}
+
+/* validate max pool lines mi on the certificate box of the pool's input: j in the window (never
+ * padding); the lower line y >= x_j holds for any j of the window; "exact" needs l_j >= u_k for
+ * every other k of the window; a constant needs c >= max_k u_k */
+int check_maxpool(ctx *c, crown *cr, int mi) {
+  const cmpool *MP = &cr->mps[mi];
+  sample *s = cr->s;
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[MP->node];
+  const cnode *xn = &g->nodes[n->par[0]];
+  const box *x = &s->b[n->par[0]];
+  if (x->unb)
+    return fail(c, REJ, "REJECT: max pool lines on an unbounded input (node %d, index 0)", MP->node);
+  int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+  for (int64_t o = 0; o < n->numel; o++) {
+    int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+    int in = 0, dom = 1, cov = 1;
+    for (int pass = 0; pass < 2; pass++)
+      for (int64_t p = 0; p < n->kernel[0]; p++)
+        for (int64_t q = 0; q < n->kernel[1]; q++) {
+          int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
+          int64_t ww = j * n->stride[1] - n->padding[1] + q * n->dilation[1];
+          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+            continue;
+          int64_t xi = (bc * H + hh) * W + ww;
+          if (pass == 0) {
+            in |= xi == MP->arg[o];
+            continue;
+          }
+          if (!in)
+            continue;
+          if (xi != MP->arg[o] && mpq_cmp(x->lo[MP->arg[o]].q, x->hi[xi].q) < 0)
+            dom = 0;
+          if (!MP->exact[o] && mpq_cmp(MP->c[o].q, x->hi[xi].q) < 0)
+            cov = 0;
+        }
+    if (!in)
+      return fail(c, REJ, "REJECT: max pool line index outside the window (node %d, index %lld)", MP->node,
+                  (long long)o);
+    if (MP->exact[o] && !dom)
+      return fail(c, REJ, "REJECT: max pool exact upper line without dominance (node %d, index %lld)", MP->node,
+                  (long long)o);
+    if (!MP->exact[o] && !cov)
+      return fail(c, REJ, "REJECT: max pool upper constant below the window's upper bounds (node %d, index %lld)",
+                  MP->node, (long long)o);
+  }
+  return OK;
 }

@@ -190,7 +190,7 @@ int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m)
   s.b = calloc((size_t)g->n, sizeof *s.b);
   s.E = calloc((size_t)g->n, sizeof *s.E);
   s.eunb = calloc((size_t)g->n, 1), s.eover = calloc((size_t)g->n, 1);
-  crown cr = {&s, 0, NULL, NULL};
+  crown cr = {&s, 0, NULL, NULL, 0, NULL, NULL};
   prop p;
   memset(&p, 0, sizeof p);
   int out = g->output, rc = s.b && s.E && s.eunb && s.eover ? OK : fail(c, BAD, "out of memory");
@@ -278,6 +278,78 @@ int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m)
       rc = BAD;
     else if (!cJSON_IsArray(acts))
       rc = fail(c, BAD, "malformed: sample.crown.activations must be an array");
+    /* max pool lines (optional: a max pool without lines is concretised), validated before the
+     * activations, whose CROWN re-derivations may cross them */
+    const cJSON *mpj = rc == OK ? cJSON_GetObjectItemCaseSensitive(cj, "maxpools") : NULL;
+    if (rc == OK && mpj) {
+      if (!cJSON_IsArray(mpj))
+        rc = fail(c, BAD, "malformed: sample.crown.maxpools must be an array");
+      int nm = rc == OK ? cJSON_GetArraySize(mpj) : 0;
+      cr.mps = rc == OK ? calloc((size_t)(nm ? nm : 1), sizeof *cr.mps) : NULL;
+      cr.mp_of = rc == OK ? malloc((size_t)g->n * sizeof *cr.mp_of) : NULL;
+      if (rc == OK && (!cr.mps || !cr.mp_of))
+        rc = fail(c, BAD, "out of memory");
+      for (int i = 0; rc == OK && i < g->n; i++)
+        cr.mp_of[i] = -1;
+      int mprev = -1;
+      for (const cJSON *a = rc == OK ? mpj->child : NULL; a && rc == OK; a = a->next) {
+        int64_t id = 0;
+        if (get_int(c, a, "node", "sample.crown.maxpools[]", 0, g->n - 1, &id)) {
+          rc = BAD;
+          break;
+        }
+        if (g->nodes[id].op != OP_MAXPOOL || id <= mprev) {
+          rc = fail(c, BAD, "malformed: sample.crown.maxpools: node %lld is not a max pool in increasing order",
+                    (long long)id);
+          break;
+        }
+        mprev = (int)id;
+        cmpool *mp = &cr.mps[cr.nmps];
+        int64_t n = g->nodes[id].numel, nin = g->nodes[g->nodes[id].par[0]].numel;
+        mp->node = (int)id;
+        mp->arg = malloc((size_t)(n ? n : 1) * sizeof *mp->arg);
+        mp->exact = calloc((size_t)(n ? n : 1), sizeof *mp->exact);
+        mp->c = qv_new(n);
+        cr.nmps++;
+        if (!mp->arg || !mp->exact || !mp->c) {
+          rc = fail(c, BAD, "out of memory");
+          break;
+        }
+        const cJSON *arg = field(c, a, "arg", "sample.crown.maxpools[]");
+        const cJSON *up = arg ? field(c, a, "upper", "sample.crown.maxpools[]") : NULL;
+        if (!arg || !up) {
+          rc = BAD;
+          break;
+        }
+        if (!cJSON_IsArray(arg) || cJSON_GetArraySize(arg) != n || !cJSON_IsArray(up) || cJSON_GetArraySize(up) != n) {
+          rc = fail(c, BAD, "malformed: sample.crown.maxpools[node %lld]: arg and upper must be arrays of %lld items",
+                    (long long)id, (long long)n);
+          break;
+        }
+        int64_t o = 0;
+        for (const cJSON *it = arg->child, *u = up->child; it && u && rc == OK; it = it->next, u = u->next, o++) {
+          double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
+          if (!(d >= 0 && d < (double)nin && d == (double)(int64_t)d)) {
+            rc = fail(c, BAD, "malformed: sample.crown.maxpools[node %lld].arg: not an input index (node %lld, index %lld)",
+                      (long long)id, (long long)id, (long long)o);
+            break;
+          }
+          mp->arg[o] = (int64_t)d;
+          if (cJSON_IsString(u) && !strcmp(u->valuestring, "exact")) {
+            mp->exact[o] = 1;
+            continue;
+          }
+          char where[96];
+          snprintf(where, sizeof where, "sample.crown.maxpools[node %lld].upper", (long long)id);
+          int inf = 0;
+          rc = num_item(c, u, mp->c[o].q, &inf, 0, where, (long)o);
+        }
+        if (rc == OK)
+          rc = check_maxpool(c, &cr, cr.nmps - 1);
+        if (rc == OK)
+          cr.mp_of[id] = cr.nmps - 1;
+      }
+    }
     int na = rc == OK ? cJSON_GetArraySize(acts) : 0;
     cr.acts = calloc((size_t)(na ? na : 1), sizeof *cr.acts);
     int prev = -1;
@@ -353,6 +425,11 @@ int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m)
     qv_free(cr.acts[i].lb, n), qv_free(cr.acts[i].ua, n), qv_free(cr.acts[i].ub, n);
   }
   free(cr.acts), free(cr.act_of);
+  for (int i = 0; i < cr.nmps; i++) {
+    free(cr.mps[i].arg), free(cr.mps[i].exact);
+    qv_free(cr.mps[i].c, g->nodes[cr.mps[i].node].numel);
+  }
+  free(cr.mps), free(cr.mp_of);
   for (size_t z = 0; A && z < (size_t)p.nrows * (size_t)nout; z++)
     mpq_clear(A[z]);
   free(A);

@@ -371,3 +371,118 @@ Test(certs, graph_hash_and_model_binding) {
   tl_graph_free(g), tl_graph_free(g2), tl_graph_free(g3);
   remove(path), remove(mp), remove(model), remove(model2), remove(model3);
 }
+
+/* max pool lines in the certificate: the checker re-derives the CROWN bound through them and
+ * rejects lines that are not valid on the certificate's boxes */
+static tl_verdict make_mp_cert(tl_graph *g, tl_semantics sem, tl_method m, const char *path) {
+  double lo[2] = {2, 0}, hi[2] = {3, 1}, c[2] = {-1, 0}, d[1] = {0.5};
+  unsigned char strict[1] = {0};
+  int cs[2] = {0, 1};
+  tl_region *reg;
+  tl_property *p;
+  tl_status st;
+  cr_assert_eq(tl_region_box(&reg, lo, hi, 2, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_property_new(&p, 2, 1, c, d, strict, 1, cs, 0, &st), TL_OK, "%s", st.msg);
+  tl_verify_opts o = tl_verify_opts_default();
+  o.sem = sem, o.method = m, o.keep_evidence = 1, o.falsify = 0;
+  tl_verify_result *res;
+  cr_assert_eq(tl_verify_sample(g, reg, p, &o, &res, &st), TL_OK, "%s", st.msg);
+  tl_cert_info info = {NULL, "net.safetensors", NULL};
+  cr_assert_eq(tl_cert_write(path, g, reg, p, res, &info, &st), TL_OK, "%s", st.msg);
+  tl_verdict v = res->verdict;
+  tl_verify_result_free(res);
+  tl_property_free(p);
+  tl_region_free(reg);
+  return v;
+}
+
+static cJSON *mp_entry(cJSON *j) {
+  cJSON *mps = cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "maxpools");
+  cr_assert(mps && cJSON_GetArraySize(mps) >= 1, "certificate without max pool lines");
+  return cJSON_GetArrayItem(mps, 0);
+}
+
+Test(certs, max_pool_lines) {
+  char path[512], mp[512], out[600];
+  tmp_path(path, sizeof path, "mpl");
+  tmp_path(mp, sizeof mp, "mpl_mut");
+  tl_graph *g = vnet_maxpool_skip();
+  for (int sem = 0; sem < 2; sem++) {
+    cr_assert_neq(make_mp_cert(g, (tl_semantics)sem, TL_METHOD_IBP, path), TL_VERDICT_VERIFIED);
+    cr_assert_eq(make_mp_cert(g, (tl_semantics)sem, TL_METHOD_CROWN, path), TL_VERDICT_VERIFIED,
+                 "only the max pool lines prove out0 >= -1/2");
+    cr_assert_eq(run_check(path), 0);
+    cJSON *j = load(path);
+    cJSON *e = mp_entry(j);
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "upper"), 0)->valuestring, "exact");
+    cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "arg"), 0)->valueint, 0);
+    cJSON_Delete(j);
+    /* without the lines the max pool is concretised: the verified verdict no longer follows */
+    j = load(path);
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sample0(j), "crown"), "maxpools");
+    save(mp, j);
+    cr_assert_eq(run_check(mp), 1);
+    cJSON_Delete(j);
+    /* tampered lines */
+    const char *arg[4] = {"1", "0", "0", "7"};
+    const char *up[4] = {"\"exact\"", "\"0x1p+1\"", "\"0x1.8p+1\"", "\"exact\""};
+    int want[4] = {1, 1, 1, 2};
+    for (int t = 0; t < 4; t++) {
+      j = load(path);
+      e = mp_entry(j);
+      cJSON_ReplaceItemInArray(cJSON_GetObjectItem(e, "arg"), 0, cJSON_Parse(arg[t]));
+      cJSON_ReplaceItemInArray(cJSON_GetObjectItem(e, "upper"), 0, cJSON_Parse(up[t]));
+      save(mp, j);
+      /* t = 2: c = 3 = max u is a valid line, but the upper line does not prove the row: the
+       * lower line does, so the certificate stays acceptable */
+      cr_assert_eq(run_check(mp), t == 2 ? 0 : want[t], "tamper %d (sem %d)", t, sem);
+      cJSON_Delete(j);
+    }
+    j = load(path);
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(mp_entry(j), "upper"), 0, cJSON_CreateString("bogus"));
+    save(mp, j);
+    cr_assert_eq(run_check(mp), 2);
+    cJSON_Delete(j);
+  }
+  tl_graph_free(g);
+  /* a CNN with max pool: ACCEPTed; an index outside the window, "exact" without dominance and a
+   * constant below max u are REJECTed */
+  tl_graph *c = vnet_cnn(8, 1);
+  int seen_const = 0;
+  for (int sem = 0; sem < 2; sem++)
+    for (int ic = 0; ic < 2; ic++) {
+      make_cert(c, 60 + sem, 0.03, (tl_semantics)sem, TL_METHOD_CROWN, ic, path);
+      cr_assert_eq(run_check(path), 0);
+      cJSON *j = load(path);
+      cJSON *e = mp_entry(j), *ar = cJSON_GetObjectItem(e, "arg"), *ua = cJSON_GetObjectItem(e, "upper");
+      cr_assert_eq(cJSON_GetArraySize(ar), 18);
+      int kc = -1;
+      for (int o = 0; o < 18 && kc < 0; o++)
+        if (strcmp(cJSON_GetArrayItem(ua, o)->valuestring, "exact"))
+          kc = o;
+      cJSON_Delete(j);
+      for (int t = 0; t < 3; t++) {
+        if (t > 0 && kc < 0)
+          continue;
+        j = load(path);
+        e = mp_entry(j), ar = cJSON_GetObjectItem(e, "arg"), ua = cJSON_GetObjectItem(e, "upper");
+        if (t == 0) /* output 0 reads inputs 0, 1, 6, 7 of channel 0; 35 is outside its window */
+          cJSON_ReplaceItemInArray(ar, 0, cJSON_CreateNumber(35));
+        else if (t == 1)
+          cJSON_ReplaceItemInArray(ua, kc, cJSON_CreateString("exact"));
+        else
+          cJSON_ReplaceItemInArray(ua, kc, cJSON_CreateString("-0x1p+4"));
+        save(mp, j);
+        cr_assert_eq(run_check(mp), 1, "CNN tamper %d (sem %d)", t, sem);
+        cJSON_Delete(j);
+      }
+      seen_const += kc >= 0;
+    }
+  cr_assert(seen_const > 0, "no constant upper line exercised");
+  tl_graph_free(c);
+  remove(path), remove(mp);
+  snprintf(out, sizeof out, "%s.out", path);
+  remove(out);
+  snprintf(out, sizeof out, "%s.out", mp);
+  remove(out);
+}

@@ -886,3 +886,63 @@ Test(verify, normalised_input_sound_and_alpha_accepted) {
   }
   cr_log_info("alpha-CROWN improved %d rows through the normalisation", improved);
 }
+
+/* CROWN crosses max pool with the argmax lines: at least as tight as IBP on max-pool CNNs, strictly
+ * tighter where the box cannot see the dominance (out0 = max(x0, x1) - x0 = 0 for x0 >= x1), and
+ * the bounds contain the exact and float32 values of sampled points */
+Test(verify, crown_max_pool_lines) {
+  tl_graph *g = vnet_maxpool_skip();
+  double lo[2] = {2, 0}, hi[2] = {3, 1};
+  tl_region *reg;
+  tl_status st;
+  cr_assert_eq(tl_region_box(&reg, lo, hi, 2, &st), TL_OK, "%s", st.msg);
+  double a[4] = {1, 0, -1, 0}, lc[2];
+  for (int sem = 0; sem < 2; sem++) {
+    tl_bounds *b;
+    cr_assert_eq(tl_ibp(g, reg, (tl_semantics)sem, &b, &st), TL_OK, "%s", st.msg);
+    int o = out_id(g);
+    cr_assert_eq(tl_crown(g, reg, b, 2, a, 0, lc, NULL, &st), TL_OK, "%s", st.msg);
+    cr_assert(b->lo[o][0] <= -1 && b->hi[o][0] >= 1, "IBP sees the box only");
+    cr_assert(lc[0] >= (sem ? -1e-6 : 0) && lc[1] >= (sem ? -1e-6 : 0), "CROWN must see out0 = 0: %a %a (sem %d)", lc[0], lc[1], sem);
+    float x[2];
+    double ylo[16], yhi[16];
+    for (int t = 0; t <= 4; t++) {
+      x[0] = (float)(2 + t / 4.0), x[1] = (float)(t / 4.0);
+      cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
+      cr_assert(lc[0] <= ylo[0] && lc[1] <= -yhi[0]);
+    }
+    tl_bounds_free(b);
+  }
+  tl_region_free(reg);
+  tl_graph_free(g);
+  /* random CNNs with max pool: CROWN (plain and with CROWN intermediates) >= IBP on every row,
+   * and strictly tighter on some */
+  int tighter = 0;
+  for (uint64_t s = 0; s < 6; s++) {
+    tl_graph *c = vnet_cnn(90 + s, 1);
+    check_net(c, 700 + s, 0.02 + 0.01 * (double)(s % 3), 9);
+    tl_rng r;
+    tl_rng_init(&r, 800 + s);
+    float ctr[36];
+    for (int i = 0; i < 36; i++)
+      ctr[i] = (float)tl_rng_uniform(&r);
+    cr_assert_eq(tl_region_linf(&reg, ctr, 36, 0.03, 1, 0.0, 1.0, NULL), TL_OK);
+    tl_property *p;
+    cr_assert_eq(tl_property_robust(&p, 3, 0, NULL), TL_OK);
+    tl_verify_opts opt = tl_verify_opts_default();
+    opt.sem = TL_SEM_F32_ANY, opt.method = TL_METHOD_IBP, opt.falsify = 0;
+    tl_verify_result *ri, *rc;
+    cr_assert_eq(tl_verify_sample(c, reg, p, &opt, &ri, &st), TL_OK, "%s", st.msg);
+    opt.method = TL_METHOD_CROWN;
+    cr_assert_eq(tl_verify_sample(c, reg, p, &opt, &rc, &st), TL_OK, "%s", st.msg);
+    for (int k = 0; k < p->nrows; k++) {
+      cr_assert(rc->row_lower[k] >= ri->row_lower[k]);
+      tighter += rc->row_lower[k] > ri->row_lower[k];
+    }
+    tl_verify_result_free(ri), tl_verify_result_free(rc);
+    tl_property_free(p);
+    tl_region_free(reg);
+    tl_graph_free(c);
+  }
+  cr_assert(tighter > 0);
+}

@@ -160,6 +160,34 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
       cJSON_AddItemToObject(a, "ub", hexarr(A->ub, A->n));
       cJSON_AddItemToArray(acts, a);
     }
+    /* max pool lines (crown.c): the first argmax of the lower ends, and the upper line */
+    cJSON *mps = cJSON_AddArrayToObject(cj, "maxpools");
+    for (int v = 0; v < g->nnodes; v++) {
+      int x = g->nodes[v].parents[0];
+      if (g->nodes[v].op != TL_OP_MAX_POOL2D || !res->bounds->lo[x] ||
+          !tlv_box_finite(res->bounds->lo[x], res->bounds->hi[x], g->nodes[x].numel))
+        continue;
+      int empty = 0;
+      for (int64_t o = 0; o < g->nodes[v].numel && !empty; o++) {
+        int e = 0;
+        double cu = 0;
+        empty = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu) < 0;
+      }
+      if (empty) /* no lines: the backward pass concretised it too */
+        continue;
+      cJSON *mp = cJSON_CreateObject(), *arg = cJSON_CreateArray(), *up = cJSON_CreateArray();
+      cJSON_AddNumberToObject(mp, "node", v);
+      for (int64_t o = 0; o < g->nodes[v].numel; o++) {
+        int e = 0;
+        double cu = 0;
+        int64_t j = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu);
+        cJSON_AddItemToArray(arg, cJSON_CreateNumber((double)j));
+        cJSON_AddItemToArray(up, e ? cJSON_CreateString("exact") : hexnum(cu));
+      }
+      cJSON_AddItemToObject(mp, "arg", arg);
+      cJSON_AddItemToObject(mp, "upper", up);
+      cJSON_AddItemToArray(mps, mp);
+    }
   }
   cJSON_AddItemToObject(s, "row_lower", hexarr(res->row_lower, res->nrows));
   cJSON_AddStringToObject(s, "verdict", tl_verdict_name(res->verdict));

@@ -8,8 +8,10 @@
  * rigorous lower bound.  const is accumulated in FE_DOWNWARD.
  * f32-any: the float value of a rounding node is op(parents) + e with |e| <= E (same models as
  * IBP), so const -= |Lambda| . E there.  Relaxation lines come from the node boxes of the chosen
- * semantics (f32-any boxes in f32-any).  Ops without a backward rule are concretised on their
- * box (sound, looser). */
+ * semantics (f32-any boxes in f32-any).  Max pool: y >= x_j (j the first argmax of the lower
+ * ends), y <= x_j when l_j >= u_k for every other k of the window, else y <= max_k u_k (exact in
+ * both semantics: nothing to pay).  Ops without a backward rule are concretised on their box
+ * (sound, looser). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +73,41 @@ static void make_lines(tl_op op, double al, double l, double u, double *la, doub
     rnd_up();
     *ua = d, *ub = fu_u + (-d) * u;
   }
+}
+
+int64_t tlv_maxpool_line(const tl_graph *g, int id, const double *xl, const double *xh, int64_t o, int *exact,
+                         double *c) {
+  const tl_node *n = &g->nodes[id];
+  const tl_node *x = &g->nodes[n->parents[0]];
+  int64_t H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+  int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+  int64_t best = -1;
+  double mu = -INFINITY;
+  for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
+    for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
+      int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
+      int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
+      if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+        continue;
+      int64_t xi = (bc * H + hh) * W + ww;
+      if (best < 0 || xl[xi] > xl[best])
+        best = xi;
+      mu = fmax(mu, xh[xi]);
+    }
+  *exact = best >= 0;
+  if (best >= 0) /* second look: dominance over every other element */
+    for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
+      for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
+        int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
+        int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
+        if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+          continue;
+        int64_t xi = (bc * H + hh) * W + ww;
+        if (xi != best && !(xl[best] >= xh[xi]))
+          *exact = 0;
+      }
+  *c = mu;
+  return best;
 }
 
 typedef struct cstate {
@@ -471,6 +508,49 @@ static tl_code back_node(cstate *s, int v) {
       }
     return TL_OK;
   }
+  case TL_OP_MAX_POOL2D: {
+    /* exact in both semantics (a float max is one of its operands): y >= x_j; y <= x_j or y <= c */
+    int x = n->parents[0];
+    int64_t nin = g->nodes[x].numel;
+    const double *xl = s->b->lo[x], *xh = s->b->hi[x];
+    int64_t *arg = malloc((size_t)(N ? N : 1) * sizeof *arg);
+    double *cu = malloc((size_t)(N ? N : 1) * sizeof *cu);
+    unsigned char *ex = malloc((size_t)(N ? N : 1));
+    tl_code rc = arg && cu && ex ? TL_OK : tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
+    int empty = 0;
+    for (int64_t o = 0; rc == TL_OK && o < N; o++) {
+      int e = 0;
+      arg[o] = tlv_maxpool_line(g, v, xl, xh, o, &e, &cu[o]);
+      ex[o] = (unsigned char)e;
+      empty |= arg[o] < 0;
+    }
+    if (rc == TL_OK && empty) { /* a window without an input element: no lines, concretise */
+      free(arg), free(cu), free(ex);
+      break;
+    }
+    double *plo = NULL, *phi = NULL;
+    if (rc == TL_OK)
+      rc = coef_get(s, x, &plo, &phi);
+    for (int pass = 0; rc == TL_OK && pass < 2; pass++) {
+      pass ? rnd_up() : rnd_down();
+      double *dst = pass ? phi : plo;
+      for (int k = 0; k < s->m; k++)
+        for (int64_t o = 0; o < N; o++) {
+          double l = lam[(size_t)k * N + o];
+          if (l > 0 || (l < 0 && ex[o]))
+            dst[(size_t)k * nin + arg[o]] = dst[(size_t)k * nin + arg[o]] + l;
+        }
+    }
+    rnd_down();
+    for (int k = 0; rc == TL_OK && k < s->m; k++)
+      for (int64_t o = 0; o < N; o++) {
+        double l = lam[(size_t)k * N + o];
+        if (l < 0 && !ex[o])
+          s->cst[k] = s->cst[k] + l * cu[o];
+      }
+    free(arg), free(cu), free(ex);
+    return rc;
+  }
   case TL_OP_BATCH_NORM: {
     double *plo, *phi;
     TL_TRY(coef_get(s, n->parents[0], &plo, &phi));
@@ -663,7 +743,7 @@ tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bou
 }
 
 /* Can CROWN bounds of pre-activation p be tighter than its IBP box?  Not when p is one affine map
- * of the input or of a node the backward pass concretises (max pool, clamp): then CROWN and
+ * of the input or of a node the backward pass concretises (clamp): then CROWN and
  * midpoint-radius IBP compute the same exact image (up to rounding). */
 static int icrown_useful(const tl_verify_plan *pl, int p) {
   const tl_graph *g = pl->g;
@@ -675,7 +755,7 @@ static int icrown_useful(const tl_verify_plan *pl, int p) {
   while (g->nodes[q].op == TL_OP_FLATTEN || g->nodes[q].op == TL_OP_RESHAPE || g->nodes[q].op == TL_OP_DROPOUT)
     q = g->nodes[q].parents[0];
   tl_op op = g->nodes[q].op;
-  return !(op == TL_OP_INPUT || op == TL_OP_MAX_POOL2D || op == TL_OP_CLAMP);
+  return !(op == TL_OP_INPUT || op == TL_OP_CLAMP);
 }
 
 /* CROWN bounds of the pre-activation p of activation A (rows +e_j and -e_j, in chunks); only
@@ -732,7 +812,7 @@ static int alpha_ok(cctx *c, const unsigned char *how, int out) {
       continue;
     tl_op op = c->g->nodes[v].op;
     if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE || op == TL_OP_FLATTEN || op == TL_OP_RESHAPE ||
-        op == TL_OP_DROPOUT || op == TL_OP_NEG || (op == TL_OP_RELU && c->act_of[v] >= 0))
+        op == TL_OP_DROPOUT || op == TL_OP_NEG || op == TL_OP_MAX_POOL2D || (op == TL_OP_RELU && c->act_of[v] >= 0))
       continue;
     if (op == TL_OP_ADD || op == TL_OP_SUB || op == TL_OP_MUL) { /* input normalisation: one constant */
       const tl_node *n = &c->g->nodes[v];
@@ -792,6 +872,14 @@ static tl_code alpha_grad(cctx *c, double **rec, const unsigned char *how, int o
       } else if (n->op == TL_OP_NEG) {
         for (int64_t i = 0; i < N; i++)
           h[i] = -z[i];
+      } else if (n->op == TL_OP_MAX_POOL2D) { /* the line its coefficient's sign selected */
+        int p = n->parents[0];
+        for (int64_t i = 0; i < N; i++) {
+          int e = 0;
+          double cu = 0;
+          int64_t j = tlv_maxpool_line(g, v, c->b->lo[p], c->b->hi[p], i, &e, &cu);
+          h[i] = j < 0 ? 0 : lam[i] >= 0 || e ? z[j] : cu;
+        }
       } else if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE) {
         tlv_fast_point(c->pl, v, z, h);
       } else if (n->op == TL_OP_RELU) {
@@ -874,7 +962,7 @@ static tl_code alpha_crown(cctx *c, int out, int nrows, const double *a, int ste
       for (int64_t j = 0; j < cd->acts[i].n && !nz; j++)
         nz = grad[i][j] != 0;
     if (!nz)
-      break; /* no relu slope reaches the bound (e.g. behind a concretised max pool) */
+      break; /* no relu slope reaches the bound (e.g. behind a concretised clamp) */
     double eta = 0.4 * pow(0.85, t);
     for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
       tl_crown_act *A = &cd->acts[i];

@@ -127,4 +127,11 @@ tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl
 tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
                      tl_status *st);
 
+/* max pool CROWN lines of output element o of node id over the parent box (finite): lower line
+ * y >= x_j (j = first argmax of the lower ends, never padding; returned); upper line y <= x_j when
+ * *exact (l_j >= u_k for every other k of the window), else y <= *c = max_k u_k.  Returns -1
+ * when the window holds no input element. */
+int64_t tlv_maxpool_line(const tl_graph *g, int id, const double *xl, const double *xh, int64_t o, int *exact,
+                         double *c);
+
 #endif

@@ -91,6 +91,20 @@ tl_graph *vnet_cnn(uint64_t seed, int maxpool) {
   return g;
 }
 
+tl_graph *vnet_maxpool_skip(void) {
+  tl_graph *g = tl_graph_new();
+  int64_t xs[4] = {1, 1, 1, 2};
+  int x, y, o;
+  tl_graph_input(g, "x", 4, xs, &x, NULL);
+  tl_attrs pa = tl_attrs_default(TL_OP_MAX_POOL2D);
+  pa.kernel[0] = 1, pa.kernel[1] = 2, pa.stride[0] = 1, pa.stride[1] = 2;
+  tl_graph_op(g, TL_OP_MAX_POOL2D, 1, &x, &pa, &y, NULL);
+  int p[2] = {y, x};
+  tl_graph_op(g, TL_OP_SUB, 2, p, NULL, &o, NULL);
+  tl_graph_mark_output(g, o, NULL);
+  return g;
+}
+
 /* sum of t[0..n) in the given order */
 static float fsum(const float *t, int64_t n, vnet_order o) {
   if (n == 0)
