@@ -163,9 +163,10 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
     /* max pool lines (crown.c): the first argmax of the lower ends, and the upper line */
     cJSON *mps = cJSON_AddArrayToObject(cj, "maxpools");
     for (int v = 0; v < g->nnodes; v++) {
+      if (g->nodes[v].op != TL_OP_MAX_POOL2D)
+        continue;
       int x = g->nodes[v].parents[0];
-      if (g->nodes[v].op != TL_OP_MAX_POOL2D || !res->bounds->lo[x] ||
-          !tlv_box_finite(res->bounds->lo[x], res->bounds->hi[x], g->nodes[x].numel))
+      if (!res->bounds->lo[x] || !tlv_box_finite(res->bounds->lo[x], res->bounds->hi[x], g->nodes[x].numel))
         continue;
       int empty = 0;
       for (int64_t o = 0; o < g->nodes[v].numel && !empty; o++) {
