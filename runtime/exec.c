@@ -28,7 +28,8 @@ struct tl_exec {
   int *gsole;          /* backward: the one consumer that may assign (not accumulate) this cotangent, or -1 */
   float *pgrad;
   int64_t npgrad;
-  int pgrad_zero;      /* pgrad is all +0 (tl_exec_zero_grad, nothing written since) */
+  int pgrad_zero;      /* 1: pgrad is all +0; 2: logically all +0 but not yet cleared (lazy
+                        * tl_exec_zero_grad: backward clears only what it does not assign) */
   unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
   tl_ws ws;
   tl_pool *tpool;      /* our worker threads, started by the first FAST kernel that splits work */
@@ -421,6 +422,15 @@ static float *grad_buf(tl_exec *e, int id, int64_t n) {
   return e->grad[id];
 }
 
+/* clear a lazily zeroed pgrad for real */
+static void pgrad_materialize(tl_exec *e) {
+  if (e->pgrad_zero == 2) {
+    if (e->npgrad)
+      memset(e->pgrad, 0, (size_t)e->npgrad * sizeof *e->pgrad);
+    e->pgrad_zero = 1;
+  }
+}
+
 static tl_code ensure_pgrad(tl_exec *e, tl_status *st) {
   if (e->npgrad < e->g->nweights) {
     float *p = realloc(e->pgrad, (size_t)e->g->nweights * sizeof *p);
@@ -494,11 +504,46 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       int p = n->parents[k];
       if (!e->need[p] || (n->op == TL_OP_EMBEDDING && k == 0))
         continue;
-      if (g->nodes[p].op == TL_OP_INPUT || g->nodes[p].op == TL_OP_PARAM) {
+      if (g->nodes[p].op == TL_OP_INPUT) {
         e->gsole[p] = -2;
         continue;
       }
+      if (g->nodes[p].op == TL_OP_PARAM) { /* linear assigns its weight and bias cotangents */
+        e->gsole[p] = e->gsole[p] == -1 && k >= 1 && n->op == TL_OP_LINEAR ? i : -2;
+        continue;
+      }
       e->gsole[p] = e->gsole[p] == -1 && k == 0 && tl_op_bwd_can_assign(n->op) ? i : -2;
+    }
+  }
+  if (accumulate && !inplace)
+    pgrad_materialize(e);
+  if (inplace && e->pgrad_zero == 2) { /* clear pgrad except the regions a kernel assigns */
+    int64_t lo[64], hi[64];
+    int na = 0, over = 0;
+    for (int i = 0; i < out; i++) {
+      const tl_node *n = &g->nodes[i];
+      if (!e->need[i] || n->op != TL_OP_PARAM || e->gsole[i] < 0 || n->numel <= 0)
+        continue;
+      if (na == 64) {
+        over = 1;
+        break;
+      }
+      int j = na++;
+      for (; j > 0 && lo[j - 1] > n->woff; j--)
+        lo[j] = lo[j - 1], hi[j] = hi[j - 1];
+      lo[j] = n->woff, hi[j] = n->woff + n->numel;
+    }
+    if (over) {
+      pgrad_materialize(e); /* assigning over +0 gives the same bits */
+    } else {
+      int64_t at = 0;
+      for (int j = 0; j <= na; j++) {
+        int64_t end = j < na ? lo[j] : e->npgrad;
+        if (end > at)
+          memset(e->pgrad + at, 0, (size_t)(end - at) * sizeof *e->pgrad);
+        if (j < na && hi[j] > at)
+          at = hi[j];
+      }
     }
   }
   for (int i = 0; i <= out; i++) {
@@ -542,9 +587,9 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
     int needs_in = tl_op_bwd_needs_in(n->op);
     unsigned assign = 0;
     for (int k = 0; rc == TL_OK && k < np; k++) {
-      if (k == 0 && e->gsole[n->parents[0]] == i)
-        assign = 1u;
       int p = n->parents[k];
+      if (k < 32 && e->gsole[p] == i)
+        assign |= 1u << k;
       in[k] = value_of(e, p);
       if (needs_in && !in[k])
         rc = missing(e, i, p, st);
@@ -595,16 +640,14 @@ const float *tl_exec_grad(const tl_exec *e, int id) {
 float *tl_exec_param_grads(tl_exec *e) {
   if (ensure_pgrad(e, NULL) != TL_OK)
     return NULL;
+  pgrad_materialize(e);
   e->pgrad_zero = 0; /* the caller may write into it */
   return e->pgrad;
 }
 
 void tl_exec_zero_grad(tl_exec *e) {
-  if (ensure_pgrad(e, NULL) == TL_OK) {
-    if (e->npgrad)
-      memset(e->pgrad, 0, (size_t)e->npgrad * sizeof *e->pgrad);
-    e->pgrad_zero = 1;
-  }
+  if (ensure_pgrad(e, NULL) == TL_OK)
+    e->pgrad_zero = 2; /* cleared lazily: by backward (except what it assigns) or on access */
 }
 
 /* ---- autograd helpers --------------------------------------------------------------------- */

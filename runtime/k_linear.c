@@ -55,10 +55,27 @@ tl_code tl_k_linear_bwd(const tl_kctx *k) {
   const float *g = k->gout;
   if (k->gin[0]) /* gx (R x I) += g (R x O) W (O x I) */
     k->be->sgemm(0, 0, (int)R, (int)I, (int)O, 1.0f, g, (int)O, k->in[1], (int)I, 1.0f, k->gin[0], (int)I);
-  if (k->gin[1]) /* gW (O x I) += g^T (O x R) x (R x I) */
-    k->be->sgemm(1, 0, (int)O, (int)I, (int)R, 1.0f, g, (int)O, k->in[0], (int)I, 1.0f, k->gin[1], (int)I);
+  if (k->gin[1]) { /* gW (O x I) += g^T (O x R) x (R x I) */
+    float *gw = k->gin[1];
+    if ((k->gin_assign & 2u) && R == 1 && k->kernels != TL_KERNELS_REF) {
+      /* one row: gW = +0 + g[o] x[i], the bits of accumulating the single product into +0 */
+      const float *x = k->in[0];
+      for (int64_t o = 0; o < O; o++) {
+        float go = g[o], *row = gw + o * I;
+        for (int64_t i = 0; i < I; i++)
+          row[i] = 0.0f + go * x[i];
+      }
+    } else {
+      if (k->gin_assign & 2u)
+        memset(gw, 0, (size_t)(O * I) * sizeof *gw);
+      k->be->sgemm(1, 0, (int)O, (int)I, (int)R, 1.0f, g, (int)O, k->in[0], (int)I, 1.0f, gw, (int)I);
+    }
+  }
   if (n->nparents > 2 && k->gin[2]) { /* gb += sum over rows of g */
     float *gb = k->gin[2];
+    if (k->gin_assign & 4u)
+      for (int64_t o = 0; o < O; o++)
+        gb[o] = 0.0f;
     for (int64_t r = 0; r < R; r++)
       for (int64_t o = 0; o < O; o++)
         gb[o] += g[r * O + o];
