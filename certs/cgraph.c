@@ -20,6 +20,7 @@ void graph_free(cgraph *g) {
       mpz_clear(n->wz[e]);
     free(n->wz);
     free(n->w64);
+    free(n->wd);
     for (int64_t k = 0; n->bn && k < n->nbn; k++)
       mpq_clear(n->bn[k].slo), mpq_clear(n->bn[k].shi), mpq_clear(n->bn[k].u);
     free(n->bn);
@@ -249,7 +250,7 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
         return BAD;
       /* weights are binary32 values; wf keeps the bits (strtod of the string: exact for hex floats,
        * keeps the sign of zero), cross-checked against the exact rational */
-      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)))
+      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)) || !(n->wd = malloc((size_t)n->numel * sizeof *n->wd)))
         return fail(c, BAD, "out of memory");
       const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "data")->child;
       for (int64_t e = 0; e < n->numel; e++, it = it->next) {
@@ -272,6 +273,7 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
         if (!eq)
           return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
         n->wf[e] = fs;
+        n->wd[e] = (double)fs;
       }
       /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
       n->wzok = 1;
@@ -304,6 +306,23 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
     }
     if (check_struct(c, g, i))
       return c->code;
+    /* leaky alpha and clamp ends as exact doubles (fast path), when they are */
+    n->dalpha = mpq_get_d(n->alpha), n->dclo = mpq_get_d(n->clo), n->dchi = mpq_get_d(n->chi);
+    {
+      mpq_t t;
+      mpq_init(t);
+      int fa = n->dalpha - n->dalpha == 0, fl = n->dclo - n->dclo == 0, fh = n->dchi - n->dchi == 0;
+      if (fa)
+        mpq_set_d(t, n->dalpha);
+      n->dalpha_ok = fa && mpq_equal(t, n->alpha);
+      if (fl)
+        mpq_set_d(t, n->dclo);
+      n->dclamp_ok = fl && mpq_equal(t, n->clo);
+      if (fh)
+        mpq_set_d(t, n->dchi);
+      n->dclamp_ok = n->dclamp_ok && fh && mpq_equal(t, n->chi);
+      mpq_clear(t);
+    }
     if (n->op == OP_BN) {
       n->nbn = g->nodes[n->par[1]].numel;
       if (!(n->bn = calloc((size_t)n->nbn, sizeof *n->bn)))

@@ -68,6 +68,9 @@ typedef struct cnode {
   int wzok;
   int wbits;      /* max bit length of |wz| (when wzok) */
   int64_t *w64;   /* wz as machine integers when wbits <= 62, else NULL */
+  double *wd;     /* PARAM data as binary64 (exact: binary32 values) for the fast path */
+  double dalpha, dclo, dchi; /* leaky alpha, clamp ends as exact doubles when dalpha_ok / dclamp_ok */
+  int dalpha_ok, dclamp_ok;
   bncache *bn;    /* BATCH_NORM: per channel (nbn of them) */
   int64_t nbn;
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
@@ -177,6 +180,14 @@ int check_box(ctx *c, sample *s, int id);
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold);
 int check_act(ctx *c, crown *cr, int ai);
 int check_maxpool(ctx *c, crown *cr, int mi);
+
+/* fast.c: binary64 upward-rounded fast path; fast_sample: 1 = the sample is accepted, 0 = not
+ * proved here (the caller runs check_sample) */
+typedef struct fast fast;
+int fast_parse(const char *s, int allow_inf, double *out);
+fast *fast_new(const cgraph *g);
+void fast_free(fast *F);
+int fast_sample(fast *F, const cJSON *sj, int f32, int crown_m);
 
 /* sample.c */
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);
