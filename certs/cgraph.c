@@ -244,64 +244,36 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
     if (n->op == OP_BN && get_num(c, o, "eps", where, n->eps))
       return BAD;
     if (n->op == OP_PARAM) {
-      if (!(n->w = qv_new(n->numel)))
-        return fail(c, BAD, "out of memory");
-      if (get_qarr(c, o, "data", where, n->numel, n->w, 0))
+      /* weights are binary32 values written as hex floats: read exactly into binary64 (wd) and
+       * binary32 (wf, whose bits the graph hash covers; the sign of zero is kept).  The exact forms
+       * (rationals, fixed point) are built only if the exact checker runs (graph_exact). */
+      cJSON *data = field(c, o, "data", where);
+      if (!data)
         return BAD;
-      /* weights are binary32 values; wf keeps the bits (strtod of the string: exact for hex floats,
-       * keeps the sign of zero), cross-checked against the exact rational */
+      if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) != n->numel)
+        return fail(c, BAD, "malformed: %s.data must be an array of %lld numbers", where, (long long)n->numel);
       if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)) || !(n->wd = malloc((size_t)n->numel * sizeof *n->wd)))
         return fail(c, BAD, "out of memory");
-      const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "data")->child;
-      for (int64_t e = 0; e < n->numel; e++, it = it->next) {
-        double d = mpq_get_d(n->w[e].q);
-        float f = (float)d;
-        mpq_t t;
-        mpq_init(t);
-        mpq_set_d(t, (double)f);
-        int eq = mpq_equal(t, n->w[e].q) && d == d && f - f == 0;
-        char *endp;
-        double ds = strtod(it->valuestring, &endp);
-        float fs = (float)ds;
-        if (eq && !*endp && fs - fs == 0) {
-          mpq_set_d(t, (double)fs);
-          eq = mpq_equal(t, n->w[e].q) && (double)fs == ds;
-        } else {
-          eq = 0;
-        }
-        mpq_clear(t);
-        if (!eq)
+      int64_t e = 0;
+      for (const cJSON *it = data->child; it; it = it->next, e++) {
+        double d;
+        if (!cJSON_IsString(it) || fast_parse(it->valuestring, 0, &d) != 0) {
+          /* not a binary64 hex float: malformed, or an exact number that is not a binary32 value */
+          mpq_t q;
+          int inf;
+          char wd[96];
+          snprintf(wd, sizeof wd, "%s.data", where);
+          mpq_init(q);
+          int rc = num_item(c, it, q, &inf, 0, wd, (long)e);
+          mpq_clear(q);
+          if (rc != OK)
+            return rc;
           return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
-        n->wf[e] = fs;
-        n->wd[e] = (double)fs;
-      }
-      /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
-      n->wzok = 1;
-      n->wze = LONG_MAX;
-      for (int64_t e = 0; e < n->numel; e++) {
-        n->wzok &= n->w[e].dy;
-        if (n->w[e].dy && n->w[e].dm && n->w[e].de < n->wze)
-          n->wze = n->w[e].de;
-      }
-      if (n->wze == LONG_MAX)
-        n->wze = 0;
-      if (n->wzok) {
-        if (!(n->wz = malloc((size_t)n->numel * sizeof *n->wz)))
-          return fail(c, BAD, "out of memory");
-        for (int64_t e = 0; e < n->numel; e++) {
-          mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
-          if (n->w[e].dm)
-            mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
-          int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
-          if (b > n->wbits)
-            n->wbits = b;
         }
-        if (n->wbits <= 62) {
-          if (!(n->w64 = malloc((size_t)n->numel * sizeof *n->w64)))
-            return fail(c, BAD, "out of memory");
-          for (int64_t e = 0; e < n->numel; e++)
-            n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
-        }
+        float f = (float)d;
+        if ((double)f != d)
+          return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+        n->wf[e] = f, n->wd[e] = d;
       }
     }
     if (check_struct(c, g, i))
@@ -349,6 +321,60 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
   return OK;
 }
 
+/* The exact forms of the weights (rationals, dyadic mantissa/exponent, fixed point at a common
+ * scale), built from the exact binary64 values on the first use by the exact checker. */
+int graph_exact(ctx *c, cgraph *g) {
+  if (g->exact)
+    return OK;
+  for (int i = 0; i < g->n; i++) {
+    cnode *n = &g->nodes[i];
+    if (n->op != OP_PARAM)
+      continue;
+    if (!(n->w = qv_new(n->numel)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t e = 0; e < n->numel; e++) {
+      qv *v = &n->w[e];
+      mpq_set_d(v->q, n->wd[e]); /* exact: a finite binary64 */
+      uint64_t u;
+      memcpy(&u, &n->wd[e], sizeof u);
+      int ef = (int)(u >> 52 & 0x7ff);
+      int64_t m = (int64_t)(u & ((UINT64_C(1) << 52) - 1));
+      long ex = ef ? ef - 1075 : -1074;
+      if (ef)
+        m |= INT64_C(1) << 52;
+      while (m && !(m & 1))
+        m >>= 1, ex++;
+      v->dy = 1, v->dm = u >> 63 ? -m : m, v->de = m ? ex : 0;
+    }
+    /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
+    n->wzok = 1;
+    n->wze = LONG_MAX;
+    for (int64_t e = 0; e < n->numel; e++)
+      if (n->w[e].dm && n->w[e].de < n->wze)
+        n->wze = n->w[e].de;
+    if (n->wze == LONG_MAX)
+      n->wze = 0;
+    if (!(n->wz = malloc((size_t)(n->numel ? n->numel : 1) * sizeof *n->wz)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t e = 0; e < n->numel; e++) {
+      mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
+      if (n->w[e].dm)
+        mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
+      int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
+      if (b > n->wbits)
+        n->wbits = b;
+    }
+    if (n->wbits <= 62) {
+      if (!(n->w64 = malloc((size_t)(n->numel ? n->numel : 1) * sizeof *n->w64)))
+        return fail(c, BAD, "out of memory");
+      for (int64_t e = 0; e < n->numel; e++)
+        n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
+    }
+  }
+  g->exact = 1;
+  return OK;
+}
+
 /* ---- affine view ------------------------------------------------------------------------------ */
 
 void caff_free(caff *a) { free(a->rp), free(a->col), free(a->w), free(a->widx), free(a->div), free(a->k); }
@@ -376,11 +402,10 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
   a->nout = n->numel;
   a->rp = malloc((size_t)(n->numel + 1) * sizeof *a->rp);
   a->col = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->col);
-  a->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->w);
   a->widx = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->widx);
   a->div = malloc((size_t)n->numel * sizeof *a->div);
   a->k = malloc((size_t)n->numel * sizeof *a->k);
-  if (!a->rp || !a->col || !a->w || !a->widx || !a->div || !a->k)
+  if (!a->rp || !a->col || !a->widx || !a->div || !a->k)
     return fail(c, BAD, "out of memory");
   int64_t t = 0;
   for (int64_t o = 0; o < n->numel; o++) {
@@ -391,12 +416,11 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
       for (int64_t i = 0; i < per; i++, t++) {
         a->col[t] = r * per + i;
         a->widx[t] = n->op == OP_LINEAR ? j * per + i : i * last + j;
-        a->w[t] = (const mpq_t *)&w->w[a->widx[t]].q;
       }
       a->k[o] = per + (a->bias >= 0);
     } else if (n->op == OP_GAP) {
       for (int64_t i = 0; i < per; i++, t++)
-        a->col[t] = o * per + i, a->w[t] = NULL, a->widx[t] = -1;
+        a->col[t] = o * per + i, a->widx[t] = -1;
       a->div[o] = per, a->k[o] = per + 1;
     } else {
       int conv = n->op == OP_CONV;
@@ -413,7 +437,6 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
             int64_t ch = conv ? (oc / opg) * cpg + ci : oc;
             a->col[t] = ((b * C + ch) * H + hh) * W + ww;
             a->widx[t] = conv ? ((oc * cpg + ci) * n->kernel[0] + p) * n->kernel[1] + q : -1;
-            a->w[t] = conv ? (const mpq_t *)&w->w[a->widx[t]].q : NULL;
             t++;
           }
       if (!conv)
@@ -438,6 +461,16 @@ int caff_get(ctx *c, const cgraph *g, int id, caff *a) {
       memset(k, 0, sizeof *k);
       return rc;
     }
+  }
+  /* the rational weight pointers, for the exact checker only (after graph_exact) */
+  if (g->exact && !k->w) {
+    const cnode *n = &g->nodes[id];
+    const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    int64_t nnz = k->rp[k->nout];
+    if (!(k->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *k->w)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t t = 0; t < nnz; t++)
+      k->w[t] = w && k->widx[t] >= 0 ? (const mpq_t *)&w->w[k->widx[t]].q : NULL;
   }
   *a = *k;
   return OK;

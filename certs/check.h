@@ -61,7 +61,7 @@ typedef struct cnode {
   int np, par[5];
   int nd;
   int64_t shape[MAXDIM], numel;
-  qv *w;     /* PARAM data */
+  qv *w;     /* PARAM data (exact forms: only after graph_exact) */
   float *wf; /* PARAM data as binary32 (sign of zero kept: the graph hash covers the bits) */
   mpz_t *wz; /* PARAM data as integers at the common scale 2^wze (when wzok: every weight was a hex float) */
   long wze;
@@ -82,12 +82,13 @@ typedef struct cgraph {
   int n, input, output;
   cnode *nodes;
   struct caff *aff; /* per node: its affine view, built once on first use (caff_get) */
+  int exact;        /* graph_exact done: PARAM w, wz, w64 exist (the exact checker needs them) */
 } cgraph;
 
 typedef struct caff {
   int64_t nout;
   int64_t *rp, *col;
-  const mpq_t **w; /* weight pointer per term (NULL: weight 1) */
+  const mpq_t **w; /* weight pointer per term (NULL: weight 1); built by caff_get once the graph is exact */
   int64_t *widx;   /* index of that weight in the weight param (-1: weight 1) */
   int64_t *div;    /* per output (1 for none) */
   int64_t *k;      /* roundings */
@@ -157,6 +158,7 @@ void qv_free(qv *v, int64_t n);
 /* cgraph.c */
 void graph_free(cgraph *g);
 int read_graph(ctx *c, const cJSON *gj, cgraph *g);
+int graph_exact(ctx *c, cgraph *g);
 void caff_free(caff *a);
 int is_affine(cop op);
 int caff_build(ctx *c, const cgraph *g, int id, caff *a);

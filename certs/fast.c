@@ -48,38 +48,39 @@ int fast_parse(const char *s, int allow_inf, double *out) {
     return -1;
   }
   p += 2;
+  /* hex digit values, -1 for anything else */
+  static const signed char HX[256] = {
+      ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+      ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+      ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16}; /* value + 1; 0: not a digit */
   uint64_t m = 0;
-  int nd = 0, infrac = 0, sig = 0; /* sig: significant hex digits in m (after leading zeros) */
-  long e = 0;                      /* value = m 2^e, before the p exponent */
-  for (;; p++) {
-    if (*p == '.' && !infrac) {
-      infrac = 1;
-      continue;
-    }
+  long nd = 0;
+  int sig = 0; /* significant hex digits in m (after leading zeros) */
+  long e = 0;  /* value = m 2^e, before the p exponent */
+  for (int infrac = 0; infrac < 2; infrac++) {
     int h;
-    if (*p >= '0' && *p <= '9')
-      h = *p - '0';
-    else if (*p >= 'a' && *p <= 'f')
-      h = *p - 'a' + 10;
-    else if (*p >= 'A' && *p <= 'F')
-      h = *p - 'A' + 10;
-    else
-      break;
-    if (++nd > 4096)
-      return -1;
-    if (sig || h) {
-      if (sig == 16) { /* more than 64 bits: only trailing zero digits still fit */
-        if (h)
-          return -1;
-        if (!infrac)
-          e += 4;
-        continue;
+    for (; (h = HX[(unsigned char)*p]) != 0; p++) {
+      h--;
+      nd++;
+      if (sig || h) {
+        if (sig == 16) { /* more than 64 bits: only trailing zero digits still fit */
+          if (h)
+            return -1;
+          if (!infrac)
+            e += 4;
+          continue;
+        }
+        m = m << 4 | (uint64_t)h, sig++;
       }
-      m = m << 4 | (uint64_t)h, sig++;
+      if (infrac)
+        e -= 4;
     }
-    if (infrac)
-      e -= 4;
+    if (infrac || *p != '.')
+      break;
+    p++;
   }
+  if (nd > 4096)
+    return -1;
   if (!nd)
     return -1;
   long x = 0;
@@ -126,16 +127,42 @@ int fast_parse(const char *s, int allow_inf, double *out) {
 
 /* TL_CHECK_FAST=debug: say on stderr where the fast path gave up (source line) */
 static int fast_debug = -1;
-static int nope(int line) {
+static void debug_init(void) {
   if (fast_debug < 0) {
     const char *e = getenv("TL_CHECK_FAST");
     fast_debug = e && !strcmp(e, "debug");
   }
+}
+static int nope(int line) {
+  debug_init();
   if (fast_debug)
     fprintf(stderr, "fast path: not proved (fast.c:%d)\n", line);
   return 0;
 }
 #define NOPE nope(__LINE__)
+
+__extension__ typedef __int128 gi128;
+
+/* d = m 2^e exactly (d finite) */
+static inline void dsplit(double d, int64_t *m, int *e) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  int ef = (int)(u >> 52 & 0x7ff);
+  int64_t mm = (int64_t)(u & ((UINT64_C(1) << 52) - 1));
+  if (ef)
+    mm |= INT64_C(1) << 52, *e = ef - 1075;
+  else
+    *e = -1074;
+  *m = u >> 63 ? -mm : mm;
+}
+
+/* e with |d| < 2^e (d finite) */
+static inline int dexp2(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  int ef = (int)(u >> 52 & 0x7ff);
+  return ef ? ef - 1022 : -1022;
+}
 
 /* ---- per-file state -------------------------------------------------------------------------- */
 
@@ -148,23 +175,32 @@ struct fast {
   int *strict, *cstart;
   size_t cap_cf, cap_d, cap_der, cap_strict, cap_cstart;
   int64_t maxnumel;
-  long ngrid; /* elements settled on the fine grid */
+  long ngrid;      /* elements settled on the fine per-element grid */
+  int64_t **w64;   /* per PARAM node: weights as integers at 2^wze when |W| < 2^62 (else NULL) */
+  int *wze, *wbits;
+  int64_t *xu, *xd; /* scratch: a parent box on a fixed-point grid */
 };
 
 void fast_free(fast *F) {
   if (!F)
     return;
+  if (fast_debug > 0)
+    fprintf(stderr, "fast path: %ld elements settled on the fine grid\n", F->ngrid);
   for (int i = 0; F->g && i < F->g->n; i++) {
     if (F->g->nodes[i].op != OP_PARAM)
       free(F->lo[i]), free(F->hi[i]);
     free(F->E[i]);
   }
   free(F->lo), free(F->hi), free(F->E), free(F->unb), free(F->seen), free(F->noover), free(F->xa);
+  for (int i = 0; F->w64 && F->g && i < F->g->n; i++)
+    free(F->w64[i]);
+  free(F->w64), free(F->wze), free(F->wbits), free(F->xu), free(F->xd);
   free(F->A), free(F->d), free(F->der), free(F->cu), free(F->cn), free(F->strict), free(F->cstart);
   free(F);
 }
 
 fast *fast_new(const cgraph *g) {
+  debug_init();
   fast *F = calloc(1, sizeof *F);
   if (!F)
     return NULL;
@@ -173,7 +209,9 @@ fast *fast_new(const cgraph *g) {
   F->lo = calloc((size_t)n, sizeof *F->lo), F->hi = calloc((size_t)n, sizeof *F->hi);
   F->E = calloc((size_t)n, sizeof *F->E);
   F->unb = calloc((size_t)n, 1), F->seen = calloc((size_t)n, 1), F->noover = calloc((size_t)n, 1);
-  if (!F->lo || !F->hi || !F->E || !F->unb || !F->seen || !F->noover) {
+  F->w64 = calloc((size_t)n, sizeof *F->w64), F->wze = calloc((size_t)n, sizeof *F->wze);
+  F->wbits = calloc((size_t)n, sizeof *F->wbits);
+  if (!F->lo || !F->hi || !F->E || !F->unb || !F->seen || !F->noover || !F->w64 || !F->wze || !F->wbits) {
     fast_free(F);
     return NULL;
   }
@@ -187,6 +225,43 @@ fast *fast_new(const cgraph *g) {
         return NULL;
       }
       F->lo[i] = F->hi[i] = c->wd;
+      /* the weights as integers at the common scale 2^wze (exact), if they fit 62 bits */
+      int wze = INT_MAX, bits = 0;
+      for (int64_t e = 0; e < c->numel; e++) {
+        int64_t m;
+        int x;
+        dsplit(c->wd[e], &m, &x);
+        if (m)
+          x += __builtin_ctzll((uint64_t)(m < 0 ? -m : m));
+        if (m && x < wze)
+          wze = x;
+      }
+      if (wze == INT_MAX)
+        wze = 0;
+      int64_t *w = malloc((size_t)(c->numel ? c->numel : 1) * sizeof *w);
+      if (!w) {
+        fast_free(F);
+        return NULL;
+      }
+      for (int64_t e = 0; e < c->numel && w; e++) {
+        int64_t m;
+        int x;
+        dsplit(c->wd[e], &m, &x);
+        int sh = x - wze, mb = m ? 64 - __builtin_clzll((uint64_t)(m < 0 ? -m : m)) : 0;
+        if (m && sh < 0) { /* m has trailing zeros below 2^wze */
+          w[e] = m / ((int64_t)1 << -sh);
+          mb += sh;
+        } else if (m && mb + sh > 62) {
+          free(w), w = NULL;
+          break;
+        } else {
+          w[e] = m ? (int64_t)((uint64_t)m << sh) : 0;
+          mb = m ? mb + sh : 0;
+        }
+        if (mb > bits)
+          bits = mb;
+      }
+      F->w64[i] = w, F->wze[i] = wze, F->wbits[i] = bits;
       continue;
     }
     size_t k = (size_t)(c->numel ? c->numel : 1);
@@ -199,7 +274,8 @@ fast *fast_new(const cgraph *g) {
   }
   size_t mx = (size_t)(F->maxnumel ? F->maxnumel : 1);
   F->xa = malloc(mx * sizeof(double)), F->cu = malloc(mx * sizeof(double)), F->cn = malloc(mx * sizeof(double));
-  if (!F->xa || !F->cu || !F->cn) {
+  F->xu = malloc(mx * sizeof(int64_t)), F->xd = malloc(mx * sizeof(int64_t));
+  if (!F->xa || !F->cu || !F->cn || !F->xu || !F->xd) {
     fast_free(F);
     return NULL;
   }
@@ -269,29 +345,6 @@ static int64_t bc_idx(const cnode *n, const cnode *p, int64_t o) { return bc_ind
  * accumulator rounded to the grid toward +inf (upper ends) or -inf (lower ends), so the integer
  * sum bounds the exact one on the required side.  The claimed end and E are put on the same grid
  * rounded the safe way, and the comparison is an exact integer comparison. */
-__extension__ typedef __int128 gi128;
-
-/* d = m 2^e exactly (d finite) */
-static inline void dsplit(double d, int64_t *m, int *e) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  int ef = (int)(u >> 52 & 0x7ff);
-  int64_t mm = (int64_t)(u & ((UINT64_C(1) << 52) - 1));
-  if (ef)
-    mm |= INT64_C(1) << 52, *e = ef - 1075;
-  else
-    *e = -1074;
-  *m = u >> 63 ? -mm : mm;
-}
-
-/* e with |d| < 2^e (d finite) */
-static inline int dexp2(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  int ef = (int)(u >> 52 & 0x7ff);
-  return ef ? ef - 1022 : -1022;
-}
-
 #define GSAT ((gi128)1 << 125)
 /* m 2^e on the grid 2^G, rounded up (up = 1) or down; |m| < 2^120.  *bad = 1 when the result does
  * not fit (|.| >= 2^125): the caller then gives up. */
@@ -315,6 +368,36 @@ static inline gi128 to_grid(gi128 m, int e, int G, int up, int *bad) {
   if (s >= 125) /* |m 2^-s| < 1 */
     return up ? (m > 0 ? 1 : 0) : (m < 0 ? -1 : 0);
   return up ? -((-m) >> s) : m >> s; /* >> on a negative value: floor (GCC, two's complement) */
+}
+
+/* the claimed ends of output o against su >= (upper sum + b) 2^-G and sl <= (lower sum + b) 2^-G:
+ * hi >= su 2^G / div + E is proved by floor(hi div 2^-G) - ceil(E div 2^-G) >= su, and
+ * lo <= sl 2^G / div - E by ceil(lo div 2^-G) + ceil(E div 2^-G) <= sl (exact integer comparisons) */
+static int grid_cmp(fast *F, int id, int64_t o, gi128 su, gi128 sl, int G, double e, int64_t div, int need_lo,
+                    int need_hi) {
+  int64_t mc, me;
+  int ec, ee, bad = 0;
+  dsplit(e, &me, &ee);
+  gi128 dv = div;
+  if (need_hi) {
+    double c = F->hi[id][o];
+    if (c != DINF) {
+      dsplit(c, &mc, &ec);
+      gi128 lhs = to_grid((gi128)mc * dv, ec, G, 0, &bad) - to_grid((gi128)me * dv, ee, G, 1, &bad);
+      if (bad || lhs < su)
+        return 0;
+    }
+  }
+  if (need_lo) {
+    double c = F->lo[id][o];
+    if (c != -DINF) {
+      dsplit(c, &mc, &ec);
+      gi128 lhs = to_grid((gi128)mc * dv, ec, G, 1, &bad) + to_grid((gi128)me * dv, ee, G, 1, &bad);
+      if (bad || lhs > sl)
+        return 0;
+    }
+  }
+  return 1;
 }
 
 /* Re-check output o of affine node id on the grid.  nl/hu side flags: which ends to prove.
@@ -354,30 +437,11 @@ static int grid_affine(fast *F, int id, const caff *a, int64_t o, double e, int 
     su += to_grid(pu, ew + (pos ? eh : el), G, 1, &bad);
     sl += to_grid(pl, ew + (pos ? el : eh), G, 0, &bad);
   }
-  int64_t mb, mc, me;
-  int eb, ec, ee;
+  int64_t mb;
+  int eb;
   dsplit(b, &mb, &eb);
   su += to_grid(mb, eb, G, 1, &bad), sl += to_grid(mb, eb, G, 0, &bad);
-  dsplit(e, &me, &ee);
-  gi128 dv = a->div[o];
-  int ok = 1;
-  if (need_hi) { /* hi >= sum/div + E  <=  floor(hi div) - ceil(E div) >= su */
-    double c = F->hi[id][o];
-    if (c != DINF) {
-      dsplit(c, &mc, &ec);
-      gi128 lhs = to_grid((gi128)mc * dv, ec, G, 0, &bad) - to_grid((gi128)me * dv, ee, G, 1, &bad);
-      ok = ok && lhs >= su;
-    }
-  }
-  if (need_lo) { /* lo <= sum/div - E  <=  ceil(lo div) + ceil(E div) <= sl */
-    double c = F->lo[id][o];
-    if (c != -DINF) {
-      dsplit(c, &mc, &ec);
-      gi128 lhs = to_grid((gi128)mc * dv, ec, G, 1, &bad) + to_grid((gi128)me * dv, ee, G, 1, &bad);
-      ok = ok && lhs <= sl;
-    }
-  }
-  return ok && !bad;
+  return !bad && grid_cmp(F, id, o, su, sl, G, e, a->div[o], need_lo, need_hi);
 }
 
 /* ---- one node -------------------------------------------------------------------------------------- */
@@ -406,52 +470,105 @@ static int fast_node(fast *F, int id, int f32) {
       return NOPE;
     xl = F->lo[a.x], xh = F->hi[a.x];
     const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    int wid = wn ? n->par[1] : -1;
     const double *W = wn ? wn->wd : NULL, *B = a.bias >= 0 ? g->nodes[a.bias].wd : NULL;
+    const int64_t *W64 = wn ? F->w64[wid] : NULL;
     int64_t nx = g->nodes[a.x].numel;
-    double *xa = F->xa;
-    for (int64_t i = 0; f32 && i < nx; i++)
-      xa[i] = dmax(dabs(xl[i]), dabs(xh[i]));
+    double *xa = F->xa, xmax = 0;
+    for (int64_t i = 0; i < nx; i++)
+      xa[i] = dmax(dabs(xl[i]), dabs(xh[i])), xmax = dmax(xmax, xa[i]);
+    /* Fixed point: weights exact as integers at 2^wze (|W| < 2^wbits), the parent box on a grid
+     * 2^gx with the upper ends rounded up (XU) and the lower ends down (XD), so
+     *   su = sum over terms of (w > 0 ? w XU : w XD)  >=  (sum of max(w l, w h)) 2^-(gx + wze)
+     *   sl = sum over terms of (w > 0 ? w XD : w XU)  <=  (sum of min(w l, w h)) 2^-(gx + wze)
+     * exactly in 128 bits: |terms| < 2^(wbits + bx), at most 2^bk of them, wbits + bx + bk <= 125. */
+    int64_t kmax = 0;
+    for (int64_t o = 0; o < N; o++)
+      if (a.rp[o + 1] - a.rp[o] > kmax)
+        kmax = a.rp[o + 1] - a.rp[o];
+    int bk = 0, wbits = wn ? F->wbits[wid] : 1;
+    while ((kmax + 3) >> bk)
+      bk++;
+    int bx = 125 - bk - wbits;
+    bx = bx > 61 ? 61 : bx;
+    int fixed = (!wn || W64) && bx >= 24;
+    int gx = dexp2(xmax) - bx, bad = 0;
+    /* midpoint-radius form of the same sums: C = XU + XD, R = XU - XD >= 0, then
+     * su + sl = sum w C and su - sl = sum |w| R exactly (for w < 0 the roles of XU, XD swap) */
+    int64_t *C = F->xu, *R = F->xd;
+    for (int64_t i = 0; fixed && i < nx; i++) {
+      int64_t m, u, d;
+      int e;
+      dsplit(xh[i], &m, &e);
+      u = (int64_t)to_grid(m, e, gx, 1, &bad);
+      dsplit(xl[i], &m, &e);
+      d = (int64_t)to_grid(m, e, gx, 0, &bad);
+      C[i] = u + d, R[i] = u - d;
+    }
+    fixed = fixed && !bad;
+    int G = gx + (wn ? F->wze[wid] : 0);
+    int lin = n->op == OP_LINEAR; /* CSR rows contiguous in x and W (caff_build) */
     for (int64_t o = 0; o < N; o++) {
-      double hu = 0, nl = 0, S = 0;
-      const int64_t *col = a.col, *wi = a.widx;
-      for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
-        int64_t j = col[k];
-        double w = W ? W[wi[k]] : 1.0, l = xl[j], h = xh[j], mw = -w;
-        /* exact term of the upper end: max(w l, w h); of -(lower end): max(-w l, -w h) */
-        hu += dmax(w * l, w * h);
-        nl += dmax(mw * l, mw * h);
-        if (f32)
-          S += dabs(w) * xa[j];
+      int64_t k0 = a.rp[o], k1 = a.rp[o + 1], nk = k1 - k0;
+      double S = 0;
+      if (f32 && lin) {
+        const double *wr = W + a.widx[k0], *xr = xa + a.col[k0];
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* any order of upward-rounded sums bounds the sum */
+        int64_t i = 0;
+        for (; i + 4 <= nk; i += 4) {
+          s0 += dabs(wr[i]) * xr[i], s1 += dabs(wr[i + 1]) * xr[i + 1];
+          s2 += dabs(wr[i + 2]) * xr[i + 2], s3 += dabs(wr[i + 3]) * xr[i + 3];
+        }
+        for (; i < nk; i++)
+          s0 += dabs(wr[i]) * xr[i];
+        S = (s0 + s1) + (s2 + s3);
+      } else {
+        for (int64_t k = k0; f32 && k < k1; k++)
+          S += dabs(W ? W[a.widx[k]] : 1.0) * xa[a.col[k]];
       }
-      double b = 0;
-      if (B) {
-        b = B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]];
-        hu += b, nl += -b;
-      }
-      double dv = (double)a.div[o];
-      if (a.div[o] != 1)
-        hu = hu / dv, nl = nl / dv;
-      double e = 0;
-      int ovf = 0;
+      double b = B ? B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]] : 0;
+      double dv = (double)a.div[o], e = 0;
       if (f32) {
         int64_t k = a.k[o];
         if (k >= (1 << 20))
           return NOPE;
-        double gk = gamma_up(k), m = S + dabs(b), k1 = (double)k;
-        /* E = gamma_k m / div + k eta/2 (1 + gamma_k); overflow: (1 + gamma_k) m + k eta > FLT_MAX */
-        e = gk * m / dv + k1 * 0x1p-150 * (1.0 + gk);
-        ovf = !((1.0 + gk) * m + k1 * 0x1p-149 <= FLT_MAX_D);
+        double gk = gamma_up(k), m = S + dabs(b), kd = (double)k;
+        /* E = gamma_k m / div + k eta/2 (1 + gamma_k); overflow: (1 + gamma_k) m + k eta > FLT_MAX,
+         * or |real image| + E > FLT_MAX, where |real image| <= m / div */
+        e = gk * m / dv + kd * 0x1p-150 * (1.0 + gk);
+        if (!((1.0 + gk) * m + kd * 0x1p-149 <= FLT_MAX_D && m / dv + e <= FLT_MAX_D))
+          return NOPE;
         E[o] = e;
       }
-      int st = settle(F, id, o, nl, hu, e, f32, ovf);
-      if (st && !(st & 4) && grid_affine(F, id, &a, o, e, st & 1, st & 2))
-        st = 0, F->ngrid++;
-      if (st) {
+      int okf = 0;
+      if (fixed) {
+        gi128 sc = 0, sr = 0;
+        if (lin) {
+          const int64_t *wr = W64 + a.widx[k0], *cr = C + a.col[k0], *rr = R + a.col[k0];
+          for (int64_t i = 0; i < nk; i++) {
+            int64_t w = wr[i], aw = w < 0 ? -w : w;
+            sc += (gi128)w * cr[i], sr += (gi128)aw * rr[i];
+          }
+        } else {
+          for (int64_t k = k0; k < k1; k++) {
+            int64_t j = a.col[k], w = W64 ? W64[a.widx[k]] : 1, aw = w < 0 ? -w : w;
+            sc += (gi128)w * C[j], sr += (gi128)aw * R[j];
+          }
+        }
+        gi128 su = (sc + sr) / 2, sl = (sc - sr) / 2; /* exact: sc + sr = 2 su */
+        int64_t mb;
+        int eb, bad2 = 0;
+        dsplit(b, &mb, &eb);
+        su += to_grid(mb, eb, G, 1, &bad2), sl += to_grid(mb, eb, G, 0, &bad2);
+        okf = !bad2 && grid_cmp(F, id, o, su, sl, G, e, a.div[o], 1, 1);
+      }
+      if (!okf && !grid_affine(F, id, &a, o, e, 1, 1)) {
         if (fast_debug > 0)
-          fprintf(stderr, "node %d o %lld: claimed [%a, %a] derived [%a, %a] E %a ovf %d\n", id, (long long)o,
-                  F->lo[id][o], F->hi[id][o], -nl, hu, e, ovf);
+          fprintf(stderr, "node %d o %lld: claimed [%a, %a] not proved (E %a)\n", id, (long long)o, F->lo[id][o],
+                  F->hi[id][o], e);
         return NOPE;
       }
+      F->ngrid += !okf;
     }
     F->noover[id] = 1;
     return 1;
