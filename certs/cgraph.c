@@ -20,6 +20,7 @@ void graph_free(cgraph *g) {
       mpz_clear(n->wz[e]);
     free(n->wz);
     free(n->w64);
+    free(n->wd);
     for (int64_t k = 0; n->bn && k < n->nbn; k++)
       mpq_clear(n->bn[k].slo), mpq_clear(n->bn[k].shi), mpq_clear(n->bn[k].u);
     free(n->bn);
@@ -243,67 +244,57 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
     if (n->op == OP_BN && get_num(c, o, "eps", where, n->eps))
       return BAD;
     if (n->op == OP_PARAM) {
-      if (!(n->w = qv_new(n->numel)))
-        return fail(c, BAD, "out of memory");
-      if (get_qarr(c, o, "data", where, n->numel, n->w, 0))
+      /* weights are binary32 values written as hex floats: read exactly into binary64 (wd) and
+       * binary32 (wf, whose bits the graph hash covers; the sign of zero is kept).  The exact forms
+       * (rationals, fixed point) are built only if the exact checker runs (graph_exact). */
+      cJSON *data = field(c, o, "data", where);
+      if (!data)
         return BAD;
-      /* weights are binary32 values; wf keeps the bits (strtod of the string: exact for hex floats,
-       * keeps the sign of zero), cross-checked against the exact rational */
-      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)))
+      if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) != n->numel)
+        return fail(c, BAD, "malformed: %s.data must be an array of %lld numbers", where, (long long)n->numel);
+      if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)) || !(n->wd = malloc((size_t)n->numel * sizeof *n->wd)))
         return fail(c, BAD, "out of memory");
-      const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "data")->child;
-      for (int64_t e = 0; e < n->numel; e++, it = it->next) {
-        double d = mpq_get_d(n->w[e].q);
-        float f = (float)d;
-        mpq_t t;
-        mpq_init(t);
-        mpq_set_d(t, (double)f);
-        int eq = mpq_equal(t, n->w[e].q) && d == d && f - f == 0;
-        char *endp;
-        double ds = strtod(it->valuestring, &endp);
-        float fs = (float)ds;
-        if (eq && !*endp && fs - fs == 0) {
-          mpq_set_d(t, (double)fs);
-          eq = mpq_equal(t, n->w[e].q) && (double)fs == ds;
-        } else {
-          eq = 0;
-        }
-        mpq_clear(t);
-        if (!eq)
+      int64_t e = 0;
+      for (const cJSON *it = data->child; it; it = it->next, e++) {
+        double d;
+        if (!cJSON_IsString(it) || fast_parse(it->valuestring, 0, &d) != 0) {
+          /* not a binary64 hex float: malformed, or an exact number that is not a binary32 value */
+          mpq_t q;
+          int inf;
+          char wd[96];
+          snprintf(wd, sizeof wd, "%s.data", where);
+          mpq_init(q);
+          int rc = num_item(c, it, q, &inf, 0, wd, (long)e);
+          mpq_clear(q);
+          if (rc != OK)
+            return rc;
           return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
-        n->wf[e] = fs;
-      }
-      /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
-      n->wzok = 1;
-      n->wze = LONG_MAX;
-      for (int64_t e = 0; e < n->numel; e++) {
-        n->wzok &= n->w[e].dy;
-        if (n->w[e].dy && n->w[e].dm && n->w[e].de < n->wze)
-          n->wze = n->w[e].de;
-      }
-      if (n->wze == LONG_MAX)
-        n->wze = 0;
-      if (n->wzok) {
-        if (!(n->wz = malloc((size_t)n->numel * sizeof *n->wz)))
-          return fail(c, BAD, "out of memory");
-        for (int64_t e = 0; e < n->numel; e++) {
-          mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
-          if (n->w[e].dm)
-            mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
-          int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
-          if (b > n->wbits)
-            n->wbits = b;
         }
-        if (n->wbits <= 62) {
-          if (!(n->w64 = malloc((size_t)n->numel * sizeof *n->w64)))
-            return fail(c, BAD, "out of memory");
-          for (int64_t e = 0; e < n->numel; e++)
-            n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
-        }
+        float f = (float)d;
+        if ((double)f != d)
+          return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+        n->wf[e] = f, n->wd[e] = d;
       }
     }
     if (check_struct(c, g, i))
       return c->code;
+    /* leaky alpha and clamp ends as exact doubles (fast path), when they are */
+    n->dalpha = mpq_get_d(n->alpha), n->dclo = mpq_get_d(n->clo), n->dchi = mpq_get_d(n->chi);
+    {
+      mpq_t t;
+      mpq_init(t);
+      int fa = n->dalpha - n->dalpha == 0, fl = n->dclo - n->dclo == 0, fh = n->dchi - n->dchi == 0;
+      if (fa)
+        mpq_set_d(t, n->dalpha);
+      n->dalpha_ok = fa && mpq_equal(t, n->alpha);
+      if (fl)
+        mpq_set_d(t, n->dclo);
+      n->dclamp_ok = fl && mpq_equal(t, n->clo);
+      if (fh)
+        mpq_set_d(t, n->dchi);
+      n->dclamp_ok = n->dclamp_ok && fh && mpq_equal(t, n->chi);
+      mpq_clear(t);
+    }
     if (n->op == OP_BN) {
       n->nbn = g->nodes[n->par[1]].numel;
       if (!(n->bn = calloc((size_t)n->nbn, sizeof *n->bn)))
@@ -327,6 +318,60 @@ int read_graph(ctx *c, const cJSON *gj, cgraph *g) {
   for (int k = 0; k < nn; k++)
     if (g->nodes[k].op == OP_INPUT && k != g->input)
       return fail(c, BAD, "malformed: graph has more than one input (node %d)", k);
+  return OK;
+}
+
+/* The exact forms of the weights (rationals, dyadic mantissa/exponent, fixed point at a common
+ * scale), built from the exact binary64 values on the first use by the exact checker. */
+int graph_exact(ctx *c, cgraph *g) {
+  if (g->exact)
+    return OK;
+  for (int i = 0; i < g->n; i++) {
+    cnode *n = &g->nodes[i];
+    if (n->op != OP_PARAM)
+      continue;
+    if (!(n->w = qv_new(n->numel)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t e = 0; e < n->numel; e++) {
+      qv *v = &n->w[e];
+      mpq_set_d(v->q, n->wd[e]); /* exact: a finite binary64 */
+      uint64_t u;
+      memcpy(&u, &n->wd[e], sizeof u);
+      int ef = (int)(u >> 52 & 0x7ff);
+      int64_t m = (int64_t)(u & ((UINT64_C(1) << 52) - 1));
+      long ex = ef ? ef - 1075 : -1074;
+      if (ef)
+        m |= INT64_C(1) << 52;
+      while (m && !(m & 1))
+        m >>= 1, ex++;
+      v->dy = 1, v->dm = u >> 63 ? -m : m, v->de = m ? ex : 0;
+    }
+    /* fixed point: every weight m 2^e as the integer m 2^(e - wze), wze the smallest exponent */
+    n->wzok = 1;
+    n->wze = LONG_MAX;
+    for (int64_t e = 0; e < n->numel; e++)
+      if (n->w[e].dm && n->w[e].de < n->wze)
+        n->wze = n->w[e].de;
+    if (n->wze == LONG_MAX)
+      n->wze = 0;
+    if (!(n->wz = malloc((size_t)(n->numel ? n->numel : 1) * sizeof *n->wz)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t e = 0; e < n->numel; e++) {
+      mpz_init_set_si(n->wz[e], (long)n->w[e].dm);
+      if (n->w[e].dm)
+        mpz_mul_2exp(n->wz[e], n->wz[e], (mp_bitcnt_t)(n->w[e].de - n->wze));
+      int b = mpz_sgn(n->wz[e]) ? (int)mpz_sizeinbase(n->wz[e], 2) : 0;
+      if (b > n->wbits)
+        n->wbits = b;
+    }
+    if (n->wbits <= 62) {
+      if (!(n->w64 = malloc((size_t)(n->numel ? n->numel : 1) * sizeof *n->w64)))
+        return fail(c, BAD, "out of memory");
+      for (int64_t e = 0; e < n->numel; e++)
+        n->w64[e] = (int64_t)mpz_get_si(n->wz[e]);
+    }
+  }
+  g->exact = 1;
   return OK;
 }
 
@@ -357,11 +402,10 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
   a->nout = n->numel;
   a->rp = malloc((size_t)(n->numel + 1) * sizeof *a->rp);
   a->col = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->col);
-  a->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->w);
   a->widx = malloc((size_t)(nnz ? nnz : 1) * sizeof *a->widx);
   a->div = malloc((size_t)n->numel * sizeof *a->div);
   a->k = malloc((size_t)n->numel * sizeof *a->k);
-  if (!a->rp || !a->col || !a->w || !a->widx || !a->div || !a->k)
+  if (!a->rp || !a->col || !a->widx || !a->div || !a->k)
     return fail(c, BAD, "out of memory");
   int64_t t = 0;
   for (int64_t o = 0; o < n->numel; o++) {
@@ -372,12 +416,11 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
       for (int64_t i = 0; i < per; i++, t++) {
         a->col[t] = r * per + i;
         a->widx[t] = n->op == OP_LINEAR ? j * per + i : i * last + j;
-        a->w[t] = (const mpq_t *)&w->w[a->widx[t]].q;
       }
       a->k[o] = per + (a->bias >= 0);
     } else if (n->op == OP_GAP) {
       for (int64_t i = 0; i < per; i++, t++)
-        a->col[t] = o * per + i, a->w[t] = NULL, a->widx[t] = -1;
+        a->col[t] = o * per + i, a->widx[t] = -1;
       a->div[o] = per, a->k[o] = per + 1;
     } else {
       int conv = n->op == OP_CONV;
@@ -394,7 +437,6 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
             int64_t ch = conv ? (oc / opg) * cpg + ci : oc;
             a->col[t] = ((b * C + ch) * H + hh) * W + ww;
             a->widx[t] = conv ? ((oc * cpg + ci) * n->kernel[0] + p) * n->kernel[1] + q : -1;
-            a->w[t] = conv ? (const mpq_t *)&w->w[a->widx[t]].q : NULL;
             t++;
           }
       if (!conv)
@@ -419,6 +461,16 @@ int caff_get(ctx *c, const cgraph *g, int id, caff *a) {
       memset(k, 0, sizeof *k);
       return rc;
     }
+  }
+  /* the rational weight pointers, for the exact checker only (after graph_exact) */
+  if (g->exact && !k->w) {
+    const cnode *n = &g->nodes[id];
+    const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    int64_t nnz = k->rp[k->nout];
+    if (!(k->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *k->w)))
+      return fail(c, BAD, "out of memory");
+    for (int64_t t = 0; t < nnz; t++)
+      k->w[t] = w && k->widx[t] >= 0 ? (const mpq_t *)&w->w[k->widx[t]].q : NULL;
   }
   *a = *k;
   return OK;

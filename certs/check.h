@@ -61,13 +61,16 @@ typedef struct cnode {
   int np, par[5];
   int nd;
   int64_t shape[MAXDIM], numel;
-  qv *w;     /* PARAM data */
+  qv *w;     /* PARAM data (exact forms: only after graph_exact) */
   float *wf; /* PARAM data as binary32 (sign of zero kept: the graph hash covers the bits) */
   mpz_t *wz; /* PARAM data as integers at the common scale 2^wze (when wzok: every weight was a hex float) */
   long wze;
   int wzok;
   int wbits;      /* max bit length of |wz| (when wzok) */
   int64_t *w64;   /* wz as machine integers when wbits <= 62, else NULL */
+  double *wd;     /* PARAM data as binary64 (exact: binary32 values) for the fast path */
+  double dalpha, dclo, dchi; /* leaky alpha, clamp ends as exact doubles when dalpha_ok / dclamp_ok */
+  int dalpha_ok, dclamp_ok;
   bncache *bn;    /* BATCH_NORM: per channel (nbn of them) */
   int64_t nbn;
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
@@ -79,12 +82,13 @@ typedef struct cgraph {
   int n, input, output;
   cnode *nodes;
   struct caff *aff; /* per node: its affine view, built once on first use (caff_get) */
+  int exact;        /* graph_exact done: PARAM w, wz, w64 exist (the exact checker needs them) */
 } cgraph;
 
 typedef struct caff {
   int64_t nout;
   int64_t *rp, *col;
-  const mpq_t **w; /* weight pointer per term (NULL: weight 1) */
+  const mpq_t **w; /* weight pointer per term (NULL: weight 1); built by caff_get once the graph is exact */
   int64_t *widx;   /* index of that weight in the weight param (-1: weight 1) */
   int64_t *div;    /* per output (1 for none) */
   int64_t *k;      /* roundings */
@@ -154,6 +158,7 @@ void qv_free(qv *v, int64_t n);
 /* cgraph.c */
 void graph_free(cgraph *g);
 int read_graph(ctx *c, const cJSON *gj, cgraph *g);
+int graph_exact(ctx *c, cgraph *g);
 void caff_free(caff *a);
 int is_affine(cop op);
 int caff_build(ctx *c, const cgraph *g, int id, caff *a);
@@ -177,6 +182,14 @@ int check_box(ctx *c, sample *s, int id);
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold);
 int check_act(ctx *c, crown *cr, int ai);
 int check_maxpool(ctx *c, crown *cr, int mi);
+
+/* fast.c: binary64 upward-rounded fast path; fast_sample: 1 = the sample is accepted, 0 = not
+ * proved here (the caller runs check_sample) */
+typedef struct fast fast;
+int fast_parse(const char *s, int allow_inf, double *out);
+fast *fast_new(const cgraph *g);
+void fast_free(fast *F);
+int fast_sample(fast *F, const cJSON *sj, int f32, int crown_m);
 
 /* sample.c */
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);

@@ -181,6 +181,8 @@ static int check_region(ctx *c, const cJSON *rj, const cgraph *g, box *in) {
 }
 
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m) {
+  if (!g->exact)
+    return fail(c, BAD, "internal: the exact weights were not built (graph_exact)");
   sample s;
   memset(&s, 0, sizeof s);
   s.g = g, s.f32 = f32;

@@ -549,3 +549,101 @@ Test(adversarial, checker_batch_norm_subnormal_eps) {
   cr_expect_eq(run_check(path), 1, "checker: a false f32-any batch-norm box was accepted");
   unlink(path);
 }
+
+/* The binary64 fast path (certs/fast.c) must decide exactly as the exact checker: every box end and
+ * row lower bound of a true certificate moved inward by 1, 2^20 and 2^40 binary64 ulps gives the
+ * same exit status with and without it (TL_CHECK_FAST=0), and the unmodified certificate is
+ * accepted by the fast path itself. */
+static int run_check_env(const char *path, const char *env) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "%s ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", env, CHECKER,
+           path, path);
+  int st = system(cmd);
+  cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
+  return WEXITSTATUS(st);
+}
+
+static double inward(double v, int up, int64_t k) { /* k binary64 steps up or down */
+  for (int64_t s = 0; s < k && isfinite(v); s++)
+    v = nextafter(v, up ? INFINITY : -INFINITY);
+  return v;
+}
+
+static double inward_fast(double v, int up, int64_t k) {
+  if (k <= 4)
+    return inward(v, up, k);
+  /* move the bit pattern: same sign region only (stop at zero) */
+  int64_t b;
+  memcpy(&b, &v, sizeof b);
+  int neg = b < 0;
+  int64_t mag = b & INT64_MAX;
+  if (up != neg)
+    mag += k;
+  else
+    mag = mag > k ? mag - k : 0;
+  b = mag | (neg ? INT64_MIN : 0);
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+Test(adversarial, checker_fast_path_agrees_with_exact) {
+  char path[512];
+  tmp_path(path, sizeof path, "fastdiff");
+  for (int sem = 0; sem < 2; sem++) {
+    tl_semantics sm = sem ? TL_SEM_F32_ANY : TL_SEM_REAL;
+    cJSON *j = small_cert(path, sm, TL_METHOD_IBP);
+    cr_assert_eq(run_check_env(path, "TL_CHECK_TIMES=1"), 0);
+    char out[600], line[512];
+    snprintf(out, sizeof out, "%s.out", path);
+    FILE *f = fopen(out, "r");
+    int fast = 0;
+    while (f && fgets(line, sizeof line, f))
+      fast |= strstr(line, "1 accepted by the fast path") != NULL;
+    if (f)
+      fclose(f);
+    cr_expect(fast, "the true certificate was not accepted by the fast path (semantics %d)", sem);
+    cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "samples"), 0);
+    int64_t steps[3] = {1, (int64_t)1 << 20, (int64_t)1 << 40};
+    int cases = 0, rejected = 0;
+    for (cJSON *bx = cJSON_GetObjectItemCaseSensitive(s0, "boxes")->child; bx; bx = bx->next) {
+      if (cJSON_GetObjectItemCaseSensitive(bx, "node")->valueint == 0)
+        continue; /* the input box is the region's */
+      for (int side = 0; side < 2; side++) {
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(bx, side ? "hi" : "lo");
+        for (int i = 0; i < 2 && i < cJSON_GetArraySize(arr); i++) {
+          const char *orig = cJSON_GetArrayItem(arr, i)->valuestring;
+          double v = strtod(orig, NULL);
+          if (!isfinite(v))
+            continue;
+          char keep[64];
+          snprintf(keep, sizeof keep, "%s", orig);
+          for (int k = 0; k < 3; k++) {
+            cJSON_ReplaceItemInArray(arr, i, hexstr(inward_fast(v, side == 0, steps[k])));
+            save_json(path, j);
+            int a = run_check_env(path, ""), b = run_check_env(path, "TL_CHECK_FAST=0");
+            cr_expect_eq(a, b, "fast path %d vs exact %d: node %d %s[%d] moved inward by %lld ulps", a, b,
+                         cJSON_GetObjectItemCaseSensitive(bx, "node")->valueint, side ? "hi" : "lo", i,
+                         (long long)steps[k]);
+            cases++, rejected += b == 1;
+          }
+          cJSON_ReplaceItemInArray(arr, i, cJSON_CreateString(keep));
+        }
+      }
+    }
+    cJSON *rl = cJSON_GetObjectItemCaseSensitive(s0, "row_lower");
+    for (int i = 0; i < cJSON_GetArraySize(rl); i++) {
+      double v = strtod(cJSON_GetArrayItem(rl, i)->valuestring, NULL);
+      for (int k = 0; k < 3 && isfinite(v); k++) {
+        cJSON_ReplaceItemInArray(rl, i, hexstr(inward_fast(v, 1, steps[k])));
+        save_json(path, j);
+        int a = run_check_env(path, ""), b = run_check_env(path, "TL_CHECK_FAST=0");
+        cr_expect_eq(a, b, "fast path %d vs exact %d: row_lower[%d] raised by %lld ulps", a, b, i, (long long)steps[k]);
+        cases++, rejected += b == 1;
+      }
+      cJSON_ReplaceItemInArray(rl, i, hexstr(v));
+    }
+    cr_expect(rejected > 0 && cases > 0, "no tightened certificate was rejected: the test tests nothing");
+    cJSON_Delete(j);
+  }
+  unlink(path);
+}
