@@ -247,6 +247,9 @@ tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const d
   const tl_node *x = &g->nodes[n->parents[0]];
   int64_t nin = x->numel, nout = n->numel;
   const float *W = wptr(g, id, 1), *B = n->nparents == 3 ? wptr(g, id, 2) : NULL;
+  int f32 = tlv_fast_ibp_f32(pl, id, xl, xh, sem, lo, hi);
+  if (f32 != 0)
+    return f32 > 0 ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
   double *buf = malloc((size_t)(3 * nin + 3 * nout + 1) * sizeof *buf);
   if (!buf)
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");

@@ -1,0 +1,213 @@
+/* vfast32.c - the float32 kernels of fast IBP for linear and conv2d nodes.
+ *
+ * Interval y = W x + b over a box [xl, xh] in midpoint-radius form, with the two dot products of
+ * every output computed in binary32 (8 lanes per AVX2 instruction, W read once) instead of three
+ * in binary64.  Soundness does not come from directed rounding but from an a-priori bound on the
+ * rounding error of a summation tree: the kernels run on the calling thread in round-to-nearest,
+ * set here (u = 2^-24 per rounding, eta/2 = 2^-150 per underflowing product), and their trees are
+ * the ones written below (8 lanes, each a sequential sum; GCC keeps the written order without
+ * -ffast-math / -fassociative-math, and contraction into FMA only removes roundings), so every
+ * product passes through at most d roundings: linear 1 + floor(n/8) (its lane) + 3 (the lane sum)
+ * + 7 (the tail), conv 1 + K (one lane per output position).  With n terms per output and
+ * g1 = gamma_d:
+ *
+ *   cf_j  = a binary32 value (near the midpoint), rf_j >= max(xh_j - cf_j, cf_j - xl_j)
+ *   af_j >= rf_j + g1 |cf_j| + gk (|cf_j| + rf_j)     (gk: the f32-any gamma_k, 0 in `real`)
+ *   S = fl(sum_j W_j cf_j):   |S - sum W cf| <= g1 sum |W| |cf| + n eta/2 (1 + g1)
+ *   T = fl(sum_j |W_j| af_j): sum |W| af <= (T + n eta/2 (1 + g1)) (1 + 2 g1)  [1/(1-g) <= 1+2g, g <= 1/2]
+ *
+ * For x in the box, |W x - W cf| <= sum |W| rf, and the deployed float32 result of the node is off
+ * from W x + b by at most gk (sum |W| |x| + |b|) + k eta/2 (1 + gk) with |x| <= |cf| + rf
+ * (docs/certificates.md).  Every term is covered by
+ *   E = (T + n eta/2 (1 + g1)) (1 + 2 g1) + n eta/2 (1 + g1) + gk |b| + k eta/2 (1 + gk)
+ * and the node's box is [down(S + b - E), up(S + b + E)], finished in binary64 with directed
+ * rounding.  Preconditions (else the caller falls back to the binary64 kernels in vfast.c): no
+ * flush-to-zero on this thread, finite boxes with |x| <= 2^64, n u <= 1/4, finite S and T, and
+ * the f32 rounding term g1 sum|cf| small next to the box radius (so the enclosure is at most a few
+ * percent wider than the binary64 one); for f32-any the binary32 overflow check uses
+ * sum |W| (|cf| + rf) <= sum |W| af / gk. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "torchlean/floats.h"
+#include "vinternal.h"
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+#define V8ABS(x) ((v8f)((v8i)(x) & (v8i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, \
+                                           0x7fffffff, 0x7fffffff, 0x7fffffff}))
+#define LD8(dst, p) memcpy(&(dst), (p), sizeof(dst))
+#define HSUM8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
+/* for 4 rows w[r*ld ..]: S[r] = sum w c, A[r] = sum |w| a over n terms (any order) */
+__attribute__((target_clones("avx2", "default"))) static void dot2x4(const float *w, int64_t ld, int rows,
+                                                                       const float *c, const float *a,
+                                                                       int64_t n, float *S, float *A) {
+  const float *w0 = w, *w1 = rows > 1 ? w + ld : w, *w2 = rows > 2 ? w + 2 * ld : w,
+              *w3 = rows > 3 ? w + 3 * ld : w;
+  v8f s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v8f cv, av, x0, x1, x2, x3;
+    LD8(cv, c + i), LD8(av, a + i);
+    LD8(x0, w0 + i), LD8(x1, w1 + i), LD8(x2, w2 + i), LD8(x3, w3 + i);
+    s0 += x0 * cv, s1 += x1 * cv, s2 += x2 * cv, s3 += x3 * cv;
+    t0 += V8ABS(x0) * av, t1 += V8ABS(x1) * av, t2 += V8ABS(x2) * av, t3 += V8ABS(x3) * av;
+  }
+  float s[4] = {HSUM8(s0), HSUM8(s1), HSUM8(s2), HSUM8(s3)}, t[4] = {HSUM8(t0), HSUM8(t1), HSUM8(t2), HSUM8(t3)};
+  const float *wr[4] = {w0, w1, w2, w3};
+  for (; i < n; i++)
+    for (int r = 0; r < 4; r++)
+      s[r] += wr[r][i] * c[i], t[r] += fabsf(wr[r][i]) * a[i];
+  for (int r = 0; r < rows; r++)
+    S[r] = s[r], A[r] = t[r];
+}
+
+/* conv, 4 output channels at once: S[r][p] = sum_k w[r][k] cc[k][p], A likewise with |w| and ac,
+ * for p in [0, P8) (P8 a multiple of 8, the column buffers' row stride) */
+__attribute__((target_clones("avx2", "default"))) static void conv2x4(const float *w, int64_t K, int rows,
+                                                                        const float *cc, const float *ac,
+                                                                        int64_t P8, float *S, float *A) {
+  for (int64_t p = 0; p < P8; p += 8) {
+    v8f s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+    for (int64_t k = 0; k < K; k++) {
+      v8f cv, av;
+      LD8(cv, cc + k * P8 + p), LD8(av, ac + k * P8 + p);
+      float x0 = w[k], x1 = rows > 1 ? w[K + k] : 0, x2 = rows > 2 ? w[2 * K + k] : 0,
+            x3 = rows > 3 ? w[3 * K + k] : 0;
+      s0 += x0 * cv, s1 += x1 * cv, s2 += x2 * cv, s3 += x3 * cv;
+      t0 += fabsf(x0) * av, t1 += fabsf(x1) * av, t2 += fabsf(x2) * av, t3 += fabsf(x3) * av;
+    }
+    memcpy(S + p, &s0, 32), memcpy(A + p, &t0, 32);
+    if (rows > 1)
+      memcpy(S + P8 + p, &s1, 32), memcpy(A + P8 + p, &t1, 32);
+    if (rows > 2)
+      memcpy(S + 2 * P8 + p, &s2, 32), memcpy(A + 2 * P8 + p, &t2, 32);
+    if (rows > 3)
+      memcpy(S + 3 * P8 + p, &s3, 32), memcpy(A + 3 * P8 + p, &t3, 32);
+  }
+}
+
+
+static const float *wptr(const tl_graph *g, int id, int k) {
+  const tl_node *n = &g->nodes[id];
+  return k < n->nparents ? g->weights + g->nodes[n->parents[k]].woff : NULL;
+}
+
+int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
+                     double *lo, double *hi) {
+  const tl_graph *g = pl->g;
+  const tl_node *n = &g->nodes[id];
+  int64_t nin = g->nodes[n->parents[0]].numel, nout = n->numel;
+  const float *W = wptr(g, id, 1), *B = n->nparents == 3 ? wptr(g, id, 2) : NULL;
+  int lin = tlv_fast_kind(pl, id) == TLV_FAST_LINEAR;
+  const tlv_conv *cv = lin ? NULL : pl->conv[id];
+  int64_t nterm = lin ? g->nodes[n->parents[1]].shape[1] : cv->K; /* products per output */
+  int64_t kround = nterm + (B != NULL);
+  if (tl_f32_flushes_subnormals() || nterm < 1 || nterm > (1 << 21))
+    return 0;
+  int64_t depth = lin ? 1 + nterm / 8 + 3 + 7 : 1 + nterm; /* roundings per leaf, see the top */
+  double g1 = tlv_gamma_up(depth), gk = sem == TL_SEM_F32_ANY ? tlv_gamma_up(kround) : 0;
+  float *cf = malloc((size_t)(2 * nin + 2 * nout + 2) * sizeof *cf);
+  if (!cf)
+    return -1;
+  float *af = cf + nin, *S = af + nin, *T = S + nout;
+  /* center and radius terms; FE_UPWARD: rf, af and their binary32 conversions round up */
+  double sum_c = 0, sum_r = 0, sum_m = 0;
+  int ok = 1;
+  rnd_up();
+  for (int64_t j = 0; j < nin; j++) {
+    double l = xl[j], h = xh[j];
+    ok &= l >= -0x1p64 && h <= 0x1p64 && l <= h;
+    float c = (float)(0.5 * l + 0.5 * h);
+    double ac = fabs((double)c);
+    double r = (double)c - l;
+    double r2 = h - (double)c;
+    r = r > r2 ? r : r2;
+    float rf = (float)r;
+    float a = (float)(rf + g1 * ac + gk * (ac + rf));
+    cf[j] = c, af[j] = a;
+    sum_c += ac, sum_r += rf, sum_m += gk * (ac + rf);
+  }
+  /* the binary32 centre error must stay small next to the radius (else the binary64 path) */
+  if (!ok || !(16 * g1 * sum_c <= sum_r + sum_m)) {
+    free(cf);
+    return 0;
+  }
+  fesetround(FE_TONEAREST); /* the error model of S and T above */
+  if (lin) {
+    int64_t out = g->nodes[n->parents[1]].shape[0];
+    int64_t rows = nout / (out ? out : 1);
+    for (int64_t rw = 0; rw < rows; rw++)
+      for (int64_t o = 0; o < out; o += 4) {
+        int nr = out - o < 4 ? (int)(out - o) : 4;
+        dot2x4(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
+               T + rw * out + o);
+      }
+  } else {
+    int64_t K = cv->K, P = cv->P, P8 = (P + 7) / 8 * 8;
+    float *col = malloc((size_t)(2 * K * P8 + 8 * P8) * sizeof *col);
+    if (!col) {
+      free(cf);
+      return -1;
+    }
+    float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
+    for (int64_t b = 0; b < cv->N; b++)
+      for (int64_t gi = 0; gi < cv->G; gi++) {
+        int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
+        for (int64_t k = 0; k < K; k++) {
+          const int64_t *tab = cv->tab + k * P;
+          for (int64_t p = 0; p < P; p++) {
+            int64_t ix = tab[p];
+            cc[k * P8 + p] = ix < 0 ? 0.0f : cf[base + ix];
+            ac[k * P8 + p] = ix < 0 ? 0.0f : af[base + ix];
+          }
+          for (int64_t p = P; p < P8; p++)
+            cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
+        }
+        for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
+          int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
+          conv2x4(W + o * K, K, nr, cc, ac, P8, so, to);
+          for (int r = 0; r < nr; r++) {
+            memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
+            memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
+          }
+        }
+      }
+    free(col);
+  }
+  /* finish in binary64 with directed rounding */
+  int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
+  rnd_up();
+  double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
+  double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
+  for (int64_t o = 0; o < nout && ok; o++) {
+    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
+    double s = S[o], t = T[o];
+    ok = isfinite(s) && isfinite(t);
+    double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
+    if (sem == TL_SEM_F32_ANY) /* (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm must stay finite */
+      ok &= (1 + gk) * ((t + und) * gg / gk + fabs(bv)) + absterm <= FLT_MAX;
+    hi[o] = (s + bv) + e;
+    lo[o] = e; /* the radius, for the downward pass */
+  }
+  if (!ok) {
+    free(cf);
+    return 0;
+  }
+  rnd_down();
+  for (int64_t o = 0; o < nout; o++) {
+    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
+    lo[o] = ((double)S[o] + bv) - lo[o];
+  }
+  free(cf);
+  if (sem == TL_SEM_F32_ANY)
+    for (int64_t o = 0; o < nout; o++)
+      if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {
+        for (int64_t q = 0; q < nout; q++)
+          lo[q] = -INFINITY, hi[q] = INFINITY;
+        break;
+      }
+  return 1;
+}
