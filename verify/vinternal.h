@@ -29,6 +29,17 @@
 static inline void rnd_up(void) { fesetround(FE_UPWARD); }
 static inline void rnd_down(void) { fesetround(FE_DOWNWARD); }
 
+/* Compilers reuse a floating-point expression across a rounding-mode switch even with
+ * -frounding-math: GCC 12 and clang 14 at -O1 and above compile
+ *   rnd_down(); lo = x * y; rnd_up(); hi = x * y;
+ * into ONE multiplication (rounded down), so `hi` is not an upper bound (tests/test_rounding.c).
+ * Values read from memory after the switch are safe (the call may have changed memory); values
+ * held in registers are not.  TLV_OPAQUE(v) launders v (a variable) through memory so the
+ * optimiser cannot prove it equal to anything computed before: apply it to the operands of every
+ * expression evaluated after a switch whose operands were computed before it, and to a result
+ * computed in one mode but used after the next switch (so the computation is not moved past it). */
+#define TLV_OPAQUE(v) __asm__ volatile("" : "+m"(v))
+
 /* y[o] = (sum_{t in row o} w[t] x[col[t]] + bias[o]) / div[o] */
 typedef struct tl_aff {
   int64_t nout, nin;
