@@ -637,12 +637,9 @@ static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_
   res->nrows = p->nrows, res->method = o->method, res->sem = o->sem;
   tl_objective_rows(p, a);
   tl_bounds *b = NULL;
-  double t0_ = now_s();
   tl_code rc = tl_ibp_plan(pl, r, o->sem, &b, st);
-  double t1_ = now_s();
   if (rc == TL_OK)
     rc = tl_ibp_rows_plan(pl, r, b, p->nrows, a, res->row_lower, st);
-  { static double A_, B_; static long N_; A_ += t1_ - t0_; B_ += now_s() - t1_; if (++N_ % 3000 == 0) fprintf(stderr, "ibp %.3f us rows %.3f us\n", 1e6*A_/N_, 1e6*B_/N_); }
   if (rc == TL_OK && (o->method == TL_METHOD_CROWN || o->method == TL_METHOD_ALPHA_CROWN)) {
     int steps = o->method == TL_METHOD_ALPHA_CROWN ? (o->alpha_steps > 0 ? o->alpha_steps : 20) : 0;
     rc = tl_crown_plan(pl, r, b, p->nrows, a, o->intermediate_crown, steps, l2,
