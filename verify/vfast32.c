@@ -6,7 +6,8 @@
  * rounding error of a summation tree: the kernels run on the calling thread in round-to-nearest,
  * set here (u = 2^-24 per rounding, eta/2 = 2^-150 per underflowing product), and their trees are
  * the ones written below (8 lanes, each a sequential sum; GCC keeps the written order without
- * -ffast-math / -fassociative-math, and contraction into FMA only removes roundings), so every
+ * -ffast-math / -fassociative-math, and contraction into FMA (-ffp-contract=fast, the AVX2+FMA
+ * variant) only removes roundings), so every
  * product passes through at most d roundings: linear 1 + floor(n/8) (its lane) + 3 (the lane sum)
  * + 7 (the tail), conv 1 + K (one lane per output position).  With n terms per output and
  * g1 = gamma_d:
@@ -40,55 +41,33 @@ typedef int v8i __attribute__((vector_size(32)));
 #define LD8(dst, p) memcpy(&(dst), (p), sizeof(dst))
 #define HSUM8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 
-/* for 4 rows w[r*ld ..]: S[r] = sum w c, A[r] = sum |w| a over n terms (any order) */
-__attribute__((target_clones("avx2", "default"))) static void dot2x4(const float *w, int64_t ld, int rows,
-                                                                       const float *c, const float *a,
-                                                                       int64_t n, float *S, float *A) {
-  const float *w0 = w, *w1 = rows > 1 ? w + ld : w, *w2 = rows > 2 ? w + 2 * ld : w,
-              *w3 = rows > 3 ? w + 3 * ld : w;
-  v8f s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    v8f cv, av, x0, x1, x2, x3;
-    LD8(cv, c + i), LD8(av, a + i);
-    LD8(x0, w0 + i), LD8(x1, w1 + i), LD8(x2, w2 + i), LD8(x3, w3 + i);
-    s0 += x0 * cv, s1 += x1 * cv, s2 += x2 * cv, s3 += x3 * cv;
-    t0 += V8ABS(x0) * av, t1 += V8ABS(x1) * av, t2 += V8ABS(x2) * av, t3 += V8ABS(x3) * av;
-  }
-  float s[4] = {HSUM8(s0), HSUM8(s1), HSUM8(s2), HSUM8(s3)}, t[4] = {HSUM8(t0), HSUM8(t1), HSUM8(t2), HSUM8(t3)};
-  const float *wr[4] = {w0, w1, w2, w3};
-  for (; i < n; i++)
-    for (int r = 0; r < 4; r++)
-      s[r] += wr[r][i] * c[i], t[r] += fabsf(wr[r][i]) * a[i];
-  for (int r = 0; r < rows; r++)
-    S[r] = s[r], A[r] = t[r];
-}
+/* The kernels are compiled twice (vfast32_kernels.h): for AVX2 + FMA, selected at run time when
+ * the CPU has both, and for the baseline ISA.  (target_clones("arch=haswell") would only be
+ * chosen on a Haswell, not on later CPUs.) */
+#define KATTR
+#define DOT2X4 dot2x4_base
+#define CONV2X4 conv2x4_base
+#include "vfast32_kernels.h"
+#undef KATTR
+#undef DOT2X4
+#undef CONV2X4
+#if defined(__x86_64__) || defined(__i386__)
+#define KATTR __attribute__((target("avx2,fma")))
+#define DOT2X4 dot2x4_fma
+#define CONV2X4 conv2x4_fma
+#include "vfast32_kernels.h"
+#else
+#define dot2x4_fma dot2x4_base
+#define conv2x4_fma conv2x4_base
+#endif
 
-/* conv, 4 output channels at once: S[r][p] = sum_k w[r][k] cc[k][p], A likewise with |w| and ac,
- * for p in [0, P8) (P8 a multiple of 8, the column buffers' row stride) */
-__attribute__((target_clones("avx2", "default"))) static void conv2x4(const float *w, int64_t K, int rows,
-                                                                        const float *cc, const float *ac,
-                                                                        int64_t P8, float *S, float *A) {
-  for (int64_t p = 0; p < P8; p += 8) {
-    v8f s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-    for (int64_t k = 0; k < K; k++) {
-      v8f cv, av;
-      LD8(cv, cc + k * P8 + p), LD8(av, ac + k * P8 + p);
-      float x0 = w[k], x1 = rows > 1 ? w[K + k] : 0, x2 = rows > 2 ? w[2 * K + k] : 0,
-            x3 = rows > 3 ? w[3 * K + k] : 0;
-      s0 += x0 * cv, s1 += x1 * cv, s2 += x2 * cv, s3 += x3 * cv;
-      t0 += fabsf(x0) * av, t1 += fabsf(x1) * av, t2 += fabsf(x2) * av, t3 += fabsf(x3) * av;
-    }
-    memcpy(S + p, &s0, 32), memcpy(A + p, &t0, 32);
-    if (rows > 1)
-      memcpy(S + P8 + p, &s1, 32), memcpy(A + P8 + p, &t1, 32);
-    if (rows > 2)
-      memcpy(S + 2 * P8 + p, &s2, 32), memcpy(A + 2 * P8 + p, &t2, 32);
-    if (rows > 3)
-      memcpy(S + 3 * P8 + p, &s3, 32), memcpy(A + 3 * P8 + p, &t3, 32);
-  }
+static int have_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
 }
-
 
 static const float *wptr(const tl_graph *g, int id, int k) {
   const tl_node *n = &g->nodes[id];
@@ -135,6 +114,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
     free(cf);
     return 0;
   }
+  int fma = have_fma();
   fesetround(FE_TONEAREST); /* the error model of S and T above */
   if (lin) {
     int64_t out = g->nodes[n->parents[1]].shape[0];
@@ -142,7 +122,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
     for (int64_t rw = 0; rw < rows; rw++)
       for (int64_t o = 0; o < out; o += 4) {
         int nr = out - o < 4 ? (int)(out - o) : 4;
-        dot2x4(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
+        (fma ? dot2x4_fma : dot2x4_base)(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
                T + rw * out + o);
       }
   } else {
@@ -168,7 +148,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
         }
         for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
           int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
-          conv2x4(W + o * K, K, nr, cc, ac, P8, so, to);
+          (fma ? conv2x4_fma : conv2x4_base)(W + o * K, K, nr, cc, ac, P8, so, to);
           for (int r = 0; r < nr; r++) {
             memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
             memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
