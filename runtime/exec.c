@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "exec_internal.h"
 
 struct tl_exec {
   tl_graph *g;
@@ -683,83 +684,12 @@ tl_code tl_autograd_jacobian(tl_exec *e, int out, int wrt, float *jac, tl_status
   return rc;
 }
 
-tl_code tl_autograd_jvp(tl_exec *e, int wrt, const float *v, int out, float *out_tangent, tl_status *st) {
-  TL_TRY(check_wrt(e, wrt, st));
-  if (out < 0 || out >= e->g->nnodes)
-    return tl_fail(st, TL_EARG, "autograd: node %d does not exist", out);
-  int64_t m = e->g->nodes[out].numel, n = e->g->nodes[wrt].numel;
-  float *jac = malloc((size_t)(m * n > 0 ? m * n : 1) * sizeof *jac);
-  if (!jac)
-    return tl_fail(st, TL_ENOMEM, "autograd: out of memory for the Jacobian");
-  tl_code rc = tl_autograd_jacobian(e, out, wrt, jac, st);
-  if (rc == TL_OK)
-    for (int64_t r = 0; r < m; r++) {
-      double s = 0;
-      for (int64_t j = 0; j < n; j++)
-        s += (double)jac[r * n + j] * v[j];
-      out_tangent[r] = (float)s;
-    }
-  free(jac);
-  return rc;
-}
-
-/* re-run the forward on the current graph without advancing the dropout step */
-static tl_code rerun(tl_exec *e, tl_status *st) {
-  if (e->o.mode == TL_COMPILED) {
-    uint64_t s = e->step;
-    e->step = s - 1;
-    tl_code rc = tl_exec_forward(e, st);
-    e->step = s;
-    return rc;
-  }
-  for (int i = 0; i < e->g->nnodes; i++)
-    if (e->ran[i])
-      TL_TRY(tl_exec_run_node(e, i, st));
+/* private (exec_internal.h): what the autograd driver needs to run kernels on this exec */
+tl_code tl_exec_env_get(tl_exec *e, tl_exec_env *env, tl_status *st) {
+  TL_TRY(grow(e, e->g->nnodes, st));
+  if (e->o.mode == TL_COMPILED && (!e->fwd_done || e->planned_n != e->g->nnodes))
+    return tl_fail(st, TL_EARG, "autograd: needs a compiled forward of the current graph first");
+  env->g = e->g, env->be = e->be, env->kernels = e->o.kernels, env->training = e->o.training;
+  env->seed = e->o.seed, env->step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, env->ws = &e->ws;
   return TL_OK;
-}
-
-tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv, tl_status *st) {
-  TL_TRY(check_wrt(e, wrt, st));
-  tl_graph *g = e->g;
-  int64_t n = g->nodes[wrt].numel, nw = g->nweights;
-  float *x = g->nodes[wrt].op == TL_OP_PARAM ? g->weights + g->nodes[wrt].woff : e->val[wrt];
-  if (!x)
-    return tl_fail(st, TL_EARG, "autograd: input node %d has no value", wrt);
-  float *save = malloc((size_t)(nw + 2 * n + 1) * sizeof *save);
-  if (!save)
-    return tl_fail(st, TL_ENOMEM, "autograd: out of memory");
-  float *x0 = save + nw, *gp = x0 + n;
-  memcpy(save, g->weights, (size_t)nw * sizeof *save); /* batch-norm statistics come back too */
-  memcpy(x0, x, (size_t)n * sizeof *x0);
-  double vmax = 0, xmax = 1;
-  for (int64_t i = 0; i < n; i++) {
-    vmax = fmax(vmax, fabs(v[i]));
-    xmax = fmax(xmax, fabs(x0[i]));
-  }
-  tl_code rc = TL_OK;
-  if (vmax == 0) {
-    memset(hv, 0, (size_t)n * sizeof *hv);
-  } else {
-    double h = 1e-3 * xmax / vmax; /* central difference of exact gradients: exact for quadratics */
-    for (int side = 0; side < 2 && rc == TL_OK; side++) {
-      for (int64_t i = 0; i < n; i++)
-        x[i] = (float)(x0[i] + (side ? -h : h) * v[i]);
-      rc = rerun(e, st);
-      if (rc == TL_OK)
-        rc = backward_impl(e, loss, NULL, 0, wrt, st);
-      const float *gr = rc == TL_OK ? tl_exec_grad(e, wrt) : NULL;
-      for (int64_t i = 0; rc == TL_OK && i < n; i++) {
-        double gi = gr ? gr[i] : 0.0;
-        if (!side)
-          gp[i] = (float)gi;
-        else
-          hv[i] = (float)(((double)gp[i] - gi) / (2 * h));
-      }
-    }
-  }
-  memcpy(g->weights, save, (size_t)nw * sizeof *save);
-  memcpy(x, x0, (size_t)n * sizeof *x0);
-  free(save);
-  tl_code rc2 = rerun(e, st);
-  return rc != TL_OK ? rc : rc2;
 }

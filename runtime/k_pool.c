@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ad_rules.h"
 #include "backend.h"
 
 #if defined(__SSE2__)
@@ -269,6 +270,21 @@ tl_code tl_k_maxpool_bwd(const tl_kctx *k) {
         int64_t a = argmax_at(&c, x, i, j);
         if (a >= 0)
           gx[a] += g[i * c.Wo + j];
+      }
+  }
+  return TL_OK;
+}
+
+/* JVP (argmax held fixed): dy[n,c,i,j] = dx[n,c,argmax]; the same first-maximum rule as backward */
+tl_code tl_k_maxpool_jvp(const tl_kctx *k, const float *dx, float *dy) {
+  pgeom c = pgeo(k);
+  for (int64_t nc = 0; nc < c.N * c.C; nc++) {
+    const float *x = k->in[0] + nc * c.H * c.W, *d = dx + nc * c.H * c.W;
+    float *o = dy + nc * c.Ho * c.Wo;
+    for (int64_t i = 0; i < c.Ho; i++)
+      for (int64_t j = 0; j < c.Wo; j++) {
+        int64_t a = argmax_at(&c, x, i, j);
+        o[i * c.Wo + j] = a >= 0 ? d[a] : 0.0f;
       }
   }
   return TL_OK;

@@ -105,18 +105,25 @@ void tl_exec_zero_grad(tl_exec *e);
 
 /* Tangent of node `out` for an input tangent `v` on node `wrt` (an INPUT or PARAM):
  * out_tangent = J v  (numel(out) floats).  Needs a forward of the current values.
- * METHOD: exact (no finite differences) but not forward mode: J is built by reverse mode (one
- * VJP per output element, tl_autograd_jacobian) and J v is accumulated in double. */
+ * METHOD: forward-mode automatic differentiation: one tangent sweep in node order, each node's
+ * tangent = its Jacobian times its parents' tangents (exact per-op rules; other inputs and
+ * parameters have tangent zero and nodes with only zero tangents are skipped).  Values a compiled
+ * plan did not keep are recomputed at the current point.  Costs about one forward pass.
+ * Fails with TL_EUNSUPPORTED naming the node for ops without a tangent rule (attention).
+ * Does not touch tl_exec_param_grads, tl_exec_grad or the weight store. */
 tl_code tl_autograd_jvp(tl_exec *e, int wrt, const float *v, int out, float *out_tangent, tl_status *st);
 /* Reverse-mode Jacobian d out / d wrt as a row-major (numel(out), numel(wrt)) matrix: row r is
  * the VJP with seed e_r.  Does not touch tl_exec_param_grads. */
 tl_code tl_autograd_jacobian(tl_exec *e, int out, int wrt, float *jac, tl_status *st);
 /* Hessian-vector product of scalar node `loss` w.r.t. node `wrt`: H v (numel(wrt) floats).
- * METHOD: a CENTRAL FINITE DIFFERENCE OF EXACT (reverse-mode) GRADIENTS along v:
- * (grad(w + h v) - grad(w - h v)) / 2h with h = 1e-3 max(1, |w|_inf) / |v|_inf.  Exact up to
- * rounding for quadratic losses; O(h^2) truncation error otherwise.  Runs two extra forwards and
- * backwards (same dropout step), restores the weight store (batch-norm statistics included) and
- * re-runs the forward at w.  Does not touch tl_exec_param_grads. */
+ * Needs a forward of the current values.
+ * METHOD: exact forward-over-reverse automatic differentiation (Pearlmutter): the forward-mode
+ * tangent sweep of tl_autograd_jvp with v on wrt, then one reverse sweep carrying every cotangent
+ * g and its tangent dg (per node: the VJP kernel with seed dg plus an exact second-order rule).
+ * No finite differences, no forwards at perturbed points; the weight store (batch-norm statistics
+ * included), tl_exec_param_grads and tl_exec_grad are untouched.  Costs about one forward and two
+ * backward passes.  Fails with TL_EUNSUPPORTED naming the node for ops without a second-order
+ * rule (attention). */
 tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv, tl_status *st);
 
 /* ---- building with a context (same code in eager and compiled modes) ----------------------- */
