@@ -1,16 +1,14 @@
 /* vfast32.c - the float32 kernels of fast IBP for linear and conv2d nodes.
  *
  * Interval y = W x + b over a box [xl, xh] in midpoint-radius form, with the two dot products of
- * every output computed in binary32 (8 lanes per AVX2 instruction, W read once) instead of three
+ * every output computed in binary32 (8 or 16 lanes per instruction, W read once) instead of three
  * in binary64.  Soundness does not come from directed rounding but from an a-priori bound on the
  * rounding error of a summation tree: the kernels run on the calling thread in round-to-nearest,
  * set here (u = 2^-24 per rounding, eta/2 = 2^-150 per underflowing product), and their trees are
- * the ones written below (8 lanes, each a sequential sum; GCC keeps the written order without
- * -ffast-math / -fassociative-math, and contraction into FMA (-ffp-contract=fast, the AVX2+FMA
- * variant) only removes roundings), so every
- * product passes through at most d roundings: linear 1 + floor(n/8) (its lane) + 3 (the lane sum)
- * + 7 (the tail), conv 1 + K (one lane per output position).  With n terms per output and
- * g1 = gamma_d:
+ * the ones written in vfast32_kernels.h (GCC keeps the written order without -ffast-math /
+ * -fassociative-math, and contraction into FMA (-ffp-contract=fast) only removes roundings), so
+ * every product passes through at most d roundings: linear 1 + n/VL + 2 VL <= 1 + n/8 + 32 for
+ * VL = 8 or 16 lanes, conv 1 + K.  With n terms per output and g1 = gamma_d:
  *
  *   cf_j  = a binary32 value (near the midpoint), rf_j >= max(xh_j - cf_j, cf_j - xl_j)
  *   af_j >= rf_j + g1 |cf_j| + gk (|cf_j| + rf_j)     (gk: the f32-any gamma_k, 0 in `real`)
@@ -36,15 +34,13 @@
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
-#define V8ABS(x) ((v8f)((v8i)(x) & (v8i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, \
-                                           0x7fffffff, 0x7fffffff, 0x7fffffff}))
-#define LD8(dst, p) memcpy(&(dst), (p), sizeof(dst))
-#define HSUM8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
-
-/* The kernels are compiled twice (vfast32_kernels.h): for AVX2 + FMA, selected at run time when
- * the CPU has both, and for the baseline ISA.  (target_clones("arch=haswell") would only be
- * chosen on a Haswell, not on later CPUs.) */
+/* The kernels are compiled per instruction set (vfast32_kernels.h) and chosen at run time:
+ * AVX-512 (16 lanes), AVX2 + FMA (8 lanes), the baseline (8 lanes in SSE2 pairs).
+ * (target_clones("arch=haswell") would only be chosen on a Haswell, not on later CPUs.) */
 #define KATTR
+#define VL 8
+#define VF v8f
+#define VI v8i
 #define DOT2X4 dot2x4_base
 #define CONV2X4 conv2x4_base
 #include "vfast32_kernels.h"
@@ -56,18 +52,40 @@ typedef int v8i __attribute__((vector_size(32)));
 #define DOT2X4 dot2x4_fma
 #define CONV2X4 conv2x4_fma
 #include "vfast32_kernels.h"
+#undef KATTR
+#undef VL
+#undef VF
+#undef VI
+#undef DOT2X4
+#undef CONV2X4
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+#define KATTR __attribute__((target("avx512f")))
+#define VL 16
+#define VF v16f
+#define VI v16i
+#define DOT2X4 dot2x4_512
+#define CONV2X4 conv2x4_512
+#include "vfast32_kernels.h"
 #else
 #define dot2x4_fma dot2x4_base
 #define conv2x4_fma conv2x4_base
+#define dot2x4_512 dot2x4_base
+#define conv2x4_512 conv2x4_base
 #endif
 
-static int have_fma(void) {
+typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
+/* 2: AVX-512, 1: AVX2 + FMA, 0: baseline */
+static int isa_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_supports("avx512f"))
+    return 2;
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
   return 0;
 #endif
 }
+
 
 static const float *wptr(const tl_graph *g, int id, int k) {
   const tl_node *n = &g->nodes[id];
@@ -86,14 +104,14 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   int64_t kround = nterm + (B != NULL);
   if (tl_f32_flushes_subnormals() || nterm < 1 || nterm > (1 << 21))
     return 0;
-  int64_t depth = lin ? 1 + nterm / 8 + 3 + 7 : 1 + nterm; /* roundings per leaf, see the top */
+  int64_t depth = lin ? 1 + nterm / 8 + 32 : 1 + nterm; /* roundings per product, see the top */
   double g1 = tlv_gamma_up(depth), gk = sem == TL_SEM_F32_ANY ? tlv_gamma_up(kround) : 0;
   float *cf = malloc((size_t)(2 * nin + 2 * nout + 2) * sizeof *cf);
   if (!cf)
     return -1;
   float *af = cf + nin, *S = af + nin, *T = S + nout;
-  /* center and radius terms; FE_UPWARD: rf, af and their binary32 conversions round up */
-  double sum_c = 0, sum_r = 0, sum_m = 0;
+  /* center and radius terms; FE_UPWARD: rf, af and their binary32 conversions round up (one
+   * vectorisable loop: no floating-point reduction) */
   int ok = 1;
   rnd_up();
   for (int64_t j = 0; j < nin; j++) {
@@ -104,17 +122,28 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
     double r = (double)c - l;
     double r2 = h - (double)c;
     r = r > r2 ? r : r2;
-    float rf = (float)r;
-    float a = (float)(rf + g1 * ac + gk * (ac + rf));
-    cf[j] = c, af[j] = a;
-    sum_c += ac, sum_r += rf, sum_m += gk * (ac + rf);
+    double rf = (double)(float)r;
+    cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
   }
-  /* the binary32 centre error must stay small next to the radius (else the binary64 path) */
-  if (!ok || !(16 * g1 * sum_c <= sum_r + sum_m)) {
+  /* the binary32 centre error must stay small next to the radius (else the binary64 path):
+   * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes */
+  float sc[8] = {0}, sa[8] = {0};
+  int64_t j8 = 0;
+  for (; j8 + 8 <= nin; j8 += 8)
+    for (int q = 0; q < 8; q++)
+      sc[q] += fabsf(cf[j8 + q]), sa[q] += af[j8 + q];
+  double sum_c = 0, sum_a = 0;
+  for (int q = 0; q < 8; q++)
+    sum_c += sc[q], sum_a += sa[q];
+  for (; j8 < nin; j8++)
+    sum_c += fabsf(cf[j8]), sum_a += af[j8];
+  if (!ok || !(17 * g1 * sum_c <= sum_a)) {
     free(cf);
     return 0;
   }
-  int fma = have_fma();
+  int isa = isa_level();
+  dot_fn *dot = isa == 2 ? dot2x4_512 : isa == 1 ? dot2x4_fma : dot2x4_base;
+  dot_fn *conv = isa == 2 ? conv2x4_512 : isa == 1 ? conv2x4_fma : conv2x4_base;
   fesetround(FE_TONEAREST); /* the error model of S and T above */
   if (lin) {
     int64_t out = g->nodes[n->parents[1]].shape[0];
@@ -122,7 +151,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
     for (int64_t rw = 0; rw < rows; rw++)
       for (int64_t o = 0; o < out; o += 4) {
         int nr = out - o < 4 ? (int)(out - o) : 4;
-        (fma ? dot2x4_fma : dot2x4_base)(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
+        dot(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
                T + rw * out + o);
       }
   } else {
@@ -148,7 +177,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
         }
         for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
           int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
-          (fma ? conv2x4_fma : conv2x4_base)(W + o * K, K, nr, cc, ac, P8, so, to);
+          conv(W + o * K, K, nr, cc, ac, P8, so, to);
           for (int r = 0; r < nr; r++) {
             memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
             memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
