@@ -2,7 +2,8 @@
  * `torchlean train` writes): per test image, a plain float32 forward pass of the same model by the
  * runtime (compiled, FAST kernels), IBP and CROWN (f32-any, no counterexample search), and the
  * independent checker's time per certificate vs the verifier's.
- * Usage: bench_verify_models MODEL.tlm [images (20)] [checker-path] [eps (2/255)]
+ * Usage: bench_verify_models MODEL.tlm [images (20)] [checker-path|-] [eps (2/255)] [methods (3)]
+ * (methods 1: IBP only, 2: IBP and CROWN, 3: also alpha-CROWN; checker `-`: none)
  * Run by bench/run_verify_models.sh, which trains the models first. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -29,8 +30,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   int ns = argc > 2 ? atoi(argv[2]) : 20;
-  const char *checker = argc > 3 ? argv[3] : NULL;
+  const char *checker = argc > 3 && strcmp(argv[3], "-") ? argv[3] : NULL;
   double eps = argc > 4 ? atof(argv[4]) : 2.0 / 255.0;
+  int nmethods = argc > 5 ? atoi(argv[5]) : 3;
+  if (nmethods < 1 || nmethods > 3)
+    nmethods = 3;
   tl_status st;
   tl_graph *g = NULL;
   tl_dataset *d = NULL;
@@ -69,7 +73,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_verify_models: %s\n", st.msg);
     return 1;
   }
-  for (int m = 0; m < 3; m++) {
+  for (int m = 0; m < nmethods; m++) {
     tl_region **r = calloc((size_t)ns, sizeof *r);
     tl_property **p = calloc((size_t)ns, sizeof *p);
     tl_verify_result **res = calloc((size_t)ns, sizeof *res);

@@ -67,3 +67,20 @@ Test(rounding, opaque_keeps_down_and_up_roots_apart) {
   }
   cr_assert_gt(differ, 1900);
 }
+
+Test(rounding, box_finite_on_the_bits) {
+  double lo[37], hi[37];
+  for (int i = 0; i < 37; i++)
+    lo[i] = -DBL_MAX + i, hi[i] = i % 3 ? DBL_MAX : 0x1p-1074;
+  cr_assert(tlv_box_finite(lo, hi, 37));
+  const double bad[3] = {INFINITY, -INFINITY, NAN};
+  for (int b = 0; b < 3; b++)
+    for (int i = 0; i < 37; i++)
+      for (int side = 0; side < 2; side++) {
+        double *v = side ? hi : lo, keep = v[i];
+        v[i] = bad[b];
+        cr_assert(!tlv_box_finite(lo, hi, 37), "bad value %g at %d side %d", bad[b], i, side);
+        cr_assert(tlv_box_finite(lo, hi, i), "only elements before %d", i); /* prefix stays finite */
+        v[i] = keep;
+      }
+}

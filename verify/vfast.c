@@ -22,12 +22,11 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef long long v4l __attribute__((vector_size(32)));
 
 double tlv_gamma52_up(int64_t n) {
-  int old = fegetround();
-  rnd_up();
+  /* nu and 1 - nu are exact (nu a multiple of 2^-52 below 1); the quotient in any mode is within
+   * one ulp, so one step up covers it (no mode switch) */
   double nu = (double)n * 0x1p-52;
   double gm = nu / (1.0 - nu);
-  fesetround(old);
-  return gm;
+  return nextafter(gm, INFINITY);
 }
 
 int tlv_fast_kind(const tl_verify_plan *p, int node) {
@@ -247,6 +246,9 @@ tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const d
   const tl_node *x = &g->nodes[n->parents[0]];
   int64_t nin = x->numel, nout = n->numel;
   const float *W = wptr(g, id, 1), *B = n->nparents == 3 ? wptr(g, id, 2) : NULL;
+  int f32 = tlv_fast_ibp_f32(pl, id, xl, xh, sem, lo, hi);
+  if (f32 != 0)
+    return f32 > 0 ? TL_OK : tl_fail(st, TL_ENOMEM, "verify: out of memory");
   double *buf = malloc((size_t)(3 * nin + 3 * nout + 1) * sizeof *buf);
   if (!buf)
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");

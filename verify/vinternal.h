@@ -127,6 +127,10 @@ int tlv_fast_kind(const tl_verify_plan *p, int node);
 double tlv_gamma52_up(int64_t n);
 tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
                      double *lo, double *hi, tl_status *st);
+/* The binary32 kernels of tlv_fast_ibp (vfast32.c): 1 done, 0 not applicable (the caller uses the
+ * binary64 kernels), -1 out of memory.  Leaves FE_UPWARD or FE_DOWNWARD. */
+int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
+                     double *lo, double *hi);
 tl_code tlv_fast_absfwd(const tl_verify_plan *pl, int id, const double *x, double *v, tl_status *st);
 int64_t tlv_fast_backterms(const tl_verify_plan *pl, int id);
 tl_code tlv_fast_back(const tl_verify_plan *pl, int id, int m, const double *lam, double *T, tl_status *st);

@@ -40,7 +40,8 @@ extern "C" {
 
 /* 1 when the calling thread flushes subnormal results or inputs to zero (x86 MXCSR FZ/DAZ,
  * aarch64 FPCR FZ).  The f32-any models assume gradual underflow: callers that run float32 code
- * to back an f32-any claim (compare, counterexample confirmation) refuse to when this is 1. */
+ * to back an f32-any claim (compare, counterexample confirmation, the binary32 IBP kernels)
+ * refuse to when this is 1.  Defined in runtime/fpenv.c (no MPFR needed), so verify/ has it too. */
 int tl_f32_flushes_subnormals(void);
 
 /* ---- f32-ref emulator ---------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* fpenv.c - does this thread flush subnormals to zero?  The f32-any models assume gradual
- * underflow; a process started with fast-math startup code (or CUDA --ftz) breaks that. */
+ * underflow; a process started with fast-math startup code (or CUDA --ftz) breaks that.
+ * Declared in torchlean/floats.h; lives in the runtime (no MPFR) so verify/ can use it. */
 #include "torchlean/floats.h"
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,0 +1,222 @@
+/* vfast32.c - the float32 kernels of fast IBP for linear and conv2d nodes.
+ *
+ * Interval y = W x + b over a box [xl, xh] in midpoint-radius form, with the two dot products of
+ * every output computed in binary32 (8 or 16 lanes per instruction, W read once) instead of three
+ * in binary64.  Soundness does not come from directed rounding but from an a-priori bound on the
+ * rounding error of a summation tree: the kernels run on the calling thread in round-to-nearest,
+ * set here (u = 2^-24 per rounding, eta/2 = 2^-150 per underflowing product), and their trees are
+ * the ones written in vfast32_kernels.h (GCC keeps the written order without -ffast-math /
+ * -fassociative-math, and contraction into FMA (-ffp-contract=fast) only removes roundings), so
+ * every product passes through at most d roundings: linear 1 + n/VL + 2 VL <= 1 + n/8 + 32 for
+ * VL = 8 or 16 lanes, conv 1 + K.  With n terms per output and g1 = gamma_d:
+ *
+ *   cf_j  = a binary32 value (near the midpoint), rf_j >= max(xh_j - cf_j, cf_j - xl_j)
+ *   af_j >= rf_j + g1 |cf_j| + gk (|cf_j| + rf_j)     (gk: the f32-any gamma_k, 0 in `real`)
+ *   S = fl(sum_j W_j cf_j):   |S - sum W cf| <= g1 sum |W| |cf| + n eta/2 (1 + g1)
+ *   T = fl(sum_j |W_j| af_j): sum |W| af <= (T + n eta/2 (1 + g1)) (1 + 2 g1)  [1/(1-g) <= 1+2g, g <= 1/2]
+ *
+ * For x in the box, |W x - W cf| <= sum |W| rf, and the deployed float32 result of the node is off
+ * from W x + b by at most gk (sum |W| |x| + |b|) + k eta/2 (1 + gk) with |x| <= |cf| + rf
+ * (docs/certificates.md).  Every term is covered by
+ *   E = (T + n eta/2 (1 + g1)) (1 + 2 g1) + n eta/2 (1 + g1) + gk |b| + k eta/2 (1 + gk)
+ * and the node's box is [down(S + b - E), up(S + b + E)], finished in binary64 with directed
+ * rounding.  Preconditions (else the caller falls back to the binary64 kernels in vfast.c): no
+ * flush-to-zero on this thread, finite boxes with |x| <= 2^64, n u <= 1/4, finite S and T, and
+ * the f32 rounding term g1 sum|cf| small next to the box radius (so the enclosure is at most a few
+ * percent wider than the binary64 one); for f32-any the binary32 overflow check uses
+ * sum |W| (|cf| + rf) <= sum |W| af / gk. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "torchlean/floats.h"
+#include "vinternal.h"
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+/* The kernels are compiled per instruction set (vfast32_kernels.h) and chosen at run time:
+ * AVX-512 (16 lanes), AVX2 + FMA (8 lanes), the baseline (8 lanes in SSE2 pairs).
+ * (target_clones("arch=haswell") would only be chosen on a Haswell, not on later CPUs.) */
+#define KATTR
+#define VL 8
+#define VF v8f
+#define VI v8i
+#define DOT2X4 dot2x4_base
+#define CONV2X4 conv2x4_base
+#include "vfast32_kernels.h"
+#undef KATTR
+#undef DOT2X4
+#undef CONV2X4
+#if defined(__x86_64__) || defined(__i386__)
+#define KATTR __attribute__((target("avx2,fma")))
+#define DOT2X4 dot2x4_fma
+#define CONV2X4 conv2x4_fma
+#include "vfast32_kernels.h"
+#undef KATTR
+#undef VL
+#undef VF
+#undef VI
+#undef DOT2X4
+#undef CONV2X4
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+#define KATTR __attribute__((target("avx512f")))
+#define VL 16
+#define VF v16f
+#define VI v16i
+#define DOT2X4 dot2x4_512
+#define CONV2X4 conv2x4_512
+#include "vfast32_kernels.h"
+#else
+#define dot2x4_fma dot2x4_base
+#define conv2x4_fma conv2x4_base
+#define dot2x4_512 dot2x4_base
+#define conv2x4_512 conv2x4_base
+#endif
+
+typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
+/* 2: AVX-512, 1: AVX2 + FMA, 0: baseline */
+static int isa_level(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_supports("avx512f"))
+    return 2;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
+}
+
+
+static const float *wptr(const tl_graph *g, int id, int k) {
+  const tl_node *n = &g->nodes[id];
+  return k < n->nparents ? g->weights + g->nodes[n->parents[k]].woff : NULL;
+}
+
+int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
+                     double *lo, double *hi) {
+  const tl_graph *g = pl->g;
+  const tl_node *n = &g->nodes[id];
+  int64_t nin = g->nodes[n->parents[0]].numel, nout = n->numel;
+  const float *W = wptr(g, id, 1), *B = n->nparents == 3 ? wptr(g, id, 2) : NULL;
+  int lin = tlv_fast_kind(pl, id) == TLV_FAST_LINEAR;
+  const tlv_conv *cv = lin ? NULL : pl->conv[id];
+  int64_t nterm = lin ? g->nodes[n->parents[1]].shape[1] : cv->K; /* products per output */
+  int64_t kround = nterm + (B != NULL);
+  if (tl_f32_flushes_subnormals() || nterm < 1 || nterm > (1 << 21))
+    return 0;
+  int64_t depth = lin ? 1 + nterm / 8 + 32 : 1 + nterm; /* roundings per product, see the top */
+  double g1 = tlv_gamma_up(depth), gk = sem == TL_SEM_F32_ANY ? tlv_gamma_up(kround) : 0;
+  float *cf = malloc((size_t)(2 * nin + 2 * nout + 2) * sizeof *cf);
+  if (!cf)
+    return -1;
+  float *af = cf + nin, *S = af + nin, *T = S + nout;
+  /* center and radius terms; FE_UPWARD: rf, af and their binary32 conversions round up (one
+   * vectorisable loop: no floating-point reduction) */
+  int ok = 1;
+  rnd_up();
+  for (int64_t j = 0; j < nin; j++) {
+    double l = xl[j], h = xh[j];
+    ok &= l >= -0x1p64 && h <= 0x1p64 && l <= h;
+    float c = (float)(0.5 * l + 0.5 * h);
+    double ac = fabs((double)c);
+    double r = (double)c - l;
+    double r2 = h - (double)c;
+    r = r > r2 ? r : r2;
+    double rf = (double)(float)r;
+    cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
+  }
+  /* the binary32 centre error must stay small next to the radius (else the binary64 path):
+   * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes */
+  float sc[8] = {0}, sa[8] = {0};
+  int64_t j8 = 0;
+  for (; j8 + 8 <= nin; j8 += 8)
+    for (int q = 0; q < 8; q++)
+      sc[q] += fabsf(cf[j8 + q]), sa[q] += af[j8 + q];
+  double sum_c = 0, sum_a = 0;
+  for (int q = 0; q < 8; q++)
+    sum_c += sc[q], sum_a += sa[q];
+  for (; j8 < nin; j8++)
+    sum_c += fabsf(cf[j8]), sum_a += af[j8];
+  if (!ok || !(17 * g1 * sum_c <= sum_a)) {
+    free(cf);
+    return 0;
+  }
+  int isa = isa_level();
+  dot_fn *dot = isa == 2 ? dot2x4_512 : isa == 1 ? dot2x4_fma : dot2x4_base;
+  dot_fn *conv = isa == 2 ? conv2x4_512 : isa == 1 ? conv2x4_fma : conv2x4_base;
+  fesetround(FE_TONEAREST); /* the error model of S and T above */
+  if (lin) {
+    int64_t out = g->nodes[n->parents[1]].shape[0];
+    int64_t rows = nout / (out ? out : 1);
+    for (int64_t rw = 0; rw < rows; rw++)
+      for (int64_t o = 0; o < out; o += 4) {
+        int nr = out - o < 4 ? (int)(out - o) : 4;
+        dot(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
+               T + rw * out + o);
+      }
+  } else {
+    int64_t K = cv->K, P = cv->P, P8 = (P + 7) / 8 * 8;
+    float *col = malloc((size_t)(2 * K * P8 + 8 * P8) * sizeof *col);
+    if (!col) {
+      free(cf);
+      return -1;
+    }
+    float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
+    for (int64_t b = 0; b < cv->N; b++)
+      for (int64_t gi = 0; gi < cv->G; gi++) {
+        int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
+        for (int64_t k = 0; k < K; k++) {
+          const int64_t *tab = cv->tab + k * P;
+          for (int64_t p = 0; p < P; p++) {
+            int64_t ix = tab[p];
+            cc[k * P8 + p] = ix < 0 ? 0.0f : cf[base + ix];
+            ac[k * P8 + p] = ix < 0 ? 0.0f : af[base + ix];
+          }
+          for (int64_t p = P; p < P8; p++)
+            cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
+        }
+        for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
+          int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
+          conv(W + o * K, K, nr, cc, ac, P8, so, to);
+          for (int r = 0; r < nr; r++) {
+            memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
+            memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
+          }
+        }
+      }
+    free(col);
+  }
+  /* finish in binary64 with directed rounding */
+  int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
+  rnd_up();
+  double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
+  double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
+  for (int64_t o = 0; o < nout && ok; o++) {
+    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
+    double s = S[o], t = T[o];
+    ok = isfinite(s) && isfinite(t);
+    double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
+    if (sem == TL_SEM_F32_ANY) /* (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm must stay finite */
+      ok &= (1 + gk) * ((t + und) * gg / gk + fabs(bv)) + absterm <= FLT_MAX;
+    hi[o] = (s + bv) + e;
+    lo[o] = e; /* the radius, for the downward pass */
+  }
+  if (!ok) {
+    free(cf);
+    return 0;
+  }
+  rnd_down();
+  for (int64_t o = 0; o < nout; o++) {
+    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
+    lo[o] = ((double)S[o] + bv) - lo[o];
+  }
+  free(cf);
+  if (sem == TL_SEM_F32_ANY)
+    for (int64_t o = 0; o < nout; o++)
+      if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {
+        for (int64_t q = 0; q < nout; q++)
+          lo[q] = -INFINITY, hi[q] = INFINITY;
+        break;
+      }
+  return 1;
+}
