@@ -36,7 +36,7 @@ static inline double vmin(double a, double b) { return a < b || b != b ? a : b; 
 /* f32-any: widen [lo, hi] by rel * max(|lo|, |hi|) + abs, elementwise (two rounding-mode switches
  * in all: each costs ~80 ns) */
 static tl_code widen_rel(double *lo, double *hi, int64_t n, double rel, double abs_, tl_status *st) {
-  double *e = malloc((size_t)(n ? n : 1) * sizeof *e);
+  double small[1024], *e = n <= 1024 ? small : malloc((size_t)n * sizeof *e);
   if (!e)
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");
   rnd_up();
@@ -47,16 +47,25 @@ static tl_code widen_rel(double *lo, double *hi, int64_t n, double rel, double a
   rnd_down();
   for (int64_t i = 0; i < n; i++)
     lo[i] = lo[i] - e[i];
-  free(e);
+  if (e != small)
+    free(e);
   return TL_OK;
 }
 
-/* binary32 overflow: a value above FLT_MAX in magnitude may round to infinity */
+/* binary32 overflow: a value above FLT_MAX in magnitude (or NaN) may round to infinity.  On the
+ * bits: |x| > FLT_MAX exactly when bits(|x|) + (2^63 - 1 - bits(FLT_MAX)) reaches bit 63 (NaN and
+ * inf included); integer ops, no early exit, so the loop vectorises. */
 static int over_f32(const double *lo, const double *hi, int64_t n) {
-  for (int64_t i = 0; i < n; i++)
-    if (!(fabs(lo[i]) <= FLT_MAX) || !(fabs(hi[i]) <= FLT_MAX))
-      return 1;
-  return 0;
+  const double fm = FLT_MAX;
+  uint64_t fmb, acc = 0;
+  memcpy(&fmb, &fm, 8);
+  const uint64_t k = 0x7fffffffffffffffu - fmb, m = 0x7fffffffffffffffu;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t a, b;
+    memcpy(&a, &lo[i], 8), memcpy(&b, &hi[i], 8);
+    acc |= ((a & m) + k) | ((b & m) + k);
+  }
+  return (int)(acc >> 63);
 }
 
 static tl_code ibp_affine(const tl_graph *g, int id, const tl_bounds *b, tl_semantics sem, double *lo, double *hi,

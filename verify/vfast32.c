@@ -7,7 +7,7 @@
  * set here (u = 2^-24 per rounding, eta/2 = 2^-150 per underflowing product), and their trees are
  * the ones written in vfast32_kernels.h (GCC keeps the written order without -ffast-math /
  * -fassociative-math, and contraction into FMA (-ffp-contract=fast) only removes roundings), so
- * every product passes through at most d roundings: linear 1 + n/VL + 2 VL <= 1 + n/8 + 32 for
+ * every product passes through at most d roundings: linear 1 + n/VL + 3 VL <= 1 + n/8 + 48 for
  * VL = 8 or 16 lanes, conv 1 + K.  With n terms per output and g1 = gamma_d:
  *
  *   cf_j  = a binary32 value (near the midpoint), rf_j >= max(xh_j - cf_j, cf_j - xl_j)
@@ -21,7 +21,7 @@
  *   E = (T + n eta/2 (1 + g1)) (1 + 2 g1) + n eta/2 (1 + g1) + gk |b| + k eta/2 (1 + gk)
  * and the node's box is [down(S + b - E), up(S + b + E)], finished in binary64 with directed
  * rounding.  Preconditions (else the caller falls back to the binary64 kernels in vfast.c): no
- * flush-to-zero on this thread, finite boxes with |x| <= 2^64, n u <= 1/4, finite S and T, and
+ * flush-to-zero on this thread, finite boxes with |x| < 2^65, n u <= 1/4, finite S and T, and
  * the f32 rounding term g1 sum|cf| small next to the box radius (so the enclosure is at most a few
  * percent wider than the binary64 one); for f32-any the binary32 overflow check uses
  * sum |W| (|cf| + rf) <= sum |W| af / gk. */
@@ -104,27 +104,36 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   int64_t kround = nterm + (B != NULL);
   if (tl_f32_flushes_subnormals() || nterm < 1 || nterm > (1 << 21))
     return 0;
-  int64_t depth = lin ? 1 + nterm / 8 + 32 : 1 + nterm; /* roundings per product, see the top */
+  int64_t depth = lin ? 1 + nterm / 8 + 48 : 1 + nterm; /* roundings per product, see the top */
   double g1 = tlv_gamma_up(depth), gk = sem == TL_SEM_F32_ANY ? tlv_gamma_up(kround) : 0;
-  float *cf = malloc((size_t)(2 * nin + 2 * nout + 2) * sizeof *cf);
-  if (!cf)
+  /* cf and af start at the same offset modulo 64 bytes as W, so that the kernels' W, c and a loads
+   * are all aligned after the same short head (a misaligned W costs ~1.5x); in cf's own block */
+  size_t skew = lin ? ((uintptr_t)W % 64) / sizeof(float) : 0;
+  int64_t nin16 = (nin + 15) / 16 * 16;
+  char *blk = malloc((size_t)(2 * nin16 + 2 * nout + 48) * sizeof(float) + 64);
+  if (!blk)
     return -1;
-  float *af = cf + nin, *S = af + nin, *T = S + nout;
-  /* center and radius terms; FE_UPWARD: rf, af and their binary32 conversions round up (one
-   * vectorisable loop: no floating-point reduction) */
-  int ok = 1;
+  float *cf = (float *)(blk + (64 - (uintptr_t)blk % 64) % 64) + skew;
+  float *af = cf + nin16, *S = af + nin16, *T = S + nout;
+  /* center and radius terms in FE_UPWARD: mid >= the midpoint and its binary32 c >= mid, so
+   * c - l >= h - c and r = up(c - l) covers the box; rf, af and the conversions round up.  The
+   * checks are on the bits (|l|, |h| < 2^65, so finite; r >= 0, so l <= h): no floating-point
+   * compare or reduction, the loop vectorises. */
+  uint64_t bad = 0;
   rnd_up();
   for (int64_t j = 0; j < nin; j++) {
     double l = xl[j], h = xh[j];
-    ok &= l >= -0x1p64 && h <= 0x1p64 && l <= h;
     float c = (float)(0.5 * l + 0.5 * h);
     double ac = fabs((double)c);
     double r = (double)c - l;
-    double r2 = h - (double)c;
-    r = r > r2 ? r : r2;
     double rf = (double)(float)r;
+    uint64_t bl, bh, br;
+    memcpy(&bl, &l, 8), memcpy(&bh, &h, 8), memcpy(&br, &r, 8);
+    bad |= ((bl & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) |
+           ((bh & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) | br;
     cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
   }
+  int ok = !(bad >> 63);
   /* the binary32 centre error must stay small next to the radius (else the binary64 path):
    * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes */
   float sc[8] = {0}, sa[8] = {0};
@@ -138,7 +147,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   for (; j8 < nin; j8++)
     sum_c += fabsf(cf[j8]), sum_a += af[j8];
   if (!ok || !(17 * g1 * sum_c <= sum_a)) {
-    free(cf);
+    free(blk);
     return 0;
   }
   int isa = isa_level();
@@ -158,7 +167,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
     int64_t K = cv->K, P = cv->P, P8 = (P + 7) / 8 * 8;
     float *col = malloc((size_t)(2 * K * P8 + 8 * P8) * sizeof *col);
     if (!col) {
-      free(cf);
+      free(blk);
       return -1;
     }
     float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
@@ -186,31 +195,43 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
       }
     free(col);
   }
-  /* finish in binary64 with directed rounding */
+  /* finish in binary64 with directed rounding; bias of output o: channel (o / per) % ochan */
   int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
+  double *bias = malloc((size_t)(nout ? nout : 1) * sizeof *bias);
+  if (!bias) {
+    free(blk);
+    return -1;
+  }
+  for (int64_t o = 0, ch = 0, q = 0; o < nout; o++) {
+    bias[o] = B ? (double)B[ch] : 0.0;
+    if (++q == per)
+      q = 0, ch = ch + 1 == ochan ? 0 : ch + 1;
+  }
   rnd_up();
   double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
   double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
-  for (int64_t o = 0; o < nout && ok; o++) {
-    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
-    double s = S[o], t = T[o];
-    ok = isfinite(s) && isfinite(t);
+  double big = 0; /* largest (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm: must stay <= FLT_MAX */
+  for (int64_t o = 0; o < nout; o++) {
+    double s = S[o], t = T[o], bv = bias[o];
     double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
-    if (sem == TL_SEM_F32_ANY) /* (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm must stay finite */
-      ok &= (1 + gk) * ((t + und) * gg / gk + fabs(bv)) + absterm <= FLT_MAX;
-    hi[o] = (s + bv) + e;
-    lo[o] = e; /* the radius, for the downward pass */
+    if (sem == TL_SEM_F32_ANY) {
+      double m = (1 + gk) * ((t + und) * gg / gk + fabs(bv)) + absterm;
+      big = m > big || m != m ? m : big;
+    }
+    hi[o] = (s + bv) + e; /* S, T finite: checked below (an inf / NaN reaches hi or big) */
+    lo[o] = e;            /* the radius, for the downward pass */
   }
-  if (!ok) {
-    free(cf);
+  if (!tlv_box_finite(hi, lo, nout) || !(big <= FLT_MAX)) {
+    free(blk), free(bias);
     return 0;
   }
   rnd_down();
   for (int64_t o = 0; o < nout; o++) {
-    double bv = B ? (double)B[(o / per) % ochan] : 0.0;
-    lo[o] = ((double)S[o] + bv) - lo[o];
+    double sv = S[o];
+    TLV_OPAQUE(sv); /* S[o] + b was also computed upward above: never reuse it */
+    lo[o] = (sv + bias[o]) - lo[o];
   }
-  free(cf);
+  free(blk), free(bias);
   if (sem == TL_SEM_F32_ANY)
     for (int64_t o = 0; o < nout; o++)
       if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {

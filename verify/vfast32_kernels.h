@@ -1,10 +1,11 @@
 /* vfast32_kernels.h - the binary32 IBP kernels of vfast32.c.  Included once per instruction set
  * with KATTR (target attribute), VF / VI (float / int vector types of VL lanes), DOT2X4 and
  * CONV2X4 (names) defined.  Summation trees (the error bound in vfast32.c depends on them): in
- * DOT2X4 lane q of an accumulator sums the products of elements i = q (mod VL) in order, the
- * lanes are then added in order 0..VL-1, then the tail (< VL elements) in order: every product
- * passes through at most 1 + n/VL + VL + VL roundings.  In CONV2X4 each output position is one
- * lane summing its K products in order: 1 + K roundings. */
+ * DOT2X4 a head of h < VL elements (up to the first VL-aligned element of row 0) is summed in
+ * order, lane q of an accumulator sums the products of the following elements i = q (mod VL) in
+ * order, the lanes are then added in order 0..VL-1, then the tail (< VL elements) in order: every
+ * product passes through at most 1 + n/VL + 3 VL roundings.  In CONV2X4 each output position is
+ * one lane summing its K products in order: 1 + K roundings. */
 
 /* for `rows` (<= 4) rows w + r*ld: S[r] = sum_i w[r][i] c[i], A[r] = sum_i |w[r][i]| a[i], n terms */
 KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, const float *a, int64_t n, float *S,
@@ -13,8 +14,12 @@ KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, c
   VI mask;
   for (int q = 0; q < VL; q++)
     mask[q] = 0x7fffffff;
+  float s[4] = {0, 0, 0, 0}, t[4] = {0, 0, 0, 0};
+  int64_t i = 0, h = (int64_t)(((uintptr_t)w % (4 * VL)) ? (4 * VL - (uintptr_t)w % (4 * VL)) / 4 : 0);
+  for (; i < h && i < n; i++) /* head: aligned loads of row 0 afterwards */
+    for (int r = 0; r < 4; r++)
+      s[r] += wr[r][i] * c[i], t[r] += fabsf(wr[r][i]) * a[i];
   VF s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-  int64_t i = 0;
   for (; i + VL <= n; i += VL) {
     VF cv, av, x0, x1, x2, x3;
     memcpy(&cv, c + i, sizeof cv), memcpy(&av, a + i, sizeof av);
@@ -24,7 +29,6 @@ KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, c
     t0 += (VF)((VI)x0 & mask) * av, t1 += (VF)((VI)x1 & mask) * av;
     t2 += (VF)((VI)x2 & mask) * av, t3 += (VF)((VI)x3 & mask) * av;
   }
-  float s[4] = {0, 0, 0, 0}, t[4] = {0, 0, 0, 0};
   for (int q = 0; q < VL; q++) {
     s[0] += s0[q], s[1] += s1[q], s[2] += s2[q], s[3] += s3[q];
     t[0] += t0[q], t[1] += t1[q], t[2] += t2[q], t[3] += t3[q];
