@@ -43,6 +43,8 @@ static void make_lines(tl_op op, double al, double l, double u, double *la, doub
       *la = *ua = al, *lb = *ub = 0;
     } else {
       rnd_up();
+      TLV_OPAQUE(l);
+      TLV_OPAQUE(u);
       double a = (u - al * l) / (u - l);
       if (!(a >= al && a <= 1))
         a = 1;
@@ -60,18 +62,32 @@ static void make_lines(tl_op op, double al, double l, double u, double *la, doub
   double chord = (fu_u - fl_d) / (u - l);
   if (!(chord >= 0) || !isfinite(chord))
     chord = 0;
+  /* the slope may be computed in any mode (the intercept is rounded for the slope it gets); the
+   * operands are laundered after each switch, the intercepts before the next */
   if (u <= 0) { /* convex: upper chord, lower tangent at l */
     rnd_up();
-    *ua = chord, *ub = fmax(fl_u + (-chord) * l, fu_u + (-chord) * u);
+    TLV_OPAQUE(l); TLV_OPAQUE(u); TLV_OPAQUE(chord);
+    double b = fmax(fl_u + (-chord) * l, fu_u + (-chord) * u);
+    TLV_OPAQUE(b);
+    *ua = chord, *ub = b;
     double d = tlv_act_deriv_down(op, l);
     rnd_down();
-    *la = d, *lb = fl_d + (-d) * l;
+    TLV_OPAQUE(l);
+    b = fl_d + (-d) * l;
+    TLV_OPAQUE(b);
+    *la = d, *lb = b;
   } else { /* concave: lower chord, upper tangent at u */
     rnd_down();
-    *la = chord, *lb = fmin(fl_d + (-chord) * l, fu_d + (-chord) * u);
+    TLV_OPAQUE(l); TLV_OPAQUE(u); TLV_OPAQUE(chord);
+    double b = fmin(fl_d + (-chord) * l, fu_d + (-chord) * u);
+    TLV_OPAQUE(b);
+    *la = chord, *lb = b;
     double d = tlv_act_deriv_down(op, u);
     rnd_up();
-    *ua = d, *ub = fu_u + (-d) * u;
+    TLV_OPAQUE(u);
+    b = fu_u + (-d) * u;
+    TLV_OPAQUE(b);
+    *ua = d, *ub = b;
   }
 }
 
@@ -171,6 +187,7 @@ static tl_code pay_err(cstate *s, const double *lam, const double *E, int64_t n)
       if (l != 0)
         a += fabs(l) * E[i];
     }
+    TLV_OPAQUE(a); /* summed up, before the switch */
     acc[k] = a;
   }
   rnd_down();
@@ -233,8 +250,11 @@ static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
     return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
   }
   rnd_up(); /* every row's error payment upward, then every constant downward */
+  TLV_OPAQUE(sxa);
+  TLV_OPAQUE(gk);
   double und = (double)K * 0x1p-1074 * sxa;
   double absterm = (double)kround * (TLV_ETA / 2) * (1 + gk);
+  TLV_OPAQUE(und); TLV_OPAQUE(absterm); /* rounded up, used after the switches in the loop */
   for (int k = 0; k < s->m; k++) {
     const double *lr = lam + (size_t)k * nout;
     double pay = 0, pe = 0;
@@ -248,7 +268,9 @@ static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
         pe += al * (gk * (av[o] + (B ? fabs((double)B[ch]) : 0)) + absterm);
       }
     }
-    pays[k] = g52 * pay + und + pe;
+    double tot = g52 * pay + und + pe;
+    TLV_OPAQUE(tot); /* GCC 12 -O3 sank this sum past rnd_down(): the bound was rounded down */
+    pays[k] = tot;
   }
   rnd_down();
   for (int k = 0; k < s->m; k++) {
@@ -304,11 +326,13 @@ static tl_code back_affine(cstate *s, int v, const double *lam) {
       double dv = a.div ? (double)a.div[o] : 1;
       size_t base = (size_t)k * a.nin;
       rnd_down();
+      TLV_OPAQUE(l); TLV_OPAQUE(dv);
       for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
         plo[base + a.col[t]] = plo[base + a.col[t]] + l * a.w[t] / dv;
       if (a.bias)
         s->cst[k] = s->cst[k] + l * a.bias[o] / dv;
       rnd_up();
+      TLV_OPAQUE(l); TLV_OPAQUE(dv); /* l * a.w[t] / dv was just computed rounded down */
       for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
         phi[base + a.col[t]] = phi[base + a.col[t]] + l * a.w[t] / dv;
     }
@@ -346,6 +370,7 @@ static tl_code back_node(cstate *s, int v) {
       if (w > 0)
         a += w * mag[i];
     }
+    TLV_OPAQUE(a); /* summed up, before the switch */
     acc[k] = a;
   }
   rnd_down();
@@ -603,15 +628,23 @@ static tl_code back_node(cstate *s, int v) {
         /* l y = (l s) x + l beta - (l mu) s, s in [slo, shi]: the constant is bounded in interval
          * arithmetic ([pl, ph] encloses l mu; rounding -l slo down and then multiplying by a
          * negative mean would round the wrong way) */
+        /* every operand is laundered after each switch (l * mu, l * slo, l * shi are each
+         * evaluated in both modes), every result before the next one */
         rnd_down();
+        TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
         double pl = l * (double)mu[c];
+        TLV_OPAQUE(pl);
         rnd_up();
+        TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
         double ph = l * (double)mu[c];
         double cm = -fmax(fmax(pl * slo, pl * shi), fmax(ph * slo, ph * shi)); /* <= -(l mu) s */
+        TLV_OPAQUE(cm);
         rnd_down();
+        TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
         plo[j] = plo[j] + fmin(l * slo, l * shi);
         s->cst[k] = s->cst[k] + l * (double)beta[c] + cm;
         rnd_up();
+        TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
         phi[j] = phi[j] + fmax(l * slo, l * shi);
       }
     }

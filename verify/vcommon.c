@@ -191,26 +191,30 @@ tl_code tlv_bn_scale(const tl_graph *g, int node, int64_t c, double *slo, double
   double gm = g->weights[g->nodes[n->parents[1]].woff + c];
   double var = g->weights[g->nodes[n->parents[4]].woff + c];
   int old = fegetround();
+  double eps = n->attrs.eps;
   rnd_down();
-  double tlo = var + n->attrs.eps;
+  double tlo = var + eps;
   double sqlo = sqrt(tlo);
+  TLV_OPAQUE(sqlo);
   rnd_up();
-  double thi = var + n->attrs.eps;
+  TLV_OPAQUE(var);
+  TLV_OPAQUE(eps);
+  double thi = var + eps;
   double sqhi = sqrt(thi);
   if (!(tlo > 0) || !isfinite(thi)) {
     fesetround(old);
     return TL_EDOMAIN;
   }
-  if (gm >= 0) {
-    *shi = gm / sqlo;
-    rnd_down();
-    *slo = gm / sqhi;
-  } else {
-    *shi = gm / sqhi;
-    rnd_down();
-    *slo = gm / sqlo;
-  }
+  double hi = gm >= 0 ? gm / sqlo : gm / sqhi;
+  TLV_OPAQUE(hi);
+  rnd_down();
+  TLV_OPAQUE(gm);
+  TLV_OPAQUE(sqlo);
+  TLV_OPAQUE(sqhi);
+  double lo = gm >= 0 ? gm / sqhi : gm / sqlo;
+  TLV_OPAQUE(lo);
   fesetround(old);
+  *slo = lo, *shi = hi;
   return TL_OK;
 }
 
@@ -242,12 +246,14 @@ double tlv_act_deriv_down(tl_op op, double x) {
   if (op == TL_OP_TANH) {
     rnd_up();
     double m = fmax(lo * lo, hi * hi);
+    TLV_OPAQUE(m);
     rnd_down();
     r = 1.0 - m;
   } else {
     rnd_down();
     r = lo * (1.0 - hi); /* sigma' = sigma (1 - sigma), both factors positive */
   }
+  TLV_OPAQUE(r);
   fesetround(old);
   return r < 0 ? 0 : r;
 }

@@ -209,6 +209,7 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
       double lo = 0;
       for (int64_t j = 0; j < p->nout; j++)
         lo += c[j] >= 0 ? c[j] * ylo[j] : c[j] * yhi[j];
+      TLV_OPAQUE(lo); /* summed down, before the switch */
       rnd_up();
       double hi = 0;
       for (int64_t j = 0; j < p->nout; j++)
@@ -389,9 +390,13 @@ static int in_region(const tl_region *r, const float *x) {
       ok = 0;
     else if (r->kind == TL_REGION_LINF) {
       rnd_up();
+      TLV_OPAQUE(v);
       double up = v - (double)r->center[i];
+      TLV_OPAQUE(up);
       rnd_down();
+      TLV_OPAQUE(v); /* the same difference again, rounded down */
       double dn = v - (double)r->center[i];
+      TLV_OPAQUE(dn);
       ok = up <= r->eps && dn >= -r->eps && (!r->clamp || (v >= r->dom_lo && v <= r->dom_hi));
     }
   }

@@ -26,8 +26,19 @@
 #define TLV_BN_REL 0x1p-20
 #define TLV_BN_ABS 0x1p-140
 
-static inline void rnd_up(void) { fesetround(FE_UPWARD); }
-static inline void rnd_down(void) { fesetround(FE_DOWNWARD); }
+/* Switch the rounding mode.  The memory clobbers make every store (and so every computation whose
+ * result is stored, even to a local array) happen on its own side of the switch; values kept in
+ * registers need TLV_OPAQUE (below). */
+static inline void rnd_up(void) {
+  __asm__ volatile("" ::: "memory");
+  fesetround(FE_UPWARD);
+  __asm__ volatile("" ::: "memory");
+}
+static inline void rnd_down(void) {
+  __asm__ volatile("" ::: "memory");
+  fesetround(FE_DOWNWARD);
+  __asm__ volatile("" ::: "memory");
+}
 
 /* Compilers reuse a floating-point expression across a rounding-mode switch even with
  * -frounding-math: GCC 12 and clang 14 at -O1 and above compile
