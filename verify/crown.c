@@ -158,17 +158,54 @@ static tl_code coef_get(cstate *s, int v, double **lo, double **hi) {
 }
 
 /* const[k] += down(sum lambda * (lambda >= 0 ? lo : hi)) over box */
+/* 16-byte vectors: native SSE2 registers in the baseline build (wider ones are split via memory) */
+typedef double v2d __attribute__((vector_size(16)));
+typedef long long v2l __attribute__((vector_size(16)));
+
+/* sum_i (l_i > 0 ? l_i lo_i : l_i < 0 ? l_i hi_i : 0) in the current rounding mode, in lanes
+ * (rounded downward, every summation order gives a lower bound); a zero coefficient contributes
+ * nothing even against an infinite end (the NaN of 0 * inf is masked out) */
+static double sel_dot(const double *l, const double *lo, const double *hi, int64_t n) {
+  v2d acc0 = {0, 0}, acc1 = acc0, z = acc0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v2d a0, b0, c0, a1, b1, c1;
+    memcpy(&a0, l + i, 16), memcpy(&b0, lo + i, 16), memcpy(&c0, hi + i, 16);
+    memcpy(&a1, l + i + 2, 16), memcpy(&b1, lo + i + 2, 16), memcpy(&c1, hi + i + 2, 16);
+    acc0 += (v2d)(((v2l)(a0 * b0) & (a0 > z)) | ((v2l)(a0 * c0) & (a0 < z)));
+    acc1 += (v2d)(((v2l)(a1 * b1) & (a1 > z)) | ((v2l)(a1 * c1) & (a1 < z)));
+  }
+  double s = (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
+  for (; i < n; i++)
+    s += l[i] > 0 ? l[i] * lo[i] : l[i] < 0 ? l[i] * hi[i] : 0.0;
+  return s;
+}
+
+/* sum_i max(h_i - l_i, 0) mag_i in the current mode, in lanes (rounded upward, an upper bound in
+ * every order); zero widths contribute nothing even against an infinite magnitude */
+static double width_dot(const double *l, const double *h, const double *mag, int64_t n) {
+  v2d acc0 = {0, 0}, acc1 = acc0, z = acc0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v2d a0, b0, m0, a1, b1, m1;
+    memcpy(&a0, l + i, 16), memcpy(&b0, h + i, 16), memcpy(&m0, mag + i, 16);
+    memcpy(&a1, l + i + 2, 16), memcpy(&b1, h + i + 2, 16), memcpy(&m1, mag + i + 2, 16);
+    v2d w0 = b0 - a0, w1 = b1 - a1;
+    acc0 += (v2d)((v2l)(w0 * m0) & (w0 > z));
+    acc1 += (v2d)((v2l)(w1 * m1) & (w1 > z));
+  }
+  double s = (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
+  for (; i < n; i++) {
+    double w = h[i] - l[i];
+    s += w > 0 ? w * mag[i] : 0.0;
+  }
+  return s;
+}
+
 static void concretize(cstate *s, const double *lam, const double *lo, const double *hi, int64_t n) {
   rnd_down();
   for (int k = 0; k < s->m; k++) {
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++) {
-      double l = lam[(size_t)k * n + i];
-      if (l > 0)
-        acc += l * lo[i];
-      else if (l < 0)
-        acc += l * hi[i];
-    }
+    double acc = sel_dot(lam + (size_t)k * n, lo, hi, n);
     s->cst[k] = s->cst[k] + acc;
   }
 }
@@ -363,13 +400,7 @@ static tl_code back_node(cstate *s, int v) {
   }
   rnd_up(); /* all rows upward, then all constants downward (mode switches are slow) */
   for (int k = 0; k < s->m; k++) {
-    double a = 0;
-    const double *lk = lam + (size_t)k * N, *hk = lamh + (size_t)k * N;
-    for (int64_t i = 0; i < N; i++) {
-      double w = hk[i] - lk[i];
-      if (w > 0)
-        a += w * mag[i];
-    }
+    double a = width_dot(lam + (size_t)k * N, lamh + (size_t)k * N, mag, N);
     TLV_OPAQUE(a); /* summed up, before the switch */
     acc[k] = a;
   }
