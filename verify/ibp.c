@@ -205,8 +205,8 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
   case TL_OP_MAX_POOL2D: {
     const tl_node *x = &g->nodes[n->parents[0]];
     int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-    for (int64_t o = 0; o < N; o++) {
-      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+    (void)C;
+    for (int64_t o = 0, bc = 0, i = 0, j = 0; o < N; o++) { /* o = (bc Ho + i) Wo + j */
       double ml = -INFINITY, mh = -INFINITY;
       for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
         for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
@@ -215,10 +215,11 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
           if (hh < 0 || hh >= H || ww < 0 || ww >= W)
             continue;
           int64_t xi = (bc * H + hh) * W + ww;
-          ml = fmax(ml, xl[xi]), mh = fmax(mh, xh[xi]);
+          ml = vmax(ml, xl[xi]), mh = vmax(mh, xh[xi]);
         }
       lo[o] = ml, hi[o] = mh;
-      (void)C;
+      if (++j == Wo && (j = 0, ++i == Ho))
+        i = 0, bc++;
     }
     return TL_OK;
   }

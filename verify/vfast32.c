@@ -165,21 +165,25 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
       }
   } else {
     int64_t K = cv->K, P = cv->P, P8 = (P + 7) / 8 * 8;
-    float *col = malloc((size_t)(2 * K * P8 + 8 * P8) * sizeof *col);
+    float *col = malloc((size_t)(2 * K * P8 + 8 * P8 + 2 * (cv->cpg * cv->H * cv->W + 1)) * sizeof *col);
     if (!col) {
       free(blk);
       return -1;
     }
+    int64_t blk_n = cv->cpg * cv->H * cv->W; /* one group's input block, behind a zero at [0] */
     float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
+    float *zc = to + 4 * P8, *za = zc + blk_n + 1;
+    zc[0] = za[0] = 0.0f;
     for (int64_t b = 0; b < cv->N; b++)
       for (int64_t gi = 0; gi < cv->G; gi++) {
         int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
-        for (int64_t k = 0; k < K; k++) {
+        memcpy(zc + 1, cf + base, (size_t)blk_n * sizeof *zc);
+        memcpy(za + 1, af + base, (size_t)blk_n * sizeof *za);
+        for (int64_t k = 0; k < K; k++) { /* im2col without branches: padding (-1) reads the 0 */
           const int64_t *tab = cv->tab + k * P;
           for (int64_t p = 0; p < P; p++) {
-            int64_t ix = tab[p];
-            cc[k * P8 + p] = ix < 0 ? 0.0f : cf[base + ix];
-            ac[k * P8 + p] = ix < 0 ? 0.0f : af[base + ix];
+            cc[k * P8 + p] = zc[1 + tab[p]];
+            ac[k * P8 + p] = za[1 + tab[p]];
           }
           for (int64_t p = P; p < P8; p++)
             cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
@@ -210,17 +214,16 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   rnd_up();
   double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
   double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
-  double big = 0; /* largest (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm: must stay <= FLT_MAX */
+  double tmax = 0, bmax = 0; /* for the overflow test: (1 + gk) (sum |W| (|cf| + rf) + |b|) +
+                              * absterm <= (1 + gk) ((tmax + und) gg / gk + bmax) + absterm */
   for (int64_t o = 0; o < nout; o++) {
     double s = S[o], t = T[o], bv = bias[o];
     double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
-    if (sem == TL_SEM_F32_ANY) {
-      double m = (1 + gk) * ((t + und) * gg / gk + fabs(bv)) + absterm;
-      big = m > big || m != m ? m : big;
-    }
-    hi[o] = (s + bv) + e; /* S, T finite: checked below (an inf / NaN reaches hi or big) */
+    tmax = t > tmax ? t : tmax, bmax = fabs(bv) > bmax ? fabs(bv) : bmax;
+    hi[o] = (s + bv) + e; /* S, T finite: checked below (an inf / NaN reaches hi or lo) */
     lo[o] = e;            /* the radius, for the downward pass */
   }
+  double big = sem == TL_SEM_F32_ANY ? (1 + gk) * ((tmax + und) * gg / gk + bmax) + absterm : 0;
   if (!tlv_box_finite(hi, lo, nout) || !(big <= FLT_MAX)) {
     free(blk), free(bias);
     return 0;
