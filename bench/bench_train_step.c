@@ -99,7 +99,7 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
     loss = model(&c, &m, NULL, x, t, &X, &T);
     tl_exec_plan(e, &st);
   }
-  tl_optim *opt; /* SGD lr 0.01 as the PyTorch peer: the update a user runs (tl_optim_step) */
+  tl_optim *opt; /* SGD lr 0.01 as the PyTorch peer: the update a user (and tl_trainer) runs */
   tl_optim_config oc = tl_optim_sgd(0.01, 0);
   if (tl_optim_new(&opt, &oc, g->nweights, &st) != TL_OK) {
     fprintf(stderr, "%s\n", st.msg);
@@ -123,7 +123,7 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
       fprintf(stderr, "%s\n", st.msg);
       exit(1);
     }
-    tl_optim_step(opt, g, tl_exec_param_grads(e), 0.01, &st);
+    tl_optim_step_exec(opt, e, 0.01, &st);
     if (it >= 0)
       times[it] = now_ms() - t0;
   }
