@@ -3,7 +3,8 @@
  * MLP 784-128-10 (batch 1, 64, 256) and a small CNN (batch 64), eager and compiled, plus the
  * raw cblas_sgemm calls an MLP step needs (the GEMM floor).  Output: one line per case,
  * "<model> <batch> <mode> <median_ms>".
- * Usage: bench_train_step [SCALE] [mlp|cnn] [eager|compiled]  (SCALE multiplies the repetitions). */
+ * Usage: bench_train_step [SCALE] [mlp|cnn] [eager|compiled] [BATCH]  (SCALE multiplies the repetitions;
+ * the optional filters run one model, one mode, one batch size: profiling, A/B runs). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "torchlean/exec.h"
+#include "torchlean/optim.h"
 #include "torchlean/rand.h"
 
 static double now_ms(void) {
@@ -97,6 +99,12 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
     loss = model(&c, &m, NULL, x, t, &X, &T);
     tl_exec_plan(e, &st);
   }
+  tl_optim *opt; /* SGD lr 0.01 as the PyTorch peer: the update a user (and tl_trainer) runs */
+  tl_optim_config oc = tl_optim_sgd(0.01, 0);
+  if (tl_optim_new(&opt, &oc, g->nweights, &st) != TL_OK) {
+    fprintf(stderr, "%s\n", st.msg);
+    exit(1);
+  }
   double *times = malloc(sizeof(double) * (size_t)reps);
   for (int it = -2; it < reps; it++) {
     double t0 = now_ms();
@@ -115,13 +123,12 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
       fprintf(stderr, "%s\n", st.msg);
       exit(1);
     }
-    float *gr = tl_exec_param_grads(e);
-    for (int64_t i = 0; i < g->nweights; i++)
-      g->weights[i] -= 0.01f * gr[i];
+    tl_optim_step_exec(opt, e, 0.01, &st);
     if (it >= 0)
       times[it] = now_ms() - t0;
   }
   double med = median(times, reps);
+  tl_optim_free(opt);
   free(times);
   free(x);
   free(t);
@@ -160,10 +167,15 @@ int main(int argc, char **argv) {
   int scale = argc > 1 ? atoi(argv[1]) : 1; /* repetitions multiplier */
   const char *only = argc > 2 ? argv[2] : NULL; /* "mlp" or "cnn": run only that model (profiling) */
   const char *mode = argc > 3 ? argv[3] : NULL; /* "eager" or "compiled": only that mode */
+  if (only && strcmp(only, "all") == 0)
+    only = NULL;
+  if (mode && strcmp(mode, "all") == 0)
+    mode = NULL;
+  long long onlyb = argc > 4 ? atoll(argv[4]) : 0;  /* > 0: only that batch size */
   struct { int cnn; int64_t b; int reps; } cases[] = {{0, 1, 200}, {0, 64, 60}, {0, 256, 25}, {1, 64, 40}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *name = cases[i].cnn ? "cnn" : "mlp";
-    if (only && strcmp(only, name) != 0)
+    if ((only && strcmp(only, name) != 0) || (onlyb > 0 && onlyb != cases[i].b))
       continue;
     int reps = cases[i].reps * scale;
     if (!mode || strcmp(mode, "eager") == 0)

@@ -84,6 +84,9 @@ typedef struct tl_backend {
    * (never changes the BLAS thread count). */
   void (*sgemm_st)(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
                    const float *b, int ldb, float beta, float *c, int ldc);
+  /* gw[o*cols + i] = +0 + g[o] x[i] (rows x cols): the batch-1 linear weight cotangent when assigned, the
+   * bits tl_k_linear_bwd writes; NULL: the executor never defers that cotangent (see exec.c) */
+  void (*ger_assign)(float *gw, const float *g, const float *x, int64_t rows, int64_t cols);
   tl_kernel_fn forward[TL_OP_COUNT];
   tl_kernel_fn backward[TL_OP_COUNT];
 } tl_backend;
@@ -128,5 +131,6 @@ TL_K(dropout)
 TL_K(embedding)
 TL_K(attention)
 #undef TL_K
+void tl_k_linear_ger_assign(float *gw, const float *g, const float *x, int64_t rows, int64_t cols);
 
 #endif

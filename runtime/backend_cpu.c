@@ -228,6 +228,7 @@ static const tl_backend cpu_backend = {
     .free = cpu_free,
     .sgemm = cpu_sgemm,
     .sgemm_st = cpu_sgemm_st,
+    .ger_assign = tl_k_linear_ger_assign,
 #define E(op, k) [op] = tl_k_##k##_fwd
     .forward = {E(TL_OP_LINEAR, linear), E(TL_OP_MATMUL, matmul), E(TL_OP_ADD, binary), E(TL_OP_SUB, binary),
                 E(TL_OP_MUL, binary), E(TL_OP_DIV, binary), E(TL_OP_MAX, binary), E(TL_OP_MIN, binary),

@@ -32,6 +32,14 @@ struct tl_exec {
   int pgrad_zero;      /* 1: pgrad is all +0; 2: logically all +0 but not yet cleared (lazy
                         * tl_exec_zero_grad: backward clears only what it does not assign) */
   unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
+  /* deferred batch-1 linear weight cotangents: PARAM node i with dfer[i] has its pgrad slice
+   * logically equal to +0 + g[o] x[i] (factors dfac[i] = g (O floats) then x (I floats)), written
+   * only when read (tl_exec_param_grads, tl_exec_grad, the next accumulating backward); an
+   * optimizer may instead fuse the factors into its update (tl_exec_grad_factors) */
+  unsigned char *dfer;
+  float **dfac;
+  int64_t *dfcap, *dfO;
+  int ndefer;
   tl_ws ws;
   tl_pool *tpool;      /* our worker threads, started by the first FAST kernel that splits work */
   int tpool_tried;
@@ -70,7 +78,7 @@ static tl_code grow(tl_exec *e, int n, tl_status *st) {
     memset(e->f + e->cap, 0, (size_t)(cap - e->cap) * sizeof *e->f);       \
   } while (0)
   G(val); G(own); G(owncap); G(ran); G(isset); G(grad); G(gradcap); G(need); G(galias); G(fuse_src); G(fused); G(keep);
-  G(buf_of); G(gsole);
+  G(buf_of); G(gsole); G(dfer); G(dfac); G(dfcap); G(dfO);
 #undef G
   e->cap = cap;
   return TL_OK;
@@ -115,10 +123,12 @@ void tl_exec_free(tl_exec *e) {
     e->be->free(e->own[i]);
     if (!e->galias[i])
       free(e->grad[i]);
+    free(e->dfac[i]);
   }
   free_pool(e);
   free(e->val); free(e->own); free(e->owncap); free(e->ran); free(e->isset); free(e->grad); free(e->gradcap);
   free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of); free(e->gsole);
+  free(e->dfer); free(e->dfac); free(e->dfcap); free(e->dfO);
   free(e->pgrad);
   tl_ws_free(&e->ws);
   tl_pool_free(e->tpool);
@@ -432,6 +442,47 @@ static void pgrad_materialize(tl_exec *e) {
   }
 }
 
+/* write deferred cotangent of PARAM node id into its pgrad slice */
+static void defer_materialize(tl_exec *e, int id) {
+  if (id >= e->cap || !e->dfer[id])
+    return;
+  e->dfer[id] = 0;
+  e->ndefer--;
+  if (id >= e->g->nnodes || e->g->nodes[id].op != TL_OP_PARAM) /* the graph lost that node */
+    return;
+  const tl_node *n = &e->g->nodes[id];
+  int64_t O = e->dfO[id], I = O ? n->numel / O : 0;
+  if (n->woff + n->numel <= e->npgrad)
+    e->be->ger_assign(e->pgrad + n->woff, e->dfac[id], e->dfac[id] + O, O, I);
+}
+
+static void defer_materialize_all(tl_exec *e) {
+  for (int i = 0; e->ndefer > 0 && i < e->cap; i++)
+    defer_materialize(e, i);
+}
+
+static void defer_drop(tl_exec *e) {
+  for (int i = 0; e->ndefer > 0 && i < e->cap; i++)
+    if (e->dfer[i])
+      e->dfer[i] = 0, e->ndefer--;
+}
+
+/* record gW = +0 + g x^T for PARAM node w (g: O floats, x: I floats); 0 when out of memory */
+static int defer_record(tl_exec *e, int w, const float *g, const float *x, int64_t O, int64_t I) {
+  if (e->dfcap[w] < O + I) {
+    float *p = realloc(e->dfac[w], (size_t)(O + I) * sizeof *p);
+    if (!p)
+      return 0;
+    e->dfac[w] = p, e->dfcap[w] = O + I;
+  }
+  memcpy(e->dfac[w], g, (size_t)O * sizeof *g);
+  memcpy(e->dfac[w] + O, x, (size_t)I * sizeof *x);
+  e->dfO[w] = O;
+  if (!e->dfer[w])
+    e->dfer[w] = 1, e->ndefer++;
+  return 1;
+}
+
 static tl_code ensure_pgrad(tl_exec *e, tl_status *st) {
   if (e->npgrad < e->g->nweights) {
     float *p = realloc(e->pgrad, (size_t)e->g->nweights * sizeof *p);
@@ -492,6 +543,8 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
     }
   /* PARAM cotangents accumulate straight into the flat buffer when it is known to be zero:
    * the same additions from the same +0 start, so the same bits as a separate buffer + copy */
+  if (accumulate && e->ndefer) /* this backward adds onto the previous gradients */
+    defer_materialize_all(e);
   int inplace = accumulate && e->pgrad_zero && e->npgrad >= g->nweights;
   /* a cotangent written by exactly one backward call (parent 0 of an op whose kernel can assign)
    * is not zeroed first: that kernel writes +0 + its contribution, the same bits */
@@ -596,6 +649,15 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
         rc = missing(e, i, p, st);
       gin[k] = (e->need[p] && !(n->op == TL_OP_EMBEDDING && k == 0)) ? e->grad[p] : NULL;
     }
+    if (rc == TL_OK && inplace && n->op == TL_OP_LINEAR && np >= 2 && gin[1] && (assign & 2u) && in[0] &&
+        e->be->ger_assign && e->o.kernels == TL_KERNELS_FAST) {
+      /* batch-1 weight cotangent assigned straight into pgrad: keep its rank-1 factors instead
+       * (written when read, or fused into the optimizer's update: tl_optim_step_exec) */
+      const tl_node *w = &g->nodes[n->parents[1]];
+      int64_t O = w->shape[0], I = w->shape[1];
+      if (O > 0 && n->numel == O && defer_record(e, n->parents[1], e->grad[i], in[0], O, I))
+        gin[1] = NULL, assign &= ~2u;
+    }
     const float *y = e->val[i];
     if (rc == TL_OK && tl_op_bwd_needs_out(n->op) && !y)
       rc = tl_fail(st, TL_EARG, "node %d (%s): value not kept for backward", i, opname(g, i));
@@ -635,6 +697,8 @@ tl_code tl_exec_backward(tl_exec *e, int out, const float *seed, tl_status *st) 
 const float *tl_exec_grad(const tl_exec *e, int id) {
   if (id < 0 || id >= e->cap || id >= e->g->nnodes || !e->need[id])
     return NULL;
+  if (e->dfer[id] && e->galias[id]) /* logically const: the deferred values become visible */
+    defer_materialize((tl_exec *)e, id);
   return e->grad[id];
 }
 
@@ -642,14 +706,39 @@ float *tl_exec_param_grads(tl_exec *e) {
   if (ensure_pgrad(e, NULL) != TL_OK)
     return NULL;
   pgrad_materialize(e);
+  defer_materialize_all(e);
   e->pgrad_zero = 0; /* the caller may write into it */
   return e->pgrad;
 }
 
 void tl_exec_zero_grad(tl_exec *e) {
+  defer_drop(e);
   if (ensure_pgrad(e, NULL) == TL_OK)
     e->pgrad_zero = 2; /* cleared lazily: by backward (except what it assigns) or on access */
 }
+
+/* private (exec_internal.h): parameter gradients with deferred slices left to the caller */
+float *tl_exec_param_grads_partial(tl_exec *e) {
+  if (ensure_pgrad(e, NULL) != TL_OK)
+    return NULL;
+  pgrad_materialize(e);
+  e->pgrad_zero = 0;
+  return e->pgrad;
+}
+
+int tl_exec_grad_factors(const tl_exec *e, int id, const float **g, const float **x, int64_t *O) {
+  if (id < 0 || id >= e->cap || id >= e->g->nnodes || !e->dfer[id])
+    return 0;
+  *g = e->dfac[id], *x = e->dfac[id] + e->dfO[id], *O = e->dfO[id];
+  return 1;
+}
+
+void tl_exec_grad_materialize(tl_exec *e, int id) {
+  if (id >= 0)
+    defer_materialize(e, id);
+}
+
+tl_graph *tl_exec_graph(const tl_exec *e) { return e->g; }
 
 /* ---- autograd helpers --------------------------------------------------------------------- */
 static tl_code check_wrt(const tl_exec *e, int wrt, tl_status *st) {

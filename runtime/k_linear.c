@@ -18,6 +18,19 @@ static void relu_inplace(float *y, int64_t n) {
     y[i] = (y[i] > 0.0f || y[i] != y[i]) ? y[i] : 0.0f;
 }
 
+/* gW[o, i] = +0 + g[o] x[i] (batch-1 weight cotangent assigned: the bits of accumulating the one
+ * product into +0); the AVX2 clone does the same two roundings per element on 8 lanes */
+__attribute__((target_clones("avx2", "default"))) void tl_k_linear_ger_assign(float *restrict gw,
+                                                                             const float *restrict g,
+                                                                             const float *restrict x, int64_t O,
+                                                                             int64_t I) {
+  for (int64_t o = 0; o < O; o++) {
+    float go = g[o], *restrict row = gw + o * I;
+    for (int64_t i = 0; i < I; i++)
+      row[i] = 0.0f + go * x[i];
+  }
+}
+
 /* y = x W^T + b  (x: R x I, W: O x I) */
 tl_code tl_k_linear_fwd(const tl_kctx *k) {
   const tl_node *n = k->n, *w = &k->g->nodes[n->parents[1]];
@@ -59,12 +72,7 @@ tl_code tl_k_linear_bwd(const tl_kctx *k) {
     float *gw = k->gin[1];
     if ((k->gin_assign & 2u) && R == 1 && k->kernels != TL_KERNELS_REF) {
       /* one row: gW = +0 + g[o] x[i], the bits of accumulating the single product into +0 */
-      const float *x = k->in[0];
-      for (int64_t o = 0; o < O; o++) {
-        float go = g[o], *row = gw + o * I;
-        for (int64_t i = 0; i < I; i++)
-          row[i] = 0.0f + go * x[i];
-      }
+      tl_k_linear_ger_assign(gw, g, k->in[0], O, I);
     } else {
       if (k->gin_assign & 2u)
         memset(gw, 0, (size_t)(O * I) * sizeof *gw);

@@ -138,12 +138,16 @@ tl_code tl_trainer_run_batch(tl_trainer *t, const float *xb, const float *yb, in
                    (long long)t->step);
   tl_exec_zero_grad(t->exec);
   TL_TRY(tl_exec_backward(t->exec, t->loss_id, NULL, st));
-  float *grads = tl_exec_param_grads(t->exec);
-  if (t->clip_norm > 0)
-    tl_clip_grad_norm(t->model->g, grads, t->clip_norm);
-  if (t->clip_value > 0)
-    tl_clip_grad_value(t->model->g, grads, t->clip_value);
-  TL_TRY(tl_optim_step(t->opt, t->model->g, grads, tl_sched_lr(&t->cfg.sched, t->step), st));
+  if (t->clip_norm > 0 || t->clip_value > 0) {
+    float *grads = tl_exec_param_grads(t->exec);
+    if (t->clip_norm > 0)
+      tl_clip_grad_norm(t->model->g, grads, t->clip_norm);
+    if (t->clip_value > 0)
+      tl_clip_grad_value(t->model->g, grads, t->clip_value);
+    TL_TRY(tl_optim_step(t->opt, t->model->g, grads, tl_sched_lr(&t->cfg.sched, t->step), st));
+  } else { /* same bits; may fuse a batch-1 linear weight gradient into the update */
+    TL_TRY(tl_optim_step_exec(t->opt, t->exec, tl_sched_lr(&t->cfg.sched, t->step), st));
+  }
   t->step++;
   return TL_OK;
 }

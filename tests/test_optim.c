@@ -125,3 +125,130 @@ Test(clip, by_norm_and_value_skip_buffers) {
   cr_assert_eq(g2[6], 50);
   tl_graph_free(g);
 }
+
+/* ---- tl_optim_step_exec: the same bits as tl_optim_step on tl_exec_param_grads ---------------
+ * MLP 12-8-3 (cross entropy): at batch 1 the exec defers the first layer's weight gradient as
+ * rank-1 factors and SGD fuses them into the update; the gradients stay readable afterwards. */
+#include "torchlean/exec.h"
+
+typedef struct fused_run {
+  tl_graph *g;
+  tl_exec *e;
+  tl_optim *o;
+  tl_ctx c;
+  int p[4], X, T, loss;
+  int64_t batch;
+} fused_run;
+
+static void fused_build(fused_run *r, const float *x, const float *t) {
+  int64_t xs[2] = {r->batch, 12}, ts[2] = {r->batch, 3};
+  r->X = tl_input(&r->c, "x", 2, xs);
+  r->T = tl_input(&r->c, "t", 2, ts);
+  if (x) { /* eager: inputs before the ops that run at once */
+    cr_assert_eq(tl_exec_set_input(r->e, r->X, x, NULL), TL_OK);
+    cr_assert_eq(tl_exec_set_input(r->e, r->T, t, NULL), TL_OK);
+  }
+  r->loss = tl_cross_entropy(&r->c, tl_linear(&r->c, tl_relu(&r->c, tl_linear(&r->c, r->X, r->p[0], r->p[1])), r->p[2], r->p[3]),
+                             r->T);
+}
+
+static void fused_init(fused_run *r, tl_exec_mode mode, int64_t batch, const tl_optim_config *cfg) {
+  memset(r, 0, sizeof *r);
+  r->g = tl_graph_new();
+  r->batch = batch;
+  int64_t s[4][2] = {{8, 12}, {8, 0}, {3, 8}, {3, 0}};
+  for (int k = 0; k < 4; k++) {
+    int64_t n = s[k][0] * (s[k][1] ? s[k][1] : 1);
+    float w[96];
+    for (int64_t i = 0; i < n; i++)
+      w[i] = (float)(((i * 37 + k * 11) % 17) - 8) / 16.0f;
+    const char *names[4] = {"w1", "b1", "w2", "b2"};
+    cr_assert_eq(tl_graph_param(r->g, names[k], TL_PARAM_TRAINABLE, s[k][1] ? 2 : 1, s[k], w, &r->p[k], NULL), TL_OK);
+  }
+  tl_exec_opts o = tl_exec_opts_default();
+  o.mode = mode, o.training = 1;
+  cr_assert_eq(tl_exec_new(&r->e, r->g, &o, NULL), TL_OK);
+  tl_exec_set_input_grads(r->e, 0);
+  cr_assert_eq(tl_optim_new(&r->o, cfg, r->g->nweights, NULL), TL_OK);
+  if (mode == TL_COMPILED) {
+    tl_ctx_init(&r->c, r->g, NULL);
+    fused_build(r, NULL, NULL);
+    cr_assert_eq(tl_exec_plan(r->e, NULL), TL_OK);
+  }
+}
+
+static void fused_fwd_bwd(fused_run *r, int step, int zero) {
+  float x[2 * 12], t[2 * 3] = {0};
+  for (int i = 0; i < 2 * 12; i++)
+    x[i] = (float)((i * 7 + step * 5) % 13) / 8.0f - 0.7f;
+  for (int b = 0; b < 2; b++)
+    t[b * 3 + (step + b) % 3] = 1;
+  if (zero)
+    tl_exec_zero_grad(r->e);
+  if (!tl_exec_is_compiled(r->e)) {
+    tl_graph_truncate(r->g, 4);
+    tl_exec_reset(r->e, 4);
+    tl_ctx_init(&r->c, r->g, r->e);
+    fused_build(r, x, t);
+  } else {
+    cr_assert_eq(tl_exec_set_input(r->e, r->X, x, NULL), TL_OK);
+    cr_assert_eq(tl_exec_set_input(r->e, r->T, t, NULL), TL_OK);
+    cr_assert_eq(tl_exec_forward(r->e, NULL), TL_OK);
+  }
+  cr_assert_eq(tl_exec_backward(r->e, r->loss, NULL, NULL), TL_OK);
+}
+
+static void fused_free(fused_run *r) {
+  tl_optim_free(r->o);
+  tl_exec_free(r->e);
+  tl_graph_free(r->g);
+}
+
+/* variant 0: plain steps; 1: read tl_exec_grad(W1) before the step; 2: a second backward accumulates
+ * onto a deferred gradient; 3: new inputs set before the gradients are read after the step */
+static void fused_case(tl_exec_mode mode, int64_t batch, tl_optim_config cfg, int variant) {
+  fused_run a, b;
+  fused_init(&a, mode, batch, &cfg);
+  fused_init(&b, mode, batch, &cfg);
+  for (int step = 0; step < 4; step++) {
+    fused_fwd_bwd(&a, step, 1);
+    fused_fwd_bwd(&b, step, 1);
+    if (variant == 1) {
+      const float *gb = tl_exec_param_grads(b.e) + b.g->nodes[b.p[0]].woff; /* written for sure */
+      const float *ga = tl_exec_grad(a.e, a.p[0]);
+      cr_assert(ga && memcmp(ga, gb, 96 * sizeof *ga) == 0, "grad W1 differs at step %d", step);
+    }
+    if (variant == 2) {
+      fused_fwd_bwd(&a, step + 1, 0);          /* a: backward writes the deferred slice first */
+      (void)tl_exec_param_grads(b.e);          /* b: written here, before the second backward */
+      fused_fwd_bwd(&b, step + 1, 0);
+    }
+    cr_assert_eq(tl_optim_step_exec(a.o, a.e, cfg.lr, NULL), TL_OK);
+    cr_assert_eq(tl_optim_step(b.o, b.g, tl_exec_param_grads(b.e), cfg.lr, NULL), TL_OK);
+    cr_assert(memcmp(a.g->weights, b.g->weights, (size_t)a.g->nweights * sizeof(float)) == 0,
+              "weights differ after step %d (mode %d batch %lld variant %d)", step, mode, (long long)batch, variant);
+    if (variant == 3) {
+      float junk[2 * 12];
+      for (int i = 0; i < 2 * 12; i++)
+        junk[i] = 1000.0f + (float)i;
+      tl_exec_set_input(a.e, a.X, junk, NULL);
+    }
+    if (variant != 0 || step == 3)
+      cr_assert(memcmp(tl_exec_param_grads(a.e), tl_exec_param_grads(b.e), (size_t)a.g->nweights * sizeof(float)) == 0,
+                "gradients differ after step %d (mode %d batch %lld variant %d)", step, mode, (long long)batch,
+                variant);
+  }
+  fused_free(&a);
+  fused_free(&b);
+}
+
+Test(optim, step_exec_same_bits_as_step_on_param_grads) {
+  tl_optim_config sgdm = tl_optim_sgd(0.1, 0.9);
+  sgdm.weight_decay = 0.01;
+  tl_optim_config cfgs[] = {tl_optim_sgd(0.1, 0), sgdm, tl_optim_adam(0.01)};
+  for (int m = 0; m < 2; m++)
+    for (int64_t batch = 1; batch <= 2; batch++)
+      for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
+        for (int v = 0; v < 4; v++)
+          fused_case(m ? TL_COMPILED : TL_EAGER, batch, cfgs[c], v);
+}

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "torchlean/exec.h"
 #include "torchlean/graph.h"
 
 #ifdef __cplusplus
@@ -52,6 +53,11 @@ tl_code tl_optim_new(tl_optim **out, const tl_optim_config *cfg, int64_t nweight
 void tl_optim_free(tl_optim *o);
 /* One update of every trainable parameter of g with learning rate lr. */
 tl_code tl_optim_step(tl_optim *o, tl_graph *g, const float *grads, double lr, tl_status *st);
+/* The same update from the parameter gradients of e's last backward on e's graph: the same bits as
+ * tl_optim_step(o, g, tl_exec_param_grads(e), lr, st), but SGD fuses a deferred batch-1 linear weight
+ * gradient (rank-1 g x^T) into its update instead of writing it first (one pass over the weights
+ * instead of two).  The gradients stay readable afterwards (tl_exec_param_grads). */
+tl_code tl_optim_step_exec(tl_optim *o, tl_exec *e, double lr, tl_status *st);
 
 /* ---- schedulers (t = completed updates) ------------------------------------------------- */
 typedef enum tl_sched_kind { TL_SCHED_CONSTANT = 0, TL_SCHED_STEP, TL_SCHED_EXPONENTIAL, TL_SCHED_WARMUP_COSINE } tl_sched_kind;
