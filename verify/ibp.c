@@ -15,11 +15,14 @@ void tl_bounds_free(tl_bounds *b) {
   if (!b)
     return;
   for (int i = 0; i < b->nnodes; i++) {
+    if (b->shared && b->shared[i])
+      continue;
     free(b->lo[i]);
     free(b->hi[i]);
   }
   free(b->lo);
   free(b->hi);
+  free(b->shared);
   free(b);
 }
 
@@ -33,6 +36,50 @@ static void set_unbounded(double *lo, double *hi, int64_t n) {
 static inline double vmax(double a, double b) { return a > b || b != b ? a : b; }
 static inline double vmin(double a, double b) { return a < b || b != b ? a : b; }
 
+/* Elementwise passes in the current rounding mode, one clone per instruction set (they dominate
+ * the IBP of wide elementwise nodes). */
+#define TLV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* e = rel max(|lo|, |hi|) + abs, hi += e */
+TLV_CLONES static void widen_up(const double *lo, double *hi, double *e, double rel, double abs_, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    double a = fabs(lo[i]), b = fabs(hi[i]);
+    e[i] = rel * (a > b || b != b ? a : b) + abs_;
+    hi[i] = hi[i] + e[i];
+  }
+}
+/* lo -= e */
+TLV_CLONES static void sub_pass(double *lo, const double *e, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    lo[i] = lo[i] - e[i];
+}
+/* dst = src + c (op 0), src - c (op 1), src * c (op 2) */
+TLV_CLONES static void scalar_pass(double *dst, const double *src, double c, int op, int64_t n) {
+  if (op == 0)
+    for (int64_t o = 0; o < n; o++)
+      dst[o] = src[o] + c;
+  else if (op == 1)
+    for (int64_t o = 0; o < n; o++)
+      dst[o] = src[o] - c;
+  else
+    for (int64_t o = 0; o < n; o++)
+      dst[o] = src[o] * c;
+}
+
+/* 2x2 max pool, stride 2, of planes (H, W) (finite values: parents are checked first) */
+TLV_CLONES static void maxpool22(const double *x, double *y, int64_t planes, int64_t H, int64_t W) {
+  int64_t Ho = H / 2, Wo = W / 2;
+  for (int64_t p = 0; p < planes; p++)
+    for (int64_t i = 0; i < Ho; i++) {
+      const double *r0 = x + (p * H + 2 * i) * W, *r1 = r0 + W;
+      double *out = y + (p * Ho + i) * Wo;
+      for (int64_t j = 0; j < Wo; j++) {
+        double a = r0[2 * j] > r0[2 * j + 1] ? r0[2 * j] : r0[2 * j + 1];
+        double b = r1[2 * j] > r1[2 * j + 1] ? r1[2 * j] : r1[2 * j + 1];
+        out[j] = a > b ? a : b;
+      }
+    }
+}
+
 /* f32-any: widen [lo, hi] by rel * max(|lo|, |hi|) + abs, elementwise (two rounding-mode switches
  * in all: each costs ~80 ns) */
 static tl_code widen_rel(double *lo, double *hi, int64_t n, double rel, double abs_, tl_status *st) {
@@ -40,13 +87,9 @@ static tl_code widen_rel(double *lo, double *hi, int64_t n, double rel, double a
   if (!e)
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");
   rnd_up();
-  for (int64_t i = 0; i < n; i++) {
-    e[i] = rel * vmax(fabs(lo[i]), fabs(hi[i])) + abs_;
-    hi[i] = hi[i] + e[i];
-  }
+  widen_up(lo, hi, e, rel, abs_, n);
   rnd_down();
-  for (int64_t i = 0; i < n; i++)
-    lo[i] = lo[i] - e[i];
+  sub_pass(lo, e, n);
   if (e != small)
     free(e);
   return TL_OK;
@@ -55,7 +98,7 @@ static tl_code widen_rel(double *lo, double *hi, int64_t n, double rel, double a
 /* binary32 overflow: a value above FLT_MAX in magnitude (or NaN) may round to infinity.  On the
  * bits: |x| > FLT_MAX exactly when bits(|x|) + (2^63 - 1 - bits(FLT_MAX)) reaches bit 63 (NaN and
  * inf included); integer ops, no early exit, so the loop vectorises. */
-static int over_f32(const double *lo, const double *hi, int64_t n) {
+TLV_CLONES static int over_f32(const double *lo, const double *hi, int64_t n) {
   const double fm = FLT_MAX;
   uint64_t fmb, acc = 0;
   memcpy(&fmb, &fm, 8);
@@ -206,6 +249,13 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
     const tl_node *x = &g->nodes[n->parents[0]];
     int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
     (void)C;
+    if (n->attrs.kernel[0] == 2 && n->attrs.kernel[1] == 2 && n->attrs.stride[0] == 2 && n->attrs.stride[1] == 2 &&
+        n->attrs.padding[0] == 0 && n->attrs.padding[1] == 0 && n->attrs.dilation[0] == 1 &&
+        n->attrs.dilation[1] == 1 && Ho == H / 2 && Wo == W / 2) {
+      maxpool22(xl, lo, N / (Ho * Wo), H, W);
+      maxpool22(xh, hi, N / (Ho * Wo), H, W);
+      return TL_OK;
+    }
     for (int64_t o = 0, bc = 0, i = 0, j = 0; o < N; o++) { /* o = (bc Ho + i) Wo + j */
       double ml = -INFINITY, mh = -INFINITY;
       for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
@@ -239,15 +289,7 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
         double *dst = pass ? hi : lo;
         const double *src = n->op == TL_OP_SUB ? (pass ? xh : xl) : n->op == TL_OP_ADD ? (pass ? xh : xl)
                             : (cv >= 0) == (pass != 0) ? xh : xl;
-        if (n->op == TL_OP_ADD)
-          for (int64_t o = 0; o < N; o++)
-            dst[o] = src[o] + cv;
-        else if (n->op == TL_OP_SUB)
-          for (int64_t o = 0; o < N; o++)
-            dst[o] = src[o] - cv;
-        else
-          for (int64_t o = 0; o < N; o++)
-            dst[o] = src[o] * cv;
+        scalar_pass(dst, src, cv, n->op == TL_OP_ADD ? 0 : n->op == TL_OP_SUB ? 1 : 2, N);
       }
       rel = TLV_U, eabs = n->op == TL_OP_MUL ? TLV_ETA / 2 : 0;
       break;
@@ -360,7 +402,8 @@ tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics 
   b->sem = sem;
   b->lo = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *b->lo);
   b->hi = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *b->hi);
-  if (!b->lo || !b->hi) {
+  b->shared = calloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
+  if (!b->lo || !b->hi || !b->shared) {
     tl_bounds_free(b);
     return tl_fail(st, TL_ENOMEM, "verify: out of memory");
   }
@@ -370,6 +413,13 @@ tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics 
     size_t n = (size_t)(g->nodes[i].numel ? g->nodes[i].numel : 1);
     if (!pl->reference && pl->wonly[i])
       continue; /* a weight operand of a fast node: read from the graph, no box (NULL) */
+    tl_op op = g->nodes[i].op;
+    int p0 = g->nodes[i].nparents ? g->nodes[i].parents[0] : -1;
+    if ((op == TL_OP_FLATTEN || op == TL_OP_RESHAPE || op == TL_OP_DROPOUT) && p0 >= 0 && b->lo[p0] &&
+        g->nodes[p0].numel == g->nodes[i].numel) { /* the same values: share the parent's arrays */
+      b->lo[i] = b->lo[p0], b->hi[i] = b->hi[p0], b->shared[i] = 1;
+      continue;
+    }
     b->lo[i] = malloc(n * sizeof(double));
     b->hi[i] = malloc(n * sizeof(double));
     if (!b->lo[i] || !b->hi[i])

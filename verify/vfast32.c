@@ -87,6 +87,26 @@ static int isa_level(void) {
 }
 
 
+/* The centre / radius preparation of tlv_fast_ibp_f32 (run in FE_UPWARD, see there); returns
+ * a word whose bit 63 is set when some |l|, |h| >= 2^65 (inf, NaN) or some radius is negative. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static uint64_t
+prep(const double *xl, const double *xh, double g1, double gk, float *cf, float *af, int64_t nin) {
+  uint64_t bad = 0;
+  for (int64_t j = 0; j < nin; j++) {
+    double l = xl[j], h = xh[j];
+    float c = (float)(0.5 * l + 0.5 * h);
+    double ac = fabs((double)c);
+    double r = (double)c - l;
+    double rf = (double)(float)r;
+    uint64_t bl, bh, br;
+    memcpy(&bl, &l, 8), memcpy(&bh, &h, 8), memcpy(&br, &r, 8);
+    bad |= ((bl & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) |
+           ((bh & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) | br;
+    cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
+  }
+  return bad;
+}
+
 static const float *wptr(const tl_graph *g, int id, int k) {
   const tl_node *n = &g->nodes[id];
   return k < n->nparents ? g->weights + g->nodes[n->parents[k]].woff : NULL;
@@ -119,20 +139,8 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
    * c - l >= h - c and r = up(c - l) covers the box; rf, af and the conversions round up.  The
    * checks are on the bits (|l|, |h| < 2^65, so finite; r >= 0, so l <= h): no floating-point
    * compare or reduction, the loop vectorises. */
-  uint64_t bad = 0;
   rnd_up();
-  for (int64_t j = 0; j < nin; j++) {
-    double l = xl[j], h = xh[j];
-    float c = (float)(0.5 * l + 0.5 * h);
-    double ac = fabs((double)c);
-    double r = (double)c - l;
-    double rf = (double)(float)r;
-    uint64_t bl, bh, br;
-    memcpy(&bl, &l, 8), memcpy(&bh, &h, 8), memcpy(&br, &r, 8);
-    bad |= ((bl & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) |
-           ((bh & 0x7ff0000000000000u) + ((uint64_t)(2047 - 1023 - 64) << 52)) | br;
-    cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
-  }
+  uint64_t bad = prep(xl, xh, g1, gk, cf, af, nin);
   int ok = !(bad >> 63);
   /* the binary32 centre error must stay small next to the radius (else the binary64 path):
    * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes */

@@ -98,7 +98,9 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
 typedef struct tl_bounds {
   int nnodes;
   tl_semantics sem;
-  double **lo, **hi;   /* owned */
+  double **lo, **hi;   /* owned, except where shared[i] */
+  unsigned char *shared; /* owned, may be NULL: shared[i] = 1 when node i (flatten, reshape, dropout)
+                          * uses its parent's arrays (same values); read-only, freed with the parent */
 } tl_bounds;
 void tl_bounds_free(tl_bounds *b);
 
