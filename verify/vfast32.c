@@ -37,6 +37,11 @@ typedef int v8i __attribute__((vector_size(32)));
 /* The kernels are compiled per instruction set (vfast32_kernels.h) and chosen at run time:
  * AVX-512 (16 lanes), AVX2 + FMA (8 lanes), the baseline (8 lanes in SSE2 pairs).
  * (target_clones("arch=haswell") would only be chosen on a Haswell, not on later CPUs.) */
+/* FMA contraction only inside the kernels (their error bound covers it): elsewhere a loop's
+ * vector body and its scalar remainder must round alike, or results would depend on how an
+ * array is aligned in memory (and so on batch composition). */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
 #define KATTR
 #define VL 8
 #define VF v8f
@@ -73,6 +78,7 @@ typedef int v16i __attribute__((vector_size(64)));
 #define dot2x4_512 dot2x4_base
 #define conv2x4_512 conv2x4_base
 #endif
+#pragma GCC pop_options
 
 typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
 /* 2: AVX-512, 1: AVX2 + FMA, 0: baseline */
@@ -105,6 +111,38 @@ prep(const double *xl, const double *xh, double g1, double gk, float *cf, float 
     cf[j] = c, af[j] = (float)(rf + g1 * ac + gk * (ac + rf));
   }
   return bad;
+}
+
+/* the largest bits of n binary32 values >= 0 (or NaN): the largest value (a NaN's bits exceed
+ * every number's), as int32 */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static int32_t max_bits(const float *t, int64_t n) {
+  int32_t m = 0;
+  for (int64_t o = 0; o < n; o++) {
+    int32_t b;
+    memcpy(&b, &t[o], 4);
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+/* hi = (S + b) + E, lo = E with E = (T + und) gg + und + gk |b| + absterm (run in FE_UPWARD) */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+finish_up(const float *S, const float *T, const double *bias, double und, double gg, double gk, double absterm,
+          double *hi, double *lo, int64_t n) {
+  for (int64_t o = 0; o < n; o++) {
+    double s = S[o], t = T[o], bv = bias[o];
+    double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
+    hi[o] = (s + bv) + e;
+    lo[o] = e;
+  }
+}
+
+/* lo = (S + b) - lo (run in FE_DOWNWARD; a separate function, so S + b is computed anew) */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void finish_down(const float *S,
+                                                                                      const double *bias,
+                                                                                      double *lo, int64_t n) {
+  for (int64_t o = 0; o < n; o++)
+    lo[o] = ((double)S[o] + bias[o]) - lo[o];
 }
 
 static const float *wptr(const tl_graph *g, int id, int k) {
@@ -222,26 +260,27 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   rnd_up();
   double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
   double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
-  double tmax = 0, bmax = 0; /* for the overflow test: (1 + gk) (sum |W| (|cf| + rf) + |b|) +
-                              * absterm <= (1 + gk) ((tmax + und) gg / gk + bmax) + absterm */
-  for (int64_t o = 0; o < nout; o++) {
-    double s = S[o], t = T[o], bv = bias[o];
-    double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
-    tmax = t > tmax ? t : tmax, bmax = fabs(bv) > bmax ? fabs(bv) : bmax;
-    hi[o] = (s + bv) + e; /* S, T finite: checked below (an inf / NaN reaches hi or lo) */
-    lo[o] = e;            /* the radius, for the downward pass */
-  }
+  /* overflow test: (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm <= (1 + gk) ((tmax + und) gg / gk
+   * + bmax) + absterm, with tmax the largest T (T >= 0: the largest bits) and bmax the largest |b| */
+  double bmax = 0;
+  for (int64_t c = 0; B && c < ochan; c++)
+    bmax = fabs((double)B[c]) > bmax ? fabs((double)B[c]) : bmax;
+  float tmaxf;
+  int32_t tb = max_bits(T, nout);
+  memcpy(&tmaxf, &tb, 4);
+  double tmax = tmaxf;
+  TLV_OPAQUE(und); /* rounded up, used after the call below */
+  TLV_OPAQUE(gg);
+  TLV_OPAQUE(absterm);
+  finish_up(S, T, bias, und, gg, gk, absterm, hi, lo, nout);
   double big = sem == TL_SEM_F32_ANY ? (1 + gk) * ((tmax + und) * gg / gk + bmax) + absterm : 0;
-  if (!tlv_box_finite(hi, lo, nout) || !(big <= FLT_MAX)) {
+  TLV_OPAQUE(big);
+  if (!tlv_box_finite(hi, lo, nout) || !(tmax == tmax) || !(big <= FLT_MAX)) {
     free(blk), free(bias);
     return 0;
   }
   rnd_down();
-  for (int64_t o = 0; o < nout; o++) {
-    double sv = S[o];
-    TLV_OPAQUE(sv); /* S[o] + b was also computed upward above: never reuse it */
-    lo[o] = (sv + bias[o]) - lo[o];
-  }
+  finish_down(S, bias, lo, nout);
   free(blk), free(bias);
   if (sem == TL_SEM_F32_ANY)
     for (int64_t o = 0; o < nout; o++)
