@@ -145,6 +145,12 @@ typedef struct cstate {
   unsigned char *how; /* optional (alpha): 1 concretised, 2 backward rule */
 } cstate;
 
+/* max(|a|, |b|) without the libm call (fmax's NaN rule: a NaN operand yields the other) */
+static inline double amax(double a, double b) {
+  a = fabs(a), b = fabs(b);
+  return a > b || b != b ? a : b;
+}
+
 static tl_code coef_get(cstate *s, int v, double **lo, double **hi) {
   if (!s->clo[v]) {
     size_t n = (size_t)s->m * (size_t)(s->g->nodes[v].numel ? s->g->nodes[v].numel : 1);
@@ -254,14 +260,14 @@ static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
       return tl_fail(s->st, TL_ENOMEM, "verify: out of memory");
     }
     for (int64_t i = 0; i < nin; i++)
-      xa[i] = fmax(fabs(xl[i]), fabs(xh[i]));
+      xa[i] = amax(xl[i], xh[i]);
     tl_code rc = tlv_fast_absfwd(s->pl, v, xa, s->absv[v], s->st);
     free(xa);
     TL_TRY(rc);
   }
   rnd_up();
   for (int64_t i = 0; i < nin; i++)
-    sxa += fmax(fabs(xl[i]), fabs(xh[i]));
+    sxa += amax(xl[i], xh[i]);
   const double *av = s->absv[v];
   const float *B = n->nparents == 3 ? s->g->weights + g->nodes[n->parents[2]].woff : NULL;
   int64_t bdim = B ? g->nodes[n->parents[2]].numel : 1;
