@@ -125,24 +125,52 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static int32_t max_
   return m;
 }
 
-/* hi = (S + b) + E, lo = E with E = (T + und) gg + und + gk |b| + absterm (run in FE_UPWARD) */
+/* hi = (S + b) + E, lo = E with E = (T + und) gg + und + gk |b| + absterm (run in FE_UPWARD), for n
+ * outputs: b = B[o] (bvec) or b = B[0] for all (or 0 when B is NULL) */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
-finish_up(const float *S, const float *T, const double *bias, double und, double gg, double gk, double absterm,
-          double *hi, double *lo, int64_t n) {
+finish_up(const float *S, const float *T, const float *B, int bvec, double und, double gg, double gk,
+          double absterm, double *hi, double *lo, int64_t n) {
+  double b0 = B && !bvec ? (double)B[0] : 0.0;
   for (int64_t o = 0; o < n; o++) {
-    double s = S[o], t = T[o], bv = bias[o];
+    double s = S[o], t = T[o], bv = B && bvec ? (double)B[o] : b0;
     double e = (t + und) * gg + und + gk * fabs(bv) + absterm;
     hi[o] = (s + bv) + e;
     lo[o] = e;
   }
 }
 
-/* lo = (S + b) - lo (run in FE_DOWNWARD; a separate function, so S + b is computed anew) */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void finish_down(const float *S,
-                                                                                      const double *bias,
-                                                                                      double *lo, int64_t n) {
+/* lo = (S + b) - lo with b as in finish_up (run in FE_DOWNWARD; a separate function, so S + b is
+ * computed anew) */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+finish_down(const float *S, const float *B, int bvec, double *lo, int64_t n) {
+  double b0 = B && !bvec ? (double)B[0] : 0.0;
   for (int64_t o = 0; o < n; o++)
-    lo[o] = ((double)S[o] + bias[o]) - lo[o];
+    lo[o] = ((double)S[o] + (B && bvec ? (double)B[o] : b0)) - lo[o];
+}
+
+/* im2col of one group block x (cpg, H, W) for stride 1 and dilation 1: column row k = (ci, p, q)
+ * at output (i, j) is x[ci][i - pad0 + p][j - pad1 + q], 0 outside; rows of stride P8, zero tails */
+static void im2col_unit(float *col, const float *x, const tlv_conv *cv, int64_t pad0, int64_t pad1, int64_t P8) {
+  for (int64_t ci = 0; ci < cv->cpg; ci++)
+    for (int64_t p = 0; p < cv->kh; p++)
+      for (int64_t q = 0; q < cv->kw; q++) {
+        float *dst = col + ((ci * cv->kh + p) * cv->kw + q) * P8;
+        int64_t jlo = pad1 - q > 0 ? pad1 - q : 0, jhi = cv->W + pad1 - q < cv->Wo ? cv->W + pad1 - q : cv->Wo;
+        for (int64_t i = 0; i < cv->Ho; i++) {
+          float *d = dst + i * cv->Wo;
+          int64_t hh = i - pad0 + p;
+          if (hh < 0 || hh >= cv->H || jhi <= jlo) {
+            memset(d, 0, (size_t)cv->Wo * sizeof *d);
+            continue;
+          }
+          if (jlo > 0)
+            memset(d, 0, (size_t)jlo * sizeof *d);
+          memcpy(d + jlo, x + (ci * cv->H + hh) * cv->W + (jlo - pad1 + q), (size_t)(jhi - jlo) * sizeof *d);
+          if (jhi < cv->Wo)
+            memset(d + jhi, 0, (size_t)(cv->Wo - jhi) * sizeof *d);
+        }
+        memset(dst + cv->P, 0, (size_t)(P8 - cv->P) * sizeof *dst);
+      }
 }
 
 static const float *wptr(const tl_graph *g, int id, int k) {
@@ -217,22 +245,30 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
       return -1;
     }
     int64_t blk_n = cv->cpg * cv->H * cv->W; /* one group's input block, behind a zero at [0] */
+    int unit = n->attrs.stride[0] == 1 && n->attrs.stride[1] == 1 && n->attrs.dilation[0] == 1 &&
+               n->attrs.dilation[1] == 1 && cv->Ho == cv->H + 2 * n->attrs.padding[0] - cv->kh + 1 &&
+               cv->Wo == cv->W + 2 * n->attrs.padding[1] - cv->kw + 1;
     float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
     float *zc = to + 4 * P8, *za = zc + blk_n + 1;
     zc[0] = za[0] = 0.0f;
     for (int64_t b = 0; b < cv->N; b++)
       for (int64_t gi = 0; gi < cv->G; gi++) {
         int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
-        memcpy(zc + 1, cf + base, (size_t)blk_n * sizeof *zc);
-        memcpy(za + 1, af + base, (size_t)blk_n * sizeof *za);
-        for (int64_t k = 0; k < K; k++) { /* im2col without branches: padding (-1) reads the 0 */
-          const int64_t *tab = cv->tab + k * P;
-          for (int64_t p = 0; p < P; p++) {
-            cc[k * P8 + p] = zc[1 + tab[p]];
-            ac[k * P8 + p] = za[1 + tab[p]];
+        if (unit) { /* stride 1, dilation 1: rows of the columns are shifted row segments */
+          im2col_unit(cc, cf + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
+          im2col_unit(ac, af + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
+        } else {
+          memcpy(zc + 1, cf + base, (size_t)blk_n * sizeof *zc);
+          memcpy(za + 1, af + base, (size_t)blk_n * sizeof *za);
+          for (int64_t k = 0; k < K; k++) { /* im2col without branches: padding (-1) reads the 0 */
+            const int64_t *tab = cv->tab + k * P;
+            for (int64_t p = 0; p < P; p++) {
+              cc[k * P8 + p] = zc[1 + tab[p]];
+              ac[k * P8 + p] = za[1 + tab[p]];
+            }
+            for (int64_t p = P; p < P8; p++)
+              cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
           }
-          for (int64_t p = P; p < P8; p++)
-            cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
         }
         for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
           int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
@@ -245,18 +281,9 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
       }
     free(col);
   }
-  /* finish in binary64 with directed rounding; bias of output o: channel (o / per) % ochan */
+  /* finish in binary64 with directed rounding; the bias of output o is that of channel
+   * (o / per) % ochan */
   int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
-  double *bias = malloc((size_t)(nout ? nout : 1) * sizeof *bias);
-  if (!bias) {
-    free(blk);
-    return -1;
-  }
-  for (int64_t o = 0, ch = 0, q = 0; o < nout; o++) {
-    bias[o] = B ? (double)B[ch] : 0.0;
-    if (++q == per)
-      q = 0, ch = ch + 1 == ochan ? 0 : ch + 1;
-  }
   rnd_up();
   double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
   double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
@@ -272,16 +299,21 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   TLV_OPAQUE(und); /* rounded up, used after the call below */
   TLV_OPAQUE(gg);
   TLV_OPAQUE(absterm);
-  finish_up(S, T, bias, und, gg, gk, absterm, hi, lo, nout);
+  /* runs: a batch row of a linear node (bias vector), one channel plane of a conv (one bias) */
+  int64_t run = lin ? ochan : per, nr = nout / run;
+  for (int64_t r = 0; r < nr; r++)
+    finish_up(S + r * run, T + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, und, gg, gk, absterm,
+              hi + r * run, lo + r * run, run);
   double big = sem == TL_SEM_F32_ANY ? (1 + gk) * ((tmax + und) * gg / gk + bmax) + absterm : 0;
   TLV_OPAQUE(big);
   if (!tlv_box_finite(hi, lo, nout) || !(tmax == tmax) || !(big <= FLT_MAX)) {
-    free(blk), free(bias);
+    free(blk);
     return 0;
   }
   rnd_down();
-  finish_down(S, bias, lo, nout);
-  free(blk), free(bias);
+  for (int64_t r = 0; r < nr; r++)
+    finish_down(S + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, lo + r * run, run);
+  free(blk);
   if (sem == TL_SEM_F32_ANY)
     for (int64_t o = 0; o < nout; o++)
       if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {
