@@ -81,6 +81,8 @@ typedef int v16i __attribute__((vector_size(64)));
 #pragma GCC pop_options
 
 typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
+typedef void conv_fn(const float *, const float *, int64_t, int, const float *, const float *, int64_t, float *,
+                     float *);
 /* 2: AVX-512, 1: AVX2 + FMA, 0: baseline */
 static int isa_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -226,7 +228,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   }
   int isa = isa_level();
   dot_fn *dot = isa == 2 ? dot2x4_512 : isa == 1 ? dot2x4_fma : dot2x4_base;
-  dot_fn *conv = isa == 2 ? conv2x4_512 : isa == 1 ? conv2x4_fma : conv2x4_base;
+  conv_fn *conv = isa == 2 ? conv2x4_512 : isa == 1 ? conv2x4_fma : conv2x4_base;
   fesetround(FE_TONEAREST); /* the error model of S and T above */
   if (lin) {
     int64_t out = g->nodes[n->parents[1]].shape[0];
@@ -238,8 +240,9 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
                T + rw * out + o);
       }
   } else {
-    int64_t K = cv->K, P = cv->P, P8 = (P + 7) / 8 * 8;
-    float *col = malloc((size_t)(2 * K * P8 + 8 * P8 + 2 * (cv->cpg * cv->H * cv->W + 1)) * sizeof *col);
+    int64_t K = cv->K, P = cv->P, P8 = (P + 15) / 16 * 16; /* row stride: a multiple of every VL */
+    float *col =
+        malloc((size_t)(2 * K * P8 + 8 * P8 + 2 * (cv->cpg * cv->H * cv->W + 1) + cv->O * K) * sizeof *col);
     if (!col) {
       free(blk);
       return -1;
@@ -249,8 +252,10 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
                n->attrs.dilation[1] == 1 && cv->Ho == cv->H + 2 * n->attrs.padding[0] - cv->kh + 1 &&
                cv->Wo == cv->W + 2 * n->attrs.padding[1] - cv->kw + 1;
     float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
-    float *zc = to + 4 * P8, *za = zc + blk_n + 1;
+    float *zc = to + 4 * P8, *za = zc + blk_n + 1, *wa = za + blk_n + 1;
     zc[0] = za[0] = 0.0f;
+    for (int64_t t = 0; t < cv->O * K; t++)
+      wa[t] = fabsf(W[t]);
     for (int64_t b = 0; b < cv->N; b++)
       for (int64_t gi = 0; gi < cv->G; gi++) {
         int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
@@ -272,7 +277,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
         }
         for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
           int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
-          conv(W + o * K, K, nr, cc, ac, P8, so, to);
+          conv(W + o * K, wa + o * K, K, nr, cc, ac, P8, so, to);
           for (int r = 0; r < nr; r++) {
             memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
             memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);

@@ -41,22 +41,21 @@ KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, c
 }
 
 /* conv, `rows` (<= 4) output channels at once: S[r][p] = sum_k w[r][k] cc[k][p], A likewise with
- * |w| and ac, for p in [0, P8) (P8 a multiple of 8, the column buffers' row stride) */
-KATTR static void CONV2X4(const float *w, int64_t K, int rows, const float *cc, const float *ac, int64_t P8,
-                          float *S, float *A) {
-  typedef float v8 __attribute__((vector_size(32)));
-  for (int64_t p = 0; p < P8; p += 8) {
-    v8 s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+ * wa = |w| and ac, for p in [0, Pv) (Pv a multiple of 16, the column buffers' row stride) */
+KATTR static void CONV2X4(const float *w, const float *wa, int64_t K, int rows, const float *cc, const float *ac,
+                          int64_t Pv, float *S, float *A) {
+  const float *w1 = rows > 1 ? w + K : w, *w2 = rows > 2 ? w + 2 * K : w, *w3 = rows > 3 ? w + 3 * K : w;
+  const float *a1 = rows > 1 ? wa + K : wa, *a2 = rows > 2 ? wa + 2 * K : wa, *a3 = rows > 3 ? wa + 3 * K : wa;
+  for (int64_t p = 0; p < Pv; p += VL) {
+    VF s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
     for (int64_t k = 0; k < K; k++) {
-      v8 cv, av;
-      memcpy(&cv, cc + k * P8 + p, sizeof cv), memcpy(&av, ac + k * P8 + p, sizeof av);
-      float x0 = w[k], x1 = rows > 1 ? w[K + k] : 0, x2 = rows > 2 ? w[2 * K + k] : 0,
-            x3 = rows > 3 ? w[3 * K + k] : 0;
-      s0 += x0 * cv, s1 += x1 * cv, s2 += x2 * cv, s3 += x3 * cv;
-      t0 += fabsf(x0) * av, t1 += fabsf(x1) * av, t2 += fabsf(x2) * av, t3 += fabsf(x3) * av;
+      VF cv, av;
+      memcpy(&cv, cc + k * Pv + p, sizeof cv), memcpy(&av, ac + k * Pv + p, sizeof av);
+      s0 += w[k] * cv, s1 += w1[k] * cv, s2 += w2[k] * cv, s3 += w3[k] * cv;
+      t0 += wa[k] * av, t1 += a1[k] * av, t2 += a2[k] * av, t3 += a3[k] * av;
     }
-    v8 *outs[8] = {&s0, &t0, &s1, &t1, &s2, &t2, &s3, &t3};
+    VF *outs[8] = {&s0, &t0, &s1, &t1, &s2, &t2, &s3, &t3};
     for (int r = 0; r < rows; r++)
-      memcpy(S + r * P8 + p, outs[2 * r], 32), memcpy(A + r * P8 + p, outs[2 * r + 1], 32);
+      memcpy(S + r * Pv + p, outs[2 * r], sizeof(VF)), memcpy(A + r * Pv + p, outs[2 * r + 1], sizeof(VF));
   }
 }
