@@ -249,8 +249,17 @@ static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
   int64_t nin = g->nodes[x].numel, nout = n->numel;
   const double *xl = s->b->lo[x], *xh = s->b->hi[x];
   int f32 = s->b->sem == TL_SEM_F32_ANY;
-  double *plo, *phi;
-  TL_TRY(coef_get(s, x, &plo, &phi));
+  /* IBP final bound through the start node: the parent x is concretised on its box as soon as it
+   * is reached; when v is its only consumer, T is all of x's coefficients (an interval of zero
+   * width: 0 + T is exact), so concretise T here, without materialising x's arrays (same bits) */
+  int direct = s->ibp_fold && v == s->start && !s->clo[x];
+  for (int u = x + 1; direct && u < g->nnodes; u++)
+    for (int k = 0; k < g->nodes[u].nparents; k++)
+      if (g->nodes[u].parents[k] == x && u != v)
+        direct = 0;
+  double *plo = NULL, *phi = NULL;
+  if (!direct)
+    TL_TRY(coef_get(s, x, &plo, &phi));
   double sxa = 0;
   if (!s->absv[v]) {
     double *xa = malloc((size_t)(nin ? nin : 1) * sizeof *xa);
@@ -327,6 +336,11 @@ static tl_code back_affine_fast(cstate *s, int v, const double *lam) {
     }
   }
   free(pays);
+  if (direct) {
+    concretize(s, T, xl, xh, nin);
+    free(T);
+    return TL_OK;
+  }
   size_t tot = (size_t)s->m * (size_t)nin;
   rnd_down();
   for (size_t j = 0; j < tot; j++)
