@@ -116,8 +116,12 @@ Test(csv, cell_errors_name_row_and_column) {
   expect_error("1,2\n3,4,5\n", o, TL_EFORMAT, "t.csv: row 2, col 3: 3 cells, expected 2");
   expect_error("1,2\n3,1e999\n", o, TL_EFORMAT, "row 2, col 2: '1e999' is out of the range of a double");
   expect_error("1,2\n3,1e300\n", o, TL_EFORMAT, "row 2, col 2: '1e300' is out of the range of float32");
-  o.header = 0; /* quotes are not CSV syntax here: a quoted cell is not a number */
-  expect_error("1,\"2\"\n", o, TL_EFORMAT, "t.csv: row 1, col 2: '\"2\"' is not a number");
+  o.header = 0;
+  expect_error("1,\"2\"x\n", o, TL_EFORMAT, "t.csv: row 1, col 2: '\"2\"x': text after the closing quote");
+  expect_error("1,2\n3,\"4\n5,6\n", o, TL_EFORMAT,
+               "t.csv: row 2, col 2: a quoted cell is not closed before the end of the file");
+  expect_error("1,\"\"\n", o, TL_EFORMAT, "t.csv: row 1, col 2: empty cell");
+  expect_error("1,\"a\"\n", o, TL_EFORMAT, "t.csv: row 1, col 2: '\"a\"' is not a number");
   const char nul[] = "1,2\n3,4\0 5\n";
   tl_tensor *t;
   tl_status st;
@@ -127,4 +131,24 @@ Test(csv, cell_errors_name_row_and_column) {
   expect_error("1\n", o, TL_EARG, "float32 or float64");
   tl_csv_opts bad_delim = {'\n', 0, TL_F32};
   expect_error("1\n", bad_delim, TL_EARG, "delimiter");
+  tl_csv_opts quote_delim = {'"', 0, TL_F32};
+  expect_error("1\n", quote_delim, TL_EARG, "delimiter");
+}
+
+/* RFC 4180 quoting: quoted numbers, headers with delimiters, doubled quotes and line breaks; rows
+ * in messages stay file lines (a record is named by its first line) */
+Test(csv, quoted_cells) {
+  tl_csv_opts o = {0, -1, TL_F64};
+  int hh = 0;
+  tl_tensor *t = read_ok("\"a,b\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n\"1.5\", \"2\" ,3\r\n\" 4 \",5,\"-6e1\"\n", o, &hh);
+  cr_assert_eq(hh, 1);
+  expect_values(t, 2, 3, (const double[]){1.5, 2, 3, 4, 5, -60});
+  tl_tensor_free(t);
+  tl_csv_opts semi = {';', 0, TL_F64};
+  t = read_ok("\"1\";\"2\"\n\"3\";4\n", semi, NULL);
+  expect_values(t, 2, 2, (const double[]){1, 2, 3, 4});
+  tl_tensor_free(t);
+  /* the header spans lines 1-2, so the bad data row is line 4 */
+  expect_error("\"x\ny\",z\n1,2\n3,q\n", o, TL_EFORMAT, "t.csv: row 4, col 2: 'q' is not a number");
+  expect_error("\"x\ny\",z\n1,2,3\n", o, TL_EFORMAT, "t.csv: row 3, col 1: 3 cells, but the header (row 1) has 2");
 }

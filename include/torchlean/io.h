@@ -69,8 +69,11 @@ typedef struct tl_csv_opts {
  * must have the same number of cells.  Errors say "FILE: row R, col C: ...", where R is the
  * 1-based line of the file (a header line is row 1, the first data row then row 2) and C the
  * 1-based cell.  A cell is whatever strtod accepts in full (so nan, inf, hex floats), with spaces
- * or tabs around it; empty cells, quotes and values out of the dtype's range are errors.  CRLF
- * line ends and a UTF-8 byte-order mark are accepted.  opts may be NULL (',', detect, TL_F32).
+ * or tabs around it, optionally quoted as in RFC 4180 ("1.5"; header cells may hold delimiters,
+ * doubled quotes and line breaks: a record spanning lines is named by its first line); empty
+ * cells, text after a closing quote, an unclosed quote and values out of the dtype's range are
+ * errors.  CRLF line ends and a UTF-8 byte-order mark are accepted.  opts may be NULL (',',
+ * detect, TL_F32); the delimiter may not be '"' or a line break.
  * *had_header (may be NULL) tells whether a header row was skipped. */
 tl_code tl_csv_read(const char *path, const tl_csv_opts *opts, tl_tensor **out, int *had_header,
                     tl_status *st);
