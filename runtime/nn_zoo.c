@@ -1,4 +1,5 @@
 /* nn_zoo.c - ready-made models (mlp, cnn, resnet, transformer classifier), tracing and summary. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,48 @@ tl_model *tl_zoo_transformer(uint64_t seed, int64_t vocab, int64_t len, int64_t 
   tl_module *root = m->err ? NULL : tl_nn_sequential(m, k, mods);
   int64_t shape[] = {len};
   return finish(m, root, 1, shape, classes);
+}
+
+/* image rows as tokens: (N, C, H, W) -> (N, C H, W), then a per-token linear embedding plus
+ * learned positions: y = x_rows W^T + b + pos */
+static int fwd_rows(tl_ctx *c, const tl_module *m, int x) {
+  int64_t shape[3] = {c->g->nodes[x].shape[0], m->i[0], m->i[1]};
+  int t = tl_reshape(c, x, 3, shape);
+  return tl_add(c, tl_linear(c, t, m->params[0], m->params[1]), m->params[2]);
+}
+
+tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed, int64_t heads,
+                                 int64_t hidden, int layers, int64_t classes, const double *normalize) {
+  tl_model *m = tl_model_new(seed);
+  if (!m)
+    return NULL;
+  if (layers < 1 || layers > 24) {
+    m->err = tl_fail(&m->st, TL_EARG, "nn: transformer layers %d not in 1..24", layers);
+    return m;
+  }
+  int64_t len = in_ch * h;
+  tl_module *mods[29];
+  int k = 0;
+  if (normalize)
+    mods[k++] = tl_nn_normalize(m, normalize[0], normalize[1]);
+  tl_module *rows = tl_nn_module_new(m, "RowEmbedding", fwd_rows);
+  if (rows) {
+    snprintf(rows->label, sizeof rows->label, "RowEmbedding(%lld tokens of %lld, %lld)", (long long)len,
+             (long long)w, (long long)embed);
+    rows->i[0] = len, rows->i[1] = w;
+    int64_t ws[] = {embed, w}, bs[] = {embed}, ps[] = {len, embed};
+    tl_nn_param(m, rows, "weight", TL_PARAM_TRAINABLE, 2, ws, TL_INIT_XAVIER, 0, 0);
+    tl_nn_param(m, rows, "bias", TL_PARAM_TRAINABLE, 1, bs, TL_INIT_ZEROS, 0, 0);
+    tl_nn_param(m, rows, "positions", TL_PARAM_TRAINABLE, 2, ps, TL_INIT_NORMAL, 0, 0.02);
+  }
+  mods[k++] = rows;
+  for (int i = 0; i < layers; i++)
+    mods[k++] = tl_nn_transformer_block(m, embed, heads, hidden, 0);
+  mods[k++] = tl_nn_mean_axis1(m);
+  mods[k++] = tl_nn_linear(m, embed, classes);
+  tl_module *root = m->err ? NULL : tl_nn_sequential(m, k, mods);
+  int64_t shape[] = {in_ch, h, w};
+  return finish(m, root, 3, shape, classes);
 }
 
 /* ---- tracing and summary ---------------------------------------------------------------------- */

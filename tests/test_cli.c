@@ -131,3 +131,44 @@ Test(cli, train_evaluate_predict_on_a_csv) {
   snprintf(args, sizeof args, "rm -rf %s", dir);
   cr_assert_eq(system(args), 0);
 }
+
+/* --model transformer reads (C, H, W) samples as H tokens of W values; trains, summarises, and
+ * refuses samples that are not images */
+#include "torchlean/io.h"
+Test(cli, train_transformer_on_image_rows) {
+  char dir[] = "/tmp/tl_cli_XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char xp[256], yp[256], model[256], args[1024];
+  snprintf(xp, sizeof xp, "%s/x.npy", dir), snprintf(yp, sizeof yp, "%s/y.npy", dir);
+  snprintf(model, sizeof model, "%s/t.tlm", dir);
+  int64_t xs[4] = {96, 1, 6, 6}, ys[1] = {96};
+  tl_tensor *x, *y;
+  cr_assert_eq(tl_tensor_new(&x, TL_F32, 4, xs, NULL), TL_OK);
+  cr_assert_eq(tl_tensor_new(&y, TL_I64, 1, ys, NULL), TL_OK);
+  for (int i = 0; i < 96; i++) { /* class 1: bright top rows; class 0: bright bottom rows */
+    ((int64_t *)y->data)[i] = i % 2;
+    for (int r = 0; r < 6; r++)
+      for (int c = 0; c < 6; c++)
+        ((float *)x->data)[(i * 6 + r) * 6 + c] = ((r < 3) == (i % 2) ? 0.9f : 0.1f) + 0.01f * (float)((i + c) % 5);
+  }
+  cr_assert_eq(tl_npy_write(xp, x, NULL, NULL), TL_OK);
+  cr_assert_eq(tl_npy_write(yp, y, NULL, NULL), TL_OK);
+  tl_tensor_free(x), tl_tensor_free(y);
+  snprintf(args, sizeof args, "train --model transformer --data %s,%s --epochs 8 --batch-size 16 --out %s", xp, yp,
+           model);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "evaluate %s --data %s,%s", model, xp, yp);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "accuracy=1.0000"), "%s", out);
+  snprintf(args, sizeof args, "summary %s", model);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "Linear(6, 64): [1, 6, 6] -> [1, 6, 64]") && strstr(out, "Attention(heads=4)"), "%s", out);
+  char csv[256];
+  snprintf(csv, sizeof csv, "%s/d.csv", dir);
+  FILE *f = fopen(csv, "w");
+  fprintf(f, "a,b,label\n1,2,0\n2,1,1\n");
+  fclose(f);
+  snprintf(args, sizeof args, "train --model transformer --data %s --steps 1", csv);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "needs image samples (C, H, W)"), "%s", out);
+}

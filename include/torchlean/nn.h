@@ -137,6 +137,12 @@ tl_model *tl_zoo_resnet(uint64_t seed, const char *variant, int64_t in_ch, int64
  * encoder blocks, mean over positions, linear. */
 tl_model *tl_zoo_transformer(uint64_t seed, int64_t vocab, int64_t len, int64_t embed, int64_t heads,
                              int64_t hidden, int layers, int64_t classes);
+/* Transformer encoder classifier on images (C, H, W) read as C H tokens (rows) of W values:
+ * [Normalize (mean, std) when normalize != NULL], per-row linear embedding + learned positions,
+ * `layers` post-norm encoder blocks, mean over tokens, linear.  `torchlean train --model
+ * transformer` (embed 64, 4 heads, hidden 128, 2 layers). */
+tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed, int64_t heads,
+                                 int64_t hidden, int layers, int64_t classes, const double *normalize);
 
 /* ---- summary ----------------------------------------------------------------------------- */
 /* Print one line per top-level layer ("[i] Linear(2, 8): [2] -> [8] params=24") and totals,

@@ -88,7 +88,7 @@ done:
 }
 
 static const tl_cli_flag flags[] = {
-    {"model", "NAME", "mlp (784-128-10), cnn, resnet, resnet18 [mlp]"},
+    {"model", "NAME", "mlp (784-128-10), cnn, resnet, resnet18, transformer (image rows as tokens) [mlp]"},
     {"data", "SPEC", "IDX folder, X,Y files, or CSV with a label column [" TL_DEFAULT_DATA_DIR "]"},
     {"epochs", "N", "passes over the data [1]"},
     {"steps", "N", "optimizer updates (overrides --epochs)"},

@@ -88,11 +88,14 @@ tl_model *tl_cli_make_model(const char *name, uint64_t seed, const tl_dataset *d
       m = tl_zoo_cnn(seed, shape[0], shape[1], classes, norm);
     else
       m = tl_zoo_resnet(seed, strcmp(name, "resnet") == 0 ? "small" : "resnet18", shape[0], shape[1], classes);
-  } else if (strcmp(name, "transformer") == 0) {
-    fprintf(stderr, "torchlean %s: --model transformer needs token data; use the C API (tl_zoo_transformer)\n", cmd);
-    return NULL;
+  } else if (strcmp(name, "transformer") == 0) { /* image rows as tokens (token ids: C API) */
+    if (ndim != 3) {
+      fprintf(stderr, "torchlean %s: --model transformer needs image samples (C, H, W), read row by row\n", cmd);
+      return NULL;
+    }
+    m = tl_zoo_row_transformer(seed, shape[0], shape[1], shape[2], 64, 4, 128, 2, classes, norm);
   } else {
-    fprintf(stderr, "torchlean %s: unknown --model '%s' (mlp, cnn, resnet, resnet18)\n", cmd, name);
+    fprintf(stderr, "torchlean %s: unknown --model '%s' (mlp, cnn, resnet, resnet18, transformer)\n", cmd, name);
     return NULL;
   }
   tl_status st;
