@@ -39,8 +39,10 @@ static int run(const tl_cli *cli) {
     train = tr, test = va;
   }
   m = tl_cli_make_model(f.model, (uint64_t)f.seed, train, "train");
-  if (!m)
+  if (!m) { /* the model does not fit the data (said on stderr): bad input */
+    rc = 2;
     goto done;
+  }
   printf("model %s, %s backend, optimizer %s lr %g, batch %lld, %s\n", f.model, f.backend,
          tl_optim_name(cfg.optim.kind), cfg.optim.lr, f.batch,
          f.steps ? "steps budget" : "epochs budget");
