@@ -61,15 +61,26 @@ static tl_code adat_forward(const tl_kctx *k, const float *const *d, adat *a) {
   a->dqkv = a->qkv + nq, a->P = a->dqkv + nq, a->dP = a->P + np, a->O = a->dP + np, a->dO = a->O + no;
   const float *x = k->in[0], *win = k->in[1], *bin = k->in[2];
   const float *dx = d[0], *dwin = d[1], *dbin = d[2];
-  for (int64_t r = 0; r < NL; r++)
-    for (int64_t c = 0; c < E3; c++) {
-      double s = bin[c], ds = dbin[c];
-      for (int64_t i = 0; i < E; i++) {
-        s += (double)x[r * E + i] * win[c * E + i];
-        ds += (double)dx[r * E + i] * win[c * E + i] + (double)x[r * E + i] * dwin[c * E + i];
-      }
-      a->qkv[r * E3 + c] = s, a->dqkv[r * E3 + c] = ds;
+  double *wt = malloc(sizeof(double) * (size_t)(2 * E3 * E + 1)), *dwt = wt + E3 * E;
+  if (!wt) {
+    free(a->qkv);
+    return nomem(k);
+  }
+  for (int64_t c = 0; c < E3; c++) /* W_in^T in double: the loops below run along rows (vectorised) */
+    for (int64_t i = 0; i < E; i++)
+      wt[i * E3 + c] = win[c * E + i], dwt[i * E3 + c] = dwin[c * E + i];
+  for (int64_t r = 0; r < NL; r++) {
+    double *q = a->qkv + r * E3, *dq = a->dqkv + r * E3;
+    for (int64_t c = 0; c < E3; c++)
+      q[c] = bin[c], dq[c] = dbin[c];
+    for (int64_t i = 0; i < E; i++) {
+      double xi = x[r * E + i], dxi = dx[r * E + i];
+      const double *w = wt + i * E3, *dw = dwt + i * E3;
+      for (int64_t c = 0; c < E3; c++)
+        q[c] += xi * w[c], dq[c] += dxi * w[c] + xi * dw[c];
     }
+  }
+  free(wt);
   int64_t dh = a->dh;
   for (int64_t n = 0; n < a->N; n++)
     for (int64_t h = 0; h < a->H; h++) {
@@ -130,25 +141,29 @@ tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float 
   const float *g = k->gout, *x = k->in[0], *win = k->in[1], *wout = k->in[3];
   const float *dx = d[0], *dwin = d[1], *dwout = d[3];
   int64_t NL = a.NL, E = a.E, E3 = 3 * E, L = a.L, dh = a.dh;
-  if (dgin[3]) /* d gW_out[c,i] = sum_r g[r,c] dO[r,i] */
-    for (int64_t c = 0; c < E; c++)
-      for (int64_t i = 0; i < E; i++) {
-        double s = 0;
-        for (int64_t rr = 0; rr < NL; rr++)
-          s += (double)g[rr * E + c] * a.dO[rr * E + i];
-        dgin[3][c * E + i] += (float)s;
-      }
-  if (!dgin[0] && !dgin[1] && !dgin[2]) {
-    adat_free(&a);
-    return TL_OK;
-  }
   size_t no = (size_t)(NL * E), nq = (size_t)(NL * E3);
-  double *gO = calloc(2 * no + 2 * nq + 2 * (size_t)L + 1, sizeof(double));
+  double *gO = calloc(2 * no + 2 * nq + 2 * (size_t)L + (size_t)(E3 * E) + 1, sizeof(double));
   if (!gO) {
     adat_free(&a);
     return nomem(k);
   }
-  double *dgO = gO + no, *gq = dgO + no, *dgq = gq + nq, *gp = dgq + nq, *dgp = gp + L;
+  double *dgO = gO + no, *gq = dgO + no, *dgq = gq + nq, *gp = dgq + nq, *dgp = gp + L, *acc = dgp + L;
+  if (dgin[3]) { /* d gW_out[c,i] = sum_r g[r,c] dO[r,i] */
+    memset(acc, 0, sizeof(double) * (size_t)(E * E));
+    for (int64_t rr = 0; rr < NL; rr++)
+      for (int64_t c = 0; c < E; c++) {
+        double gc = g[rr * E + c];
+        for (int64_t i = 0; i < E; i++)
+          acc[c * E + i] += gc * a.dO[rr * E + i];
+      }
+    for (int64_t j = 0; j < E * E; j++)
+      dgin[3][j] += (float)acc[j];
+  }
+  if (!dgin[0] && !dgin[1] && !dgin[2]) {
+    free(gO);
+    adat_free(&a);
+    return TL_OK;
+  }
   for (int64_t rr = 0; rr < NL; rr++) /* gO = g W_out, dgO = g dW_out */
     for (int64_t i = 0; i < E; i++) {
       double s = 0, ds = 0;
@@ -189,21 +204,27 @@ tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float 
       }
     }
   if (dgin[0]) /* dgx = dgqkv W_in + gqkv dW_in */
+    for (int64_t rr = 0; rr < NL; rr++) {
+      memset(acc, 0, sizeof(double) * (size_t)E);
+      for (int64_t c = 0; c < E3; c++) {
+        double a1 = dgq[rr * E3 + c], a2 = gq[rr * E3 + c];
+        for (int64_t i = 0; i < E; i++)
+          acc[i] += a1 * win[c * E + i] + a2 * dwin[c * E + i];
+      }
+      for (int64_t i = 0; i < E; i++)
+        dgin[0][rr * E + i] += (float)acc[i];
+    }
+  if (dgin[1]) { /* dgW_in = dgqkv^T x + gqkv^T dx */
+    memset(acc, 0, sizeof(double) * (size_t)(E3 * E));
     for (int64_t rr = 0; rr < NL; rr++)
-      for (int64_t i = 0; i < E; i++) {
-        double s = 0;
-        for (int64_t c = 0; c < E3; c++)
-          s += dgq[rr * E3 + c] * win[c * E + i] + gq[rr * E3 + c] * dwin[c * E + i];
-        dgin[0][rr * E + i] += (float)s;
+      for (int64_t c = 0; c < E3; c++) {
+        double a1 = dgq[rr * E3 + c], a2 = gq[rr * E3 + c];
+        for (int64_t i = 0; i < E; i++)
+          acc[c * E + i] += a1 * x[rr * E + i] + a2 * dx[rr * E + i];
       }
-  if (dgin[1]) /* dgW_in = dgqkv^T x + gqkv^T dx */
-    for (int64_t c = 0; c < E3; c++)
-      for (int64_t i = 0; i < E; i++) {
-        double s = 0;
-        for (int64_t rr = 0; rr < NL; rr++)
-          s += dgq[rr * E3 + c] * x[rr * E + i] + gq[rr * E3 + c] * dx[rr * E + i];
-        dgin[1][c * E + i] += (float)s;
-      }
+    for (int64_t j = 0; j < E3 * E; j++)
+      dgin[1][j] += (float)acc[j];
+  }
   if (dgin[2])
     for (int64_t c = 0; c < E3; c++) {
       double s = 0;

@@ -123,9 +123,9 @@ tl_code tl_autograd_jacobian(tl_exec *e, int out, int wrt, float *jac, tl_status
  * g and its tangent dg (per node: the VJP kernel with seed dg plus an exact second-order rule).
  * No finite differences, no forwards at perturbed points; the weight store (batch-norm statistics
  * included), tl_exec_param_grads and tl_exec_grad are untouched.  Costs about one forward and two
- * backward passes (attention's rule recomputes its forward and VJP in double: a few times its
- * backward).  Every op has a rule; TL_EUNSUPPORTED naming the node is kept for an op added
- * without one. */
+ * backward passes, more through attention, whose rules recompute its forward (and for HVP its
+ * VJP) in double with tangents alongside.  Every op has a rule; TL_EUNSUPPORTED naming the node
+ * is kept for an op added without one. */
 tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv, tl_status *st);
 
 /* ---- building with a context (same code in eager and compiled modes) ----------------------- */
