@@ -7,8 +7,10 @@
  *  - eager and compiled results are bit-identical.
  * The differentiable inputs of an op are either slices of one INPUT z (so the HVP wrt z holds the
  * cross terms between inputs) or separate INPUTs (zero tangents), chosen at random.
- * Plus closed forms (quadratic, softmax cross entropy, sigmoid/tanh), and an MLP and a small CNN
- * with cross-entropy loss: HVP wrt the weights against the double reference. */
+ * Attention also runs fixed cases (1-3 heads, causal and not, tangents on all five parents).
+ * Plus closed forms (quadratic, softmax cross entropy, sigmoid/tanh), and an MLP, a small CNN and
+ * the zoo transformer classifier (causal and not) with cross-entropy loss: HVP wrt the weights
+ * against the double reference. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
