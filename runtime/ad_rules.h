@@ -44,6 +44,11 @@ void tl_ad_norm_group(const float *x, const float *dx, const int64_t *idx, int64
 /* Index lists of the normalisation groups: batch norm channel c (N*S entries), layer norm row r. */
 void tl_ad_bn_index(const tl_node *x, int64_t c, int64_t *idx);
 
+/* Multi-head attention (k_attn_ad.c), d = the 5 parent tangents (the zeros buffer where none):
+ * the tangent dy, and the second-order term accumulated into dgin (NULL entries: not wanted). */
+tl_code tl_ad_attention_tangent(const tl_adrule *r, const float *const *d, float *dy);
+tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float *const *dgin);
+
 /* Max pool tangent (k_pool.c): dy[window] = dx[first argmax of x in the window]. */
 tl_code tl_k_maxpool_jvp(const tl_kctx *k, const float *dx, float *dy);
 

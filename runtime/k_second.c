@@ -7,7 +7,8 @@
  * the argmax fixed, dropout, embedding) or only through a piecewise-constant factor (relu,
  * leaky_relu, abs, clamp, max, min: zero almost everywhere).  Bilinear ops (linear, matmul,
  * conv2d) reuse the backward kernel with the tangents in place of the inputs:
- * d(gx) = B_x(dW, g), d(gW) = B_W(dx, g).  Multi-head attention has no rule yet. */
+ * d(gx) = B_x(dW, g), d(gW) = B_W(dx, g).  Multi-head attention: the tangent of its VJP with
+ * every intermediate carried as a dual number (k_attn_ad.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,12 @@ tl_code tl_ad_second(const tl_adrule *r, float *const *dgin) {
     for (int p = 0; p < n->nparents; p++)
       dl[p] = r->din[p] ? r->din[p] : r->zeros;
     return n->op == TL_OP_BATCH_NORM ? batchnorm_second(r, dl, dgin) : layernorm_second(r, dl, dgin);
+  }
+  case TL_OP_ATTENTION: {
+    const float *dl[5];
+    for (int p = 0; p < 5; p++)
+      dl[p] = r->din[p] ? r->din[p] : r->zeros;
+    return tl_ad_attention_second(r, dl, dgin);
   }
   default:
     return tl_fail(k->st, TL_EUNSUPPORTED, "%s: Hessian-vector products have no second-order rule for this op",

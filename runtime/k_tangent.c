@@ -8,7 +8,7 @@
  *    backward (VJP) kernel with seed dx, since J^T dx = J dx;
  *  - scalar outputs (mse, cross entropy): dy = sum_k <VJP_k(1), dx_k>.
  * The rest (mul/div/max/min with broadcasting, log_softmax, max pool, batch/layer norm) are short
- * loops below.  Multi-head attention has no rule yet: it fails naming the node. */
+ * loops below; multi-head attention is the product rule through its internal steps (k_attn_ad.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +309,9 @@ tl_code tl_ad_tangent(const tl_adrule *r, float *dy) {
     break;
   case TL_OP_LAYER_NORM:
     rc = layernorm_tangent(r, d, dy);
+    break;
+  case TL_OP_ATTENTION:
+    rc = tl_ad_attention_tangent(r, d, dy);
     break;
   default:
     rc = tl_fail(k->st, TL_EUNSUPPORTED, "%s: forward-mode autodiff has no tangent rule for this op",

@@ -7,8 +7,10 @@
  *  - eager and compiled results are bit-identical.
  * The differentiable inputs of an op are either slices of one INPUT z (so the HVP wrt z holds the
  * cross terms between inputs) or separate INPUTs (zero tangents), chosen at random.
- * Plus closed forms (quadratic, softmax cross entropy, sigmoid/tanh), and an MLP and a small CNN
- * with cross-entropy loss: HVP wrt the weights against the double reference. */
+ * Attention also runs fixed cases (1-3 heads, causal and not, tangents on all five parents).
+ * Plus closed forms (quadratic, softmax cross entropy, sigmoid/tanh), and an MLP, a small CNN and
+ * the zoo transformer classifier (causal and not) with cross-entropy loss: HVP wrt the weights
+ * against the double reference. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,10 +20,11 @@
 #include "opcases.h"
 #include "refexec.h"
 #include "torchlean/exec.h"
+#include "torchlean/nn.h"
 #include "torchlean/rand.h"
 
 /* worst errors seen, scaled by the tolerance's scale (printed at the end of each test) */
-static double g_jvp_err, g_hvp_err, g_sym_err;
+static double g_jvp_err, g_hvp_err, g_sym_err, g_att_jvp, g_att_hvp, g_att_sym; /* g_att_*: attention only */
 
 typedef struct opgraph {
   tl_graph *g;
@@ -33,7 +36,8 @@ typedef struct opgraph {
   int ninputs;          /* INPUT nodes in g->inputs order: z, separate inputs, r */
 } opgraph;
 
-static void build(const tcase *c, tl_rng *rng, opgraph *o) {
+/* allz: every differentiable input sliced from z (tangents on every parent) */
+static void build(const tcase *c, tl_rng *rng, opgraph *o, int allz) {
   memset(o, 0, sizeof *o);
   tl_graph *g = o->g = tl_graph_new();
   tl_status st;
@@ -43,7 +47,7 @@ static void build(const tcase *c, tl_rng *rng, opgraph *o) {
     nk[k] = 1;
     for (int d = 0; d < c->nd[k]; d++) nk[k] *= c->sh[k][d];
     if (!c->nograd[k] && first < 0) first = k;
-    fromz[k] = !c->nograd[k] && tl_rng_below(rng, 4) != 0;
+    fromz[k] = !c->nograd[k] && (tl_rng_below(rng, 4) != 0 || allz);
     any |= fromz[k];
   }
   if (!any) fromz[first] = 1; /* at least one: the first differentiable input */
@@ -166,10 +170,10 @@ static void randv(tl_rng *r, float *v, int64_t n) {
   for (int64_t i = 0; i < n; i++) v[i] = (float)(2 * tl_rng_uniform(r) - 1);
 }
 
-static void check_op_case(const tcase *c, tl_rng *rng, int rep) {
+static void check_op_case(const tcase *c, tl_rng *rng, int rep, int allz) {
   const char *name = tl_op_get(c->op)->name;
   opgraph o;
-  build(c, rng, &o);
+  build(c, rng, &o, allz);
   opvals vals;
   make_vals(c, &o, rng, &vals);
   int zi = 0; /* z is the first input */
@@ -188,14 +192,6 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep) {
       tl_status st;
       jv[kern][mode] = malloc(sizeof(float) * (size_t)ny);
       hv[kern][mode] = malloc(sizeof(float) * (size_t)nz);
-      if (c->op == TL_OP_ATTENTION) { /* no rule: a clear error naming the node, never a number */
-        cr_assert_eq(tl_autograd_jvp(e, o.z, v, o.out, jv[kern][mode], &st), TL_EUNSUPPORTED);
-        cr_assert(strstr(st.msg, "attention") && strstr(st.msg, "node"), "message: %s", st.msg);
-        cr_assert_eq(tl_autograd_hvp(e, o.loss, o.z, v, hv[kern][mode], &st), TL_EUNSUPPORTED);
-        cr_assert(strstr(st.msg, "attention") && strstr(st.msg, "node"), "message: %s", st.msg);
-        tl_exec_free(e);
-        continue;
-      }
       /* (a) JVP vs reverse-mode J v */
       cr_assert_eq(tl_autograd_jvp(e, o.z, v, o.out, jv[kern][mode], &st), TL_OK, "%s: %s", name, st.msg);
       cr_assert_eq(tl_autograd_jacobian(e, o.out, o.z, jac, &st), TL_OK, "%s", st.msg);
@@ -204,6 +200,7 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep) {
         for (int64_t j = 0; j < nz; j++) s += (double)jac[i * nz + j] * v[j], sa += fabs((double)jac[i * nz + j] * v[j]);
         double err = fabs(jv[kern][mode][i] - s) / (1 + sa);
         g_jvp_err = fmax(g_jvp_err, err);
+        if (c->op == TL_OP_ATTENTION) g_att_jvp = fmax(g_att_jvp, err);
         cr_assert(err <= 2e-6, "%s rep %d kern %d mode %d: jvp[%lld] = %.9g, J v = %.9g", name, rep, kern, mode,
                   (long long)i, jv[kern][mode][i], s);
       }
@@ -214,25 +211,28 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep) {
       for (int64_t j = 0; j < nz; j++) {
         double err = fabs(hv[kern][mode][j] - href[j]) / (1 + hscale);
         g_hvp_err = fmax(g_hvp_err, err);
+        if (c->op == TL_OP_ATTENTION) g_att_hvp = fmax(g_att_hvp, err);
         cr_assert(err <= 2e-4, "%s rep %d kern %d mode %d: Hv[%lld] = %.9g, central differences %.9g", name, rep, kern,
                   mode, (long long)j, hv[kern][mode][j], href[j]);
         uhv += (double)u[j] * hv[kern][mode][j], vhu += (double)v[j] * hu[j];
         sa += fabs((double)u[j] * hv[kern][mode][j]);
       }
       g_sym_err = fmax(g_sym_err, fabs(uhv - vhu) / (1 + sa));
+      if (c->op == TL_OP_ATTENTION) g_att_sym = fmax(g_att_sym, fabs(uhv - vhu) / (1 + sa));
       cr_assert(fabs(uhv - vhu) <= 1e-5 * (1 + sa), "%s rep %d: u^T H v = %.9g, v^T H u = %.9g", name, rep, uhv, vhu);
       tl_exec_free(e);
     }
-  if (c->op != TL_OP_ATTENTION) {
-    for (int kern = 0; kern < 2; kern++) {
-      cr_assert(bits_equal(jv[kern][0], jv[kern][1], ny), "%s rep %d kern %d: eager/compiled JVP differ", name, rep, kern);
-      cr_assert(bits_equal(hv[kern][0], hv[kern][1], nz), "%s rep %d kern %d: eager/compiled HVP differ", name, rep, kern);
-    }
+  for (int kern = 0; kern < 2; kern++) {
+    cr_assert(bits_equal(jv[kern][0], jv[kern][1], ny), "%s rep %d kern %d: eager/compiled JVP differ", name, rep, kern);
+    cr_assert(bits_equal(hv[kern][0], hv[kern][1], nz), "%s rep %d kern %d: eager/compiled HVP differ", name, rep, kern);
   }
   switch (c->op) { /* the check can fail: curvature well above the tolerance, so a missing rule would be caught */
   case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_LOG: case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_GELU:
   case TL_OP_SILU: case TL_OP_SOFTMAX: case TL_OP_LOG_SOFTMAX: case TL_OP_MSE_LOSS:
     cr_assert(hscale > 1e-2, "%s: reference Hv too small (%g) to test the rule", name, hscale);
+    break;
+  case TL_OP_ATTENTION: /* random cases may have L = 1 or few parents with tangents; the fixed ones not */
+    cr_assert(!allz || hscale > 1e-2, "%s: reference Hv too small (%g) to test the rule", name, hscale);
     break;
   default:
     break;
@@ -251,11 +251,25 @@ Test(autograd, every_op_jvp_equals_reverse_and_hvp_equals_central_differences, .
     for (int rep = 0; rep < 3; rep++) {
       tcase c;
       opcase_make((tl_op)op, &r, &c);
-      check_op_case(&c, &r, rep);
+      check_op_case(&c, &r, rep, 0);
     }
+  /* attention, fixed shapes on top of the random ones: several heads, causal and not, batch 2,
+   * tangents on every parent (x, W_in, b_in, W_out, b_out all sliced from z) */
+  static const int64_t att[4][4] = {{2, 3, 2, 1}, {3, 4, 1, 0}, {2, 5, 3, 1}, {1, 4, 2, 0}}; /* H, L, dh, causal */
+  for (int i = 0; i < 4; i++) {
+    tcase c;
+    opcase_make(TL_OP_ATTENTION, &r, &c);
+    int64_t H = att[i][0], L = att[i][1], E = H * att[i][2];
+    c.sh[0][0] = 2, c.sh[0][1] = L, c.sh[0][2] = E;
+    c.sh[1][0] = 3 * E, c.sh[1][1] = E, c.sh[2][0] = 3 * E, c.sh[3][0] = E, c.sh[3][1] = E, c.sh[4][0] = E;
+    c.a.heads = H, c.a.causal = att[i][3];
+    check_op_case(&c, &r, 100 + i, 1);
+  }
   printf("autograd ops: max JVP err %.3g (vs J v, scaled), max HVP err %.3g (vs central differences, scaled), "
          "max asymmetry %.3g\n",
          g_jvp_err, g_hvp_err, g_sym_err);
+  printf("autograd attention: max JVP err %.3g, max HVP err %.3g, max asymmetry %.3g\n", g_att_jvp, g_att_hvp,
+         g_att_sym);
 }
 
 /* ---- closed forms ---------------------------------------------------------------------------- */
@@ -395,8 +409,55 @@ static void one_hot(tl_rng *r, float *t, int64_t N, int64_t K) {
   for (int64_t n = 0; n < N; n++) t[n * K + (int64_t)tl_rng_below(r, (uint64_t)K)] = 1;
 }
 
-/* MLP 12-16-5 (tanh), batch 8; CNN conv(1->4, 3x3, pad 1) relu maxpool2 flatten linear(64->3), batch 2 */
+static int param_named(const tl_graph *g, const char *suffix) {
+  size_t ls = strlen(suffix);
+  for (int i = 0; i < g->nnodes; i++) {
+    const tl_node *n = &g->nodes[i];
+    size_t ln = strlen(n->name);
+    if (n->op == TL_OP_PARAM && ln >= ls && strcmp(n->name + ln - ls, suffix) == 0) return i;
+  }
+  cr_assert_fail("no parameter named *%s", suffix);
+  return -1;
+}
+
+/* the zoo's transformer classifier (vocab 11, L 5, E 8, 2 heads, FFN 16, one post-norm block, 3
+ * classes) traced for batch 2, every weight perturbed (the zoo starts biases at 0, LN at 1/0);
+ * causal: its attention node made causal */
+static void make_transformer(net *m, int causal) {
+  tl_rng r;
+  tl_rng_init(&r, causal ? 33 : 32);
+  tl_model *md = tl_zoo_transformer(7, 11, 5, 8, 2, 16, 1, 3);
+  tl_status st;
+  cr_assert_eq(tl_model_trace(md, 2, &m->g, &st), TL_OK, "%s", st.msg);
+  tl_model_free(md);
+  tl_graph *g = m->g;
+  for (int i = 0; i < g->nnodes; i++) {
+    tl_node *n = &g->nodes[i];
+    if (n->op == TL_OP_ATTENTION) n->attrs.causal = causal;
+    if (n->op != TL_OP_PARAM) continue;
+    float *w = tl_graph_param_data(g, i);
+    for (int64_t j = 0; j < n->numel; j++) w[j] += (float)(0.3 * (2 * tl_rng_uniform(&r) - 1));
+  }
+  int x = tl_graph_find(g, "x"), y = g->outputs[0];
+  int64_t ts[2] = {2, 3};
+  m->x = x;
+  cr_assert_eq(tl_graph_input(g, "t", 2, ts, &m->t, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_graph_op(g, TL_OP_CROSS_ENTROPY, 2, (int[]){y, m->t}, NULL, &m->loss, &st), TL_OK, "%s", st.msg);
+  m->wrt[0] = param_named(g, "self_attn.in_proj_weight");
+  m->wrt[1] = param_named(g, "self_attn.out_proj.weight");
+  m->wrt[2] = param_named(g, "0.weight"); /* the token table: tangents on the attention's x */
+  m->xv = malloc(sizeof(float) * 10), m->tv = malloc(sizeof(float) * 6);
+  for (int i = 0; i < 10; i++) m->xv[i] = (float)tl_rng_below(&r, 11);
+  one_hot(&r, m->tv, 2, 3);
+}
+
+/* MLP 12-16-5 (tanh), batch 8; CNN conv(1->4, 3x3, pad 1) relu maxpool2 flatten linear(64->3), batch 2;
+ * kinds 2 and 3: the transformer, not causal and causal */
 static void make_net(net *m, int cnn) {
+  if (cnn >= 2) {
+    make_transformer(m, cnn == 3);
+    return;
+  }
   tl_rng r;
   tl_rng_init(&r, cnn ? 31 : 30);
   tl_graph *g = m->g = tl_graph_new();
@@ -454,7 +515,13 @@ static double net_ref_loss(const net *m, int wrt, const double *w) {
   return L;
 }
 
+static const char *net_name(int kind) {
+  static const char *nm[4] = {"mlp", "cnn", "transformer", "causal transformer"};
+  return nm[kind];
+}
+
 static void check_net(int cnn) {
+  g_hvp_err = 0;
   net m;
   make_net(&m, cnn);
   tl_rng r;
@@ -478,7 +545,7 @@ static void check_net(int cnn) {
       href[j] = (f[0] - f[1] - f[2] + f[3]) / (4 * h * h);
       scale = fmax(scale, fabs(href[j]));
     }
-    cr_assert(scale > 1e-3, "reference Hv too small");
+    cr_assert(scale > 1e-3, "%s wrt %s: reference Hv too small (%g)", net_name(cnn), m.g->nodes[id].name, scale);
     float *wsave = malloc(sizeof(float) * (size_t)m.g->nweights);
     memcpy(wsave, m.g->weights, sizeof(float) * (size_t)m.g->nweights);
     for (int kern = 0; kern < 2; kern++)
@@ -497,25 +564,29 @@ static void check_net(int cnn) {
           double err = fabs(hv[kern][mode][j] - href[j]) / (1 + scale);
           g_hvp_err = fmax(g_hvp_err, err);
           cr_assert(err <= 1e-5, "%s wrt %s kern %d mode %d: Hv[%lld] = %.9g, central differences %.9g",
-                    cnn ? "cnn" : "mlp", m.g->nodes[id].name, kern, mode, (long long)j, hv[kern][mode][j], href[j]);
+                    net_name(cnn), m.g->nodes[id].name, kern, mode, (long long)j, hv[kern][mode][j], href[j]);
         }
         tl_exec_free(e);
       }
     for (int kern = 0; kern < 2; kern++)
       cr_assert(bits_equal(hv[kern][0], hv[kern][1], n), "%s: eager and compiled HVP differ (kern %d)",
-                cnn ? "cnn" : "mlp", kern);
+                net_name(cnn), kern);
     for (int kern = 0; kern < 2; kern++)
       for (int mode = 0; mode < 2; mode++) free(hv[kern][mode]);
     free(v), free(w0), free(wp), free(href), free(wsave);
   }
   printf("autograd %s: max HVP err %.3g (vs central differences of the double reference, scaled)\n",
-         cnn ? "cnn" : "mlp", g_hvp_err);
+         net_name(cnn), g_hvp_err);
   free(m.xv), free(m.tv);
   tl_graph_free(m.g);
 }
 
 Test(autograd, mlp_cross_entropy_hvp_wrt_weights) { check_net(0); }
 Test(autograd, cnn_cross_entropy_hvp_wrt_weights) { check_net(1); }
+Test(autograd, transformer_cross_entropy_hvp_wrt_weights, .timeout = 300) {
+  check_net(2);
+  check_net(3);
+}
 
 Test(autograd, hvp_needs_a_scalar_loss_and_a_leaf) {
   tl_graph *g = tl_graph_new();

@@ -109,7 +109,8 @@ void tl_exec_zero_grad(tl_exec *e);
  * tangent = its Jacobian times its parents' tangents (exact per-op rules; other inputs and
  * parameters have tangent zero and nodes with only zero tangents are skipped).  Values a compiled
  * plan did not keep are recomputed at the current point.  Costs about one forward pass.
- * Fails with TL_EUNSUPPORTED naming the node for ops without a tangent rule (attention).
+ * Every op has a rule (multi-head attention included); TL_EUNSUPPORTED naming the node is kept
+ * for an op added without one.
  * Does not touch tl_exec_param_grads, tl_exec_grad or the weight store. */
 tl_code tl_autograd_jvp(tl_exec *e, int wrt, const float *v, int out, float *out_tangent, tl_status *st);
 /* Reverse-mode Jacobian d out / d wrt as a row-major (numel(out), numel(wrt)) matrix: row r is
@@ -122,8 +123,9 @@ tl_code tl_autograd_jacobian(tl_exec *e, int out, int wrt, float *jac, tl_status
  * g and its tangent dg (per node: the VJP kernel with seed dg plus an exact second-order rule).
  * No finite differences, no forwards at perturbed points; the weight store (batch-norm statistics
  * included), tl_exec_param_grads and tl_exec_grad are untouched.  Costs about one forward and two
- * backward passes.  Fails with TL_EUNSUPPORTED naming the node for ops without a second-order
- * rule (attention). */
+ * backward passes, more through attention, whose rules recompute its forward (and for HVP its
+ * VJP) in double with tangents alongside.  Every op has a rule; TL_EUNSUPPORTED naming the node
+ * is kept for an op added without one. */
 tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv, tl_status *st);
 
 /* ---- building with a context (same code in eager and compiled modes) ----------------------- */
