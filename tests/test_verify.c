@@ -662,6 +662,68 @@ static tl_graph *exact_net(uint64_t seed) {
   return g;
 }
 
+/* pools outside the 2x2 fast path (avg 3x3 stride 2 padding 1, max 2x2 stride 1): IBP and CROWN
+ * against the float32 runtime and exact evaluations, and their certificates against the
+ * independent checker (the window walk of IBP, CROWN's max-pool lines and the exact evaluation
+ * share tlv_window; the runtime's pool kernels and the checker have their own) */
+#include "torchlean/exec.h"
+Test(verify, generic_pools_bounds_contain_exact_and_float) {
+  for (uint64_t s = 1; s <= 2; s++) {
+    tl_graph *g = exact_net(s);
+    int o = out_id(g);
+    tl_rng r;
+    tl_rng_init(&r, 900 + s);
+    float c[36], x[36];
+    for (int k = 0; k < 36; k++)
+      c[k] = (float)tl_rng_uniform(&r);
+    tl_region *reg;
+    tl_property *p;
+    cr_assert_eq(tl_region_linf(&reg, c, 36, 0.03, 1, 0, 1, NULL), TL_OK);
+    cr_assert_eq(tl_property_robust(&p, 3, 0, NULL), TL_OK);
+    tl_exec *e;
+    tl_exec_opts eo = tl_exec_opts_default();
+    eo.mode = TL_COMPILED;
+    cr_assert_eq(tl_exec_new(&e, g, &eo, NULL), TL_OK);
+    tl_exec_set_grad_enabled(e, 0);
+    for (int sem = 0; sem < 2; sem++)
+      for (int method = 0; method < 2; method++) {
+        tl_verify_opts vo = tl_verify_opts_default();
+        vo.sem = (tl_semantics)sem, vo.keep_evidence = 1, vo.falsify = 0;
+        vo.method = method ? TL_METHOD_CROWN : TL_METHOD_IBP;
+        tl_verify_result *res;
+        tl_status st;
+        cr_assert_eq(tl_verify_sample(g, reg, p, &vo, &res, &st), TL_OK, "%s", st.msg);
+        const double *blo = res->bounds->lo[o], *bhi = res->bounds->hi[o];
+        for (int pt = 0; pt < 12; pt++) {
+          sample_point(&r, reg, pt % 3, x);
+          double ylo[3], yhi[3];
+          cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
+          cr_assert_eq(tl_exec_set_input(e, g->inputs[0], x, NULL), TL_OK);
+          cr_assert_eq(tl_exec_forward(e, NULL), TL_OK);
+          const float *yf = tl_exec_value(e, o);
+          for (int j = 0; j < 3; j++) {
+            cr_assert(blo[j] <= ylo[j] && yhi[j] <= bhi[j], "exact output %d outside the box", j);
+            if (sem == TL_SEM_F32_ANY)
+              cr_assert(blo[j] <= yf[j] && yf[j] <= bhi[j], "float32 output %d outside the f32-any box", j);
+          }
+        }
+        char path[128], cmd[512];
+        snprintf(path, sizeof path, "/tmp/tl_pool_cert_%ld_%d_%d_%d.json", (long)getpid(), (int)s, sem, method);
+        cr_assert_eq(tl_cert_write(path, g, reg, p, res, NULL, &st), TL_OK, "%s", st.msg);
+        snprintf(cmd, sizeof cmd, "%s/certs/torchlean-check %s > /dev/null 2>&1", TL_BUILD_DIR, path);
+        int rc = system(cmd);
+        cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "checker rejected the certificate (net %d sem %d method %d)",
+                  (int)s, sem, method);
+        remove(path);
+        tl_verify_result_free(res);
+      }
+    tl_exec_free(e);
+    tl_property_free(p);
+    tl_region_free(reg);
+    tl_graph_free(g);
+  }
+}
+
 Test(verify, exact_fast_equals_reference) {
   tl_graph *nets[8] = {vnet_mlp(1, 7, 12, 9, 4, TL_OP_RELU),    vnet_mlp(2, 7, 12, 9, 4, TL_OP_LEAKY_RELU),
                        vnet_mlp(3, 7, 12, 9, 4, TL_OP_SIGMOID), vnet_mlp(4, 7, 12, 9, 4, TL_OP_TANH),

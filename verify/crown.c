@@ -93,35 +93,22 @@ static void make_lines(tl_op op, double al, double l, double u, double *la, doub
 
 int64_t tlv_maxpool_line(const tl_graph *g, int id, const double *xl, const double *xh, int64_t o, int *exact,
                          double *c) {
-  const tl_node *n = &g->nodes[id];
-  const tl_node *x = &g->nodes[n->parents[0]];
-  int64_t H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-  int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
-  int64_t best = -1;
+  int64_t best = -1, xi;
   double mu = -INFINITY;
-  for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
-    for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
-      int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
-      int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
-      if (hh < 0 || hh >= H || ww < 0 || ww >= W)
-        continue;
-      int64_t xi = (bc * H + hh) * W + ww;
-      if (best < 0 || xl[xi] > xl[best])
-        best = xi;
-      mu = fmax(mu, xh[xi]);
-    }
+  tlv_window w;
+  tlv_window_init(&w, g, id, o);
+  while (tlv_window_next(&w, &xi)) {
+    if (best < 0 || xl[xi] > xl[best])
+      best = xi;
+    mu = fmax(mu, xh[xi]);
+  }
   *exact = best >= 0;
-  if (best >= 0) /* second look: dominance over every other element */
-    for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
-      for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
-        int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
-        int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
-        if (hh < 0 || hh >= H || ww < 0 || ww >= W)
-          continue;
-        int64_t xi = (bc * H + hh) * W + ww;
-        if (xi != best && !(xl[best] >= xh[xi]))
-          *exact = 0;
-      }
+  if (best >= 0) { /* second look: dominance over every other element */
+    tlv_window_init(&w, g, id, o);
+    while (tlv_window_next(&w, &xi))
+      if (xi != best && !(xl[best] >= xh[xi]))
+        *exact = 0;
+  }
   *c = mu;
   return best;
 }

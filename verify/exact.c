@@ -185,24 +185,17 @@ static tl_code eval_node(const tl_graph *g, int id, const float *x, qbox *v, tl_
     }
     break;
   case TL_OP_MAX_POOL2D: {
-    const tl_node *xn = &g->nodes[n->parents[0]];
-    int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
     for (int64_t o = 0; o < N; o++) {
-      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
       int first = 1;
-      for (int64_t a = 0; a < n->attrs.kernel[0]; a++)
-        for (int64_t c = 0; c < n->attrs.kernel[1]; c++) {
-          int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + a * n->attrs.dilation[0];
-          int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + c * n->attrs.dilation[1];
-          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
-            continue;
-          int64_t xi = (bc * H + hh) * W + ww;
-          if (first || mpq_cmp(p->lo[xi], y->lo[o]) > 0)
-            mpq_set(y->lo[o], p->lo[xi]);
-          if (first || mpq_cmp(p->hi[xi], y->hi[o]) > 0)
-            mpq_set(y->hi[o], p->hi[xi]);
-          first = 0;
-        }
+      tlv_window w;
+      tlv_window_init(&w, g, id, o);
+      for (int64_t xi; tlv_window_next(&w, &xi);) {
+        if (first || mpq_cmp(p->lo[xi], y->lo[o]) > 0)
+          mpq_set(y->lo[o], p->lo[xi]);
+        if (first || mpq_cmp(p->hi[xi], y->hi[o]) > 0)
+          mpq_set(y->hi[o], p->hi[xi]);
+        first = 0;
+      }
     }
     break;
   }

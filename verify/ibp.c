@@ -247,8 +247,7 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
     break;
   case TL_OP_MAX_POOL2D: {
     const tl_node *x = &g->nodes[n->parents[0]];
-    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-    (void)C;
+    int64_t H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
     if (n->attrs.kernel[0] == 2 && n->attrs.kernel[1] == 2 && n->attrs.stride[0] == 2 && n->attrs.stride[1] == 2 &&
         n->attrs.padding[0] == 0 && n->attrs.padding[1] == 0 && n->attrs.dilation[0] == 1 &&
         n->attrs.dilation[1] == 1 && Ho == H / 2 && Wo == W / 2) {
@@ -256,20 +255,13 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
       maxpool22(xh, hi, N / (Ho * Wo), H, W);
       return TL_OK;
     }
-    for (int64_t o = 0, bc = 0, i = 0, j = 0; o < N; o++) { /* o = (bc Ho + i) Wo + j */
+    for (int64_t o = 0; o < N; o++) {
       double ml = -INFINITY, mh = -INFINITY;
-      for (int64_t p = 0; p < n->attrs.kernel[0]; p++)
-        for (int64_t q = 0; q < n->attrs.kernel[1]; q++) {
-          int64_t hh = i * n->attrs.stride[0] - n->attrs.padding[0] + p * n->attrs.dilation[0];
-          int64_t ww = j * n->attrs.stride[1] - n->attrs.padding[1] + q * n->attrs.dilation[1];
-          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
-            continue;
-          int64_t xi = (bc * H + hh) * W + ww;
-          ml = vmax(ml, xl[xi]), mh = vmax(mh, xh[xi]);
-        }
+      tlv_window w;
+      tlv_window_init(&w, g, id, o);
+      for (int64_t xi; tlv_window_next(&w, &xi);)
+        ml = vmax(ml, xl[xi]), mh = vmax(mh, xh[xi]);
       lo[o] = ml, hi[o] = mh;
-      if (++j == Wo && (j = 0, ++i == Ho))
-        i = 0, bc++;
     }
     return TL_OK;
   }

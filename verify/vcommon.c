@@ -271,3 +271,28 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) int tlv_box_finite(
   }
   return !(acc >> 63);
 }
+
+void tlv_window_init(tlv_window *w, const tl_graph *g, int id, int64_t o) {
+  const tl_node *n = &g->nodes[id];
+  const tl_node *x = &g->nodes[n->parents[0]];
+  int64_t Ho = n->shape[2], Wo = n->shape[3];
+  int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+  w->n = n, w->H = x->shape[2], w->W = x->shape[3], w->plane = bc * w->H * w->W;
+  w->h0 = i * n->attrs.stride[0] - n->attrs.padding[0];
+  w->w0 = j * n->attrs.stride[1] - n->attrs.padding[1];
+  w->p = 0, w->q = 0;
+}
+
+int tlv_window_next(tlv_window *w, int64_t *xi) {
+  const tl_attrs *a = &w->n->attrs;
+  for (; w->p < a->kernel[0]; w->p++, w->q = 0)
+    for (; w->q < a->kernel[1]; w->q++) {
+      int64_t hh = w->h0 + w->p * a->dilation[0], ww = w->w0 + w->q * a->dilation[1];
+      if (hh < 0 || hh >= w->H || ww < 0 || ww >= w->W)
+        continue;
+      *xi = w->plane + hh * w->W + ww;
+      w->q++;
+      return 1;
+    }
+  return 0;
+}

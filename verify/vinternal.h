@@ -162,6 +162,16 @@ tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl
 tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
                      tl_status *st);
 
+/* The input elements of one output element of a pooling node (max / avg pool2d), in window
+ * order, padding positions skipped:
+ *   tlv_window w; tlv_window_init(&w, g, id, o); for (int64_t xi; tlv_window_next(&w, &xi);) ... */
+typedef struct tlv_window {
+  const tl_node *n;
+  int64_t H, W, plane, h0, w0, p, q; /* plane: (b, c) * H * W; (h0, w0): the window's corner */
+} tlv_window;
+void tlv_window_init(tlv_window *w, const tl_graph *g, int id, int64_t o);
+int tlv_window_next(tlv_window *w, int64_t *xi);
+
 /* max pool CROWN lines of output element o of node id over the parent box (finite): lower line
  * y >= x_j (j = first argmax of the lower ends, never padding; returned); upper line y <= x_j when
  * *exact (l_j >= u_k for every other k of the window), else y <= *c = max_k u_k.  Returns -1
