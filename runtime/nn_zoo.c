@@ -99,15 +99,30 @@ static int fwd_tokens(tl_ctx *c, const tl_module *m, int x) {
   return tl_add(c, tl_op_node(c, TL_OP_EMBEDDING, 2, p, NULL), m->params[1]);
 }
 
+/* The encoder part of the transformer classifiers after their embedding mods[0..k): `layers`
+ * post-norm blocks, mean over tokens, linear; the root Sequential (NULL after an error). */
+static tl_module *encoder_classifier(tl_model *m, tl_module **mods, int k, int64_t embed, int64_t heads,
+                                     int64_t hidden, int layers, int64_t classes) {
+  for (int i = 0; i < layers; i++)
+    mods[k++] = tl_nn_transformer_block(m, embed, heads, hidden, 0);
+  mods[k++] = tl_nn_mean_axis1(m);
+  mods[k++] = tl_nn_linear(m, embed, classes);
+  return m->err ? NULL : tl_nn_sequential(m, k, mods);
+}
+
+/* a new model, or one holding the error when `layers` is outside 1..24 (mods hold 24 blocks) */
+static tl_model *transformer_model(uint64_t seed, int layers) {
+  tl_model *m = tl_model_new(seed);
+  if (m && (layers < 1 || layers > 24))
+    m->err = tl_fail(&m->st, TL_EARG, "nn: transformer layers %d not in 1..24", layers);
+  return m;
+}
+
 tl_model *tl_zoo_transformer(uint64_t seed, int64_t vocab, int64_t len, int64_t embed, int64_t heads,
                              int64_t hidden, int layers, int64_t classes) {
-  tl_model *m = tl_model_new(seed);
-  if (!m)
-    return NULL;
-  if (layers < 1 || layers > 24) {
-    m->err = tl_fail(&m->st, TL_EARG, "nn: transformer layers %d not in 1..24", layers);
+  tl_model *m = transformer_model(seed, layers);
+  if (!m || m->err)
     return m;
-  }
   tl_module *tok = tl_nn_module_new(m, "TokenEmbedding", fwd_tokens);
   if (tok) {
     snprintf(tok->label, sizeof tok->label, "TokenEmbedding(%lld, %lld, len=%lld)", (long long)vocab,
@@ -116,14 +131,8 @@ tl_model *tl_zoo_transformer(uint64_t seed, int64_t vocab, int64_t len, int64_t 
     tl_nn_param(m, tok, "weight", TL_PARAM_TRAINABLE, 2, ts, TL_INIT_NORMAL, 0, 1);
     tl_nn_param(m, tok, "positions", TL_PARAM_TRAINABLE, 2, ps, TL_INIT_NORMAL, 0, 0.02);
   }
-  tl_module *mods[28];
-  int k = 0;
-  mods[k++] = tok;
-  for (int i = 0; i < layers; i++)
-    mods[k++] = tl_nn_transformer_block(m, embed, heads, hidden, 0);
-  mods[k++] = tl_nn_mean_axis1(m);
-  mods[k++] = tl_nn_linear(m, embed, classes);
-  tl_module *root = m->err ? NULL : tl_nn_sequential(m, k, mods);
+  tl_module *mods[28] = {tok};
+  tl_module *root = encoder_classifier(m, mods, 1, embed, heads, hidden, layers, classes);
   int64_t shape[] = {len};
   return finish(m, root, 1, shape, classes);
 }
@@ -138,13 +147,9 @@ static int fwd_rows(tl_ctx *c, const tl_module *m, int x) {
 
 tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed, int64_t heads,
                                  int64_t hidden, int layers, int64_t classes, const double *normalize) {
-  tl_model *m = tl_model_new(seed);
-  if (!m)
-    return NULL;
-  if (layers < 1 || layers > 24) {
-    m->err = tl_fail(&m->st, TL_EARG, "nn: transformer layers %d not in 1..24", layers);
+  tl_model *m = transformer_model(seed, layers);
+  if (!m || m->err)
     return m;
-  }
   int64_t len = in_ch * h;
   tl_module *mods[29];
   int k = 0;
@@ -161,11 +166,7 @@ tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_
     tl_nn_param(m, rows, "positions", TL_PARAM_TRAINABLE, 2, ps, TL_INIT_NORMAL, 0, 0.02);
   }
   mods[k++] = rows;
-  for (int i = 0; i < layers; i++)
-    mods[k++] = tl_nn_transformer_block(m, embed, heads, hidden, 0);
-  mods[k++] = tl_nn_mean_axis1(m);
-  mods[k++] = tl_nn_linear(m, embed, classes);
-  tl_module *root = m->err ? NULL : tl_nn_sequential(m, k, mods);
+  tl_module *root = encoder_classifier(m, mods, k, embed, heads, hidden, layers, classes);
   int64_t shape[] = {in_ch, h, w};
   return finish(m, root, 3, shape, classes);
 }
