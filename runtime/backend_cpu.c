@@ -198,29 +198,9 @@ const char *tl_node_where(const tl_kctx *k, char *buf, size_t cap) {
   return buf;
 }
 
-int tl_op_bwd_needs_in(tl_op op) {
-  switch (op) {
-  case TL_OP_ADD: case TL_OP_SUB: case TL_OP_NEG: case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_RELU:
-  case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_SOFTMAX: case TL_OP_LOG_SOFTMAX: case TL_OP_SUM:
-  case TL_OP_MEAN: case TL_OP_RESHAPE: case TL_OP_FLATTEN: case TL_OP_PERMUTE: case TL_OP_CONCAT:
-  case TL_OP_SLICE: case TL_OP_AVG_POOL2D: case TL_OP_GLOBAL_AVG_POOL: case TL_OP_DROPOUT:
-    return 0;
-  default:
-    return 1;
-  }
-}
-
-int tl_op_bwd_needs_out(tl_op op) {
-  switch (op) {
-  case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_RELU: case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_SOFTMAX:
-  case TL_OP_LOG_SOFTMAX:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-int tl_op_bwd_can_assign(tl_op op) { return op == TL_OP_RELU || op == TL_OP_MAX_POOL2D || op == TL_OP_CONV2D; }
+int tl_op_bwd_needs_in(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_IN) != 0; }
+int tl_op_bwd_needs_out(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_OUT) != 0; }
+int tl_op_bwd_can_assign(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_ASSIGN) != 0; }
 
 static const tl_backend cpu_backend = {
     .name = "cpu",

@@ -418,49 +418,12 @@ static const tl_attr_field dropout_attrs[] = {F("p", TL_ATTR_FLOAT, p), {NULL, 0
 static const tl_attr_field attn_attrs[] = {F("heads", TL_ATTR_INT, heads), F("causal", TL_ATTR_INT, causal), {NULL, 0, 0}};
 #undef F
 
+/* one row per op of ops.def: a schema or inference function that does not exist is a compile error */
 static const tl_op_info op_table[TL_OP_COUNT] = {
-    [TL_OP_INPUT] = {"input", 0, 0, no_attrs, infer_none},
-    [TL_OP_PARAM] = {"param", 0, 0, no_attrs, infer_none},
-    [TL_OP_LINEAR] = {"linear", 2, 3, no_attrs, infer_linear},
-    [TL_OP_MATMUL] = {"matmul", 2, 2, no_attrs, infer_matmul},
-    [TL_OP_ADD] = {"add", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_SUB] = {"sub", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_MUL] = {"mul", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_DIV] = {"div", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_MAX] = {"max", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_MIN] = {"min", 2, 2, no_attrs, infer_broadcast},
-    [TL_OP_NEG] = {"neg", 1, 1, no_attrs, infer_same},
-    [TL_OP_ABS] = {"abs", 1, 1, no_attrs, infer_same},
-    [TL_OP_SQRT] = {"sqrt", 1, 1, no_attrs, infer_same},
-    [TL_OP_EXP] = {"exp", 1, 1, no_attrs, infer_same},
-    [TL_OP_LOG] = {"log", 1, 1, no_attrs, infer_same},
-    [TL_OP_RELU] = {"relu", 1, 1, no_attrs, infer_same},
-    [TL_OP_LEAKY_RELU] = {"leaky_relu", 1, 1, leaky_attrs, infer_leaky},
-    [TL_OP_SIGMOID] = {"sigmoid", 1, 1, no_attrs, infer_same},
-    [TL_OP_TANH] = {"tanh", 1, 1, no_attrs, infer_same},
-    [TL_OP_GELU] = {"gelu", 1, 1, no_attrs, infer_same},
-    [TL_OP_SILU] = {"silu", 1, 1, no_attrs, infer_same},
-    [TL_OP_SOFTMAX] = {"softmax", 1, 1, axis_attrs, infer_axis_same},
-    [TL_OP_LOG_SOFTMAX] = {"log_softmax", 1, 1, axis_attrs, infer_axis_same},
-    [TL_OP_CLAMP] = {"clamp", 1, 1, clamp_attrs, infer_clamp},
-    [TL_OP_SUM] = {"sum", 1, 1, reduce_attrs, infer_reduce},
-    [TL_OP_MEAN] = {"mean", 1, 1, reduce_attrs, infer_reduce},
-    [TL_OP_RESHAPE] = {"reshape", 1, 1, reshape_attrs, infer_reshape},
-    [TL_OP_FLATTEN] = {"flatten", 1, 1, flatten_attrs, infer_flatten},
-    [TL_OP_PERMUTE] = {"permute", 1, 1, permute_attrs, infer_permute},
-    [TL_OP_CONCAT] = {"concat", 1, -1, axis_attrs, infer_concat},
-    [TL_OP_SLICE] = {"slice", 1, 1, slice_attrs, infer_slice},
-    [TL_OP_CONV2D] = {"conv2d", 2, 3, conv_attrs, infer_conv2d},
-    [TL_OP_MAX_POOL2D] = {"max_pool2d", 1, 1, pool_attrs, infer_pool},
-    [TL_OP_AVG_POOL2D] = {"avg_pool2d", 1, 1, pool_attrs, infer_pool},
-    [TL_OP_GLOBAL_AVG_POOL] = {"global_avg_pool", 1, 1, no_attrs, infer_gap},
-    [TL_OP_BATCH_NORM] = {"batch_norm", 5, 5, bn_attrs, infer_batch_norm},
-    [TL_OP_LAYER_NORM] = {"layer_norm", 1, 3, ln_attrs, infer_layer_norm},
-    [TL_OP_DROPOUT] = {"dropout", 1, 1, dropout_attrs, infer_dropout},
-    [TL_OP_EMBEDDING] = {"embedding", 2, 2, no_attrs, infer_embedding},
-    [TL_OP_ATTENTION] = {"attention", 5, 5, attn_attrs, infer_attention},
-    [TL_OP_MSE_LOSS] = {"mse_loss", 2, 2, no_attrs, infer_loss},
-    [TL_OP_CROSS_ENTROPY] = {"cross_entropy", 2, 2, no_attrs, infer_cross_entropy},
+#define TL_OP(ENUM, name, minp, maxp, attrs, infer, backward) \
+  [TL_OP_##ENUM] = {#name, minp, maxp, attrs##_attrs, backward, infer_##infer},
+#include "torchlean/ops.def"
+#undef TL_OP
 };
 
 const tl_op_info *tl_op_get(tl_op op) {

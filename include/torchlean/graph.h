@@ -22,52 +22,21 @@
 extern "C" {
 #endif
 
-/* One line each: the op's real-number meaning (docs/semantics.md has the full definitions). */
+/* The ops, in the order of include/torchlean/ops.def (the one list; each row carries the op's
+ * real-number meaning as a comment, and docs/semantics.md the full definitions). */
 typedef enum tl_op {
-  TL_OP_INPUT = 0,     /* a value supplied at run time */
-  TL_OP_PARAM,         /* a named tensor from the weight store (weight, bias, buffer, constant) */
-  TL_OP_LINEAR,        /* y[..., o] = sum_i x[..., i] W[o, i] + b[o]   (parents x, W (out,in), [b]) */
-  TL_OP_MATMUL,        /* y[..., i, k] = sum_j a[..., i, j] b[..., j, k]  (batched, broadcast batch) */
-  TL_OP_ADD,           /* y = a + b   (broadcasting) */
-  TL_OP_SUB,           /* y = a - b */
-  TL_OP_MUL,           /* y = a * b */
-  TL_OP_DIV,           /* y = a / b */
-  TL_OP_MAX,           /* y = max(a, b) elementwise */
-  TL_OP_MIN,           /* y = min(a, b) elementwise */
-  TL_OP_NEG,           /* y = -x */
-  TL_OP_ABS,           /* y = |x| */
-  TL_OP_SQRT,          /* y = sqrt(x), x >= 0 */
-  TL_OP_EXP,           /* y = e^x */
-  TL_OP_LOG,           /* y = ln x, x > 0 */
-  TL_OP_RELU,          /* y = max(x, 0) */
-  TL_OP_LEAKY_RELU,    /* y = x if x >= 0 else alpha x */
-  TL_OP_SIGMOID,       /* y = 1 / (1 + e^-x) */
-  TL_OP_TANH,          /* y = tanh x */
-  TL_OP_GELU,          /* y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (tanh approximation) */
-  TL_OP_SILU,          /* y = x sigmoid(x) */
-  TL_OP_SOFTMAX,       /* y_i = e^(x_i - m) / sum_j e^(x_j - m) along axis (m = max, exact in reals) */
-  TL_OP_LOG_SOFTMAX,   /* y_i = x_i - m - ln sum_j e^(x_j - m) along axis */
-  TL_OP_CLAMP,         /* y = min(max(x, lo), hi) */
-  TL_OP_SUM,           /* y = sum of x over `axes` (keepdim option) */
-  TL_OP_MEAN,          /* y = mean of x over `axes` (keepdim option) */
-  TL_OP_RESHAPE,       /* same elements, row-major, new shape (the node's shape) */
-  TL_OP_FLATTEN,       /* reshape merging axes start..end (inclusive) into one */
-  TL_OP_PERMUTE,       /* y[i_perm[0], ...] = x[i_0, ...]: output axis k is input axis perm[k] */
-  TL_OP_CONCAT,        /* y = concatenation of all parents along axis */
-  TL_OP_SLICE,         /* y = x[..., start:end:step, ...] along axis (step > 0) */
-  TL_OP_CONV2D,        /* y[n,o,i,j] = b[o] + sum_{c,p,q} W[o,c,p,q] x[n, g*C/G + c, i s - pad + p d, ...] */
-  TL_OP_MAX_POOL2D,    /* y[n,c,i,j] = max over the window (padding never wins) */
-  TL_OP_AVG_POOL2D,    /* y[n,c,i,j] = mean over the window, padding counted as zeros */
-  TL_OP_GLOBAL_AVG_POOL, /* y[n,c] = mean over all spatial positions of x[n,c,...] */
-  TL_OP_BATCH_NORM,    /* y = (x - mean_c) / sqrt(var_c + eps) gamma_c + beta_c  (channel axis 1) */
-  TL_OP_LAYER_NORM,    /* y = (x - mean) / sqrt(var + eps) gamma + beta over the last axis (biased var) */
-  TL_OP_DROPOUT,       /* training: y = x m / (1 - p), m ~ Bernoulli(1 - p); eval: y = x */
-  TL_OP_EMBEDDING,     /* y[..., :] = table[idx[...], :]  (parents idx (float32 integers), table) */
-  TL_OP_ATTENTION,     /* multi-head self-attention: softmax(Q K^T / sqrt(dh) + mask) V, projected */
-  TL_OP_MSE_LOSS,      /* y = mean (a - b)^2 */
-  TL_OP_CROSS_ENTROPY, /* y = mean over rows of -sum_k t_k log_softmax(x)_k  (t: probabilities/one-hot) */
+#define TL_OP(ENUM, ...) TL_OP_##ENUM,
+#include "torchlean/ops.def"
+#undef TL_OP
   TL_OP_COUNT
 } tl_op;
+
+/* What an op's VJP reads and may do (the `backward` column of ops.def). */
+enum tl_bwd_fact {
+  TL_BWD_IN = 1,     /* reads the parents' values */
+  TL_BWD_OUT = 2,    /* reads the op's own output */
+  TL_BWD_ASSIGN = 4  /* may assign parent 0's cotangent (tl_kctx.gin_assign) instead of adding */
+};
 
 /* Attributes: one struct for every op; the op registry says which fields an op uses. */
 typedef struct tl_attrs {
@@ -133,6 +102,7 @@ typedef struct tl_op_info {
   const char *name;   /* stable name used in files: "linear", "conv2d", ... */
   int min_parents, max_parents; /* max -1: any number */
   const tl_attr_field *attrs;   /* terminated by {NULL} */
+  unsigned backward;            /* TL_BWD_* facts of its VJP */
   /* Check attributes (normalising negative axes in place) and parents' shapes, and compute the
    * output shape into a malloc'ed *shape (caller frees).  Errors name the node as `where`. */
   tl_code (*infer)(const tl_graph *g, const int *parents, int nparents, tl_attrs *a, int *ndim,
