@@ -1,6 +1,8 @@
 /* emu.c - the f32-ref emulator: IEEE binary32 through MPFR at 24 bits with the binary32
  * exponent range (emin -148, emax 128) and mpfr_subnormalize after every rounded operation.
- * A value lives in the left endpoint of an mpfi_t; the right endpoint is kept equal. */
+ * A value lives in the left endpoint of an mpfi_t; the right endpoint is kept equal.
+ * Every op is evaluated by spec/'s interpreter (interp.c) over this domain's primitives; the table
+ * emu_rules says per op of ops.def which primitive it is, or that interp.c's rule composes it. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -37,87 +39,189 @@ static void emu_maxmin(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b, int is_max) {
   fin(r);
 }
 
-static tl_code emu_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
-  int t;
-  switch (op) {
-  case TL_OP_ADD:
-    t = mpfr_add(V(r), V(a), V(b), MPFR_RNDN);
-    break;
-  case TL_OP_SUB:
-    t = mpfr_sub(V(r), V(a), V(b), MPFR_RNDN);
-    break;
-  case TL_OP_MUL:
-    t = mpfr_mul(V(r), V(a), V(b), MPFR_RNDN);
-    break;
-  case TL_OP_DIV:
-    t = mpfr_div(V(r), V(a), V(b), MPFR_RNDN);
-    break;
-  case TL_OP_MAX:
-  case TL_OP_MIN:
-    emu_maxmin(r, a, b, op == TL_OP_MAX);
-    return TL_OK;
-  default:
-    return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
-  }
+/* ---- the emulator's elementwise rules: one binary32 operation each ---------------------------- */
+typedef void (*emu_bin_fn)(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b);
+typedef void (*emu_un_fn)(mpfi_ptr r, mpfi_srcptr a, double alpha);
+
+/* y = fl(a + b) */
+static void emu_add(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  int t = mpfr_add(V(r), V(a), V(b), MPFR_RNDN);
   round_sub(r, t);
+}
+
+/* y = fl(a - b) */
+static void emu_sub(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  int t = mpfr_sub(V(r), V(a), V(b), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* y = fl(a * b) */
+static void emu_mul(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  int t = mpfr_mul(V(r), V(a), V(b), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* y = fl(a / b) */
+static void emu_div(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  int t = mpfr_div(V(r), V(a), V(b), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* y = maximum(a, b) (IEEE 754-2019, exact) */
+static void emu_max(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) { emu_maxmin(r, a, b, 1); }
+
+/* y = minimum(a, b) (IEEE 754-2019, exact) */
+static void emu_min(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) { emu_maxmin(r, a, b, 0); }
+
+/* y = -x (exact) */
+static void emu_neg(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfr_neg(V(r), V(a), MPFR_RNDN);
+  fin(r);
+}
+
+/* y = |x| (exact) */
+static void emu_abs(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfr_abs(V(r), V(a), MPFR_RNDN);
+  fin(r);
+}
+
+/* y = fl(sqrt(x)) */
+static void emu_sqrt(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  int t = mpfr_sqrt(V(r), V(a), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* y = fl(x * x)  (TL_PRIM_SQR) */
+static void emu_sqr(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  int t = mpfr_mul(V(r), V(a), V(a), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* y = fl(1 / x)  (TL_PRIM_RECIP) */
+static void emu_recip(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  int t = mpfr_ui_div(V(r), 1, V(a), MPFR_RNDN);
+  round_sub(r, t);
+}
+
+/* transcendentals: the platform's libm on the float (docs/semantics.md) */
+/* y = expf(x) */
+static void emu_exp(mpfi_ptr r, mpfi_srcptr a, double alpha) { set_float(r, expf(get_float(a))); }
+
+/* y = logf(x) */
+static void emu_log(mpfi_ptr r, mpfi_srcptr a, double alpha) { set_float(r, logf(get_float(a))); }
+
+/* y = tanhf(x) */
+static void emu_tanh(mpfi_ptr r, mpfi_srcptr a, double alpha) { set_float(r, tanhf(get_float(a))); }
+
+/* y = maximum(x, +0): NaN stays NaN, -0 becomes +0 */
+static void emu_relu(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  if (mpfr_nan_p(V(a)))
+    mpfr_set_nan(V(r));
+  else if (mpfr_sgn(V(a)) > 0)
+    mpfr_set(V(r), V(a), MPFR_RNDN);
+  else
+    mpfr_set_zero(V(r), 1);
+  fin(r);
+}
+
+/* y = x when x >= 0 (incl. -0) or NaN; else fl((float)alpha * x) */
+static void emu_leaky_relu(mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  if (mpfr_nan_p(V(a)) || mpfr_sgn(V(a)) >= 0) {
+    mpfr_set(V(r), V(a), MPFR_RNDN);
+  } else {
+    mpfi_t al;
+    mpfi_init2(al, 24);
+    set_float(al, (float)alpha);
+    int t = mpfr_mul(V(r), V(al), V(a), MPFR_RNDN);
+    mpfr_subnormalize(V(r), t, MPFR_RNDN);
+    mpfi_clear(al);
+  }
+  fin(r);
+}
+
+/* ---- the emulator's table: how each op of ops.def is evaluated in binary32 -------------------- */
+typedef struct emu_rule {
+  emu_bin_fn bin; /* an elementwise binary op: its primitive (interp.c's rule_binary calls it) */
+  emu_un_fn un;   /* an elementwise unary op: its primitive (interp.c's rule_unary calls it) */
+  int interp;     /* 1: interp.c's rule for the op over emu_dot / emu_bin / emu_un, f32-ref order */
+} emu_rule;
+
+#define EMU_BIN(f) {f, NULL, 0}
+#define EMU_UN(f) {NULL, f, 0}
+#define EMU_INTERP {NULL, NULL, 1}
+#define EMU_UNSUPPORTED {NULL, NULL, 0} /* not emulated: tl_f32_emulate fails on it (no row today) */
+
+#define emu_rule_input EMU_INTERP           /* the caller's floats */
+#define emu_rule_param EMU_INTERP           /* the float32 weights */
+#define emu_rule_linear EMU_INTERP          /* left fold acc = fl(acc + fl(x_i w_i)), bias added last */
+#define emu_rule_matmul EMU_INTERP          /* left fold over j of fl(a_ij b_jk) */
+#define emu_rule_add EMU_BIN(emu_add)
+#define emu_rule_sub EMU_BIN(emu_sub)
+#define emu_rule_mul EMU_BIN(emu_mul)
+#define emu_rule_div EMU_BIN(emu_div)
+#define emu_rule_max EMU_BIN(emu_max)
+#define emu_rule_min EMU_BIN(emu_min)
+#define emu_rule_neg EMU_UN(emu_neg)
+#define emu_rule_abs EMU_UN(emu_abs)
+#define emu_rule_sqrt EMU_UN(emu_sqrt)
+#define emu_rule_exp EMU_UN(emu_exp)
+#define emu_rule_log EMU_UN(emu_log)
+#define emu_rule_relu EMU_UN(emu_relu)
+#define emu_rule_leaky_relu EMU_UN(emu_leaky_relu)
+#define emu_rule_sigmoid EMU_INTERP         /* fl(1 / fl(1 + expf(-x))) */
+#define emu_rule_tanh EMU_UN(emu_tanh)
+#define emu_rule_gelu EMU_INTERP            /* (0.5 x) (1 + tanhf(c_s (x + ((c_a x) x) x))), each step rounded */
+#define emu_rule_silu EMU_INTERP            /* fl(x * sigmoid(x)) */
+#define emu_rule_softmax EMU_INTERP         /* e_i = expf(x_i - max); y_i = e_i / (left-fold sum of e) */
+#define emu_rule_log_softmax EMU_INTERP     /* y_i = (x_i - max) - logf(left-fold sum of e) */
+#define emu_rule_clamp EMU_INTERP           /* minimum(maximum(x, lo), hi) */
+#define emu_rule_sum EMU_INTERP             /* left-fold sum */
+#define emu_rule_mean EMU_INTERP            /* left-fold sum / (float)count */
+#define emu_rule_reshape EMU_INTERP         /* exact copy */
+#define emu_rule_flatten EMU_INTERP         /* exact copy */
+#define emu_rule_permute EMU_INTERP         /* exact copy */
+#define emu_rule_concat EMU_INTERP          /* exact copy */
+#define emu_rule_slice EMU_INTERP           /* exact copy */
+#define emu_rule_conv2d EMU_INTERP          /* left fold over (c, p, q) without padding terms, bias last */
+#define emu_rule_max_pool2d EMU_INTERP      /* maximum over the window, left to right */
+#define emu_rule_avg_pool2d EMU_INTERP      /* left-fold sum over the window / (float)(kh kw) */
+#define emu_rule_global_avg_pool EMU_INTERP /* left-fold sum / (float)count */
+#define emu_rule_batch_norm EMU_INTERP      /* ((x - mean) / sqrt(var + eps)) * gamma + beta */
+#define emu_rule_layer_norm EMU_INTERP      /* (d_i / sqrt(sum d^2 / n + eps)) * gamma + beta, d = x - sum x / n */
+#define emu_rule_dropout EMU_INTERP         /* eval: exact copy */
+#define emu_rule_embedding EMU_INTERP       /* exact copy of table rows */
+#define emu_rule_attention EMU_INTERP       /* projections, scores / sqrt(dh), softmax, weighted sums: left folds */
+#define emu_rule_mse_loss EMU_INTERP        /* (left-fold sum of (a - b)^2) / (float)n */
+#define emu_rule_cross_entropy EMU_INTERP   /* -((left-fold sum over rows of sum_k t_k log_softmax(x)_k) / N) */
+
+/* one row per op of ops.def: a missing rule is a compile error */
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = emu_rule_##name,
+static const emu_rule emu_rules[TL_OP_COUNT] = {
+#include "torchlean/ops.def"
+};
+#undef TL_OP
+
+static const emu_rule *emu_row(int op) { return op >= 0 && op < TL_OP_COUNT ? &emu_rules[op] : NULL; }
+
+int tl_emu_supports(tl_op op) {
+  const emu_rule *row = emu_row((int)op);
+  return row && (row->bin || row->un || row->interp) && tl_interp_supports(op);
+}
+
+static tl_code emu_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  const emu_rule *row = emu_row((int)op);
+  if (!row || !row->bin)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
+  row->bin(r, a, b);
   return TL_OK;
 }
 
 static tl_code emu_un(tl_dom *d, int op, mpfi_ptr r, mpfi_srcptr a, double alpha) {
-  int t;
-  switch (op) {
-  case TL_OP_NEG:
-    mpfr_neg(V(r), V(a), MPFR_RNDN);
-    break;
-  case TL_OP_ABS:
-    mpfr_abs(V(r), V(a), MPFR_RNDN);
-    break;
-  case TL_OP_SQRT:
-    t = mpfr_sqrt(V(r), V(a), MPFR_RNDN);
-    mpfr_subnormalize(V(r), t, MPFR_RNDN);
-    break;
-  case TL_PRIM_SQR:
-    t = mpfr_mul(V(r), V(a), V(a), MPFR_RNDN);
-    mpfr_subnormalize(V(r), t, MPFR_RNDN);
-    break;
-  case TL_PRIM_RECIP:
-    t = mpfr_ui_div(V(r), 1, V(a), MPFR_RNDN);
-    mpfr_subnormalize(V(r), t, MPFR_RNDN);
-    break;
-  /* transcendentals: the platform's libm on the float (docs/semantics.md) */
-  case TL_OP_EXP:
-    set_float(r, expf(get_float(a)));
-    return TL_OK;
-  case TL_OP_LOG:
-    set_float(r, logf(get_float(a)));
-    return TL_OK;
-  case TL_OP_TANH:
-    set_float(r, tanhf(get_float(a)));
-    return TL_OK;
-  case TL_OP_RELU: /* maximum(x, +0): NaN stays NaN, -0 becomes +0 */
-    if (mpfr_nan_p(V(a)))
-      mpfr_set_nan(V(r));
-    else if (mpfr_sgn(V(a)) > 0)
-      mpfr_set(V(r), V(a), MPFR_RNDN);
-    else
-      mpfr_set_zero(V(r), 1);
-    break;
-  case TL_OP_LEAKY_RELU: /* x >= 0 (incl. -0): x; else fl((float)alpha * x) */
-    if (mpfr_nan_p(V(a)) || mpfr_sgn(V(a)) >= 0) {
-      mpfr_set(V(r), V(a), MPFR_RNDN);
-    } else {
-      mpfi_t al;
-      mpfi_init2(al, 24);
-      set_float(al, (float)alpha);
-      t = mpfr_mul(V(r), V(al), V(a), MPFR_RNDN);
-      mpfr_subnormalize(V(r), t, MPFR_RNDN);
-      mpfi_clear(al);
-    }
-    break;
-  default:
+  const emu_rule *row = emu_row(op);
+  emu_un_fn f = op == TL_PRIM_SQR ? emu_sqr : op == TL_PRIM_RECIP ? emu_recip : row ? row->un : NULL;
+  if (!f)
     return tl_dom_fail(d, TL_EUNSUPPORTED, "unary op %d unknown", op);
-  }
-  fin(r);
+  f(r, a, alpha);
   return TL_OK;
 }
 

@@ -1,5 +1,6 @@
 /* interp.c - the generic graph interpreter (see interp.h).  Each op is written once, in the
- * f32-ref order of docs/semantics.md, over the primitive operations of a domain. */
+ * f32-ref order of docs/semantics.md, over the primitive operations of a domain: one rule per op
+ * (rule_<name>, named after the op's row of ops.def), found through the table interp_rules. */
 #include "interp.h"
 
 #include <stdarg.h>
@@ -233,8 +234,9 @@ static tl_code softmax_row(tl_dom *d, int64_t n, mpfi_srcptr *x, mpfi_ptr *y, in
   return rc;
 }
 
-/* ---- ops ----------------------------------------------------------------------------------- */
-static tl_code op_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* ---- the ops' rules (interp_rules below indexes them by op) ------------------------------------- */
+/* y[r, o] = sum_i x[r, i] W[o, i] + b[o] (bias added last) */
+static tl_code rule_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
   int64_t in = w->shape[1], out = w->shape[0], rows = in ? x->numel / in : 0;
   if (in == 0)
@@ -257,7 +259,8 @@ static tl_code op_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   return TL_OK;
 }
 
-static tl_code op_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* y[..., i, k] = sum_j a[..., i, j] b[..., j, k] (batch axes broadcast) */
+static tl_code rule_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
   int r = nd->ndim;
   int64_t M = nd->shape[r - 2], K = a->shape[a->ndim - 1], N = nd->shape[r - 1];
@@ -311,7 +314,8 @@ static tl_code op_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   return TL_OK;
 }
 
-static tl_code op_binary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+/* y = a op b elementwise, a and b broadcast to y: the domain's binary primitive */
+static tl_code rule_binary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
   int64_t c[64];
   if (nd->ndim > 64)
@@ -332,69 +336,107 @@ static tl_code sigmoid1(tl_dom *d, mpfi_ptr y, mpfi_srcptr x, mpfi_ptr t, mpfi_p
   return d->bin(d, TL_OP_DIV, y, one, t);
 }
 
-static tl_code op_composite(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
-  mpfi_t one, half, t, u, ca, cs;
-  mpfi_init2(one, d->prec), mpfi_init2(half, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
-  mpfi_init2(ca, d->prec), mpfi_init2(cs, d->prec);
+/* y = 1 / (1 + exp(-x)) */
+static tl_code rule_sigmoid(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  mpfi_t one, t;
+  mpfi_init2(one, d->prec), mpfi_init2(t, d->prec);
   d->konst(d, one, 1.0);
-  d->konst(d, half, 0.5);
-  d->konst_id(d, ca, TL_CONST_GELU_A);
-  d->konst_id(d, cs, TL_CONST_SQRT_2_OVER_PI);
+  tl_code rc = TL_OK;
+  for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++)
+    rc = sigmoid1(d, VAL(nd - g->nodes)[i], VAL(nd->parents[0])[i], t, one);
+  mpfi_clear(one), mpfi_clear(t);
+  return rc;
+}
+
+/* y = x * sigmoid(x) */
+static tl_code rule_silu(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  mpfi_t one, t, u;
+  mpfi_init2(one, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
+  d->konst(d, one, 1.0);
+  tl_code rc = TL_OK;
+  for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
+    mpfi_srcptr x = VAL(nd->parents[0])[i];
+    rc = sigmoid1(d, u, x, t, one);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_MUL, VAL(nd - g->nodes)[i], x, u);
+  }
+  mpfi_clear(one), mpfi_clear(t), mpfi_clear(u);
+  return rc;
+}
+
+/* the constants of gelu: 1, 0.5, c_a = 0.044715, c_s = sqrt(2/pi) */
+typedef struct gelu_k {
+  mpfi_t one, half, ca, cs;
+} gelu_k;
+
+/* gelu, real: 0.5 * (x * (1 + tanh(c_s * (x + c_a * (x^2 * x))))); the same real value as the
+ * f32-ref form below; x^2 keeps the interval tighter over a box */
+static tl_code gelu_real1(tl_dom *d, const gelu_k *k, mpfi_ptr y, mpfi_srcptr x, mpfi_ptr t) {
+  tl_code rc = d->un(d, TL_PRIM_SQR, t, x, 0);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, t, x);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, k->ca, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_ADD, t, x, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, k->cs, t);
+  if (rc == TL_OK)
+    rc = d->un(d, TL_OP_TANH, t, t, 0);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_ADD, t, k->one, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, x, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, y, k->half, t);
+  return rc;
+}
+
+/* gelu, f32-ref: (0.5 * x) * (1 + tanh(c_s * (x + ((c_a * x) * x) * x))) */
+static tl_code gelu_ref1(tl_dom *d, const gelu_k *k, mpfi_ptr y, mpfi_srcptr x, mpfi_ptr t, mpfi_ptr u) {
+  tl_code rc = d->bin(d, TL_OP_MUL, t, k->ca, x);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, t, x);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, t, x);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_ADD, t, x, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, t, k->cs, t);
+  if (rc == TL_OK)
+    rc = d->un(d, TL_OP_TANH, t, t, 0);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_ADD, t, k->one, t);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, u, k->half, x);
+  if (rc == TL_OK)
+    rc = d->bin(d, TL_OP_MUL, y, u, t);
+  return rc;
+}
+
+/* y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+static tl_code rule_gelu(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  gelu_k k;
+  mpfi_t t, u;
+  mpfi_init2(k.one, d->prec), mpfi_init2(k.half, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
+  mpfi_init2(k.ca, d->prec), mpfi_init2(k.cs, d->prec);
+  d->konst(d, k.one, 1.0);
+  d->konst(d, k.half, 0.5);
+  d->konst_id(d, k.ca, TL_CONST_GELU_A);
+  d->konst_id(d, k.cs, TL_CONST_SQRT_2_OVER_PI);
   tl_code rc = TL_OK;
   for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
     mpfi_srcptr x = VAL(nd->parents[0])[i];
     mpfi_ptr y = VAL(nd - g->nodes)[i];
-    if (nd->op == TL_OP_SIGMOID) {
-      rc = sigmoid1(d, y, x, t, one);
-    } else if (nd->op == TL_OP_SILU) { /* x * sigmoid(x) */
-      rc = sigmoid1(d, u, x, t, one);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, y, x, u);
-    } else if (d->kind == TL_DOM_REAL) { /* gelu, real: 0.5 * (x * (1 + tanh(c_s * (x + c_a * (x^2 * x))))) */
-      /* same real value as the f32-ref form below; x^2 keeps the interval tighter over a box */
-      rc = d->un(d, TL_PRIM_SQR, t, x, 0);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, t, x);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, ca, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_ADD, t, x, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, cs, t);
-      if (rc == TL_OK)
-        rc = d->un(d, TL_OP_TANH, t, t, 0);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_ADD, t, one, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, x, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, y, half, t);
-    } else { /* gelu, f32-ref: (0.5 * x) * (1 + tanh(c_s * (x + ((c_a * x) * x) * x))) */
-      rc = d->bin(d, TL_OP_MUL, t, ca, x);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, t, x);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, t, x);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_ADD, t, x, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, t, cs, t);
-      if (rc == TL_OK)
-        rc = d->un(d, TL_OP_TANH, t, t, 0);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_ADD, t, one, t);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, u, half, x);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MUL, y, u, t);
-    }
+    rc = d->kind == TL_DOM_REAL ? gelu_real1(d, &k, y, x, t) : gelu_ref1(d, &k, y, x, t, u);
   }
-  mpfi_clear(one), mpfi_clear(half), mpfi_clear(t), mpfi_clear(u), mpfi_clear(ca), mpfi_clear(cs);
+  mpfi_clear(k.one), mpfi_clear(k.half), mpfi_clear(t), mpfi_clear(u), mpfi_clear(k.ca), mpfi_clear(k.cs);
   return rc;
 }
 
-/* softmax / log_softmax along nd->attrs.axis */
-static tl_code op_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* softmax (log_form: log_softmax) of every row along nd->attrs.axis */
+static tl_code softmax_along(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
+                             int log_form) {
   int ax = (int)nd->attrs.axis;
   int64_t len = nd->shape[ax], inner = 1, outer = 1;
   for (int k = ax + 1; k < nd->ndim; k++)
@@ -411,13 +453,15 @@ static tl_code op_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
         y[k] = VAL(nd - g->nodes)[(o * len + k) * inner + in];
       }
       if (len > 0)
-        rc = softmax_row(d, len, x, y, nd->op == TL_OP_LOG_SOFTMAX, sc);
+        rc = softmax_row(d, len, x, y, log_form, sc);
     }
   free(x), free(y);
   return rc;
 }
 
-static tl_code op_reduce(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* sum (mean: then / count) over attrs.list, or over every axis when it is empty */
+static tl_code reduce_axes(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
+                           int mean) {
   const tl_node *x = NODE(nd->parents[0]);
   int r = x->ndim;
   unsigned char hit[64] = {0};
@@ -452,14 +496,15 @@ static tl_code op_reduce(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   for (int64_t o = 0; o < nout && rc == TL_OK; o++) {
     mpfi_ptr y = VAL(nd - g->nodes)[o];
     rc = d->dot(d, y, nred, sc->xs + o * nred, NULL, NULL);
-    if (rc == TL_OK && nd->op == TL_OP_MEAN)
+    if (rc == TL_OK && mean)
       rc = d->bin(d, TL_OP_DIV, y, y, n);
   }
   mpfi_clear(n);
   return rc;
 }
 
-static tl_code op_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+/* y[c] = x[c permuted]: output axis k is input axis perm[k] */
+static tl_code rule_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t c[64], xs[64];
   if (nd->ndim > 64)
@@ -475,7 +520,8 @@ static tl_code op_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
   return TL_OK;
 }
 
-static tl_code op_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+/* y = the parents one after the other along the axis */
+static tl_code rule_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   int ax = (int)nd->attrs.axis;
   int64_t inner = 1, outer = 1, off = 0;
   for (int k = ax + 1; k < nd->ndim; k++)
@@ -492,7 +538,8 @@ static tl_code op_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   return TL_OK;
 }
 
-static tl_code op_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+/* y = x[..., start + j step, ...] along the axis */
+static tl_code rule_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]);
   int ax = (int)nd->attrs.axis;
   int64_t inner = 1, outer = 1;
@@ -508,7 +555,8 @@ static tl_code op_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, cons
   return TL_OK;
 }
 
-static tl_code op_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* y[n,o,i,j] = sum_{c,p,q} W[o,c,p,q] x[n, grp C/G + c, i s - pad + p d, ...] + b[o] (padding: no term) */
+static tl_code rule_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
   const tl_attrs *a = &nd->attrs;
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -559,7 +607,9 @@ static tl_code op_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
   return TL_OK;
 }
 
-static tl_code op_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* max (is_max) or mean (sum / (kh kw)) of each window; padding: no term */
+static tl_code pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
+                      int is_max) {
   const tl_node *x = NODE(nd->parents[0]);
   const tl_attrs *a = &nd->attrs;
   int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -581,7 +631,7 @@ static tl_code op_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
               sc->xs[m++] = VAL(nd->parents[0])[(nc * H + h) * W + ww];
           }
         mpfi_ptr y = VAL(nd - g->nodes)[(nc * HO + i) * WO + j];
-        if (nd->op == TL_OP_MAX_POOL2D) {
+        if (is_max) {
           if (m == 0) {
             rc = tl_dom_fail(d, TL_EVALUE, "window at (%lld, %lld) lies entirely in the padding", (long long)i,
                              (long long)j);
@@ -600,7 +650,8 @@ static tl_code op_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const
   return rc;
 }
 
-static tl_code op_gap(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+/* y[n,c] = (sum over the spatial positions of x[n,c]) / count */
+static tl_code rule_global_avg_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t NC = x->shape[0] * x->shape[1], sp = NC ? x->numel / NC : 0;
   TL_TRY(scratch_need(sc, sp, d->st));
@@ -620,7 +671,7 @@ static tl_code op_gap(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const 
 }
 
 /* y = ((x - mean) / sqrt(var + eps)) * gamma + beta, per channel (axis 1) */
-static tl_code op_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+static tl_code rule_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   int64_t C = nd->shape[1], inner = 1;
   for (int k = 2; k < nd->ndim; k++)
     inner *= nd->shape[k];
@@ -650,7 +701,7 @@ static tl_code op_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals,
 
 /* over the last axis: mean = sum/n; d_i = x_i - mean; var = (sum d_i^2)/n; r = sqrt(var + eps);
  * y_i = (d_i / r) * gamma_i + beta_i */
-static tl_code op_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   int64_t n = nd->shape[nd->ndim - 1], rows = n ? nd->numel / n : 0;
   const int *p = nd->parents;
   mpfi_t eps, cnt, mean, var;
@@ -691,7 +742,8 @@ static tl_code op_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals,
   return rc;
 }
 
-static tl_code op_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd) {
+/* y[i, :] = table[idx_i, :]; idx_i must be a single integer in [0, rows) */
+static tl_code rule_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *tab = NODE(nd->parents[1]);
   int64_t rows = tab->shape[0], dim = tab->shape[1], n = NODE(nd->parents[0])->numel;
   for (int64_t i = 0; i < n; i++) {
@@ -710,7 +762,7 @@ static tl_code op_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
 
 /* attention: qkv = x W_in^T + b_in; per head: s_ij = (q_i . k_j) / sqrt(dh), masked j > i when
  * causal; p_i = softmax_j(s_ij); o_i = sum_j p_ij v_j; y = o W_out^T + b_out */
-static tl_code op_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const int *p = nd->parents;
   int64_t N = nd->shape[0], L = nd->shape[1], E = nd->shape[2], H = nd->attrs.heads, dh = E / H;
   int64_t nqkv = N * L * 3 * E, no = N * L * E;
@@ -782,7 +834,7 @@ static tl_code op_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
 }
 
 /* mse: d_i = a_i - b_i; y = (sum d_i^2) / n */
-static tl_code op_mse(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_mse_loss(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   int64_t n = NODE(nd->parents[0])->numel;
   mpfi_t *dv = vec_new(n, d->prec), cnt;
   mpfi_init2(cnt, d->prec);
@@ -803,7 +855,7 @@ static tl_code op_mse(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const 
 }
 
 /* cross entropy: r_n = sum_k t_nk ls_nk with ls = log_softmax(x_n); y = -((sum_n r_n) / N) */
-static tl_code op_xent(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_cross_entropy(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t N = x->shape[0], K = x->shape[1];
   mpfi_t *ls = vec_new(K, d->prec), *l = vec_new(N, d->prec), cnt;
@@ -858,101 +910,128 @@ static void set_float(mpfi_ptr r, float f) {
   mpfr_set(&r->right, &r->left, MPFR_RNDN);
 }
 
-static tl_code run_node(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
-  int id = (int)(nd - g->nodes);
-  switch (nd->op) {
-  case TL_OP_INPUT:
-    return TL_OK;
-  case TL_OP_PARAM:
-    if (d->kind == TL_DOM_REAL) { /* konst of a float is that float: set it directly, exactly */
-      for (int64_t i = 0; i < nd->numel; i++)
-        set_float(VAL(id)[i], g->weights[nd->woff + i]);
-      return TL_OK;
-    }
-    for (int64_t i = 0; i < nd->numel; i++)
-      d->konst(d, VAL(id)[i], (double)g->weights[nd->woff + i]);
-    return TL_OK;
-  case TL_OP_LINEAR:
-    return op_linear(g, d, vals, nd, sc);
-  case TL_OP_MATMUL:
-    return op_matmul(g, d, vals, nd, sc);
-  case TL_OP_ADD:
-  case TL_OP_SUB:
-  case TL_OP_MUL:
-  case TL_OP_DIV:
-  case TL_OP_MAX:
-  case TL_OP_MIN:
-    return op_binary(g, d, vals, nd);
-  case TL_OP_NEG:
-  case TL_OP_ABS:
-  case TL_OP_SQRT:
-  case TL_OP_EXP:
-  case TL_OP_LOG:
-  case TL_OP_RELU:
-  case TL_OP_TANH:
-  case TL_OP_LEAKY_RELU:
-    for (int64_t i = 0; i < nd->numel; i++)
-      TL_TRY(d->un(d, nd->op, VAL(id)[i], VAL(nd->parents[0])[i], nd->attrs.alpha));
-    return TL_OK;
-  case TL_OP_SIGMOID:
-  case TL_OP_SILU:
-  case TL_OP_GELU:
-    return op_composite(g, d, vals, nd);
-  case TL_OP_SOFTMAX:
-  case TL_OP_LOG_SOFTMAX:
-    return op_softmax(g, d, vals, nd, sc);
-  case TL_OP_CLAMP: {
-    mpfi_t lo, hi;
-    mpfi_init2(lo, d->prec), mpfi_init2(hi, d->prec);
-    d->konst(d, lo, nd->attrs.lo);
-    d->konst(d, hi, nd->attrs.hi);
-    tl_code rc = TL_OK;
-    for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
-      rc = d->bin(d, TL_OP_MAX, VAL(id)[i], VAL(nd->parents[0])[i], lo);
-      if (rc == TL_OK)
-        rc = d->bin(d, TL_OP_MIN, VAL(id)[i], VAL(id)[i], hi);
-    }
-    mpfi_clear(lo), mpfi_clear(hi);
-    return rc;
-  }
-  case TL_OP_SUM:
-  case TL_OP_MEAN:
-    return op_reduce(g, d, vals, nd, sc);
-  case TL_OP_RESHAPE:
-  case TL_OP_FLATTEN:
-  case TL_OP_DROPOUT: /* eval semantics: identity */
-    for (int64_t i = 0; i < nd->numel; i++)
-      tl_vset(VAL(id)[i], VAL(nd->parents[0])[i]);
-    return TL_OK;
-  case TL_OP_PERMUTE:
-    return op_permute(g, d, vals, nd);
-  case TL_OP_CONCAT:
-    return op_concat(g, d, vals, nd);
-  case TL_OP_SLICE:
-    return op_slice(g, d, vals, nd);
-  case TL_OP_CONV2D:
-    return op_conv2d(g, d, vals, nd, sc);
-  case TL_OP_MAX_POOL2D:
-  case TL_OP_AVG_POOL2D:
-    return op_pool(g, d, vals, nd, sc);
-  case TL_OP_GLOBAL_AVG_POOL:
-    return op_gap(g, d, vals, nd, sc);
-  case TL_OP_BATCH_NORM:
-    return op_batch_norm(g, d, vals, nd);
-  case TL_OP_LAYER_NORM:
-    return op_layer_norm(g, d, vals, nd, sc);
-  case TL_OP_EMBEDDING:
-    return op_embedding(g, d, vals, nd);
-  case TL_OP_ATTENTION:
-    return op_attention(g, d, vals, nd, sc);
-  case TL_OP_MSE_LOSS:
-    return op_mse(g, d, vals, nd, sc);
-  case TL_OP_CROSS_ENTROPY:
-    return op_xent(g, d, vals, nd, sc);
-  default:
-    return tl_dom_fail(d, TL_EUNSUPPORTED, "op %d has no interpreter rule", (int)nd->op);
-  }
+/* ---- the rule table ------------------------------------------------------------------------ */
+/* a value supplied by the caller (tl_interp_run's contract) */
+static tl_code rule_input(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return TL_OK;
 }
+
+/* y = the exact float32 weights (konst of a float; the real domain sets them directly, exactly) */
+static tl_code rule_param(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int id = (int)(nd - g->nodes);
+  if (d->kind == TL_DOM_REAL) {
+    for (int64_t i = 0; i < nd->numel; i++)
+      set_float(VAL(id)[i], g->weights[nd->woff + i]);
+    return TL_OK;
+  }
+  for (int64_t i = 0; i < nd->numel; i++)
+    d->konst(d, VAL(id)[i], (double)g->weights[nd->woff + i]);
+  return TL_OK;
+}
+
+/* y_i = op(x_i): the domain's unary primitive (alpha: leaky_relu's slope) */
+static tl_code rule_unary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int id = (int)(nd - g->nodes);
+  for (int64_t i = 0; i < nd->numel; i++)
+    TL_TRY(d->un(d, nd->op, VAL(id)[i], VAL(nd->parents[0])[i], nd->attrs.alpha));
+  return TL_OK;
+}
+
+/* y = min(max(x, lo), hi) */
+static tl_code rule_clamp(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int id = (int)(nd - g->nodes);
+  mpfi_t lo, hi;
+  mpfi_init2(lo, d->prec), mpfi_init2(hi, d->prec);
+  d->konst(d, lo, nd->attrs.lo);
+  d->konst(d, hi, nd->attrs.hi);
+  tl_code rc = TL_OK;
+  for (int64_t i = 0; i < nd->numel && rc == TL_OK; i++) {
+    rc = d->bin(d, TL_OP_MAX, VAL(id)[i], VAL(nd->parents[0])[i], lo);
+    if (rc == TL_OK)
+      rc = d->bin(d, TL_OP_MIN, VAL(id)[i], VAL(id)[i], hi);
+  }
+  mpfi_clear(lo), mpfi_clear(hi);
+  return rc;
+}
+
+/* y = x, element for element (row-major order is kept) */
+static tl_code rule_copy(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  int id = (int)(nd - g->nodes);
+  for (int64_t i = 0; i < nd->numel; i++)
+    tl_vset(VAL(id)[i], VAL(nd->parents[0])[i]);
+  return TL_OK;
+}
+
+/* y_i = e^(x_i - m) / sum_j e^(x_j - m) along the axis */
+static tl_code rule_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return softmax_along(g, d, vals, nd, sc, 0);
+}
+
+/* y_i = (x_i - m) - ln sum_j e^(x_j - m) along the axis */
+static tl_code rule_log_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return softmax_along(g, d, vals, nd, sc, 1);
+}
+
+/* y = sum of x over the axes */
+static tl_code rule_sum(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return reduce_axes(g, d, vals, nd, sc, 0);
+}
+
+/* y = (sum of x over the axes) / count */
+static tl_code rule_mean(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return reduce_axes(g, d, vals, nd, sc, 1);
+}
+
+/* y = max over the window (padding never wins) */
+static tl_code rule_max_pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return pool2d(g, d, vals, nd, sc, 1);
+}
+
+/* y = (sum over the window) / (kh kw), padding counted as zeros */
+static tl_code rule_avg_pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return pool2d(g, d, vals, nd, sc, 0);
+}
+
+/* an op without an interpreter rule: no row uses it today (every op of ops.def has a rule); it
+ * is the row for an op that a later change adds without real semantics, and the answer for an op
+ * outside the table */
+static tl_code rule_unsupported(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+  return tl_dom_fail(d, TL_EUNSUPPORTED, "op %d has no interpreter rule", (int)nd->op);
+}
+
+/* ops that share a rule (the rule's own comment gives the formula) */
+#define rule_add rule_binary        /* y = a + b (broadcasting) */
+#define rule_sub rule_binary        /* y = a - b */
+#define rule_mul rule_binary        /* y = a * b */
+#define rule_div rule_binary        /* y = a / b (a divisor reaching 0 is a domain error) */
+#define rule_max rule_binary        /* y = max(a, b) */
+#define rule_min rule_binary        /* y = min(a, b) */
+#define rule_neg rule_unary         /* y = -x */
+#define rule_abs rule_unary         /* y = |x| */
+#define rule_sqrt rule_unary        /* y = sqrt(x), x >= 0 */
+#define rule_exp rule_unary         /* y = e^x */
+#define rule_log rule_unary         /* y = ln x, x > 0 */
+#define rule_relu rule_unary        /* y = max(x, 0) */
+#define rule_leaky_relu rule_unary  /* y = x if x >= 0 else alpha x */
+#define rule_tanh rule_unary        /* y = tanh x */
+#define rule_reshape rule_copy      /* same elements, new shape */
+#define rule_flatten rule_copy      /* same elements, axes merged */
+#define rule_dropout rule_copy      /* eval semantics: y = x */
+
+typedef tl_code (*interp_rule)(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc);
+
+/* one row per op of ops.def: a missing rule is a compile error */
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = rule_##name,
+static const interp_rule interp_rules[TL_OP_COUNT] = {
+#include "torchlean/ops.def"
+};
+#undef TL_OP
+
+static interp_rule rule_of(tl_op op) {
+  return (int)op >= 0 && op < TL_OP_COUNT && interp_rules[op] ? interp_rules[op] : rule_unsupported;
+}
+
+int tl_interp_supports(tl_op op) { return rule_of(op) != rule_unsupported; }
 
 tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_status *st) {
   if (vals->nnodes != g->nnodes)
@@ -963,7 +1042,7 @@ tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_sta
   for (int i = 0; i < g->nnodes && rc == TL_OK; i++) {
     d->node = i;
     d->opname = tl_op_get(g->nodes[i].op)->name;
-    rc = run_node(g, d, vals, &g->nodes[i], &sc);
+    rc = rule_of(g->nodes[i].op)(g, d, vals, &g->nodes[i], &sc);
   }
   free(sc.xs);
   free(sc.ys);

@@ -66,6 +66,10 @@ void tl_interp_vals_free(tl_interp_vals *v);
  * caller.  PARAM values are set to the exact float32 weights (konst of a float is exact). */
 tl_code tl_interp_run(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, tl_status *st);
 
+/* 1 when the interpreter has a rule for op (its row of interp_rules in interp.c is not
+ * rule_unsupported): the real, emulator and f32-any domains all evaluate op through that rule. */
+int tl_interp_supports(tl_op op);
+
 /* "node 5 (log)" style failure helper for domains. */
 tl_code tl_dom_fail(tl_dom *d, tl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

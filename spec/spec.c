@@ -1,5 +1,7 @@
 /* spec.c - the real-interval domain and the public spec API (spec.h).
- * Every primitive encloses the exact real result: MPFI rounds every endpoint outward. */
+ * Every primitive encloses the exact real result: MPFI rounds every endpoint outward.  Every op is
+ * evaluated by the interpreter (interp.c) over this domain's primitives; the table real_rules says
+ * per op of ops.def which primitive it is, or that interp.c's rule composes it. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -71,29 +73,222 @@ static void ep_max(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b, int is_max) {
   mpfr_clear(lo), mpfr_clear(hi);
 }
 
-tl_code tl_real_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
-  switch (op) {
-  case TL_OP_ADD:
-    mpfi_add(r, a, b);
-    break;
-  case TL_OP_SUB:
-    mpfi_sub(r, a, b);
-    break;
-  case TL_OP_MUL:
-    mpfi_mul(r, a, b);
-    break;
-  case TL_OP_DIV:
-    if (mpfi_has_zero(b))
-      return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(b), hi_d(b));
-    mpfi_div(r, a, b);
-    break;
-  case TL_OP_MAX:
-  case TL_OP_MIN:
-    ep_max(r, a, b, op == TL_OP_MAX);
-    break;
-  default:
-    return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
+/* ---- the real domain's elementwise rules: the exact image, outward rounded --------------------- */
+typedef tl_code (*real_bin_fn)(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b);
+typedef tl_code (*real_un_fn)(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha);
+
+/* y = a + b */
+static tl_code real_add(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  mpfi_add(r, a, b);
+  return TL_OK;
+}
+
+/* y = a - b */
+static tl_code real_sub(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  mpfi_sub(r, a, b);
+  return TL_OK;
+}
+
+/* y = a * b */
+static tl_code real_mul(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  mpfi_mul(r, a, b);
+  return TL_OK;
+}
+
+/* y = a / b, 0 not in b */
+static tl_code real_div(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  if (mpfi_has_zero(b))
+    return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(b), hi_d(b));
+  mpfi_div(r, a, b);
+  return TL_OK;
+}
+
+/* y = max(a, b) */
+static tl_code real_max(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  ep_max(r, a, b, 1);
+  return TL_OK;
+}
+
+/* y = min(a, b) */
+static tl_code real_min(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  ep_max(r, a, b, 0);
+  return TL_OK;
+}
+
+/* y = -x */
+static tl_code real_neg(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfi_neg(r, a);
+  return TL_OK;
+}
+
+/* y = |x| */
+static tl_code real_abs(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfi_abs(r, a);
+  return TL_OK;
+}
+
+/* y = x^2  (TL_PRIM_SQR) */
+static tl_code real_sqr(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfi_sqr(r, a);
+  return TL_OK;
+}
+
+/* y = sqrt(x), x >= 0 */
+static tl_code real_sqrt(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  if (mpfr_sgn(&a->left) < 0)
+    return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches below 0", lo_d(a), hi_d(a));
+  mpfi_sqrt(r, a);
+  return TL_OK;
+}
+
+/* y = e^x */
+static tl_code real_exp(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfi_exp(r, a);
+  return TL_OK;
+}
+
+/* y = ln x, x > 0 */
+static tl_code real_log(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  if (mpfr_sgn(&a->left) <= 0)
+    return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches 0", lo_d(a), hi_d(a));
+  mpfi_log(r, a);
+  return TL_OK;
+}
+
+/* y = tanh x */
+static tl_code real_tanh(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  mpfi_tanh(r, a);
+  return TL_OK;
+}
+
+/* y = 1 / x, 0 not in x  (TL_PRIM_RECIP) */
+static tl_code real_recip(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  if (mpfi_has_zero(a))
+    return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(a), hi_d(a));
+  mpfi_inv(r, a);
+  return TL_OK;
+}
+
+/* y = x if x >= 0 else sl x: piecewise linear with its kink at 0, so the image is the hull of the
+ * images of the endpoints and, when 0 is inside, of 0 */
+static void real_kink(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double sl) {
+  real_scratch *s = d->user;
+  mpfi_set(s->t, a);
+  mpfr_t lo, hi, v;
+  mpfr_init2(lo, d->prec), mpfr_init2(hi, d->prec), mpfr_init2(v, d->prec);
+  const mpfr_srcptr ends[2] = {&a->left, &a->right};
+  int first = 1;
+  for (int k = 0; k < 2; k++) {
+    for (int dir = 0; dir < 2; dir++) {
+      if (mpfr_sgn(ends[k]) >= 0)
+        mpfr_set(v, ends[k], dir ? MPFR_RNDU : MPFR_RNDD);
+      else if (sl == 0)
+        mpfr_set_zero(v, 1);
+      else
+        mpfr_mul_d(v, ends[k], sl, dir ? MPFR_RNDU : MPFR_RNDD);
+      if (dir == 0 && (first || mpfr_less_p(v, lo)))
+        mpfr_set(lo, v, MPFR_RNDD);
+      if (dir == 1 && (first || mpfr_greater_p(v, hi)))
+        mpfr_set(hi, v, MPFR_RNDU);
+    }
+    first = 0;
   }
+  if (mpfi_has_zero(s->t)) {
+    if (mpfr_sgn(lo) > 0)
+      mpfr_set_zero(lo, 1);
+    if (mpfr_sgn(hi) < 0)
+      mpfr_set_zero(hi, 1);
+  }
+  mpfi_interv_fr(r, lo, hi);
+  mpfr_clear(lo), mpfr_clear(hi), mpfr_clear(v);
+}
+
+/* y = max(x, 0) */
+static tl_code real_relu(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  real_kink(d, r, a, 0.0);
+  return TL_OK;
+}
+
+/* y = x if x >= 0 else alpha x */
+static tl_code real_leaky_relu(tl_dom *d, mpfi_ptr r, mpfi_srcptr a, double alpha) {
+  real_kink(d, r, a, alpha);
+  return TL_OK;
+}
+
+/* ---- the real domain's table: how each op of ops.def reaches these primitives ------------------ */
+typedef struct real_rule {
+  real_bin_fn bin; /* an elementwise binary op: its primitive (interp.c's rule_binary calls it) */
+  real_un_fn un;   /* an elementwise unary op: its primitive (interp.c's rule_unary calls it) */
+  int interp;      /* 1: interp.c's rule for the op, over tl_real_dot / tl_real_bin / tl_real_un */
+} real_rule;
+
+#define REAL_BIN(f) {f, NULL, 0}
+#define REAL_UN(f) {NULL, f, 0}
+#define REAL_INTERP {NULL, NULL, 1}      /* the formula is on the op's rule in interp.c */
+#define REAL_UNSUPPORTED {NULL, NULL, 0} /* no real semantics: tl_spec_eval fails on it (no row today) */
+
+#define real_rule_input REAL_INTERP
+#define real_rule_param REAL_INTERP
+#define real_rule_linear REAL_INTERP
+#define real_rule_matmul REAL_INTERP
+#define real_rule_add REAL_BIN(real_add)
+#define real_rule_sub REAL_BIN(real_sub)
+#define real_rule_mul REAL_BIN(real_mul)
+#define real_rule_div REAL_BIN(real_div)
+#define real_rule_max REAL_BIN(real_max)
+#define real_rule_min REAL_BIN(real_min)
+#define real_rule_neg REAL_UN(real_neg)
+#define real_rule_abs REAL_UN(real_abs)
+#define real_rule_sqrt REAL_UN(real_sqrt)
+#define real_rule_exp REAL_UN(real_exp)
+#define real_rule_log REAL_UN(real_log)
+#define real_rule_relu REAL_UN(real_relu)
+#define real_rule_leaky_relu REAL_UN(real_leaky_relu)
+#define real_rule_sigmoid REAL_INTERP
+#define real_rule_tanh REAL_UN(real_tanh)
+#define real_rule_gelu REAL_INTERP
+#define real_rule_silu REAL_INTERP
+#define real_rule_softmax REAL_INTERP
+#define real_rule_log_softmax REAL_INTERP
+#define real_rule_clamp REAL_INTERP
+#define real_rule_sum REAL_INTERP
+#define real_rule_mean REAL_INTERP
+#define real_rule_reshape REAL_INTERP
+#define real_rule_flatten REAL_INTERP
+#define real_rule_permute REAL_INTERP
+#define real_rule_concat REAL_INTERP
+#define real_rule_slice REAL_INTERP
+#define real_rule_conv2d REAL_INTERP
+#define real_rule_max_pool2d REAL_INTERP
+#define real_rule_avg_pool2d REAL_INTERP
+#define real_rule_global_avg_pool REAL_INTERP
+#define real_rule_batch_norm REAL_INTERP
+#define real_rule_layer_norm REAL_INTERP
+#define real_rule_dropout REAL_INTERP
+#define real_rule_embedding REAL_INTERP
+#define real_rule_attention REAL_INTERP
+#define real_rule_mse_loss REAL_INTERP
+#define real_rule_cross_entropy REAL_INTERP
+
+/* one row per op of ops.def: a missing rule is a compile error */
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = real_rule_##name,
+static const real_rule real_rules[TL_OP_COUNT] = {
+#include "torchlean/ops.def"
+};
+#undef TL_OP
+
+static const real_rule *real_row(int op) { return op >= 0 && op < TL_OP_COUNT ? &real_rules[op] : NULL; }
+
+int tl_spec_supports(tl_op op) {
+  const real_rule *row = real_row((int)op);
+  return row && (row->bin || row->un || row->interp) && tl_interp_supports(op);
+}
+
+tl_code tl_real_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b) {
+  const real_rule *row = real_row((int)op);
+  if (!row || !row->bin)
+    return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
+  TL_TRY(row->bin(d, r, a, b));
   if (mpfi_nan_p(r))
     return tl_dom_fail(d, TL_EDOMAIN, "undefined result (e.g. inf - inf or 0 * inf) from [%g, %g] and [%g, %g]",
                        lo_d(a), hi_d(a), lo_d(b), hi_d(b));
@@ -101,76 +296,11 @@ tl_code tl_real_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr 
 }
 
 tl_code tl_real_un(tl_dom *d, int op, mpfi_ptr r, mpfi_srcptr a, double alpha) {
-  real_scratch *s = d->user;
-  switch (op) {
-  case TL_OP_NEG:
-    mpfi_neg(r, a);
-    break;
-  case TL_OP_ABS:
-    mpfi_abs(r, a);
-    break;
-  case TL_PRIM_SQR:
-    mpfi_sqr(r, a);
-    break;
-  case TL_OP_SQRT:
-    if (mpfr_sgn(&a->left) < 0)
-      return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches below 0", lo_d(a), hi_d(a));
-    mpfi_sqrt(r, a);
-    break;
-  case TL_OP_EXP:
-    mpfi_exp(r, a);
-    break;
-  case TL_OP_LOG:
-    if (mpfr_sgn(&a->left) <= 0)
-      return tl_dom_fail(d, TL_EDOMAIN, "argument interval [%g, %g] reaches 0", lo_d(a), hi_d(a));
-    mpfi_log(r, a);
-    break;
-  case TL_OP_TANH:
-    mpfi_tanh(r, a);
-    break;
-  case TL_PRIM_RECIP:
-    if (mpfi_has_zero(a))
-      return tl_dom_fail(d, TL_EDOMAIN, "divisor interval [%g, %g] contains 0", lo_d(a), hi_d(a));
-    mpfi_inv(r, a);
-    break;
-  case TL_OP_RELU:
-  case TL_OP_LEAKY_RELU: {
-    /* piecewise linear with its kink at 0: the image is the hull of the images of the
-     * endpoints and, when 0 is inside, of 0 */
-    double sl = op == TL_OP_RELU ? 0.0 : alpha;
-    mpfi_set(s->t, a);
-    mpfr_t lo, hi, v;
-    mpfr_init2(lo, d->prec), mpfr_init2(hi, d->prec), mpfr_init2(v, d->prec);
-    const mpfr_srcptr ends[2] = {&a->left, &a->right};
-    int first = 1;
-    for (int k = 0; k < 2; k++) {
-      for (int dir = 0; dir < 2; dir++) {
-        if (mpfr_sgn(ends[k]) >= 0)
-          mpfr_set(v, ends[k], dir ? MPFR_RNDU : MPFR_RNDD);
-        else if (sl == 0)
-          mpfr_set_zero(v, 1);
-        else
-          mpfr_mul_d(v, ends[k], sl, dir ? MPFR_RNDU : MPFR_RNDD);
-        if (dir == 0 && (first || mpfr_less_p(v, lo)))
-          mpfr_set(lo, v, MPFR_RNDD);
-        if (dir == 1 && (first || mpfr_greater_p(v, hi)))
-          mpfr_set(hi, v, MPFR_RNDU);
-      }
-      first = 0;
-    }
-    if (mpfi_has_zero(s->t)) {
-      if (mpfr_sgn(lo) > 0)
-        mpfr_set_zero(lo, 1);
-      if (mpfr_sgn(hi) < 0)
-        mpfr_set_zero(hi, 1);
-    }
-    mpfi_interv_fr(r, lo, hi);
-    mpfr_clear(lo), mpfr_clear(hi), mpfr_clear(v);
-    break;
-  }
-  default:
+  const real_rule *row = real_row(op);
+  real_un_fn f = op == TL_PRIM_SQR ? real_sqr : op == TL_PRIM_RECIP ? real_recip : row ? row->un : NULL;
+  if (!f)
     return tl_dom_fail(d, TL_EUNSUPPORTED, "unary op %d unknown", op);
-  }
+  TL_TRY(f(d, r, a, alpha));
   if (mpfi_nan_p(r))
     return tl_dom_fail(d, TL_EDOMAIN, "undefined result from [%g, %g]", lo_d(a), hi_d(a));
   return TL_OK;

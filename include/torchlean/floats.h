@@ -54,6 +54,9 @@ typedef struct tl_f32_values {
 /* inputs[k]: the float32 values of input k (g->inputs[k]).  Caller frees *out. */
 tl_code tl_f32_emulate(const tl_graph *g, const float *const *inputs, tl_f32_values **out, tl_status *st);
 void tl_f32_values_free(tl_f32_values *v); /* NULL is fine */
+/* 1 when the emulator evaluates op bit for bit (its row of the table in floats/emu.c is not
+ * unsupported and spec/'s interpreter has a rule for it): every op of ops.def today. */
+int tl_emu_supports(tl_op op);
 
 /* ---- f32-any model --------------------------------------------------------------------------- */
 typedef struct tl_f32any_result tl_f32any_result; /* opaque */

@@ -50,6 +50,10 @@ tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *c
                          tl_spec_result **out, tl_status *st);
 void tl_spec_result_free(tl_spec_result *r); /* NULL is fine */
 
+/* 1 when the spec has a real-semantics rule for op (every op of ops.def today; an op without one
+ * makes tl_spec_eval fail with TL_EUNSUPPORTED on its node). */
+int tl_spec_supports(tl_op op);
+
 int tl_spec_num_nodes(const tl_spec_result *r);
 int64_t tl_spec_numel(const tl_spec_result *r, int node);
 /* Interval of element i of node (owned by r). */
