@@ -170,7 +170,7 @@ typedef struct emu_rule {
 #define emu_rule_leaky_relu EMU_UN(emu_leaky_relu)
 #define emu_rule_sigmoid EMU_INTERP         /* fl(1 / fl(1 + expf(-x))) */
 #define emu_rule_tanh EMU_UN(emu_tanh)
-#define emu_rule_gelu EMU_INTERP            /* (0.5 x) (1 + tanhf(c_s (x + ((c_a x) x) x))), each step rounded */
+#define emu_rule_gelu EMU_INTERP            /* (0.5 x) (1 + tanhf(c_s (x + ((c_a x) x) x))), rounded */
 #define emu_rule_silu EMU_INTERP            /* fl(x * sigmoid(x)) */
 #define emu_rule_softmax EMU_INTERP         /* e_i = expf(x_i - max); y_i = e_i / (left-fold sum of e) */
 #define emu_rule_log_softmax EMU_INTERP     /* y_i = (x_i - max) - logf(left-fold sum of e) */
@@ -187,12 +187,12 @@ typedef struct emu_rule {
 #define emu_rule_avg_pool2d EMU_INTERP      /* left-fold sum over the window / (float)(kh kw) */
 #define emu_rule_global_avg_pool EMU_INTERP /* left-fold sum / (float)count */
 #define emu_rule_batch_norm EMU_INTERP      /* ((x - mean) / sqrt(var + eps)) * gamma + beta */
-#define emu_rule_layer_norm EMU_INTERP      /* (d_i / sqrt(sum d^2 / n + eps)) * gamma + beta, d = x - sum x / n */
+#define emu_rule_layer_norm EMU_INTERP      /* (d_i / sqrt(sum d^2 / n + eps)) gamma + beta, d = x - mean */
 #define emu_rule_dropout EMU_INTERP         /* eval: exact copy */
 #define emu_rule_embedding EMU_INTERP       /* exact copy of table rows */
-#define emu_rule_attention EMU_INTERP       /* projections, scores / sqrt(dh), softmax, weighted sums: left folds */
+#define emu_rule_attention EMU_INTERP       /* projections, scores / sqrt(dh), softmax, sums: left folds */
 #define emu_rule_mse_loss EMU_INTERP        /* (left-fold sum of (a - b)^2) / (float)n */
-#define emu_rule_cross_entropy EMU_INTERP   /* -((left-fold sum over rows of sum_k t_k log_softmax(x)_k) / N) */
+#define emu_rule_cross_entropy EMU_INTERP   /* -((left-fold sum of sum_k t_k log_softmax(x)_k) / N) */
 
 /* one row per op of ops.def: a missing rule is a compile error */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = emu_rule_##name,

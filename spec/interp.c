@@ -235,8 +235,12 @@ static tl_code softmax_row(tl_dom *d, int64_t n, mpfi_srcptr *x, mpfi_ptr *y, in
 }
 
 /* ---- the ops' rules (interp_rules below indexes them by op) ------------------------------------- */
+/* Every rule has these parameters: the graph, the domain, the values of all nodes, the node to
+ * evaluate (its values are vals->v[nd - g->nodes]) and the interpreter's scratch arrays. */
+#define RULE_PARAMS const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc
+
 /* y[r, o] = sum_i x[r, i] W[o, i] + b[o] (bias added last) */
-static tl_code rule_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_linear(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
   int64_t in = w->shape[1], out = w->shape[0], rows = in ? x->numel / in : 0;
   if (in == 0)
@@ -260,7 +264,7 @@ static tl_code rule_linear(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, c
 }
 
 /* y[..., i, k] = sum_j a[..., i, j] b[..., j, k] (batch axes broadcast) */
-static tl_code rule_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_matmul(RULE_PARAMS) {
   const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
   int r = nd->ndim;
   int64_t M = nd->shape[r - 2], K = a->shape[a->ndim - 1], N = nd->shape[r - 1];
@@ -315,7 +319,7 @@ static tl_code rule_matmul(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, c
 }
 
 /* y = a op b elementwise, a and b broadcast to y: the domain's binary primitive */
-static tl_code rule_binary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_binary(RULE_PARAMS) {
   const tl_node *a = NODE(nd->parents[0]), *b = NODE(nd->parents[1]);
   int64_t c[64];
   if (nd->ndim > 64)
@@ -337,7 +341,7 @@ static tl_code sigmoid1(tl_dom *d, mpfi_ptr y, mpfi_srcptr x, mpfi_ptr t, mpfi_p
 }
 
 /* y = 1 / (1 + exp(-x)) */
-static tl_code rule_sigmoid(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_sigmoid(RULE_PARAMS) {
   mpfi_t one, t;
   mpfi_init2(one, d->prec), mpfi_init2(t, d->prec);
   d->konst(d, one, 1.0);
@@ -349,7 +353,7 @@ static tl_code rule_sigmoid(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
 }
 
 /* y = x * sigmoid(x) */
-static tl_code rule_silu(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_silu(RULE_PARAMS) {
   mpfi_t one, t, u;
   mpfi_init2(one, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
   d->konst(d, one, 1.0);
@@ -415,7 +419,7 @@ static tl_code gelu_ref1(tl_dom *d, const gelu_k *k, mpfi_ptr y, mpfi_srcptr x, 
 }
 
 /* y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-static tl_code rule_gelu(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_gelu(RULE_PARAMS) {
   gelu_k k;
   mpfi_t t, u;
   mpfi_init2(k.one, d->prec), mpfi_init2(k.half, d->prec), mpfi_init2(t, d->prec), mpfi_init2(u, d->prec);
@@ -435,8 +439,7 @@ static tl_code rule_gelu(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
 }
 
 /* softmax (log_form: log_softmax) of every row along nd->attrs.axis */
-static tl_code softmax_along(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
-                             int log_form) {
+static tl_code softmax_along(RULE_PARAMS, int log_form) {
   int ax = (int)nd->attrs.axis;
   int64_t len = nd->shape[ax], inner = 1, outer = 1;
   for (int k = ax + 1; k < nd->ndim; k++)
@@ -460,8 +463,7 @@ static tl_code softmax_along(const tl_graph *g, tl_dom *d, tl_interp_vals *vals,
 }
 
 /* sum (mean: then / count) over attrs.list, or over every axis when it is empty */
-static tl_code reduce_axes(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
-                           int mean) {
+static tl_code reduce_axes(RULE_PARAMS, int mean) {
   const tl_node *x = NODE(nd->parents[0]);
   int r = x->ndim;
   unsigned char hit[64] = {0};
@@ -504,7 +506,7 @@ static tl_code reduce_axes(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, c
 }
 
 /* y[c] = x[c permuted]: output axis k is input axis perm[k] */
-static tl_code rule_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_permute(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t c[64], xs[64];
   if (nd->ndim > 64)
@@ -521,7 +523,7 @@ static tl_code rule_permute(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, 
 }
 
 /* y = the parents one after the other along the axis */
-static tl_code rule_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_concat(RULE_PARAMS) {
   int ax = (int)nd->attrs.axis;
   int64_t inner = 1, outer = 1, off = 0;
   for (int k = ax + 1; k < nd->ndim; k++)
@@ -539,7 +541,7 @@ static tl_code rule_concat(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, c
 }
 
 /* y = x[..., start + j step, ...] along the axis */
-static tl_code rule_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_slice(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]);
   int ax = (int)nd->attrs.axis;
   int64_t inner = 1, outer = 1;
@@ -556,7 +558,7 @@ static tl_code rule_slice(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
 }
 
 /* y[n,o,i,j] = sum_{c,p,q} W[o,c,p,q] x[n, grp C/G + c, i s - pad + p d, ...] + b[o] (padding: no term) */
-static tl_code rule_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_conv2d(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]), *w = NODE(nd->parents[1]);
   const tl_attrs *a = &nd->attrs;
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -608,8 +610,7 @@ static tl_code rule_conv2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, c
 }
 
 /* max (is_max) or mean (sum / (kh kw)) of each window; padding: no term */
-static tl_code pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc,
-                      int is_max) {
+static tl_code pool2d(RULE_PARAMS, int is_max) {
   const tl_node *x = NODE(nd->parents[0]);
   const tl_attrs *a = &nd->attrs;
   int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -651,7 +652,7 @@ static tl_code pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const 
 }
 
 /* y[n,c] = (sum over the spatial positions of x[n,c]) / count */
-static tl_code rule_global_avg_pool(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_global_avg_pool(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t NC = x->shape[0] * x->shape[1], sp = NC ? x->numel / NC : 0;
   TL_TRY(scratch_need(sc, sp, d->st));
@@ -671,7 +672,7 @@ static tl_code rule_global_avg_pool(const tl_graph *g, tl_dom *d, tl_interp_vals
 }
 
 /* y = ((x - mean) / sqrt(var + eps)) * gamma + beta, per channel (axis 1) */
-static tl_code rule_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_batch_norm(RULE_PARAMS) {
   int64_t C = nd->shape[1], inner = 1;
   for (int k = 2; k < nd->ndim; k++)
     inner *= nd->shape[k];
@@ -701,7 +702,7 @@ static tl_code rule_batch_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *val
 
 /* over the last axis: mean = sum/n; d_i = x_i - mean; var = (sum d_i^2)/n; r = sqrt(var + eps);
  * y_i = (d_i / r) * gamma_i + beta_i */
-static tl_code rule_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_layer_norm(RULE_PARAMS) {
   int64_t n = nd->shape[nd->ndim - 1], rows = n ? nd->numel / n : 0;
   const int *p = nd->parents;
   mpfi_t eps, cnt, mean, var;
@@ -743,7 +744,7 @@ static tl_code rule_layer_norm(const tl_graph *g, tl_dom *d, tl_interp_vals *val
 }
 
 /* y[i, :] = table[idx_i, :]; idx_i must be a single integer in [0, rows) */
-static tl_code rule_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_embedding(RULE_PARAMS) {
   const tl_node *tab = NODE(nd->parents[1]);
   int64_t rows = tab->shape[0], dim = tab->shape[1], n = NODE(nd->parents[0])->numel;
   for (int64_t i = 0; i < n; i++) {
@@ -762,7 +763,7 @@ static tl_code rule_embedding(const tl_graph *g, tl_dom *d, tl_interp_vals *vals
 
 /* attention: qkv = x W_in^T + b_in; per head: s_ij = (q_i . k_j) / sqrt(dh), masked j > i when
  * causal; p_i = softmax_j(s_ij); o_i = sum_j p_ij v_j; y = o W_out^T + b_out */
-static tl_code rule_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_attention(RULE_PARAMS) {
   const int *p = nd->parents;
   int64_t N = nd->shape[0], L = nd->shape[1], E = nd->shape[2], H = nd->attrs.heads, dh = E / H;
   int64_t nqkv = N * L * 3 * E, no = N * L * E;
@@ -834,7 +835,7 @@ static tl_code rule_attention(const tl_graph *g, tl_dom *d, tl_interp_vals *vals
 }
 
 /* mse: d_i = a_i - b_i; y = (sum d_i^2) / n */
-static tl_code rule_mse_loss(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_mse_loss(RULE_PARAMS) {
   int64_t n = NODE(nd->parents[0])->numel;
   mpfi_t *dv = vec_new(n, d->prec), cnt;
   mpfi_init2(cnt, d->prec);
@@ -855,7 +856,7 @@ static tl_code rule_mse_loss(const tl_graph *g, tl_dom *d, tl_interp_vals *vals,
 }
 
 /* cross entropy: r_n = sum_k t_nk ls_nk with ls = log_softmax(x_n); y = -((sum_n r_n) / N) */
-static tl_code rule_cross_entropy(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_cross_entropy(RULE_PARAMS) {
   const tl_node *x = NODE(nd->parents[0]);
   int64_t N = x->shape[0], K = x->shape[1];
   mpfi_t *ls = vec_new(K, d->prec), *l = vec_new(N, d->prec), cnt;
@@ -912,12 +913,12 @@ static void set_float(mpfi_ptr r, float f) {
 
 /* ---- the rule table ------------------------------------------------------------------------ */
 /* a value supplied by the caller (tl_interp_run's contract) */
-static tl_code rule_input(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_input(RULE_PARAMS) {
   return TL_OK;
 }
 
 /* y = the exact float32 weights (konst of a float; the real domain sets them directly, exactly) */
-static tl_code rule_param(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_param(RULE_PARAMS) {
   int id = (int)(nd - g->nodes);
   if (d->kind == TL_DOM_REAL) {
     for (int64_t i = 0; i < nd->numel; i++)
@@ -930,7 +931,7 @@ static tl_code rule_param(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
 }
 
 /* y_i = op(x_i): the domain's unary primitive (alpha: leaky_relu's slope) */
-static tl_code rule_unary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_unary(RULE_PARAMS) {
   int id = (int)(nd - g->nodes);
   for (int64_t i = 0; i < nd->numel; i++)
     TL_TRY(d->un(d, nd->op, VAL(id)[i], VAL(nd->parents[0])[i], nd->attrs.alpha));
@@ -938,7 +939,7 @@ static tl_code rule_unary(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
 }
 
 /* y = min(max(x, lo), hi) */
-static tl_code rule_clamp(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_clamp(RULE_PARAMS) {
   int id = (int)(nd - g->nodes);
   mpfi_t lo, hi;
   mpfi_init2(lo, d->prec), mpfi_init2(hi, d->prec);
@@ -955,7 +956,7 @@ static tl_code rule_clamp(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, co
 }
 
 /* y = x, element for element (row-major order is kept) */
-static tl_code rule_copy(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_copy(RULE_PARAMS) {
   int id = (int)(nd - g->nodes);
   for (int64_t i = 0; i < nd->numel; i++)
     tl_vset(VAL(id)[i], VAL(nd->parents[0])[i]);
@@ -963,39 +964,39 @@ static tl_code rule_copy(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, con
 }
 
 /* y_i = e^(x_i - m) / sum_j e^(x_j - m) along the axis */
-static tl_code rule_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_softmax(RULE_PARAMS) {
   return softmax_along(g, d, vals, nd, sc, 0);
 }
 
 /* y_i = (x_i - m) - ln sum_j e^(x_j - m) along the axis */
-static tl_code rule_log_softmax(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_log_softmax(RULE_PARAMS) {
   return softmax_along(g, d, vals, nd, sc, 1);
 }
 
 /* y = sum of x over the axes */
-static tl_code rule_sum(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_sum(RULE_PARAMS) {
   return reduce_axes(g, d, vals, nd, sc, 0);
 }
 
 /* y = (sum of x over the axes) / count */
-static tl_code rule_mean(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_mean(RULE_PARAMS) {
   return reduce_axes(g, d, vals, nd, sc, 1);
 }
 
 /* y = max over the window (padding never wins) */
-static tl_code rule_max_pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_max_pool2d(RULE_PARAMS) {
   return pool2d(g, d, vals, nd, sc, 1);
 }
 
 /* y = (sum over the window) / (kh kw), padding counted as zeros */
-static tl_code rule_avg_pool2d(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_avg_pool2d(RULE_PARAMS) {
   return pool2d(g, d, vals, nd, sc, 0);
 }
 
 /* an op without an interpreter rule: no row uses it today (every op of ops.def has a rule); it
  * is the row for an op that a later change adds without real semantics, and the answer for an op
  * outside the table */
-static tl_code rule_unsupported(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc) {
+static tl_code rule_unsupported(RULE_PARAMS) {
   return tl_dom_fail(d, TL_EUNSUPPORTED, "op %d has no interpreter rule", (int)nd->op);
 }
 
@@ -1018,7 +1019,7 @@ static tl_code rule_unsupported(const tl_graph *g, tl_dom *d, tl_interp_vals *va
 #define rule_flatten rule_copy      /* same elements, axes merged */
 #define rule_dropout rule_copy      /* eval semantics: y = x */
 
-typedef tl_code (*interp_rule)(const tl_graph *g, tl_dom *d, tl_interp_vals *vals, const tl_node *nd, scratch *sc);
+typedef tl_code (*interp_rule)(RULE_PARAMS);
 
 /* one row per op of ops.def: a missing rule is a compile error */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = rule_##name,

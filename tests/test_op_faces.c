@@ -82,7 +82,8 @@ static const gap *declared(tl_op op, const char *fname) {
 Test(op_faces, declared_gaps_name_real_ops_and_faces) {
   for (int i = 0; i < NGAPS; i++) {
     const gap *g = &declared_gaps[i];
-    cr_assert((int)g->op >= 0 && g->op < TL_OP_COUNT, "declared gap %d: op %d outside ops.def", i, (int)g->op);
+    cr_assert((int)g->op >= 0 && g->op < TL_OP_COUNT, "declared gap %d: op %d outside ops.def", i,
+              (int)g->op);
     int known = 0;
     for (int f = 0; f < NFACES; f++)
       known |= strcmp(faces[f].name, g->face) == 0;
@@ -118,7 +119,8 @@ Test(op_faces, every_gap_is_declared) {
       if ((has && dg) || (!has && !dg)) {
         if (!bad++)
           snprintf(first, sizeof first, "%s / %s: %s", tl_op_get((tl_op)op)->name, faces[f].name,
-                   has ? "declared unsupported but has a rule (stale declaration)" : "no rule and not declared");
+                   has ? "declared unsupported but has a rule (stale declaration)"
+                       : "no rule and not declared");
       }
       off += snprintf(line + off, sizeof line - (size_t)off, " %-8s", mark);
     }
@@ -126,7 +128,8 @@ Test(op_faces, every_gap_is_declared) {
   }
   printf("declared gaps:\n");
   for (int i = 0; i < NGAPS; i++)
-    printf("  %s / %s: %s\n", tl_op_get(declared_gaps[i].op)->name, declared_gaps[i].face, declared_gaps[i].why);
+    printf("  %s / %s: %s\n", tl_op_get(declared_gaps[i].op)->name, declared_gaps[i].face,
+           declared_gaps[i].why);
   fflush(stdout);
   cr_assert_eq(bad, 0, "%d cell(s) of the ops x faces matrix are wrong, first: %s", bad, first);
 }
