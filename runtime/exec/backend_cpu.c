@@ -1,8 +1,6 @@
-/* exec/backend_cpu.c - the CPU backend: malloc buffers, OpenBLAS sgemm, the k_*.c kernels, and the
- * small thread pool that FAST kernels use for work BLAS threads do badly (skinny GEMMs). */
-#define _POSIX_C_SOURCE 200809L
+/* exec/backend_cpu.c - the CPU backend: malloc buffers, OpenBLAS sgemm and the kernels of
+ * runtime/kernels/, one row per op of ops.def (the thread pool FAST kernels use is exec/pool.c). */
 #include <cblas.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -51,131 +49,6 @@ static void cpu_sgemm_st(int transa, int transb, int m, int n, int k, float alph
               alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* ---- thread pool ---------------------------------------------------------------------------
- * Workers sleep on `wake` until `gen` changes; tasks are claimed under the mutex (tasks are
- * coarse: a few per kernel call), `ndone` counts finished tasks of the current run and the
- * caller waits on `done` for ndone == ntasks.  A helper that wakes late simply finds no task. */
-typedef struct tl_pool_worker {
-  struct tl_pool *p;
-  int w;
-} tl_pool_worker;
-
-struct tl_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t wake, done;
-  int nthreads, quit;
-  uint64_t gen;
-  tl_task_fn fn;
-  void *arg;
-  int ntasks, next, ndone;
-  pthread_t *th;
-  tl_pool_worker *wk;
-};
-
-/* claim and run tasks of the current run; called and returns with the mutex held */
-static void pool_drain(tl_pool *p, int w) {
-  while (p->next < p->ntasks) {
-    int t = p->next++;
-    tl_task_fn fn = p->fn;
-    void *arg = p->arg;
-    pthread_mutex_unlock(&p->mu);
-    fn(arg, t, w);
-    pthread_mutex_lock(&p->mu);
-    if (++p->ndone == p->ntasks)
-      pthread_cond_signal(&p->done);
-  }
-}
-
-static void *pool_main(void *arg) {
-  tl_pool_worker *me = arg;
-  tl_pool *p = me->p;
-  pthread_mutex_lock(&p->mu);
-  uint64_t seen = p->gen;
-  for (;;) {
-    while (p->gen == seen && !p->quit)
-      pthread_cond_wait(&p->wake, &p->mu);
-    if (p->quit)
-      break;
-    seen = p->gen;
-    pool_drain(p, me->w);
-  }
-  pthread_mutex_unlock(&p->mu);
-  return NULL;
-}
-
-int tl_pool_default_threads(void) {
-  int n = openblas_get_num_procs();
-  return n < 1 ? 1 : (n > 64 ? 64 : n);
-}
-
-tl_pool *tl_pool_new(int nthreads) {
-  if (nthreads < 2)
-    return NULL;
-  tl_pool *p = calloc(1, sizeof *p);
-  if (!p)
-    return NULL;
-  p->th = calloc((size_t)nthreads, sizeof *p->th);
-  p->wk = calloc((size_t)nthreads, sizeof *p->wk);
-  if (!p->th || !p->wk || pthread_mutex_init(&p->mu, NULL) != 0) {
-    free(p->th), free(p->wk), free(p);
-    return NULL;
-  }
-  pthread_cond_init(&p->wake, NULL);
-  pthread_cond_init(&p->done, NULL);
-  p->nthreads = 1; /* the caller */
-  for (int w = 1; w < nthreads; w++) {
-    p->wk[w].p = p, p->wk[w].w = w;
-    if (pthread_create(&p->th[w], NULL, pool_main, &p->wk[w]) != 0)
-      break;
-    p->nthreads = w + 1;
-  }
-  if (p->nthreads < 2) {
-    tl_pool_free(p);
-    return NULL;
-  }
-  return p;
-}
-
-void tl_pool_free(tl_pool *p) {
-  if (!p)
-    return;
-  pthread_mutex_lock(&p->mu);
-  p->quit = 1;
-  pthread_cond_broadcast(&p->wake);
-  pthread_mutex_unlock(&p->mu);
-  for (int w = 1; w < p->nthreads; w++)
-    pthread_join(p->th[w], NULL);
-  pthread_cond_destroy(&p->wake);
-  pthread_cond_destroy(&p->done);
-  pthread_mutex_destroy(&p->mu);
-  free(p->th);
-  free(p->wk);
-  free(p);
-}
-
-int tl_pool_workers(const tl_pool *p) { return p ? p->nthreads : 1; }
-
-void tl_pool_run(tl_pool *p, int ntasks, tl_task_fn fn, void *arg) {
-  if (ntasks <= 0)
-    return;
-  if (openblas_get_num_threads() != 1)
-    openblas_set_num_threads(1); /* never BLAS threads inside our threads */
-  if (!p || ntasks == 1) {
-    for (int t = 0; t < ntasks; t++)
-      fn(arg, t, 0);
-    return;
-  }
-  pthread_mutex_lock(&p->mu);
-  p->fn = fn, p->arg = arg, p->ntasks = ntasks, p->next = 0, p->ndone = 0;
-  p->gen++;
-  pthread_cond_broadcast(&p->wake);
-  pool_drain(p, 0);
-  while (p->ndone < p->ntasks)
-    pthread_cond_wait(&p->done, &p->mu);
-  p->fn = NULL, p->arg = NULL, p->ntasks = 0, p->next = 0;
-  pthread_mutex_unlock(&p->mu);
-}
-
 float *tl_ws_get(tl_ws *w, size_t n) {
   if (n > w->n) {
     float *p = realloc(w->p, (n ? n : 1) * sizeof *p);
@@ -202,6 +75,59 @@ int tl_op_bwd_needs_in(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_IN) 
 int tl_op_bwd_needs_out(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_OUT) != 0; }
 int tl_op_bwd_can_assign(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_ASSIGN) != 0; }
 
+/* One row per op of ops.def: the kernel family (tl_k_<family>_fwd / _bwd) that runs the op; a
+ * missing row is a compile error.  CPU_NONE: no kernel (the executor supplies the value).  The math
+ * of each op is its ops.def comment; the f32-ref order is in the kernel file's header. */
+#define CPU_NONE NONE
+#define tl_k_NONE_fwd NULL
+#define tl_k_NONE_bwd NULL
+#define CPU_input CPU_NONE                /* set by tl_exec_set_input */
+#define CPU_param CPU_NONE                /* read from the weight store */
+#define CPU_linear linear                 /* kernels/linear.c: y = x W^T + b */
+#define CPU_matmul matmul                 /* kernels/linear.c: y = a b (batched) */
+#define CPU_add binary                    /* kernels/elementwise.c: y = a + b */
+#define CPU_sub binary                    /* y = a - b */
+#define CPU_mul binary                    /* y = a * b */
+#define CPU_div binary                    /* y = a / b */
+#define CPU_max binary                    /* y = max(a, b) */
+#define CPU_min binary                    /* y = min(a, b) */
+#define CPU_neg unary                     /* kernels/elementwise.c: y = -x */
+#define CPU_abs unary                     /* y = |x| */
+#define CPU_sqrt unary                    /* y = sqrt(x) */
+#define CPU_exp unary                     /* y = e^x */
+#define CPU_log unary                     /* y = ln x */
+#define CPU_relu unary                    /* y = max(x, 0) */
+#define CPU_leaky_relu unary              /* y = x >= 0 ? x : alpha x */
+#define CPU_sigmoid unary                 /* y = 1 / (1 + e^-x) */
+#define CPU_tanh unary                    /* y = tanh x */
+#define CPU_gelu unary                    /* y = x/2 (1 + tanh(...)) */
+#define CPU_silu unary                    /* y = x sigmoid(x) */
+#define CPU_softmax softmax               /* kernels/softmax.c: y = e^(x - m) / sum e^(x - m) */
+#define CPU_log_softmax log_softmax       /* y = x - m - ln sum e^(x - m) */
+#define CPU_clamp unary                   /* y = min(max(x, lo), hi) */
+#define CPU_sum reduce                    /* kernels/shape.c: y = sum over axes */
+#define CPU_mean reduce                   /* y = mean over axes */
+#define CPU_reshape copy                  /* kernels/shape.c: same elements, new shape */
+#define CPU_flatten copy                  /* same elements, merged axes */
+#define CPU_permute permute               /* y = x with axes permuted */
+#define CPU_concat concat                 /* y = parents joined along axis */
+#define CPU_slice slice                   /* y = x[start:end:step] along axis */
+#define CPU_conv2d conv2d                 /* kernels/conv.c: y = b + sum W x (window) */
+#define CPU_max_pool2d maxpool            /* kernels/pool.c: y = max over the window */
+#define CPU_avg_pool2d avgpool            /* y = mean over the window (padding zeros) */
+#define CPU_global_avg_pool gap           /* y = mean over all positions */
+#define CPU_batch_norm batchnorm          /* kernels/norm.c: y = (x - mean) / sqrt(var + eps) g + b */
+#define CPU_layer_norm layernorm          /* same over the last axis */
+#define CPU_dropout dropout               /* kernels/misc.c: y = x m / (1 - p) */
+#define CPU_embedding embedding           /* y = table[idx] */
+#define CPU_attention attention           /* softmax(Q K^T / sqrt(dh) + mask) V, projected */
+#define CPU_mse_loss mse                  /* kernels/softmax.c: y = mean (a - b)^2 */
+#define CPU_cross_entropy cross_entropy   /* y = mean over rows of -sum t log_softmax(x) */
+#define CPU_FWD(family) CPU_FWD_(family)
+#define CPU_FWD_(family) tl_k_##family##_fwd
+#define CPU_BWD(family) CPU_BWD_(family)
+#define CPU_BWD_(family) tl_k_##family##_bwd
+
 static const tl_backend cpu_backend = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -209,34 +135,18 @@ static const tl_backend cpu_backend = {
     .sgemm = cpu_sgemm,
     .sgemm_st = cpu_sgemm_st,
     .ger_assign = tl_k_linear_ger_assign,
-#define E(op, k) [op] = tl_k_##k##_fwd
-    .forward = {E(TL_OP_LINEAR, linear), E(TL_OP_MATMUL, matmul), E(TL_OP_ADD, binary), E(TL_OP_SUB, binary),
-                E(TL_OP_MUL, binary), E(TL_OP_DIV, binary), E(TL_OP_MAX, binary), E(TL_OP_MIN, binary),
-                E(TL_OP_NEG, unary), E(TL_OP_ABS, unary), E(TL_OP_SQRT, unary), E(TL_OP_EXP, unary),
-                E(TL_OP_LOG, unary), E(TL_OP_RELU, unary), E(TL_OP_LEAKY_RELU, unary), E(TL_OP_SIGMOID, unary),
-                E(TL_OP_TANH, unary), E(TL_OP_GELU, unary), E(TL_OP_SILU, unary), E(TL_OP_CLAMP, unary),
-                E(TL_OP_SOFTMAX, softmax), E(TL_OP_LOG_SOFTMAX, log_softmax), E(TL_OP_SUM, reduce),
-                E(TL_OP_MEAN, reduce), E(TL_OP_RESHAPE, copy), E(TL_OP_FLATTEN, copy), E(TL_OP_PERMUTE, permute),
-                E(TL_OP_CONCAT, concat), E(TL_OP_SLICE, slice), E(TL_OP_CONV2D, conv2d),
-                E(TL_OP_MAX_POOL2D, maxpool), E(TL_OP_AVG_POOL2D, avgpool), E(TL_OP_GLOBAL_AVG_POOL, gap),
-                E(TL_OP_BATCH_NORM, batchnorm), E(TL_OP_LAYER_NORM, layernorm), E(TL_OP_DROPOUT, dropout),
-                E(TL_OP_EMBEDDING, embedding), E(TL_OP_ATTENTION, attention), E(TL_OP_MSE_LOSS, mse),
-                E(TL_OP_CROSS_ENTROPY, cross_entropy)},
-#undef E
-#define E(op, k) [op] = tl_k_##k##_bwd
-    .backward = {E(TL_OP_LINEAR, linear), E(TL_OP_MATMUL, matmul), E(TL_OP_ADD, binary), E(TL_OP_SUB, binary),
-                 E(TL_OP_MUL, binary), E(TL_OP_DIV, binary), E(TL_OP_MAX, binary), E(TL_OP_MIN, binary),
-                 E(TL_OP_NEG, unary), E(TL_OP_ABS, unary), E(TL_OP_SQRT, unary), E(TL_OP_EXP, unary),
-                 E(TL_OP_LOG, unary), E(TL_OP_RELU, unary), E(TL_OP_LEAKY_RELU, unary), E(TL_OP_SIGMOID, unary),
-                 E(TL_OP_TANH, unary), E(TL_OP_GELU, unary), E(TL_OP_SILU, unary), E(TL_OP_CLAMP, unary),
-                 E(TL_OP_SOFTMAX, softmax), E(TL_OP_LOG_SOFTMAX, log_softmax), E(TL_OP_SUM, reduce),
-                 E(TL_OP_MEAN, reduce), E(TL_OP_RESHAPE, copy), E(TL_OP_FLATTEN, copy), E(TL_OP_PERMUTE, permute),
-                 E(TL_OP_CONCAT, concat), E(TL_OP_SLICE, slice), E(TL_OP_CONV2D, conv2d),
-                 E(TL_OP_MAX_POOL2D, maxpool), E(TL_OP_AVG_POOL2D, avgpool), E(TL_OP_GLOBAL_AVG_POOL, gap),
-                 E(TL_OP_BATCH_NORM, batchnorm), E(TL_OP_LAYER_NORM, layernorm), E(TL_OP_DROPOUT, dropout),
-                 E(TL_OP_EMBEDDING, embedding), E(TL_OP_ATTENTION, attention), E(TL_OP_MSE_LOSS, mse),
-                 E(TL_OP_CROSS_ENTROPY, cross_entropy)},
-#undef E
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = CPU_FWD(CPU_##name),
+    .forward =
+        {
+#include "torchlean/ops.def"
+        },
+#undef TL_OP
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = CPU_BWD(CPU_##name),
+    .backward =
+        {
+#include "torchlean/ops.def"
+        },
+#undef TL_OP
 };
 
 const tl_backend *tl_backend_cpu(void) { return &cpu_backend; }
