@@ -1,8 +1,8 @@
 /* ad/ad_rules.h - PRIVATE per-op rules of forward-mode (JVP) and second-order (forward-over-reverse)
- * automatic differentiation, used by the autograd driver (autograd.c).
+ * automatic differentiation, used by the autograd driver (exec/autograd.c).
  *
- * Tangent rule (k_tangent.c):  dy = sum_k J_k dx_k  for node y = f(x_0, ..., x_{n-1}).
- * Second-order rule (k_second.c): with the VJP gx_k = B_k(x, g), the tangent of the reverse pass is
+ * Tangent rule (ad/tangent.c):  dy = sum_k J_k dx_k  for node y = f(x_0, ..., x_{n-1}).
+ * Second-order rule (ad/second.c): with the VJP gx_k = B_k(x, g), the tangent of the reverse pass is
  *   dgx_k = B_k(x, dg) + sum_j [d_{x_j} B_k(x, g)] dx_j;
  * the driver gets the first term from the backend's backward kernel (seed dg) and the rule adds
  * the second.  Both reuse the backend kernels wherever the math allows (linear ops: the forward
@@ -26,6 +26,10 @@ typedef struct tl_adrule {
 tl_code tl_ad_tangent(const tl_adrule *r, float *dy);
 /* Accumulate (+=) the second-order term [d_x B(x, g)] dx into dgin[k] (NULL: not wanted). */
 tl_code tl_ad_second(const tl_adrule *r, float *const *dgin);
+/* 1 when op has a tangent rule (its row in ad/tangent.c) / a second-order rule (ad/second.c);
+ * each rule table has one row per op of ops.def, INPUT and PARAM (leaves) have none. */
+int tl_ad_has_jvp(tl_op op);
+int tl_ad_has_hvp(tl_op op);
 
 /* Run the node's forward / backward kernel on other buffers (node n may be a modified copy of
  * k->n, e.g. without its bias parent).  Forward never fuses relu nor touches the weight store. */
@@ -44,12 +48,12 @@ void tl_ad_norm_group(const float *x, const float *dx, const int64_t *idx, int64
 /* Index lists of the normalisation groups: batch norm channel c (N*S entries), layer norm row r. */
 void tl_ad_bn_index(const tl_node *x, int64_t c, int64_t *idx);
 
-/* Multi-head attention (k_attn_ad.c), d = the 5 parent tangents (the zeros buffer where none):
+/* Multi-head attention (ad/attention.c), d = the 5 parent tangents (the zeros buffer where none):
  * the tangent dy, and the second-order term accumulated into dgin (NULL entries: not wanted). */
 tl_code tl_ad_attention_tangent(const tl_adrule *r, const float *const *d, float *dy);
 tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float *const *dgin);
 
-/* Max pool tangent (k_pool.c): dy[window] = dx[first argmax of x in the window]. */
+/* Max pool tangent (kernels/pool.c): dy[window] = dx[first argmax of x in the window]. */
 tl_code tl_k_maxpool_jvp(const tl_kctx *k, const float *dx, float *dy);
 
 #endif

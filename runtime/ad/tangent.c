@@ -8,7 +8,7 @@
  *    backward (VJP) kernel with seed dx, since J^T dx = J dx;
  *  - scalar outputs (mse, cross entropy): dy = sum_k <VJP_k(1), dx_k>.
  * The rest (mul/div/max/min with broadcasting, log_softmax, max pool, batch/layer norm) are short
- * loops below; multi-head attention is the product rule through its internal steps (k_attn_ad.c). */
+ * loops below; multi-head attention is the product rule through its internal steps (ad/attention.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +258,102 @@ static tl_code layernorm_tangent(const tl_adrule *r, const float *const *d, floa
   return TL_OK;
 }
 
+/* ---- the rules: dy = J dx, d = the parents' tangents (the +0 buffer where zero) ---- */
+
+/* linear in all inputs jointly: dy = f(dx) (the forward kernel on the tangents) */
+static tl_code jvp_linear_map(const tl_adrule *r, const float *const *d, float *dy) {
+  return tl_ad_call_fwd(r->k, r->k->n, d, dy);
+}
+
+/* dy[r, :] = dtable[idx[r], :] (indices have no tangent) */
+static tl_code jvp_embedding(const tl_adrule *r, const float *const *d, float *dy) {
+  const float *in[2] = {r->k->in[0], d[1]};
+  return tl_ad_call_fwd(r->k, r->k->n, in, dy);
+}
+
+/* diagonal Jacobian f'(x), or symmetric (softmax): dy = J^T dx = the VJP with seed dx */
+static tl_code jvp_vjp_seeded(const tl_adrule *r, const float *const *d, float *dy) {
+  const tl_kctx *k = r->k;
+  memset(dy, 0, sizeof(float) * (size_t)k->n->numel);
+  float *gin[1] = {dy};
+  return tl_ad_call_bwd(k, k->n, k->in, k->out, d[0], gin);
+}
+
+static tl_code jvp_binary(const tl_adrule *r, const float *const *d, float *dy) {
+  return binary_tangent(r, d[0], d[1], dy);
+}
+
+static tl_code jvp_log_softmax(const tl_adrule *r, const float *const *d, float *dy) {
+  log_softmax_tangent(r->k, d[0], dy);
+  return TL_OK;
+}
+
+/* argmax fixed: dy = dx at the first maximum of each window */
+static tl_code jvp_max_pool(const tl_adrule *r, const float *const *d, float *dy) {
+  return tl_k_maxpool_jvp(r->k, d[0], dy);
+}
+
+static tl_code jvp_bilinear(const tl_adrule *r, const float *const *d, float *dy) {
+  return bilinear_tangent(r, dy);
+}
+
+static tl_code jvp_scalar(const tl_adrule *r, const float *const *d, float *dy) {
+  return scalar_tangent(r, dy);
+}
+
+/* one row per op of ops.def: a missing row is a compile error; JVP_NONE: no rule (a leaf) */
+typedef tl_code (*tl_jvp_fn)(const tl_adrule *r, const float *const *d, float *dy);
+#define JVP_NONE NULL
+#define JVP_input JVP_NONE                  /* a leaf: the driver seeds its tangent */
+#define JVP_param JVP_NONE                  /* a leaf: the driver seeds its tangent */
+#define JVP_linear jvp_bilinear             /* dy = dx W^T + x dW^T + db */
+#define JVP_matmul jvp_bilinear             /* dy = da b + a db */
+#define JVP_add jvp_linear_map              /* dy = da + db */
+#define JVP_sub jvp_linear_map              /* dy = da - db */
+#define JVP_mul jvp_binary                  /* dy = da b + a db */
+#define JVP_div jvp_binary                  /* dy = (da - y db) / b */
+#define JVP_max jvp_binary                  /* dy = w da + (1 - w) db, w = [a > b] (1/2 on ties) */
+#define JVP_min jvp_binary                  /* dy = w da + (1 - w) db, w = [a < b] (1/2 on ties) */
+#define JVP_neg jvp_linear_map              /* dy = -dx */
+#define JVP_abs jvp_vjp_seeded              /* dy = sign(x) dx */
+#define JVP_sqrt jvp_vjp_seeded             /* dy = dx / (2 y) */
+#define JVP_exp jvp_vjp_seeded              /* dy = y dx */
+#define JVP_log jvp_vjp_seeded              /* dy = dx / x */
+#define JVP_relu jvp_vjp_seeded             /* dy = [y > 0] dx */
+#define JVP_leaky_relu jvp_vjp_seeded       /* dy = (x >= 0 ? 1 : alpha) dx */
+#define JVP_sigmoid jvp_vjp_seeded          /* dy = y (1 - y) dx */
+#define JVP_tanh jvp_vjp_seeded             /* dy = (1 - y^2) dx */
+#define JVP_gelu jvp_vjp_seeded             /* dy = gelu'(x) dx */
+#define JVP_silu jvp_vjp_seeded             /* dy = (s + x s (1 - s)) dx, s = sigmoid(x) */
+#define JVP_softmax jvp_vjp_seeded          /* dy = y (dx - <y, dx>)  (J symmetric) */
+#define JVP_log_softmax jvp_log_softmax     /* dy = dx - <e^y, dx> */
+#define JVP_clamp jvp_vjp_seeded            /* dy = [lo <= x <= hi] dx */
+#define JVP_sum jvp_linear_map              /* dy = sum dx */
+#define JVP_mean jvp_linear_map             /* dy = mean dx */
+#define JVP_reshape jvp_linear_map          /* dy = reshape(dx) */
+#define JVP_flatten jvp_linear_map          /* dy = flatten(dx) */
+#define JVP_permute jvp_linear_map          /* dy = permute(dx) */
+#define JVP_concat jvp_linear_map           /* dy = concat(dx_k) */
+#define JVP_slice jvp_linear_map            /* dy = slice(dx) */
+#define JVP_conv2d jvp_bilinear             /* dy = conv(dx, W) + conv(x, dW) + db */
+#define JVP_max_pool2d jvp_max_pool         /* dy = dx at the window's first argmax */
+#define JVP_avg_pool2d jvp_linear_map       /* dy = avg_pool(dx) */
+#define JVP_global_avg_pool jvp_linear_map  /* dy = mean over positions of dx */
+#define JVP_batch_norm batchnorm_tangent    /* dy = gamma dxhat + xhat dgamma + dbeta */
+#define JVP_layer_norm layernorm_tangent    /* dy = gamma dxhat + xhat dgamma + dbeta */
+#define JVP_dropout jvp_linear_map          /* dy = dx m / (1 - p), the same mask */
+#define JVP_embedding jvp_embedding         /* dy[r, :] = dtable[idx[r], :] */
+#define JVP_attention tl_ad_attention_tangent /* product rule through the heads (ad/attention.c) */
+#define JVP_mse_loss jvp_scalar             /* dy = <2 (a - b) / n, da - db> */
+#define JVP_cross_entropy jvp_scalar        /* dy = sum_k <VJP_k(1), dx_k> */
+#define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = JVP_##name,
+static const tl_jvp_fn jvp_rules[TL_OP_COUNT] = {
+#include "torchlean/ops.def"
+};
+#undef TL_OP
+
+int tl_ad_has_jvp(tl_op op) { return (unsigned)op < TL_OP_COUNT && jvp_rules[op] != NULL; }
+
 tl_code tl_ad_tangent(const tl_adrule *r, float *dy) {
   const tl_kctx *k = r->k;
   const tl_node *n = k->n;
@@ -267,56 +363,13 @@ tl_code tl_ad_tangent(const tl_adrule *r, float *dy) {
     return nomem(k);
   for (int p = 0; p < np; p++) /* zero tangents as a +0 buffer */
     d[p] = r->din[p] ? r->din[p] : r->zeros;
-  tl_code rc = TL_OK;
+  tl_code rc;
   char w[96];
-  switch (n->op) {
-  /* linear in all inputs jointly: dy = f(dx) */
-  case TL_OP_NEG: case TL_OP_ADD: case TL_OP_SUB: case TL_OP_SUM: case TL_OP_MEAN: case TL_OP_RESHAPE:
-  case TL_OP_FLATTEN: case TL_OP_PERMUTE: case TL_OP_CONCAT: case TL_OP_SLICE: case TL_OP_AVG_POOL2D:
-  case TL_OP_GLOBAL_AVG_POOL: case TL_OP_DROPOUT:
-    rc = tl_ad_call_fwd(k, n, d, dy);
-    break;
-  case TL_OP_EMBEDDING: { /* dy[r, :] = dtable[idx[r], :] (indices have no tangent) */
-    const float *in[2] = {k->in[0], d[1]};
-    rc = tl_ad_call_fwd(k, n, in, dy);
-    break;
-  }
-  /* diagonal Jacobian f'(x), or symmetric (softmax): dy = J^T dx = the VJP with seed dx */
-  case TL_OP_ABS: case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_LOG: case TL_OP_RELU: case TL_OP_LEAKY_RELU:
-  case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_GELU: case TL_OP_SILU: case TL_OP_CLAMP: case TL_OP_SOFTMAX: {
-    memset(dy, 0, sizeof(float) * (size_t)n->numel);
-    float *gin[1] = {dy};
-    rc = tl_ad_call_bwd(k, n, k->in, k->out, d[0], gin);
-    break;
-  }
-  case TL_OP_MUL: case TL_OP_DIV: case TL_OP_MAX: case TL_OP_MIN:
-    rc = binary_tangent(r, d[0], d[1], dy);
-    break;
-  case TL_OP_LOG_SOFTMAX:
-    log_softmax_tangent(k, d[0], dy);
-    break;
-  case TL_OP_MAX_POOL2D: /* argmax fixed: dy = dx at the first maximum */
-    rc = tl_k_maxpool_jvp(k, d[0], dy);
-    break;
-  case TL_OP_LINEAR: case TL_OP_MATMUL: case TL_OP_CONV2D:
-    rc = bilinear_tangent(r, dy);
-    break;
-  case TL_OP_MSE_LOSS: case TL_OP_CROSS_ENTROPY:
-    rc = scalar_tangent(r, dy);
-    break;
-  case TL_OP_BATCH_NORM:
-    rc = batchnorm_tangent(r, d, dy);
-    break;
-  case TL_OP_LAYER_NORM:
-    rc = layernorm_tangent(r, d, dy);
-    break;
-  case TL_OP_ATTENTION:
-    rc = tl_ad_attention_tangent(r, d, dy);
-    break;
-  default:
+  if (tl_ad_has_jvp(n->op))
+    rc = jvp_rules[n->op](r, d, dy);
+  else
     rc = tl_fail(k->st, TL_EUNSUPPORTED, "%s: forward-mode autodiff has no tangent rule for this op",
                  tl_node_where(k, w, sizeof w));
-  }
   if (d != dl)
     free((void *)d);
   return rc;
