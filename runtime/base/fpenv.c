@@ -1,7 +1,7 @@
 /* base/fpenv.c - does this thread flush subnormals to zero?  The f32-any models assume gradual
  * underflow; a process started with fast-math startup code (or CUDA --ftz) breaks that.
- * Declared in torchlean/floats.h; lives in the runtime (no MPFR) so verify/ can use it. */
-#include "torchlean/floats.h"
+ * Declared in torchlean/fpenv.h; lives in the runtime (no MPFR) so verify/ can use it. */
+#include "torchlean/fpenv.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>

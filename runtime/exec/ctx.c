@@ -2,7 +2,7 @@
  * Errors are sticky: after the first failure every builder returns -1 and does nothing. */
 #include <string.h>
 
-#include "torchlean/exec.h"
+#include "exec/exec_internal.h"
 
 void tl_ctx_init(tl_ctx *c, tl_graph *g, tl_exec *exec) {
   c->g = g;

@@ -19,6 +19,9 @@ typedef struct tl_exec_env {
  * Node values come from tl_exec_value (NULL when not kept: the driver recomputes them). */
 tl_code tl_exec_env_get(tl_exec *e, tl_exec_env *env, tl_status *st);
 
+/* Eager mode: run node `id` now (called by the tl_ctx op functions, exec/ctx.c). */
+tl_code tl_exec_run_node(tl_exec *e, int id, tl_status *st);
+
 /* ---- what an optimizer may fuse (optim.c: tl_optim_step_exec) ----
  * A backward after tl_exec_zero_grad may leave the weight cotangent of a batch-1 linear (assigned,
  * FAST kernels) as rank-1 factors: grad[o*I + i] = +0 + g[o] x[i] (the bits tl_k_linear_bwd would

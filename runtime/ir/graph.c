@@ -1,6 +1,5 @@
 /* ir/graph.c - building, copying and validating the graph IR (see graph.h). */
 #include "torchlean/graph.h"
-#include "torchlean/exec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
