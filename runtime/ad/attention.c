@@ -134,56 +134,62 @@ tl_code tl_ad_attention_tangent(const tl_adrule *r, const float *const *d, float
   return TL_OK;
 }
 
-tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float *const *dgin) {
-  const tl_kctx *k = r->k;
-  adat a;
-  TL_TRY(adat_forward(k, d, &a));
-  const float *g = k->gout, *x = k->in[0], *win = k->in[1], *wout = k->in[3];
-  const float *dx = d[0], *dwin = d[1], *dwout = d[3];
-  int64_t NL = a.NL, E = a.E, E3 = 3 * E, L = a.L, dh = a.dh;
-  size_t no = (size_t)(NL * E), nq = (size_t)(NL * E3);
-  double *gO = calloc(2 * no + 2 * nq + 2 * (size_t)L + (size_t)(E3 * E) + 1, sizeof(double));
-  if (!gO) {
-    adat_free(&a);
-    return nomem(k);
-  }
-  double *dgO = gO + no, *gq = dgO + no, *dgq = gq + nq, *gp = dgq + nq, *dgp = gp + L, *acc = dgp + L;
-  if (dgin[3]) { /* d gW_out[c,i] = sum_r g[r,c] dO[r,i] */
-    memset(acc, 0, sizeof(double) * (size_t)(E * E));
-    for (int64_t rr = 0; rr < NL; rr++)
-      for (int64_t c = 0; c < E; c++) {
-        double gc = g[rr * E + c];
-        for (int64_t i = 0; i < E; i++)
-          acc[c * E + i] += gc * a.dO[rr * E + i];
-      }
-    for (int64_t j = 0; j < E * E; j++)
-      dgin[3][j] += (float)acc[j];
-  }
-  if (!dgin[0] && !dgin[1] && !dgin[2]) {
-    free(gO);
-    adat_free(&a);
-    return TL_OK;
-  }
-  for (int64_t rr = 0; rr < NL; rr++) /* gO = g W_out, dgO = g dW_out */
+/* the VJP's intermediates and their tangents (one allocation, owned by the caller) */
+typedef struct adsec {
+  double *gO, *dgO; /* NL x E: output cotangent through W_out */
+  double *gq, *dgq; /* NL x 3E: cotangents of q, k, v */
+  double *gp, *dgp; /* L: one row of gp_ij */
+  double *acc;      /* 3E x E accumulator */
+} adsec;
+
+/* d gW_out[c,i] = sum_r g[r,c] dO[r,i] */
+static void second_wout(const tl_kctx *k, const adat *a, const adsec *b, float *dgw) {
+  const float *g = k->gout;
+  int64_t NL = a->NL, E = a->E;
+  double *acc = b->acc;
+  memset(acc, 0, sizeof(double) * (size_t)(E * E));
+  for (int64_t rr = 0; rr < NL; rr++)
+    for (int64_t c = 0; c < E; c++) {
+      double gc = g[rr * E + c];
+      for (int64_t i = 0; i < E; i++)
+        acc[c * E + i] += gc * a->dO[rr * E + i];
+    }
+  for (int64_t j = 0; j < E * E; j++)
+    dgw[j] += (float)acc[j];
+}
+
+/* gO = g W_out, dgO = g dW_out */
+static void second_gO(const tl_kctx *k, const float *dwout, const adat *a, const adsec *b) {
+  const float *g = k->gout, *wout = k->in[3];
+  int64_t NL = a->NL, E = a->E;
+  double *gO = b->gO, *dgO = b->dgO;
+  for (int64_t rr = 0; rr < NL; rr++)
     for (int64_t i = 0; i < E; i++) {
       double s = 0, ds = 0;
       for (int64_t c = 0; c < E; c++)
         s += (double)g[rr * E + c] * wout[c * E + i], ds += (double)g[rr * E + c] * dwout[c * E + i];
       gO[rr * E + i] = s, dgO[rr * E + i] = ds;
     }
-  for (int64_t n = 0; n < a.N; n++)
-    for (int64_t h = 0; h < a.H; h++) {
-      const double *P = a.P + (n * a.H + h) * L * L, *dP = a.dP + (n * a.H + h) * L * L;
+}
+
+/* per head: gp, t, gs and their tangents, accumulated into gq (gq, gk, gv) and dgq */
+static void second_heads(const adat *a, const adsec *b) {
+  int64_t E = a->E, E3 = 3 * E, L = a->L, dh = a->dh;
+  const double *gO = b->gO, *dgO = b->dgO;
+  double *gq = b->gq, *dgq = b->dgq, *gp = b->gp, *dgp = b->dgp;
+  for (int64_t n = 0; n < a->N; n++)
+    for (int64_t h = 0; h < a->H; h++) {
+      const double *P = a->P + (n * a->H + h) * L * L, *dP = a->dP + (n * a->H + h) * L * L;
       for (int64_t i = 0; i < L; i++) {
-        int64_t jmax = a.causal ? i + 1 : L, ri = (n * L + i) * E3 + h * dh;
+        int64_t jmax = a->causal ? i + 1 : L, ri = (n * L + i) * E3 + h * dh;
         const double *go = gO + (n * L + i) * E + h * dh, *dgo = dgO + (n * L + i) * E + h * dh;
         double t = 0, dt = 0;
         for (int64_t j = 0; j < jmax; j++) {
           int64_t vj = (n * L + j) * E3 + 2 * E + h * dh;
           double s = 0, ds = 0, p = P[i * L + j], dp = dP[i * L + j];
           for (int64_t e = 0; e < dh; e++) {
-            s += go[e] * a.qkv[vj + e];
-            ds += dgo[e] * a.qkv[vj + e] + go[e] * a.dqkv[vj + e];
+            s += go[e] * a->qkv[vj + e];
+            ds += dgo[e] * a->qkv[vj + e] + go[e] * a->dqkv[vj + e];
             gq[vj + e] += p * go[e];                /* gv_j */
             dgq[vj + e] += dp * go[e] + p * dgo[e]; /* dgv_j */
           }
@@ -192,17 +198,25 @@ tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float 
         }
         for (int64_t j = 0; j < jmax; j++) {
           double p = P[i * L + j], dp = dP[i * L + j];
-          double gs = a.c * p * (gp[j] - t), dgs = a.c * (dp * (gp[j] - t) + p * (dgp[j] - dt));
+          double gs = a->c * p * (gp[j] - t), dgs = a->c * (dp * (gp[j] - t) + p * (dgp[j] - dt));
           int64_t kj = (n * L + j) * E3 + E + h * dh;
           for (int64_t e = 0; e < dh; e++) {
-            gq[ri + e] += gs * a.qkv[kj + e];
-            dgq[ri + e] += dgs * a.qkv[kj + e] + gs * a.dqkv[kj + e];
-            gq[kj + e] += gs * a.qkv[ri + e];
-            dgq[kj + e] += dgs * a.qkv[ri + e] + gs * a.dqkv[ri + e];
+            gq[ri + e] += gs * a->qkv[kj + e];
+            dgq[ri + e] += dgs * a->qkv[kj + e] + gs * a->dqkv[kj + e];
+            gq[kj + e] += gs * a->qkv[ri + e];
+            dgq[kj + e] += dgs * a->qkv[ri + e] + gs * a->dqkv[ri + e];
           }
         }
       }
     }
+}
+
+/* dgx = dgqkv W_in + gqkv dW_in, dgW_in = dgqkv^T x + gqkv^T dx, dgb_in = colsum dgqkv */
+static void second_in(const tl_kctx *k, const float *const *d, const adat *a, const adsec *b, float *const *dgin) {
+  const float *x = k->in[0], *win = k->in[1], *dx = d[0], *dwin = d[1];
+  int64_t NL = a->NL, E = a->E, E3 = 3 * E;
+  const double *gq = b->gq, *dgq = b->dgq;
+  double *acc = b->acc;
   if (dgin[0]) /* dgx = dgqkv W_in + gqkv dW_in */
     for (int64_t rr = 0; rr < NL; rr++) {
       memset(acc, 0, sizeof(double) * (size_t)E);
@@ -232,7 +246,29 @@ tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float 
         s += dgq[rr * E3 + c];
       dgin[2][c] += (float)s;
     }
-  free(gO);
+}
+
+tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float *const *dgin) {
+  const tl_kctx *k = r->k;
+  adat a;
+  TL_TRY(adat_forward(k, d, &a));
+  int64_t NL = a.NL, E = a.E, E3 = 3 * E, L = a.L;
+  size_t no = (size_t)(NL * E), nq = (size_t)(NL * E3);
+  adsec b;
+  b.gO = calloc(2 * no + 2 * nq + 2 * (size_t)L + (size_t)(E3 * E) + 1, sizeof(double));
+  if (!b.gO) {
+    adat_free(&a);
+    return nomem(k);
+  }
+  b.dgO = b.gO + no, b.gq = b.dgO + no, b.dgq = b.gq + nq, b.gp = b.dgq + nq, b.dgp = b.gp + L, b.acc = b.dgp + L;
+  if (dgin[3])
+    second_wout(k, &a, &b, dgin[3]);
+  if (dgin[0] || dgin[1] || dgin[2]) {
+    second_gO(k, d[3], &a, &b);
+    second_heads(&a, &b);
+    second_in(k, d, &a, &b, dgin);
+  }
+  free(b.gO);
   adat_free(&a);
   return TL_OK;
 }

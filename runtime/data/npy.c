@@ -307,11 +307,10 @@ static void fortran_to_c(unsigned char *dst, const unsigned char *src, int ndim,
   }
 }
 
-tl_code tl_npy_read_mem(const void *buf, size_t len, const char *name, tl_tensor **out, tl_status *st) {
-  *out = NULL;
-  const unsigned char *b = buf;
-  if (!name)
-    name = "<memory>";
+/* The fixed part of an NPY file: magic, version, header length (and, before version 3, an ASCII
+ * header): the header is bytes [*hstart, *hstart + *hlen). */
+static tl_code npy_preamble(const unsigned char *b, size_t len, const char *name, size_t *hstart_out,
+                            size_t *hlen_out, tl_status *st) {
   if (len < NPY_MAGIC_LEN || memcmp(b, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
     return tl_fail(st, TL_EFORMAT, "%s: byte 0: bad magic (not an NPY file)", name);
   if (len < 8)
@@ -334,6 +333,17 @@ tl_code tl_npy_read_mem(const void *buf, size_t len, const char *name, tl_tensor
       if (b[hstart + i] >= 0x80)
         return tl_fail(st, TL_EFORMAT, "%s: byte %zu: non-ASCII byte 0x%02x in a version %d header", name,
                        hstart + i, b[hstart + i], major);
+  *hstart_out = hstart, *hlen_out = hlen;
+  return TL_OK;
+}
+
+tl_code tl_npy_read_mem(const void *buf, size_t len, const char *name, tl_tensor **out, tl_status *st) {
+  *out = NULL;
+  const unsigned char *b = buf;
+  if (!name)
+    name = "<memory>";
+  size_t hstart = 0, hlen = 0;
+  TL_TRY(npy_preamble(b, len, name, &hstart, &hlen, st));
   npy_parser p = {b + hstart, hlen, 0, hstart, name, st};
   npy_header h = {TL_F32, 0, 0, 0, NULL};
   tl_code rc = parse_header(&p, &h);

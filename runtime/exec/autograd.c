@@ -64,6 +64,80 @@ static const float **parent_vals(const ad *a, int id, const float **buf) {
   return in;
 }
 
+/* a->in[i] = node i depends on wrt (a differentiable path) and feeds out (feed: scratch, zeroed) */
+static void ad_mark_path(ad *a, int out, int wrt, unsigned char *feed) {
+  const tl_graph *g = a->g;
+  feed[out] = 1;
+  for (int i = out; i >= 0; i--)
+    if (feed[i])
+      for (int k = 0; k < g->nodes[i].nparents; k++)
+        if (diff_parent(&g->nodes[i], k))
+          feed[g->nodes[i].parents[k]] = 1;
+  if (wrt <= out && feed[wrt]) {
+    a->in[wrt] = 1;
+    for (int i = wrt + 1; i <= out; i++) {
+      const tl_node *n = &g->nodes[i];
+      if (!feed[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
+        continue;
+      for (int k = 0; k < n->nparents && !a->in[i]; k++)
+        a->in[i] = diff_parent(n, k) && a->in[n->parents[k]];
+    }
+  }
+}
+
+/* values: the rules read a node's parents and its output; vneed[i] = node i's value is read, a->val
+ * the exec's kept values (a node without one needs its parents' values to be recomputed) */
+static tl_code ad_find_values(ad *a, int out, int wrt, unsigned char *vneed, tl_status *st) {
+  const tl_graph *g = a->g;
+  for (int i = 0; i <= out; i++)
+    if (a->in[i] && i != wrt) {
+      vneed[i] = 1;
+      for (int k = 0; k < g->nodes[i].nparents; k++)
+        vneed[g->nodes[i].parents[k]] = 1;
+    }
+  for (int i = out; i >= 0; i--) {
+    if (!vneed[i])
+      continue;
+    const tl_node *n = &g->nodes[i];
+    a->val[i] = tl_exec_value(a->e, i);
+    if (a->val[i])
+      continue;
+    if (n->op == TL_OP_INPUT)
+      return tl_fail(st, TL_EARG, "autograd: input '%s' (node %d) has no value (call tl_exec_set_input and forward)",
+                     n->name, i);
+    for (int k = 0; k < n->nparents; k++) /* recomputed below: its parents too */
+      vneed[n->parents[k]] = 1;
+  }
+  return TL_OK;
+}
+
+/* recompute, in node order with the same kernels, the needed values a compiled plan dropped */
+static tl_code ad_recompute(ad *a, int out, const unsigned char *vneed, tl_status *st) {
+  const tl_graph *g = a->g;
+  tl_code rc = TL_OK;
+  for (int i = 0; i <= out && rc == TL_OK; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (!vneed[i] || a->val[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
+      continue;
+    if (!(a->vown[i] = malloc(sizeof(float) * (size_t)(n->numel ? n->numel : 1))))
+      return tl_fail(st, TL_ENOMEM, "node %d (%s): out of memory for a recomputed value", i, opname(g, i));
+    const float *buf[8], **inv = parent_vals(a, i, buf);
+    for (int k = 0; inv && k < n->nparents && rc == TL_OK; k++)
+      if (!inv[k])
+        rc = tl_fail(st, TL_EARG, "node %d (%s): parent node %d has no value", i, opname(g, i), n->parents[k]);
+    if (!inv)
+      rc = tl_fail(st, TL_ENOMEM, "autograd: out of memory");
+    if (rc == TL_OK) {
+      tl_kctx k = kctx_of(a, i, inv);
+      rc = tl_ad_call_fwd(&k, n, inv, a->vown[i]);
+    }
+    if (inv && inv != buf)
+      free((void *)inv);
+    a->val[i] = a->vown[i];
+  }
+  return rc;
+}
+
 /* set up: which nodes matter, their values (recomputing what a compiled plan dropped) */
 static tl_code ad_init(ad *a, tl_exec *e, int out, int wrt, tl_status *st) {
   memset(a, 0, sizeof *a);
@@ -88,70 +162,12 @@ static tl_code ad_init(ad *a, tl_exec *e, int out, int wrt, tl_status *st) {
   tl_code rc = TL_OK;
   if (!a->in || !a->val || !a->vown || !a->dv || !a->zeros || !feed || !vneed) {
     rc = tl_fail(st, TL_ENOMEM, "autograd: out of memory");
-    goto done;
+  } else {
+    ad_mark_path(a, out, wrt, feed);
+    rc = ad_find_values(a, out, wrt, vneed, st);
+    if (rc == TL_OK)
+      rc = ad_recompute(a, out, vneed, st);
   }
-  /* in = depends on wrt (a differentiable path) and feeds out */
-  feed[out] = 1;
-  for (int i = out; i >= 0; i--)
-    if (feed[i])
-      for (int k = 0; k < g->nodes[i].nparents; k++)
-        if (diff_parent(&g->nodes[i], k))
-          feed[g->nodes[i].parents[k]] = 1;
-  if (wrt <= out && feed[wrt]) {
-    a->in[wrt] = 1;
-    for (int i = wrt + 1; i <= out; i++) {
-      const tl_node *n = &g->nodes[i];
-      if (!feed[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
-        continue;
-      for (int k = 0; k < n->nparents && !a->in[i]; k++)
-        a->in[i] = diff_parent(n, k) && a->in[n->parents[k]];
-    }
-  }
-  /* values: the rules read a node's parents and its output */
-  for (int i = 0; i <= out; i++)
-    if (a->in[i] && i != wrt) {
-      vneed[i] = 1;
-      for (int k = 0; k < g->nodes[i].nparents; k++)
-        vneed[g->nodes[i].parents[k]] = 1;
-    }
-  for (int i = out; i >= 0; i--) {
-    if (!vneed[i])
-      continue;
-    const tl_node *n = &g->nodes[i];
-    a->val[i] = tl_exec_value(e, i);
-    if (a->val[i])
-      continue;
-    if (n->op == TL_OP_INPUT) {
-      rc = tl_fail(st, TL_EARG, "autograd: input '%s' (node %d) has no value (call tl_exec_set_input and forward)",
-                   n->name, i);
-      goto done;
-    }
-    for (int k = 0; k < n->nparents; k++) /* recomputed below: its parents too */
-      vneed[n->parents[k]] = 1;
-  }
-  for (int i = 0; i <= out && rc == TL_OK; i++) {
-    const tl_node *n = &g->nodes[i];
-    if (!vneed[i] || a->val[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
-      continue;
-    if (!(a->vown[i] = malloc(sizeof(float) * (size_t)(n->numel ? n->numel : 1)))) {
-      rc = tl_fail(st, TL_ENOMEM, "node %d (%s): out of memory for a recomputed value", i, opname(g, i));
-      break;
-    }
-    const float *buf[8], **inv = parent_vals(a, i, buf);
-    for (int k = 0; inv && k < n->nparents && rc == TL_OK; k++)
-      if (!inv[k])
-        rc = tl_fail(st, TL_EARG, "node %d (%s): parent node %d has no value", i, opname(g, i), n->parents[k]);
-    if (!inv)
-      rc = tl_fail(st, TL_ENOMEM, "autograd: out of memory");
-    if (rc == TL_OK) {
-      tl_kctx k = kctx_of(a, i, inv);
-      rc = tl_ad_call_fwd(&k, n, inv, a->vown[i]);
-    }
-    if (inv && inv != buf)
-      free((void *)inv);
-    a->val[i] = a->vown[i];
-  }
-done:
   free(feed);
   free(vneed);
   return rc;

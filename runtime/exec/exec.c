@@ -261,37 +261,42 @@ void tl_exec_reset(tl_exec *e, int first) {
 /* ---- compiled plan ------------------------------------------------------------------------ */
 static int is_fusable_src(tl_op op) { return op == TL_OP_LINEAR || op == TL_OP_CONV2D; }
 
-tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
-  tl_graph *g = e->g;
+/* planning scratch, one entry per node (buffers: per pool buffer) */
+typedef struct plan_tmp {
+  int *nuse;             /* consumers of node i */
+  int *last;             /* position of node i's last read */
+  int *fre;              /* free list of pool buffers */
+  int64_t *psize;        /* floats of pool buffer b */
+  unsigned char *isout;  /* node i is a graph output */
+  unsigned char *rel;    /* node i's buffer went back to the free list */
+} plan_tmp;
+
+/* consumer counts; fusion: linear/conv (+bias) + relu when the pre-activation is used only by
+ * that relu */
+static void plan_fuse(tl_exec *e, plan_tmp *t) {
+  const tl_graph *g = e->g;
   int N = g->nnodes;
-  TL_TRY(grow(e, N, st));
-  free_pool(e);
-  int *nuse = calloc((size_t)N + 1, sizeof *nuse), *last = calloc((size_t)N + 1, sizeof *last);
-  int *fre = calloc((size_t)N + 1, sizeof *fre);
-  int64_t *psize = calloc((size_t)N + 1, sizeof *psize);
-  unsigned char *isout = calloc((size_t)N + 1, 1), *rel = calloc((size_t)N + 1, 1);
-  tl_code rc = TL_OK;
-  if (!nuse || !last || !fre || !psize || !isout || !rel) {
-    rc = tl_fail(st, TL_ENOMEM, "exec: out of memory while planning");
-    goto done;
-  }
   for (int i = 0; i < g->noutputs; i++)
-    isout[g->outputs[i]] = 1;
+    t->isout[g->outputs[i]] = 1;
   for (int i = 0; i < N; i++) {
-    e->fuse_src[i] = -1, e->fused[i] = 0, e->keep[i] = 0, e->buf_of[i] = -1, last[i] = -1;
+    e->fuse_src[i] = -1, e->fused[i] = 0, e->keep[i] = 0, e->buf_of[i] = -1, t->last[i] = -1;
     for (int k = 0; k < g->nodes[i].nparents; k++)
-      nuse[g->nodes[i].parents[k]]++;
+      t->nuse[g->nodes[i].parents[k]]++;
   }
-  /* fusion: linear/conv (+bias) + relu when the pre-activation is used only by that relu */
   for (int i = 0; i < N; i++) {
     const tl_node *n = &g->nodes[i];
     if (n->op != TL_OP_RELU)
       continue;
     int s = n->parents[0];
-    if (is_fusable_src(g->nodes[s].op) && nuse[s] == 1 && !isout[s])
+    if (is_fusable_src(g->nodes[s].op) && t->nuse[s] == 1 && !t->isout[s])
       e->fuse_src[i] = s, e->fused[s] = 1;
   }
-  /* last use position (a fused node's parents are read when its relu runs) */
+}
+
+/* last use position (a fused node's parents are read when its relu runs) */
+static void plan_last_use(tl_exec *e, plan_tmp *t) {
+  const tl_graph *g = e->g;
+  int N = g->nnodes;
   for (int i = 0; i < N; i++) {
     const tl_node *n = &g->nodes[i];
     int pos = i;
@@ -302,13 +307,17 @@ tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
           break;
         }
     for (int k = 0; k < n->nparents; k++)
-      if (last[n->parents[k]] < pos)
-        last[n->parents[k]] = pos;
+      if (t->last[n->parents[k]] < pos)
+        t->last[n->parents[k]] = pos;
   }
-  /* what must stay: outputs, unconsumed nodes, and (with gradients) what backward reads */
-  for (int i = 0; i < N; i++) {
+}
+
+/* what must stay: outputs, unconsumed nodes, and (with gradients) what backward reads */
+static void plan_keep(tl_exec *e, const plan_tmp *t) {
+  const tl_graph *g = e->g;
+  for (int i = 0; i < g->nnodes; i++) {
     const tl_node *n = &g->nodes[i];
-    if (isout[i] || nuse[i] == 0)
+    if (t->isout[i] || t->nuse[i] == 0)
       e->keep[i] = 1;
     if (e->grad_enabled) {
       if (tl_op_bwd_needs_out(n->op))
@@ -318,52 +327,78 @@ tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
           e->keep[n->parents[k]] = 1;
     }
   }
-  /* buffer assignment with reuse (best fit from the free list) */
+}
+
+/* buffer assignment with reuse (best fit from the free list); returns the number of buffers */
+static int plan_buffers(tl_exec *e, plan_tmp *t) {
+  const tl_graph *g = e->g;
   int nfree = 0, npool = 0;
-  for (int i = 0; i < N && rc == TL_OK; i++) {
+  for (int i = 0; i < g->nnodes; i++) {
     const tl_node *n = &g->nodes[i];
     if (n->op == TL_OP_PARAM || n->op == TL_OP_INPUT || e->fused[i])
       continue;
     int best = -1;
     for (int f = 0; f < nfree; f++)
-      if (psize[fre[f]] >= n->numel && (best < 0 || psize[fre[f]] < psize[fre[best]]))
+      if (t->psize[t->fre[f]] >= n->numel && (best < 0 || t->psize[t->fre[f]] < t->psize[t->fre[best]]))
         best = f;
     int b;
     if (best >= 0) {
-      b = fre[best];
-      fre[best] = fre[--nfree];
+      b = t->fre[best];
+      t->fre[best] = t->fre[--nfree];
     } else {
       b = npool++;
-      psize[b] = n->numel;
+      t->psize[b] = n->numel;
     }
     e->buf_of[i] = b;
     int src = e->fuse_src[i] >= 0 ? e->fuse_src[i] : i;
     const tl_node *sn = &g->nodes[src];
     for (int k = 0; k < sn->nparents; k++) {
       int p = sn->parents[k];
-      if (e->buf_of[p] >= 0 && last[p] == i && !e->keep[p] && !rel[p]) {
-        rel[p] = 1;
-        fre[nfree++] = e->buf_of[p];
+      if (e->buf_of[p] >= 0 && t->last[p] == i && !e->keep[p] && !t->rel[p]) {
+        t->rel[p] = 1;
+        t->fre[nfree++] = e->buf_of[p];
       }
     }
   }
-  if (rc == TL_OK) {
-    e->pool = calloc((size_t)npool + 1, sizeof *e->pool);
-    if (!e->pool)
-      rc = tl_fail(st, TL_ENOMEM, "exec: out of memory while planning");
-    for (int b = 0; rc == TL_OK && b < npool; b++) {
-      e->pool[b] = e->be->alloc((size_t)(psize[b] ? psize[b] : 1) * sizeof(float));
-      e->npool = b + 1;
-      if (!e->pool[b])
-        rc = tl_fail(st, TL_ENOMEM, "exec: out of memory for planned buffers");
-    }
+  return npool;
+}
+/* the planned buffers (psize[b] floats each) */
+static tl_code plan_alloc(tl_exec *e, const int64_t *psize, int npool, tl_status *st) {
+  tl_code rc = TL_OK;
+  e->pool = calloc((size_t)npool + 1, sizeof *e->pool);
+  if (!e->pool)
+    rc = tl_fail(st, TL_ENOMEM, "exec: out of memory while planning");
+  for (int b = 0; rc == TL_OK && b < npool; b++) {
+    e->pool[b] = e->be->alloc((size_t)(psize[b] ? psize[b] : 1) * sizeof(float));
+    e->npool = b + 1;
+    if (!e->pool[b])
+      rc = tl_fail(st, TL_ENOMEM, "exec: out of memory for planned buffers");
+  }
+  return rc;
+}
+
+tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
+  tl_graph *g = e->g;
+  int N = g->nnodes;
+  TL_TRY(grow(e, N, st));
+  free_pool(e);
+  plan_tmp t = {.nuse = calloc((size_t)N + 1, sizeof(int)), .last = calloc((size_t)N + 1, sizeof(int)),
+                .fre = calloc((size_t)N + 1, sizeof(int)), .psize = calloc((size_t)N + 1, sizeof(int64_t)),
+                .isout = calloc((size_t)N + 1, 1), .rel = calloc((size_t)N + 1, 1)};
+  tl_code rc = TL_OK;
+  if (!t.nuse || !t.last || !t.fre || !t.psize || !t.isout || !t.rel) {
+    rc = tl_fail(st, TL_ENOMEM, "exec: out of memory while planning");
+  } else {
+    plan_fuse(e, &t);
+    plan_last_use(e, &t);
+    plan_keep(e, &t);
+    rc = plan_alloc(e, t.psize, plan_buffers(e, &t), st);
   }
   if (rc == TL_OK) {
     e->planned_n = N;
     e->planned_grad = e->grad_enabled;
   }
-done:
-  free(nuse); free(last); free(fre); free(psize); free(isout); free(rel);
+  free(t.nuse); free(t.last); free(t.fre); free(t.psize); free(t.isout); free(t.rel);
   return rc;
 }
 
@@ -499,8 +534,8 @@ static tl_code ensure_pgrad(tl_exec *e, tl_status *st) {
   return TL_OK;
 }
 
-/* Reverse sweep; force_wrt >= 0 forces gradients for that node even if it is an INPUT. */
-static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumulate, int force_wrt, tl_status *st) {
+/* backward phase 1: the arguments and the state a backward from `out` needs */
+static tl_code bwd_check(tl_exec *e, int out, const float *seed, tl_status *st) {
   tl_graph *g = e->g;
   if (out < 0 || out >= g->nnodes)
     return tl_fail(st, TL_EARG, "exec: backward from node %d, which does not exist", out);
@@ -513,7 +548,13 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
   if (!seed && on->numel != 1)
     return tl_fail(st, TL_EARG, "exec: backward from node %d (%s) of %lld elements needs a seed", out,
                    opname(g, out), (long long)on->numel);
-  /* nodes on a path to out */
+  return TL_OK;
+}
+
+/* backward phase 2: need[i] = node i is on a path to out (and, without input gradients, above a
+ * wanted leaf) */
+static void bwd_mark_needed(tl_exec *e, int out, int force_wrt) {
+  const tl_graph *g = e->g;
   memset(e->need, 0, (size_t)e->cap);
   e->need[out] = 1;
   for (int i = out; i >= 0; i--) {
@@ -541,13 +582,13 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
         any = e->need[n->parents[k]] && !(n->op == TL_OP_EMBEDDING && k == 0);
       e->need[i] = (unsigned char)any;
     }
-  /* PARAM cotangents accumulate straight into the flat buffer when it is known to be zero:
-   * the same additions from the same +0 start, so the same bits as a separate buffer + copy */
-  if (accumulate && e->ndefer) /* this backward adds onto the previous gradients */
-    defer_materialize_all(e);
-  int inplace = accumulate && e->pgrad_zero && e->npgrad >= g->nweights;
-  /* a cotangent written by exactly one backward call (parent 0 of an op whose kernel can assign)
-   * is not zeroed first: that kernel writes +0 + its contribution, the same bits */
+}
+
+/* backward phase 3: a cotangent written by exactly one backward call (parent 0 of an op whose
+ * kernel can assign) is not zeroed first: that kernel writes +0 + its contribution, the same bits.
+ * gsole[p] = that consumer, -1 none, -2 several (or an input) */
+static void bwd_mark_sole(tl_exec *e, int out) {
+  const tl_graph *g = e->g;
   for (int i = 0; i <= out; i++)
     e->gsole[i] = -1;
   for (int i = 0; i <= out; i++) {
@@ -569,37 +610,45 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       e->gsole[p] = e->gsole[p] == -1 && k == 0 && tl_op_bwd_can_assign(n->op) ? i : -2;
     }
   }
-  if (accumulate && !inplace)
-    pgrad_materialize(e);
-  if (inplace && e->pgrad_zero == 2) { /* clear pgrad except the regions a kernel assigns */
-    int64_t lo[64], hi[64];
-    int na = 0, over = 0;
-    for (int i = 0; i < out; i++) {
-      const tl_node *n = &g->nodes[i];
-      if (!e->need[i] || n->op != TL_OP_PARAM || e->gsole[i] < 0 || n->numel <= 0)
-        continue;
-      if (na == 64) {
-        over = 1;
-        break;
-      }
-      int j = na++;
-      for (; j > 0 && lo[j - 1] > n->woff; j--)
-        lo[j] = lo[j - 1], hi[j] = hi[j - 1];
-      lo[j] = n->woff, hi[j] = n->woff + n->numel;
+}
+
+/* backward phase 4 (in place, lazily zeroed pgrad): clear pgrad except the regions a kernel
+ * assigns */
+static void bwd_clear_pgrad(tl_exec *e, int out) {
+  const tl_graph *g = e->g;
+  int64_t lo[64], hi[64];
+  int na = 0, over = 0;
+  for (int i = 0; i < out; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (!e->need[i] || n->op != TL_OP_PARAM || e->gsole[i] < 0 || n->numel <= 0)
+      continue;
+    if (na == 64) {
+      over = 1;
+      break;
     }
-    if (over) {
-      pgrad_materialize(e); /* assigning over +0 gives the same bits */
-    } else {
-      int64_t at = 0;
-      for (int j = 0; j <= na; j++) {
-        int64_t end = j < na ? lo[j] : e->npgrad;
-        if (end > at)
-          memset(e->pgrad + at, 0, (size_t)(end - at) * sizeof *e->pgrad);
-        if (j < na && hi[j] > at)
-          at = hi[j];
-      }
-    }
+    int j = na++;
+    for (; j > 0 && lo[j - 1] > n->woff; j--)
+      lo[j] = lo[j - 1], hi[j] = hi[j - 1];
+    lo[j] = n->woff, hi[j] = n->woff + n->numel;
   }
+  if (over) {
+    pgrad_materialize(e); /* assigning over +0 gives the same bits */
+    return;
+  }
+  int64_t at = 0;
+  for (int j = 0; j <= na; j++) {
+    int64_t end = j < na ? lo[j] : e->npgrad;
+    if (end > at)
+      memset(e->pgrad + at, 0, (size_t)(end - at) * sizeof *e->pgrad);
+    if (j < na && hi[j] > at)
+      at = hi[j];
+  }
+}
+
+/* backward phase 5: cotangent buffers: the seed at out, +0 where several calls accumulate, PARAM
+ * cotangents aliasing their pgrad slice when in place */
+static tl_code bwd_grad_buffers(tl_exec *e, int out, const float *seed, int inplace, tl_status *st) {
+  const tl_graph *g = e->g;
   for (int i = 0; i <= out; i++) {
     if (!e->need[i])
       continue;
@@ -616,13 +665,92 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       return tl_fail(st, TL_ENOMEM, "exec: out of memory for gradients");
     if (i == out) {
       if (seed)
-        memcpy(b, seed, (size_t)on->numel * sizeof(float));
+        memcpy(b, seed, (size_t)g->nodes[out].numel * sizeof(float));
       else
         b[0] = 1.0f;
     } else if (e->gsole[i] < 0) {
       memset(b, 0, (size_t)g->nodes[i].numel * sizeof(float));
     }
   }
+  return TL_OK;
+}
+
+/* backward phase 6, one node: gather parent values and cotangent buffers, run its VJP kernel */
+static tl_code bwd_node(tl_exec *e, int i, int inplace, tl_status *st) {
+  tl_graph *g = e->g;
+  const tl_node *n = &g->nodes[i];
+  const float *inl[8];
+  float *ginl[8];
+  int np = n->nparents;
+  const float **in = np <= 8 ? inl : malloc((size_t)np * sizeof *in);
+  float **gin = np <= 8 ? ginl : malloc((size_t)np * sizeof *gin);
+  tl_code rc = (in && gin) ? TL_OK : tl_fail(st, TL_ENOMEM, "exec: out of memory");
+  int needs_in = tl_op_bwd_needs_in(n->op);
+  unsigned assign = 0;
+  for (int k = 0; rc == TL_OK && k < np; k++) {
+    int p = n->parents[k];
+    if (k < 32 && e->gsole[p] == i)
+      assign |= 1u << k;
+    in[k] = value_of(e, p);
+    if (needs_in && !in[k])
+      rc = missing(e, i, p, st);
+    gin[k] = (e->need[p] && !(n->op == TL_OP_EMBEDDING && k == 0)) ? e->grad[p] : NULL;
+  }
+  if (rc == TL_OK && inplace && n->op == TL_OP_LINEAR && np >= 2 && gin[1] && (assign & 2u) && in[0] &&
+      e->be->ger_assign && e->o.kernels == TL_KERNELS_FAST) {
+    /* batch-1 weight cotangent assigned straight into pgrad: keep its rank-1 factors instead
+     * (written when read, or fused into the optimizer's update: tl_optim_step_exec) */
+    const tl_node *w = &g->nodes[n->parents[1]];
+    int64_t O = w->shape[0], I = w->shape[1];
+    if (O > 0 && n->numel == O && defer_record(e, n->parents[1], e->grad[i], in[0], O, I))
+      gin[1] = NULL, assign &= ~2u;
+  }
+  const float *y = e->val[i];
+  if (rc == TL_OK && tl_op_bwd_needs_out(n->op) && !y)
+    rc = tl_fail(st, TL_EARG, "node %d (%s): value not kept for backward", i, opname(g, i));
+  if (rc == TL_OK) {
+    tl_kctx k = {.g = g, .id = i, .n = n, .in = in, .out = (float *)y, .gout = e->grad[i], .gin = gin,
+                 .kernels = e->o.kernels, .training = e->o.training, .seed = e->o.seed,
+                 .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, .weights = g->weights, .be = e->be,
+                 .ws = &e->ws, .pool = pool_for(e, n->op), .gin_assign = assign, .st = st};
+    tl_kernel_fn f = e->be->backward[n->op];
+    rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no backward kernel", i, opname(g, i));
+  }
+  if (in && in != inl)
+    free((void *)in);
+  if (gin && gin != ginl)
+    free(gin);
+  return rc;
+}
+
+/* backward phase 7 (accumulate, not in place): PARAM cotangents added onto pgrad */
+static void bwd_accumulate(tl_exec *e, int out) {
+  const tl_graph *g = e->g;
+  for (int i = 0; i <= out; i++) {
+    const tl_node *n = &g->nodes[i];
+    if (e->need[i] && n->op == TL_OP_PARAM && !e->galias[i])
+      for (int64_t j = 0; j < n->numel; j++)
+        e->pgrad[n->woff + j] += e->grad[i][j];
+  }
+  e->pgrad_zero = 0;
+}
+
+/* Reverse sweep; force_wrt >= 0 forces gradients for that node even if it is an INPUT. */
+static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumulate, int force_wrt, tl_status *st) {
+  tl_graph *g = e->g;
+  TL_TRY(bwd_check(e, out, seed, st));
+  bwd_mark_needed(e, out, force_wrt);
+  /* PARAM cotangents accumulate straight into the flat buffer when it is known to be zero:
+   * the same additions from the same +0 start, so the same bits as a separate buffer + copy */
+  if (accumulate && e->ndefer) /* this backward adds onto the previous gradients */
+    defer_materialize_all(e);
+  int inplace = accumulate && e->pgrad_zero && e->npgrad >= g->nweights;
+  bwd_mark_sole(e, out);
+  if (accumulate && !inplace)
+    pgrad_materialize(e);
+  if (inplace && e->pgrad_zero == 2)
+    bwd_clear_pgrad(e, out);
+  TL_TRY(bwd_grad_buffers(e, out, seed, inplace, st));
   for (int i = out; i >= 0; i--) {
     const tl_node *n = &g->nodes[i];
     if (!e->need[i] || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM)
@@ -632,58 +760,11 @@ static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumul
       any |= e->need[n->parents[k]] && !(n->op == TL_OP_EMBEDDING && k == 0);
     if (!any)
       continue;
-    const float *inl[8];
-    float *ginl[8];
-    int np = n->nparents;
-    const float **in = np <= 8 ? inl : malloc((size_t)np * sizeof *in);
-    float **gin = np <= 8 ? ginl : malloc((size_t)np * sizeof *gin);
-    tl_code rc = (in && gin) ? TL_OK : tl_fail(st, TL_ENOMEM, "exec: out of memory");
-    int needs_in = tl_op_bwd_needs_in(n->op);
-    unsigned assign = 0;
-    for (int k = 0; rc == TL_OK && k < np; k++) {
-      int p = n->parents[k];
-      if (k < 32 && e->gsole[p] == i)
-        assign |= 1u << k;
-      in[k] = value_of(e, p);
-      if (needs_in && !in[k])
-        rc = missing(e, i, p, st);
-      gin[k] = (e->need[p] && !(n->op == TL_OP_EMBEDDING && k == 0)) ? e->grad[p] : NULL;
-    }
-    if (rc == TL_OK && inplace && n->op == TL_OP_LINEAR && np >= 2 && gin[1] && (assign & 2u) && in[0] &&
-        e->be->ger_assign && e->o.kernels == TL_KERNELS_FAST) {
-      /* batch-1 weight cotangent assigned straight into pgrad: keep its rank-1 factors instead
-       * (written when read, or fused into the optimizer's update: tl_optim_step_exec) */
-      const tl_node *w = &g->nodes[n->parents[1]];
-      int64_t O = w->shape[0], I = w->shape[1];
-      if (O > 0 && n->numel == O && defer_record(e, n->parents[1], e->grad[i], in[0], O, I))
-        gin[1] = NULL, assign &= ~2u;
-    }
-    const float *y = e->val[i];
-    if (rc == TL_OK && tl_op_bwd_needs_out(n->op) && !y)
-      rc = tl_fail(st, TL_EARG, "node %d (%s): value not kept for backward", i, opname(g, i));
-    if (rc == TL_OK) {
-      tl_kctx k = {.g = g, .id = i, .n = n, .in = in, .out = (float *)y, .gout = e->grad[i], .gin = gin,
-                   .kernels = e->o.kernels, .training = e->o.training, .seed = e->o.seed,
-                   .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, .weights = g->weights, .be = e->be,
-                   .ws = &e->ws, .pool = pool_for(e, n->op), .gin_assign = assign, .st = st};
-      tl_kernel_fn f = e->be->backward[n->op];
-      rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no backward kernel", i, opname(g, i));
-    }
-    if (in && in != inl)
-      free((void *)in);
-    if (gin && gin != ginl)
-      free(gin);
-    TL_TRY(rc);
+    TL_TRY(bwd_node(e, i, inplace, st));
   }
   if (accumulate) {
     TL_TRY(ensure_pgrad(e, st));
-    for (int i = 0; i <= out; i++) {
-      const tl_node *n = &g->nodes[i];
-      if (e->need[i] && n->op == TL_OP_PARAM && !e->galias[i])
-        for (int64_t j = 0; j < n->numel; j++)
-          e->pgrad[n->woff + j] += e->grad[i][j];
-    }
-    e->pgrad_zero = 0;
+    bwd_accumulate(e, out);
   }
   for (int i = out + 1; i < e->cap; i++)
     e->need[i] = 0;

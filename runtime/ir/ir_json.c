@@ -403,9 +403,9 @@ static int pkind_from_name(const char *s) {
 }
 
 /* Read node i (JSON object c) and append it to g.  *weights_mode: -1 unknown yet, 0 none, 1 all. */
-static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, int64_t *budget, tl_status *st) {
-  char where[160];
-  snprintf(where, sizeof where, "nodes[%d]", i);
+/* The node's id (must be i) and kind: *op, and `where` ("node 3 (linear)") for later messages. */
+static tl_code read_node_kind(const cJSON *c, int i, int *op, char *where, size_t cap, tl_status *st) {
+  snprintf(where, cap, "nodes[%d]", i);
   if (!cJSON_IsObject(c))
     return tl_fail(st, TL_EFORMAT, "%s: must be an object", where);
   int64_t id;
@@ -416,17 +416,21 @@ static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, 
     return tl_fail(st, TL_EFORMAT, "%s: id %lld out of order, expected %d (ids must be 0, 1, 2, ... in order)",
                    where, (long long)id, i);
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
-  snprintf(where, sizeof where, "node %d", i);
+  snprintf(where, cap, "node %d", i);
   if (!kind)
     return tl_fail(st, TL_EFORMAT, "%s: missing field \"kind\"", where);
   if (!cJSON_IsString(kind))
     return tl_fail(st, TL_EFORMAT, "%s: \"kind\" must be a string", where);
-  int op = tl_op_from_name(kind->valuestring);
-  if (op < 0)
+  *op = tl_op_from_name(kind->valuestring);
+  if (*op < 0)
     return tl_fail(st, TL_EFORMAT, "%s: unknown kind \"%.64s\"", where, kind->valuestring);
-  const tl_op_info *info = tl_op_get((tl_op)op);
-  snprintf(where, sizeof where, "node %d (%s)", i, info->name);
+  snprintf(where, cap, "node %d (%s)", i, tl_op_get((tl_op)*op)->name);
+  return TL_OK;
+}
 
+/* Only the keys this op may carry; the optional "name" (non-empty string) into *name (borrowed). */
+static tl_code read_node_keys(const cJSON *c, const tl_op_info *info, int op, const char **name, const char *where,
+                              tl_status *st) {
   const char *allowed[MAX_KEYS];
   int nk = 0;
   allowed[nk++] = "id", allowed[nk++] = "kind", allowed[nk++] = "parents", allowed[nk++] = "shape";
@@ -439,14 +443,101 @@ static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, 
   TL_TRY(tl_json_check_keys(c, allowed, where, st));
 
   const cJSON *jname = cJSON_GetObjectItemCaseSensitive(c, "name");
-  const char *name = NULL;
+  *name = NULL;
   if (jname) {
     if (!cJSON_IsString(jname))
       return tl_fail(st, TL_EFORMAT, "%s: \"name\" must be a string", where);
-    name = jname->valuestring;
-    if (!*name)
+    *name = jname->valuestring;
+    if (!**name)
       return tl_fail(st, TL_EFORMAT, "%s: \"name\" is empty", where);
   }
+  return TL_OK;
+}
+
+/* A PARAM node: numel, param_kind, the weight budget and "weights" (all or none), then the node.
+ * *w: the weights read (caller frees). */
+static tl_code read_param_node(tl_graph *g, const cJSON *c, const char *name, int ndim, const int64_t *shape,
+                               int *weights_mode, int64_t *budget, float **w, int *nid, const char *where,
+                               tl_status *st) {
+  int64_t numel = 0, claimed = 0;
+  const cJSON *pk = cJSON_GetObjectItemCaseSensitive(c, "param_kind");
+  const cJSON *jw = cJSON_GetObjectItemCaseSensitive(c, "weights");
+  int kind_id = -1;
+  tl_code rc = tl_shape_numel(ndim, shape, sizeof(float), &numel, where, st);
+  if (rc == TL_OK)
+    rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(c, "numel"), 0, INT64_MAX, &claimed, where, "numel", st);
+  if (rc == TL_OK && claimed != numel)
+    rc = tl_fail(st, TL_EFORMAT, "%s: \"numel\" %lld does not match its shape (%lld elements)", where,
+                 (long long)claimed, (long long)numel);
+  if (rc == TL_OK && !pk)
+    rc = tl_fail(st, TL_EFORMAT, "%s: missing field \"param_kind\"", where);
+  if (rc == TL_OK && (!cJSON_IsString(pk) || (kind_id = pkind_from_name(pk->valuestring)) < 0))
+    rc = tl_fail(st, TL_EFORMAT, "%s: \"param_kind\" must be \"trainable\", \"buffer\" or \"constant\"", where);
+  if (rc == TL_OK && *budget >= 0) {
+    if (numel > *budget)
+      rc = tl_fail(st, TL_EFORMAT, "%s: %lld elements exceed the %lld weights the data can hold", where,
+                   (long long)numel, (long long)*budget);
+    else
+      *budget -= numel;
+  }
+  if (rc == TL_OK && *weights_mode >= 0 && *weights_mode != (jw != NULL))
+    rc = tl_fail(st, TL_EFORMAT, "%s: %s \"weights\" (either every param node carries them or none)", where,
+                 jw ? "has" : "lacks");
+  if (rc == TL_OK) {
+    *weights_mode = jw != NULL;
+    if (jw)
+      rc = read_weights(jw, numel, w, where, st);
+  }
+  if (rc == TL_OK)
+    rc = tl_graph_param(g, name, (tl_param_kind)kind_id, ndim, shape, *w, nid, st);
+  return rc;
+}
+
+/* An op node: attributes, the node (shape inferred and compared with the recorded one), its name.
+ * a: the attributes read (caller frees a->list). */
+static tl_code read_op_node(tl_graph *g, const cJSON *c, const tl_op_info *info, int op, int np, const int *parents,
+                            const char *name, int ndim, const int64_t *shape, tl_attrs *a, int *nid,
+                            const char *where, tl_status *st) {
+  tl_code rc = read_attrs(c, info, a, where, st);
+  if (rc == TL_OK)
+    rc = tl_graph_op(g, (tl_op)op, np, parents, a, nid, st);
+  if (rc == TL_OK && !tl_shape_equal(ndim, shape, g->nodes[*nid].ndim, g->nodes[*nid].shape)) {
+    char s1[128], s2[128];
+    rc = tl_fail(st, TL_EFORMAT, "%s: recorded shape %s, but its parents give %s", where,
+                 tl_shape_str(ndim, shape, s1, sizeof s1),
+                 tl_shape_str(g->nodes[*nid].ndim, g->nodes[*nid].shape, s2, sizeof s2));
+  }
+  if (rc == TL_OK && name) {
+    rc = tl_graph_set_name(g, *nid, name, st);
+    if (rc != TL_OK)
+      tl_status_prefix(st, "%s: ", where);
+  }
+  return rc;
+}
+
+/* parents[k] (malloc'ed, NULL when np == 0) from the list read, each an earlier node */
+static tl_code read_node_parents(const int64_t *parents64, int np, int i, int **parents, const char *where,
+                                 tl_status *st) {
+  if (!np)
+    return TL_OK;
+  *parents = malloc((size_t)np * sizeof **parents);
+  if (!*parents)
+    return tl_fail(st, TL_ENOMEM, "%s: out of memory", where);
+  for (int k = 0; k < np; k++) {
+    (*parents)[k] = (int)parents64[k];
+    if ((*parents)[k] < 0 || (*parents)[k] >= i)
+      return tl_fail(st, TL_EFORMAT, "%s: parent %d is node %d (parents must come earlier)", where, k, (*parents)[k]);
+  }
+  return TL_OK;
+}
+
+static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, int64_t *budget, tl_status *st) {
+  char where[160];
+  int op = -1;
+  TL_TRY(read_node_kind(c, i, &op, where, sizeof where, st));
+  const tl_op_info *info = tl_op_get((tl_op)op);
+  const char *name;
+  TL_TRY(read_node_keys(c, info, op, &name, where, st));
   int64_t *shape = NULL, *parents64 = NULL;
   int ndim = 0, np = 0;
   tl_code rc = json_int_list(cJSON_GetObjectItemCaseSensitive(c, "shape"), 0, INT64_MAX, &shape, &ndim, where,
@@ -458,72 +549,20 @@ static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, 
   float *w = NULL;
   tl_attrs a = tl_attrs_default((tl_op)op);
   int nid = -1;
-  if (rc == TL_OK && np) {
-    parents = malloc((size_t)np * sizeof *parents);
-    if (!parents)
-      rc = tl_fail(st, TL_ENOMEM, "%s: out of memory", where);
-    for (int k = 0; rc == TL_OK && k < np; k++) {
-      parents[k] = (int)parents64[k];
-      if (parents[k] < 0 || parents[k] >= i)
-        rc = tl_fail(st, TL_EFORMAT, "%s: parent %d is node %d (parents must come earlier)", where, k, parents[k]);
-    }
-  }
+  if (rc == TL_OK)
+    rc = read_node_parents(parents64, np, i, &parents, where, st);
   if (rc == TL_OK && (op == TL_OP_INPUT || op == TL_OP_PARAM)) {
     if (np)
       rc = tl_fail(st, TL_EFORMAT, "%s: must have no parents", where);
     else if (!name)
       rc = tl_fail(st, TL_EFORMAT, "%s: missing field \"name\"", where);
   }
-  if (rc == TL_OK && op == TL_OP_INPUT) {
+  if (rc == TL_OK && op == TL_OP_INPUT)
     rc = tl_graph_input(g, name, ndim, shape, &nid, st);
-  } else if (rc == TL_OK && op == TL_OP_PARAM) {
-    int64_t numel = 0, claimed = 0;
-    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(c, "param_kind");
-    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(c, "weights");
-    int kind_id = -1;
-    rc = tl_shape_numel(ndim, shape, sizeof(float), &numel, where, st);
-    if (rc == TL_OK)
-      rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(c, "numel"), 0, INT64_MAX, &claimed, where, "numel", st);
-    if (rc == TL_OK && claimed != numel)
-      rc = tl_fail(st, TL_EFORMAT, "%s: \"numel\" %lld does not match its shape (%lld elements)", where,
-                   (long long)claimed, (long long)numel);
-    if (rc == TL_OK && !pk)
-      rc = tl_fail(st, TL_EFORMAT, "%s: missing field \"param_kind\"", where);
-    if (rc == TL_OK && (!cJSON_IsString(pk) || (kind_id = pkind_from_name(pk->valuestring)) < 0))
-      rc = tl_fail(st, TL_EFORMAT, "%s: \"param_kind\" must be \"trainable\", \"buffer\" or \"constant\"", where);
-    if (rc == TL_OK && *budget >= 0) {
-      if (numel > *budget)
-        rc = tl_fail(st, TL_EFORMAT, "%s: %lld elements exceed the %lld weights the data can hold", where,
-                     (long long)numel, (long long)*budget);
-      else
-        *budget -= numel;
-    }
-    if (rc == TL_OK && *weights_mode >= 0 && *weights_mode != (jw != NULL))
-      rc = tl_fail(st, TL_EFORMAT, "%s: %s \"weights\" (either every param node carries them or none)", where,
-                   jw ? "has" : "lacks");
-    if (rc == TL_OK) {
-      *weights_mode = jw != NULL;
-      if (jw)
-        rc = read_weights(jw, numel, &w, where, st);
-    }
-    if (rc == TL_OK)
-      rc = tl_graph_param(g, name, (tl_param_kind)kind_id, ndim, shape, w, &nid, st);
-  } else if (rc == TL_OK) {
-    rc = read_attrs(c, info, &a, where, st);
-    if (rc == TL_OK)
-      rc = tl_graph_op(g, (tl_op)op, np, parents, &a, &nid, st);
-    if (rc == TL_OK && !tl_shape_equal(ndim, shape, g->nodes[nid].ndim, g->nodes[nid].shape)) {
-      char s1[128], s2[128];
-      rc = tl_fail(st, TL_EFORMAT, "%s: recorded shape %s, but its parents give %s", where,
-                   tl_shape_str(ndim, shape, s1, sizeof s1),
-                   tl_shape_str(g->nodes[nid].ndim, g->nodes[nid].shape, s2, sizeof s2));
-    }
-    if (rc == TL_OK && name) {
-      rc = tl_graph_set_name(g, nid, name, st);
-      if (rc != TL_OK)
-        tl_status_prefix(st, "%s: ", where);
-    }
-  }
+  else if (rc == TL_OK && op == TL_OP_PARAM)
+    rc = read_param_node(g, c, name, ndim, shape, weights_mode, budget, &w, &nid, where, st);
+  else if (rc == TL_OK)
+    rc = read_op_node(g, c, info, op, np, parents, name, ndim, shape, &a, &nid, where, st);
   if (rc == TL_OK && nid != i)
     rc = tl_fail(st, TL_EFORMAT, "%s: internal numbering mismatch", where);
   if (rc != TL_OK && st && strncmp(st->msg, where, strlen(where)) != 0 && strncmp(st->msg, "node ", 5) != 0)

@@ -112,6 +112,94 @@ static int span_cmp(const void *x, const void *y) {
 }
 
 /* Check the tensor entries against g and copy their bytes into the weight store. */
+/* A tensor entry's keys, dtype (F32 only) and shape, checked against the graph's PARAM of that name
+ * (*id). */
+static tl_code tensor_entry_param(const cJSON *c, const tl_graph *g, const char *where, int *id, tl_status *st) {
+  static const char *const entry_keys[] = {"dtype", "shape", "data_offsets", NULL};
+  if (!cJSON_IsObject(c))
+    return tl_fail(st, TL_EFORMAT, "%s: must be an object", where);
+  TL_TRY(tl_json_check_keys(c, entry_keys, where, st));
+  const cJSON *dt = cJSON_GetObjectItemCaseSensitive(c, "dtype");
+  const cJSON *sh = cJSON_GetObjectItemCaseSensitive(c, "shape");
+  const cJSON *off = cJSON_GetObjectItemCaseSensitive(c, "data_offsets");
+  if (!cJSON_IsString(dt))
+    return tl_fail(st, TL_EFORMAT, "%s: missing or non-string \"dtype\"", where);
+  if (strcmp(dt->valuestring, "F32") != 0)
+    return tl_fail(st, TL_EUNSUPPORTED, "%s: dtype \"%.32s\" is not supported (only F32)", where, dt->valuestring);
+  if (!cJSON_IsArray(sh))
+    return tl_fail(st, TL_EFORMAT, "%s: \"shape\" must be an array of integers", where);
+  if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
+    return tl_fail(st, TL_EFORMAT, "%s: \"data_offsets\" must be [begin, end]", where);
+  *id = tl_graph_find(g, c->string);
+  if (*id < 0 || g->nodes[*id].op != TL_OP_PARAM)
+    return tl_fail(st, TL_EFORMAT, "%s: the graph has no parameter of that name", where);
+  const tl_node *n = &g->nodes[*id];
+  int ndim = cJSON_GetArraySize(sh), k = 0;
+  int same = ndim == n->ndim;
+  tl_code rc = TL_OK;
+  for (const cJSON *d = sh->child; d && rc == TL_OK; d = d->next, k++) {
+    int64_t v;
+    char f[32];
+    snprintf(f, sizeof f, "shape[%d]", k);
+    rc = tl_json_int(d, 0, INT64_MAX, &v, where, f, st);
+    same = same && rc == TL_OK && v == n->shape[k];
+  }
+  TL_TRY(rc);
+  if (!same) {
+    char s[128];
+    return tl_fail(st, TL_ESHAPE, "%s: shape differs from the graph's %s", where,
+                   tl_shape_str(n->ndim, n->shape, s, sizeof s));
+  }
+  return TL_OK;
+}
+
+/* One tensor entry: checked, its bytes range in *sp, its little-endian floats copied into the
+ * weight store of PARAM *id. */
+static tl_code load_tensor_entry(const cJSON *c, tl_graph *g, const uint8_t *data, uint64_t dlen, span *sp, int *id,
+                                 tl_status *st) {
+  char where[320];
+  snprintf(where, sizeof where, "tensor '%.256s'", c->string);
+  TL_TRY(tensor_entry_param(c, g, where, id, st));
+  const tl_node *n = &g->nodes[*id];
+  const cJSON *off = cJSON_GetObjectItemCaseSensitive(c, "data_offsets");
+  int64_t b, e;
+  TL_TRY(tl_json_int(off->child, 0, INT64_MAX, &b, where, "data_offsets[0]", st));
+  TL_TRY(tl_json_int(off->child->next, 0, INT64_MAX, &e, where, "data_offsets[1]", st));
+  if (b > e || (uint64_t)e > dlen)
+    return tl_fail(st, TL_EFORMAT, "%s: data_offsets [%lld, %lld] outside the data section of %llu bytes", where,
+                   (long long)b, (long long)e, (unsigned long long)dlen);
+  if (e - b != 4 * n->numel)
+    return tl_fail(st, TL_EFORMAT, "%s: %lld bytes for %lld float32 elements (need %lld)", where,
+                   (long long)(e - b), (long long)n->numel, (long long)(4 * n->numel));
+  *sp = (span){(uint64_t)b, (uint64_t)e, c->string};
+  float *w = g->weights + n->woff;
+  const uint8_t *p = data + b;
+  for (int64_t j = 0; j < n->numel; j++, p += 4) {
+    uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    memcpy(&w[j], &bits, 4);
+  }
+  return TL_OK;
+}
+
+/* The spans (sorted here) tile the data section [0, dlen) exactly: no overlap, no gap. */
+static tl_code check_spans(span *spans, int ns, uint64_t dlen, tl_status *st) {
+  qsort(spans, (size_t)ns, sizeof *spans, span_cmp);
+  uint64_t at = 0;
+  tl_code rc = TL_OK;
+  for (int i = 0; rc == TL_OK && i < ns; i++) {
+    if (spans[i].b < at)
+      rc = tl_fail(st, TL_EFORMAT, "tensors '%s' and '%s' overlap", spans[i - 1].name, spans[i].name);
+    else if (spans[i].b > at)
+      rc = tl_fail(st, TL_EFORMAT, "data bytes [%llu, %llu) belong to no tensor", (unsigned long long)at,
+                   (unsigned long long)spans[i].b);
+    at = spans[i].e;
+  }
+  if (rc == TL_OK && at != dlen)
+    rc = tl_fail(st, TL_EFORMAT, "data bytes [%llu, %llu) belong to no tensor", (unsigned long long)at,
+                 (unsigned long long)dlen);
+  return rc;
+}
+
 static tl_code load_tensors(const cJSON *root, tl_graph *g, const uint8_t *data, uint64_t dlen, tl_status *st) {
   int count = 0;
   for (const cJSON *c = root->child; c; c = c->next)
@@ -120,104 +208,19 @@ static tl_code load_tensors(const cJSON *root, tl_graph *g, const uint8_t *data,
   unsigned char *seen = calloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
   tl_code rc = spans && seen ? TL_OK : tl_fail(st, TL_ENOMEM, "out of memory");
   int ns = 0;
-  static const char *const entry_keys[] = {"dtype", "shape", "data_offsets", NULL};
   for (const cJSON *c = root->child; c && rc == TL_OK; c = c->next) {
     if (strcmp(c->string, "__metadata__") == 0)
       continue;
-    char where[320];
-    snprintf(where, sizeof where, "tensor '%.256s'", c->string);
-    if (!cJSON_IsObject(c)) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: must be an object", where);
-      break;
-    }
-    rc = tl_json_check_keys(c, entry_keys, where, st);
-    if (rc != TL_OK)
-      break;
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(c, "dtype");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(c, "shape");
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(c, "data_offsets");
-    if (!cJSON_IsString(dt)) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: missing or non-string \"dtype\"", where);
-      break;
-    }
-    if (strcmp(dt->valuestring, "F32") != 0) {
-      rc = tl_fail(st, TL_EUNSUPPORTED, "%s: dtype \"%.32s\" is not supported (only F32)", where, dt->valuestring);
-      break;
-    }
-    if (!cJSON_IsArray(sh)) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: \"shape\" must be an array of integers", where);
-      break;
-    }
-    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: \"data_offsets\" must be [begin, end]", where);
-      break;
-    }
-    int id = tl_graph_find(g, c->string);
-    if (id < 0 || g->nodes[id].op != TL_OP_PARAM) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: the graph has no parameter of that name", where);
-      break;
-    }
-    const tl_node *n = &g->nodes[id];
-    int ndim = cJSON_GetArraySize(sh), k = 0;
-    int same = ndim == n->ndim;
-    for (const cJSON *d = sh->child; d && rc == TL_OK; d = d->next, k++) {
-      int64_t v;
-      char f[32];
-      snprintf(f, sizeof f, "shape[%d]", k);
-      rc = tl_json_int(d, 0, INT64_MAX, &v, where, f, st);
-      same = same && rc == TL_OK && v == n->shape[k];
-    }
-    if (rc != TL_OK)
-      break;
-    if (!same) {
-      char s[128];
-      rc = tl_fail(st, TL_ESHAPE, "%s: shape differs from the graph's %s", where,
-                   tl_shape_str(n->ndim, n->shape, s, sizeof s));
-      break;
-    }
-    int64_t b, e;
-    rc = tl_json_int(off->child, 0, INT64_MAX, &b, where, "data_offsets[0]", st);
+    int id = -1;
+    rc = load_tensor_entry(c, g, data, dlen, &spans[ns], &id, st);
     if (rc == TL_OK)
-      rc = tl_json_int(off->child->next, 0, INT64_MAX, &e, where, "data_offsets[1]", st);
-    if (rc != TL_OK)
-      break;
-    if (b > e || (uint64_t)e > dlen) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: data_offsets [%lld, %lld] outside the data section of %llu bytes", where,
-                   (long long)b, (long long)e, (unsigned long long)dlen);
-      break;
-    }
-    if (e - b != 4 * n->numel) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: %lld bytes for %lld float32 elements (need %lld)", where,
-                   (long long)(e - b), (long long)n->numel, (long long)(4 * n->numel));
-      break;
-    }
-    seen[id] = 1;
-    spans[ns++] = (span){(uint64_t)b, (uint64_t)e, c->string};
-    float *w = g->weights + n->woff;
-    const uint8_t *p = data + b;
-    for (int64_t j = 0; j < n->numel; j++, p += 4) {
-      uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-      memcpy(&w[j], &bits, 4);
-    }
+      seen[id] = 1, ns++;
   }
   for (int i = 0; rc == TL_OK && i < g->nnodes; i++)
     if (g->nodes[i].op == TL_OP_PARAM && !seen[i])
       rc = tl_fail(st, TL_EFORMAT, "parameter '%s' (node %d) has no tensor in the file", g->nodes[i].name, i);
-  if (rc == TL_OK) {
-    qsort(spans, (size_t)ns, sizeof *spans, span_cmp);
-    uint64_t at = 0;
-    for (int i = 0; rc == TL_OK && i < ns; i++) {
-      if (spans[i].b < at)
-        rc = tl_fail(st, TL_EFORMAT, "tensors '%s' and '%s' overlap", spans[i - 1].name, spans[i].name);
-      else if (spans[i].b > at)
-        rc = tl_fail(st, TL_EFORMAT, "data bytes [%llu, %llu) belong to no tensor", (unsigned long long)at,
-                     (unsigned long long)spans[i].b);
-      at = spans[i].e;
-    }
-    if (rc == TL_OK && at != dlen)
-      rc = tl_fail(st, TL_EFORMAT, "data bytes [%llu, %llu) belong to no tensor", (unsigned long long)at,
-                   (unsigned long long)dlen);
-  }
+  if (rc == TL_OK)
+    rc = check_spans(spans, ns, dlen, st);
   free(spans);
   free(seen);
   return rc;
