@@ -166,6 +166,132 @@ static void cell_preview(const char *s, size_t n, char *out, size_t cap) {
   out[k] = '\0';
 }
 
+/* The reader's options with their defaults (delimiter ',', header detected, float32), checked. */
+static tl_code csv_opts(const tl_csv_opts *opts, const char *name, char *delim, int *header, tl_dtype *dt,
+                        tl_status *st) {
+  *delim = opts && opts->delimiter ? opts->delimiter : ',';
+  *header = opts ? opts->header : -1;
+  *dt = opts ? opts->dtype : TL_F32;
+  if (*dt != TL_F32 && *dt != TL_F64)
+    return tl_fail(st, TL_EARG, "%s: CSV dtype must be float32 or float64, got %s", name, tl_dtype_name(*dt));
+  if (*delim == '\n' || *delim == '\r' || *delim == '\0' || *delim == '"')
+    return tl_fail(st, TL_EARG, "%s: invalid CSV delimiter", name);
+  if (*header < -1 || *header > 1)
+    return tl_fail(st, TL_EARG, "%s: header option must be 1, 0 or -1 (detect), got %d", name, *header);
+  return TL_OK;
+}
+
+/* the end of the last non-blank line: blank lines after it are ignored, blank lines before it are
+ * errors */
+static size_t csv_data_end(const char *buf, size_t len, size_t pos, char delim) {
+  size_t p = pos, last_end = pos;
+  csv_line l;
+  while (next_line(buf, len, &p, &l))
+    if (!line_is_blank(&l, delim))
+      last_end = p;
+  return last_end;
+}
+
+/* the values read so far, row-major */
+typedef struct csv_acc {
+  double *vals;
+  size_t nvals, cap, ncols, nrows, header_cols;
+} csv_acc;
+
+/* A row of `cells` cells: the same count as the header and the first data row; room for it. */
+static tl_code csv_row_room(csv_acc *a, size_t cells, const char *name, size_t row, tl_status *st) {
+  if (a->nrows == 0) {
+    a->ncols = cells;
+    if (a->header_cols && a->header_cols != a->ncols)
+      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col 1: %zu cells, but the header (row 1) has %zu", name, row,
+                     cells, a->header_cols);
+  } else if (cells != a->ncols) {
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: %zu cells, expected %zu like the first data row", name,
+                   row, (cells < a->ncols ? cells : a->ncols) + 1, cells, a->ncols);
+  }
+  if (a->nvals + a->ncols > a->cap) {
+    size_t nc = a->cap ? a->cap * 2 : 256;
+    while (nc < a->nvals + a->ncols)
+      nc *= 2;
+    double *nv = realloc(a->vals, nc * sizeof *nv);
+    if (!nv)
+      return tl_fail(st, TL_ENOMEM, "%s: row %zu: out of memory", name, row);
+    a->vals = nv;
+    a->cap = nc;
+  }
+  return TL_OK;
+}
+
+/* the message for a cell that parse_cell rejected */
+static tl_code csv_cell_fail(cell_result cr, const char *cs, size_t cn, const char *name, size_t row, size_t col,
+                             tl_status *st) {
+  char pv[64];
+  cell_preview(cs, cn, pv, sizeof pv);
+  if (cr == CELL_EMPTY)
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: empty cell", name, row, col);
+  if (cr == CELL_RANGE)
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of a double", name, row, col,
+                   pv);
+  if (cr == CELL_NOMEM)
+    return tl_fail(st, TL_ENOMEM, "%s: row %zu, col %zu: out of memory", name, row, col);
+  if (cr == CELL_QUOTE)
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s': text after the closing quote", name, row, col,
+                   pv);
+  return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is not a number", name, row, col, pv);
+}
+
+/* the cells of one data row appended to a->vals (room made by csv_row_room) */
+static tl_code csv_read_cells(const csv_line *l, char delim, tl_dtype dt, csv_scratch *sc, csv_acc *a,
+                              const char *name, size_t row, tl_status *st) {
+  size_t at = 0, col = 0, cn;
+  const char *cs;
+  while (next_cell(l, delim, &at, &cs, &cn)) {
+    col++;
+    double v = 0;
+    cell_result cr = parse_cell(cs, cn, delim, sc, &v);
+    if (cr != CELL_OK)
+      return csv_cell_fail(cr, cs, cn, name, row, col, st);
+    if (dt == TL_F32 && !isinf(v) && (v > FLT_MAX || v < -FLT_MAX)) {
+      char pv[64];
+      cell_preview(cs, cn, pv, sizeof pv);
+      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of float32", name, row, col,
+                     pv);
+    }
+    a->vals[a->nvals++] = v;
+  }
+  return TL_OK;
+}
+
+/* a row whose quoted cell is not closed: the message names the cell */
+static tl_code csv_unclosed(const csv_line *l, char delim, const char *name, size_t row, tl_status *st) {
+  size_t at = 0, col = 0, cn;
+  const char *cs;
+  while (next_cell(l, delim, &at, &cs, &cn))
+    col++;
+  return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: a quoted cell is not closed before the end of the file",
+                 name, row, col);
+}
+
+/* the (nrows, ncols) tensor of the values read, rounded once to float32 for TL_F32 */
+static tl_code csv_tensor(const csv_acc *a, tl_dtype dt, const char *name, tl_tensor **out, tl_status *st) {
+  size_t ncols = a->nrows == 0 ? a->header_cols : a->ncols;
+  int64_t shape[2] = {(int64_t)a->nrows, (int64_t)ncols};
+  tl_tensor *t;
+  tl_code rc = tl_tensor_new(&t, dt, 2, shape, st);
+  if (rc != TL_OK) {
+    tl_status_prefix(st, "%s: ", name);
+    return rc;
+  }
+  for (size_t i = 0; i < a->nvals; i++) {
+    if (dt == TL_F64)
+      ((double *)t->data)[i] = a->vals[i];
+    else
+      ((float *)t->data)[i] = (float)a->vals[i];
+  }
+  *out = t;
+  return TL_OK;
+}
+
 tl_code tl_csv_read_mem(const char *buf, size_t len, const char *name, const tl_csv_opts *opts,
                         tl_tensor **out, int *had_header, tl_status *st) {
   *out = NULL;
@@ -173,141 +299,46 @@ tl_code tl_csv_read_mem(const char *buf, size_t len, const char *name, const tl_
     *had_header = 0;
   if (!name)
     name = "<memory>";
-  char delim = opts && opts->delimiter ? opts->delimiter : ',';
-  int header = opts ? opts->header : -1;
-  tl_dtype dt = opts ? opts->dtype : TL_F32;
-  if (dt != TL_F32 && dt != TL_F64)
-    return tl_fail(st, TL_EARG, "%s: CSV dtype must be float32 or float64, got %s", name, tl_dtype_name(dt));
-  if (delim == '\n' || delim == '\r' || delim == '\0' || delim == '"')
-    return tl_fail(st, TL_EARG, "%s: invalid CSV delimiter", name);
-  if (header < -1 || header > 1)
-    return tl_fail(st, TL_EARG, "%s: header option must be 1, 0 or -1 (detect), got %d", name, header);
-
+  char delim;
+  int header;
+  tl_dtype dt;
+  TL_TRY(csv_opts(opts, name, &delim, &header, &dt, st));
   size_t pos = 0;
   if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte-order mark */
     pos = 3;
-  /* the last non-blank line: blank lines after it are ignored, blank lines before it are errors */
-  size_t end = len;
-  {
-    size_t p = pos, last_end = pos;
-    csv_line l;
-    while (next_line(buf, len, &p, &l))
-      if (!line_is_blank(&l, delim))
-        last_end = p;
-    end = last_end;
-  }
-
+  size_t end = csv_data_end(buf, len, pos, delim);
   csv_scratch sc = {NULL, 0};
-  double *vals = NULL;
-  size_t nvals = 0, cap = 0, ncols = 0, nrows = 0, header_cols = 0;
+  csv_acc acc = {NULL, 0, 0, 0, 0, 0};
   size_t row = 0, nextrow = 1;
   tl_code rc = TL_OK;
   csv_line l;
-  while (next_line(buf, end, &pos, &l)) {
+  while (rc == TL_OK && next_line(buf, end, &pos, &l)) {
     row = nextrow, nextrow += l.lines;
     if (l.open) {
-      size_t at = 0, col = 0, cn;
-      const char *cs;
-      while (next_cell(&l, delim, &at, &cs, &cn))
-        col++;
-      rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: a quoted cell is not closed before the end of the file",
-                   name, row, col);
-      goto fail;
+      rc = csv_unclosed(&l, delim, name, row, st);
+      break;
     }
-    if (row == 1 && header != 0) {
-      int skip = header == 1 || !line_is_numeric(&l, delim, &sc);
-      if (skip) {
-        header_cols = count_cells(&l, delim);
-        if (had_header)
-          *had_header = 1;
-        continue;
-      }
+    if (row == 1 && header != 0 && (header == 1 || !line_is_numeric(&l, delim, &sc))) {
+      acc.header_cols = count_cells(&l, delim);
+      if (had_header)
+        *had_header = 1;
+      continue;
     }
     if (line_is_blank(&l, delim)) {
       rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col 1: empty line inside the data", name, row);
-      goto fail;
+      break;
     }
-    size_t cells = count_cells(&l, delim);
-    if (nrows == 0) {
-      ncols = cells;
-      if (header_cols && header_cols != ncols) {
-        rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col 1: %zu cells, but the header (row 1) has %zu", name, row,
-                     cells, header_cols);
-        goto fail;
-      }
-    } else if (cells != ncols) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: %zu cells, expected %zu like the first data row",
-                   name, row, (cells < ncols ? cells : ncols) + 1, cells, ncols);
-      goto fail;
-    }
-    if (nvals + ncols > cap) {
-      size_t nc = cap ? cap * 2 : 256;
-      while (nc < nvals + ncols)
-        nc *= 2;
-      double *nv = realloc(vals, nc * sizeof *nv);
-      if (!nv) {
-        rc = tl_fail(st, TL_ENOMEM, "%s: row %zu: out of memory", name, row);
-        goto fail;
-      }
-      vals = nv;
-      cap = nc;
-    }
-    size_t at = 0, col = 0, cn;
-    const char *cs;
-    while (next_cell(&l, delim, &at, &cs, &cn)) {
-      col++;
-      double v = 0;
-      cell_result cr = parse_cell(cs, cn, delim, &sc, &v);
-      if (cr != CELL_OK) {
-        char pv[64];
-        cell_preview(cs, cn, pv, sizeof pv);
-        if (cr == CELL_EMPTY)
-          rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: empty cell", name, row, col);
-        else if (cr == CELL_RANGE)
-          rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of a double", name, row,
-                       col, pv);
-        else if (cr == CELL_NOMEM)
-          rc = tl_fail(st, TL_ENOMEM, "%s: row %zu, col %zu: out of memory", name, row, col);
-        else if (cr == CELL_QUOTE)
-          rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s': text after the closing quote", name, row,
-                       col, pv);
-        else
-          rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is not a number", name, row, col, pv);
-        goto fail;
-      }
-      if (dt == TL_F32 && !isinf(v) && (v > FLT_MAX || v < -FLT_MAX)) {
-        char pv[64];
-        cell_preview(cs, cn, pv, sizeof pv);
-        rc = tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of float32", name, row,
-                     col, pv);
-        goto fail;
-      }
-      vals[nvals++] = v;
-    }
-    nrows++;
+    rc = csv_row_room(&acc, count_cells(&l, delim), name, row, st);
+    if (rc == TL_OK)
+      rc = csv_read_cells(&l, delim, dt, &sc, &acc, name, row, st);
+    if (rc == TL_OK)
+      acc.nrows++;
   }
-  if (nrows == 0)
-    ncols = header_cols;
-  int64_t shape[2] = {(int64_t)nrows, (int64_t)ncols};
-  tl_tensor *t;
-  if ((rc = tl_tensor_new(&t, dt, 2, shape, st)) != TL_OK) {
-    tl_status_prefix(st, "%s: ", name);
-    goto fail;
-  }
-  for (size_t i = 0; i < nvals; i++) {
-    if (dt == TL_F64)
-      ((double *)t->data)[i] = vals[i];
-    else
-      ((float *)t->data)[i] = (float)vals[i];
-  }
-  free(vals);
-  free(sc.s);
-  *out = t;
-  return TL_OK;
-fail:
-  if (had_header)
+  if (rc == TL_OK)
+    rc = csv_tensor(&acc, dt, name, out, st);
+  if (rc != TL_OK && had_header)
     *had_header = 0;
-  free(vals);
+  free(acc.vals);
   free(sc.s);
   return rc;
 }

@@ -65,6 +65,37 @@ static tl_code idx_parse(const unsigned char *b, size_t len, const char *name, c
   return TL_OK;
 }
 
+/* the inflate buffer doubled (at most to limit, which no valid file reaches) */
+static tl_code gz_grow(unsigned char **buf, size_t *cap, size_t limit, const char *name, tl_status *st) {
+  if (*cap >= limit)
+    return tl_fail(st, TL_EFORMAT, "%s: gzip data inflates beyond %zu bytes: corrupt or a decompression bomb", name,
+                   limit);
+  size_t nc = *cap > limit / 2 ? limit : *cap * 2;
+  unsigned char *nb = realloc(*buf, nc);
+  if (!nb)
+    return tl_fail(st, TL_ENOMEM, "%s: out of memory inflating %zu bytes", name, nc);
+  *buf = nb;
+  *cap = nc;
+  return TL_OK;
+}
+
+/* an inflate result other than Z_STREAM_END: TL_OK to go on, or why the stream is bad */
+static tl_code gz_check(int zrc, const z_stream *zs, size_t in_off, size_t len, int room, const char *name,
+                        tl_status *st) {
+  if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT)
+    return tl_fail(st, TL_EFORMAT, "%s: byte %zu: corrupt gzip data (%s)", name, in_off,
+                   zs->msg ? zs->msg : "invalid stream");
+  if (zrc == Z_MEM_ERROR)
+    return tl_fail(st, TL_ENOMEM, "%s: out of memory in zlib", name);
+  if (zrc == Z_BUF_ERROR || zrc == Z_OK) {
+    if (in_off == len && room) /* all input used, room left, and still no end */
+      return tl_fail(st, TL_EFORMAT, "%s: byte %zu: gzip stream truncated (the file ends before the stream does)",
+                     name, len);
+    return TL_OK;
+  }
+  return tl_fail(st, TL_EFORMAT, "%s: byte %zu: zlib error %d", name, in_off, zrc);
+}
+
 /* Inflate a whole gzip member into a malloc'ed buffer (*dst, *dst_len); the caller frees it. */
 static tl_code gunzip(const unsigned char *src, size_t len, const char *name, unsigned char **dst,
                       size_t *dst_len, tl_status *st) {
@@ -87,21 +118,8 @@ static tl_code gunzip(const unsigned char *src, size_t len, const char *name, un
   size_t in_off = 0;
   int zrc = Z_OK;
   while (zrc != Z_STREAM_END) {
-    if (n == cap) {
-      if (cap >= limit) {
-        rc = tl_fail(st, TL_EFORMAT, "%s: gzip data inflates beyond %zu bytes: corrupt or a decompression bomb",
-                     name, limit);
-        goto done;
-      }
-      size_t nc = cap > limit / 2 ? limit : cap * 2;
-      unsigned char *nb = realloc(buf, nc);
-      if (!nb) {
-        rc = tl_fail(st, TL_ENOMEM, "%s: out of memory inflating %zu bytes", name, nc);
-        goto done;
-      }
-      buf = nb;
-      cap = nc;
-    }
+    if (n == cap && (rc = gz_grow(&buf, &cap, limit, name, st)) != TL_OK)
+      goto done;
     /* zlib counts in uInt: feed at most 1 GiB per call */
     size_t in_chunk = len - in_off < ((size_t)1 << 30) ? len - in_off : (size_t)1 << 30;
     size_t out_chunk = cap - n < ((size_t)1 << 30) ? cap - n : (size_t)1 << 30;
@@ -114,25 +132,8 @@ static tl_code gunzip(const unsigned char *src, size_t len, const char *name, un
     n += out_chunk - zs.avail_out;
     if (zrc == Z_STREAM_END)
       break;
-    if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT) {
-      rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: corrupt gzip data (%s)", name, in_off,
-                   zs.msg ? zs.msg : "invalid stream");
+    if ((rc = gz_check(zrc, &zs, in_off, len, n < cap, name, st)) != TL_OK)
       goto done;
-    }
-    if (zrc == Z_MEM_ERROR) {
-      rc = tl_fail(st, TL_ENOMEM, "%s: out of memory in zlib", name);
-      goto done;
-    }
-    if (zrc == Z_BUF_ERROR || zrc == Z_OK) {
-      if (in_off == len && n < cap) { /* all input used, room left, and still no end */
-        rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: gzip stream truncated (the file ends before the stream does)",
-                     name, len);
-        goto done;
-      }
-      continue;
-    }
-    rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: zlib error %d", name, in_off, zrc);
-    goto done;
   }
   if (in_off != len) {
     rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: %zu bytes of trailing data after the gzip stream", name, in_off,

@@ -290,6 +290,134 @@ static tl_code write_log(const char *path, const tl_train_report *rep, cJSON *st
   return rc;
 }
 
+/* one tl_trainer_train call: its options, loader, batch buffers, logs and the last event */
+typedef struct train_run {
+  tl_trainer *t;
+  const tl_train_options *o;
+  FILE *con;
+  int bar; /* console progress bar (else log lines) */
+  tl_loader l;
+  int64_t per_epoch, total, samples, step0;
+  float *xb, *yb;
+  cJSON *steps_log, *epochs_log;
+  tl_train_event ev;
+  double t0;
+} train_run;
+
+/* after a step: the event, the JSON log entry, the callback, the progress bar or log line */
+static void train_step_done(train_run *r, int64_t n, double lr, double loss) {
+  tl_trainer *t = r->t;
+  const tl_train_options *o = r->o;
+  FILE *con = r->con;
+  t->pos++;
+  r->samples += n;
+  r->ev = (tl_train_event){.step = t->step, .total_steps = r->total, .epoch = t->epoch, .loss = loss, .lr = lr,
+                           .seconds = now_seconds() - r->t0, .val_loss = NAN, .val_accuracy = NAN};
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddNumberToObject(s, "step", (double)t->step);
+  cJSON_AddNumberToObject(s, "loss", loss);
+  cJSON_AddNumberToObject(s, "lr", lr);
+  cJSON_AddItemToArray(r->steps_log, s);
+  if (o->cb.on_step)
+    o->cb.on_step(o->cb.user, &r->ev);
+  double secs = r->ev.seconds > 0 ? r->ev.seconds : 1;
+  if (con && r->bar && (t->step % 10 == 0 || t->step == r->total))
+    progress_bar(con, &r->ev, (double)(t->step - r->step0) / secs, (double)r->samples / secs);
+  else if (con && !r->bar && o->log_every > 0 && t->step % o->log_every == 0)
+    fprintf(con, "step %lld: loss=%.6f\n", (long long)t->step, loss);
+}
+
+/* after a whole epoch: validation, the JSON log entry, the console line, the callback, the
+ * checkpoint */
+static tl_code train_epoch_done(train_run *r, tl_status *st) {
+  tl_trainer *t = r->t;
+  const tl_train_options *o = r->o;
+  FILE *con = r->con;
+  t->epoch++;
+  t->pos = 0;
+  if (o->val) {
+    tl_eval_result vr;
+    tl_code rc = tl_trainer_evaluate(t, o->val, &vr, st);
+    r->ev.val_loss = vr.loss, r->ev.val_accuracy = vr.accuracy;
+    tl_eval_result_free(&vr);
+    TL_TRY(rc);
+  }
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddNumberToObject(e, "epoch", (double)t->epoch);
+  cJSON_AddNumberToObject(e, "step", (double)t->step);
+  cJSON_AddNumberToObject(e, "loss", r->ev.loss);
+  if (o->val) {
+    cJSON_AddNumberToObject(e, "val_loss", r->ev.val_loss);
+    cJSON_AddNumberToObject(e, "val_accuracy", r->ev.val_accuracy);
+  }
+  cJSON_AddItemToArray(r->epochs_log, e);
+  if (con && (o->val || o->log_every == 0 || r->per_epoch > o->log_every)) {
+    if (r->bar)
+      fputc('\n', con);
+    fprintf(con, "epoch %lld: step=%lld loss=%.6f", (long long)t->epoch, (long long)t->step, r->ev.loss);
+    if (o->val)
+      fprintf(con, " val_loss=%.6f val_accuracy=%.4f", r->ev.val_loss, r->ev.val_accuracy);
+    fprintf(con, " (%.1f s)\n", now_seconds() - r->t0);
+  }
+  if (o->cb.on_epoch_end)
+    o->cb.on_epoch_end(o->cb.user, &r->ev);
+  if (o->checkpoint_path)
+    return tl_trainer_save_checkpoint(t, o->checkpoint_path, st);
+  return TL_OK;
+}
+
+/* the training loop; resumes where a checkpoint left off: epoch t->epoch, t->pos batches into it */
+static tl_code train_loop(train_run *r, tl_status *st) {
+  tl_trainer *t = r->t;
+  tl_code rc = TL_OK;
+  while (rc == TL_OK && t->step < r->total) {
+    tl_loader_epoch(&r->l, t->epoch);
+    int64_t n;
+    for (int64_t skip = 0; skip < t->pos; skip++)
+      tl_loader_next(&r->l, r->xb, r->yb);
+    while (rc == TL_OK && t->step < r->total && (n = tl_loader_next(&r->l, r->xb, r->yb)) > 0) {
+      double loss;
+      double lr = tl_sched_lr(&t->cfg.sched, t->step);
+      rc = tl_trainer_run_batch(t, r->xb, r->yb, n, (int)r->l.y_row, 1, &loss, st);
+      if (rc != TL_OK)
+        break;
+      train_step_done(r, n, lr, loss);
+    }
+    if (rc != TL_OK || t->pos < r->per_epoch)
+      break; /* stopped inside an epoch: the step budget ran out */
+    rc = train_epoch_done(r, st);
+  }
+  return rc;
+}
+
+/* the report, the loss after training, the closing console lines, callback and JSON log */
+static tl_code train_finish(train_run *r, const tl_dataset *data, tl_train_report *rep, tl_code rc, tl_status *st) {
+  tl_trainer *t = r->t;
+  const tl_train_options *o = r->o;
+  rep->seconds = now_seconds() - r->t0;
+  rep->steps = t->step;
+  rep->epochs = t->epoch;
+  rep->samples_per_second = rep->seconds > 0 ? (double)r->samples / rep->seconds : 0;
+  tl_eval_result er = {.loss = rep->loss_before}; /* what loss_after reports when no pass runs */
+  if (rc == TL_OK)
+    rc = pass(t, data, 500, &er, st);
+  rep->loss_after = er.loss;
+  tl_eval_result_free(&er);
+  if (rc == TL_OK && r->con) {
+    if (r->bar)
+      fputc('\n', r->con);
+    fprintf(r->con, "mean_loss(after) = %.6f\n", rep->loss_after);
+    fprintf(r->con, "steps=%lld loss0=%.6f loss1=%.6f\n", (long long)rep->steps, rep->loss_before, rep->loss_after);
+  }
+  if (rc == TL_OK && o->cb.on_train_end) {
+    r->ev.seconds = rep->seconds;
+    o->cb.on_train_end(o->cb.user, &r->ev);
+  }
+  if (rc == TL_OK && o->log_path)
+    rc = write_log(o->log_path, rep, r->steps_log, r->epochs_log, st);
+  return rc;
+}
+
 tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_options *o, tl_train_report *rep,
                          tl_status *st) {
   memset(rep, 0, sizeof *rep);
@@ -299,117 +427,36 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
     return tl_fail(st, TL_EARG, "%s: no samples to train on", data->name);
   t->clip_norm = o->clip_norm;
   t->clip_value = o->clip_value;
-  FILE *con = o->console;
-  int bar = con && (o->progress == 1 || (o->progress == -1 && isatty(fileno(con))));
-  tl_loader l;
-  TL_TRY(tl_loader_init(&l, data, o->batch_size, o->shuffle, o->drop_last, t->cfg.seed, st));
-  int64_t per_epoch = tl_loader_num_batches(&l);
-  int64_t total = o->steps ? o->steps : o->epochs * per_epoch;
-  float *xb = malloc((size_t)(o->batch_size * l.x_row) * sizeof *xb);
-  float *yb = malloc((size_t)(o->batch_size * l.y_row) * sizeof *yb);
-  cJSON *steps_log = cJSON_CreateArray(), *epochs_log = cJSON_CreateArray();
-  tl_code rc = xb && yb && steps_log && epochs_log ? TL_OK : tl_fail(st, TL_ENOMEM, "trainer: out of memory");
+  train_run r = {.t = t, .o = o, .con = o->console};
+  r.bar = r.con && (o->progress == 1 || (o->progress == -1 && isatty(fileno(r.con))));
+  TL_TRY(tl_loader_init(&r.l, data, o->batch_size, o->shuffle, o->drop_last, t->cfg.seed, st));
+  r.per_epoch = tl_loader_num_batches(&r.l);
+  r.total = o->steps ? o->steps : o->epochs * r.per_epoch;
+  r.xb = malloc((size_t)(o->batch_size * r.l.x_row) * sizeof *r.xb);
+  r.yb = malloc((size_t)(o->batch_size * r.l.y_row) * sizeof *r.yb);
+  r.steps_log = cJSON_CreateArray(), r.epochs_log = cJSON_CreateArray();
+  tl_code rc = r.xb && r.yb && r.steps_log && r.epochs_log ? TL_OK : tl_fail(st, TL_ENOMEM, "trainer: out of memory");
   tl_eval_result er = {0};
   if (rc == TL_OK)
     rc = pass(t, data, 500, &er, st);
   rep->loss_before = er.loss;
-  if (rc == TL_OK && con) {
-    fprintf(con, "dataset size = %lld\n", (long long)data->n);
-    fprintf(con, "mean_loss(before) = %.6f\n", er.loss);
+  tl_eval_result_free(&er);
+  if (rc == TL_OK && r.con) {
+    fprintf(r.con, "dataset size = %lld\n", (long long)data->n);
+    fprintf(r.con, "mean_loss(before) = %.6f\n", rep->loss_before);
   }
-  tl_train_event ev = {.total_steps = total, .val_loss = NAN, .val_accuracy = NAN};
-  double t0 = now_seconds();
+  r.ev = (tl_train_event){.total_steps = r.total, .val_loss = NAN, .val_accuracy = NAN};
+  r.t0 = now_seconds();
   if (rc == TL_OK && o->cb.on_train_start)
-    o->cb.on_train_start(o->cb.user, &ev);
-  int64_t samples = 0, step0 = t->step;
-  /* resume where a checkpoint left off: epoch t->epoch, t->pos batches into it */
-  while (rc == TL_OK && t->step < total) {
-    tl_loader_epoch(&l, t->epoch);
-    int64_t n;
-    for (int64_t skip = 0; skip < t->pos; skip++)
-      tl_loader_next(&l, xb, yb);
-    while (rc == TL_OK && t->step < total && (n = tl_loader_next(&l, xb, yb)) > 0) {
-      double loss;
-      double lr = tl_sched_lr(&t->cfg.sched, t->step);
-      rc = tl_trainer_run_batch(t, xb, yb, n, (int)l.y_row, 1, &loss, st);
-      if (rc != TL_OK)
-        break;
-      t->pos++;
-      samples += n;
-      ev = (tl_train_event){.step = t->step, .total_steps = total, .epoch = t->epoch, .loss = loss, .lr = lr,
-                            .seconds = now_seconds() - t0, .val_loss = NAN, .val_accuracy = NAN};
-      cJSON *s = cJSON_CreateObject();
-      cJSON_AddNumberToObject(s, "step", (double)t->step);
-      cJSON_AddNumberToObject(s, "loss", loss);
-      cJSON_AddNumberToObject(s, "lr", lr);
-      cJSON_AddItemToArray(steps_log, s);
-      if (o->cb.on_step)
-        o->cb.on_step(o->cb.user, &ev);
-      if (con && bar && (t->step % 10 == 0 || t->step == total))
-        progress_bar(con, &ev, (double)(t->step - step0) / (ev.seconds > 0 ? ev.seconds : 1),
-                     (double)samples / (ev.seconds > 0 ? ev.seconds : 1));
-      else if (con && !bar && o->log_every > 0 && t->step % o->log_every == 0)
-        fprintf(con, "step %lld: loss=%.6f\n", (long long)t->step, loss);
-    }
-    if (rc != TL_OK || t->pos < per_epoch)
-      break; /* stopped inside an epoch: the step budget ran out */
-    t->epoch++;
-    t->pos = 0;
-    if (o->val) {
-      tl_eval_result vr;
-      rc = tl_trainer_evaluate(t, o->val, &vr, st);
-      ev.val_loss = vr.loss, ev.val_accuracy = vr.accuracy;
-      tl_eval_result_free(&vr);
-    }
-    if (rc == TL_OK) {
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddNumberToObject(e, "epoch", (double)t->epoch);
-      cJSON_AddNumberToObject(e, "step", (double)t->step);
-      cJSON_AddNumberToObject(e, "loss", ev.loss);
-      if (o->val) {
-        cJSON_AddNumberToObject(e, "val_loss", ev.val_loss);
-        cJSON_AddNumberToObject(e, "val_accuracy", ev.val_accuracy);
-      }
-      cJSON_AddItemToArray(epochs_log, e);
-      if (con && (o->val || o->log_every == 0 || per_epoch > o->log_every)) {
-        if (bar)
-          fputc('\n', con);
-        fprintf(con, "epoch %lld: step=%lld loss=%.6f", (long long)t->epoch, (long long)t->step, ev.loss);
-        if (o->val)
-          fprintf(con, " val_loss=%.6f val_accuracy=%.4f", ev.val_loss, ev.val_accuracy);
-        fprintf(con, " (%.1f s)\n", now_seconds() - t0);
-      }
-      if (o->cb.on_epoch_end)
-        o->cb.on_epoch_end(o->cb.user, &ev);
-      if (o->checkpoint_path)
-        rc = tl_trainer_save_checkpoint(t, o->checkpoint_path, st);
-    }
-  }
-  rep->seconds = now_seconds() - t0;
-  rep->steps = t->step;
-  rep->epochs = t->epoch;
-  rep->samples_per_second = rep->seconds > 0 ? (double)samples / rep->seconds : 0;
-  tl_eval_result_free(&er);
+    o->cb.on_train_start(o->cb.user, &r.ev);
+  r.step0 = t->step;
   if (rc == TL_OK)
-    rc = pass(t, data, 500, &er, st);
-  rep->loss_after = er.loss;
-  tl_eval_result_free(&er);
-  if (rc == TL_OK && con) {
-    if (bar)
-      fputc('\n', con);
-    fprintf(con, "mean_loss(after) = %.6f\n", rep->loss_after);
-    fprintf(con, "steps=%lld loss0=%.6f loss1=%.6f\n", (long long)rep->steps, rep->loss_before, rep->loss_after);
-  }
-  if (rc == TL_OK && o->cb.on_train_end) {
-    ev.seconds = rep->seconds;
-    o->cb.on_train_end(o->cb.user, &ev);
-  }
-  if (rc == TL_OK && o->log_path)
-    rc = write_log(o->log_path, rep, steps_log, epochs_log, st);
-  cJSON_Delete(steps_log);
-  cJSON_Delete(epochs_log);
-  free(xb);
-  free(yb);
-  tl_loader_free(&l);
+    rc = train_loop(&r, st);
+  rc = train_finish(&r, data, rep, rc, st);
+  cJSON_Delete(r.steps_log);
+  cJSON_Delete(r.epochs_log);
+  free(r.xb);
+  free(r.yb);
+  tl_loader_free(&r.l);
   return rc;
 }
