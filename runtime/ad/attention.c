@@ -212,7 +212,8 @@ static void second_heads(const adat *a, const adsec *b) {
 }
 
 /* dgx = dgqkv W_in + gqkv dW_in, dgW_in = dgqkv^T x + gqkv^T dx, dgb_in = colsum dgqkv */
-static void second_in(const tl_kctx *k, const float *const *d, const adat *a, const adsec *b, float *const *dgin) {
+static void second_in(const tl_kctx *k, const float *const *d, const adat *a, const adsec *b,
+                      float *const *dgin) {
   const float *x = k->in[0], *win = k->in[1], *dx = d[0], *dwin = d[1];
   int64_t NL = a->NL, E = a->E, E3 = 3 * E;
   const double *gq = b->gq, *dgq = b->dgq;
@@ -260,7 +261,8 @@ tl_code tl_ad_attention_second(const tl_adrule *r, const float *const *d, float 
     adat_free(&a);
     return nomem(k);
   }
-  b.dgO = b.gO + no, b.gq = b.dgO + no, b.dgq = b.gq + nq, b.gp = b.dgq + nq, b.dgp = b.gp + L, b.acc = b.dgp + L;
+  b.dgO = b.gO + no, b.gq = b.dgO + no, b.dgq = b.gq + nq, b.gp = b.dgq + nq, b.dgp = b.gp + L,
+  b.acc = b.dgp + L;
   if (dgin[3])
     second_wout(k, &a, &b, dgin[3]);
   if (dgin[0] || dgin[1] || dgin[2]) {

@@ -252,7 +252,9 @@ static tl_code layernorm_second(const tl_adrule *r, const float *const *d, float
 /* ---- the rules: dgx_k += sum_j [d_{x_j} B_k(x, g)] dx_j ---- */
 
 /* VJP independent of the inputs, or piecewise constant in them: no second-order term */
-static tl_code hvp_zero(const tl_adrule *r, float *const *dgin) { return TL_OK; }
+static tl_code hvp_zero(const tl_adrule *r, float *const *dgin) {
+  return TL_OK;
+}
 
 /* smooth unary f (gx = g f'(x)): dgx += g f''(x) dx */
 static tl_code hvp_smooth_unary(const tl_adrule *r, float *const *dgin) {
@@ -310,47 +312,47 @@ static tl_code hvp_attention(const tl_adrule *r, float *const *dgin) {
 /* one row per op of ops.def: a missing row is a compile error; HVP_NONE: no rule (a leaf) */
 typedef tl_code (*tl_hvp_fn)(const tl_adrule *r, float *const *dgin);
 #define HVP_NONE NULL
-#define HVP_input HVP_NONE                    /* a leaf: its cotangent is the result */
-#define HVP_param HVP_NONE                    /* a leaf: its cotangent is the result */
-#define HVP_linear bilinear_second            /* d(gx) = g dW, d(gW) = g^T dx (VJP on the tangents) */
-#define HVP_matmul bilinear_second            /* d(ga) = g db^T, d(gb) = da^T g */
-#define HVP_add hvp_zero                      /* ga = g, gb = g: no input dependence */
-#define HVP_sub hvp_zero                      /* ga = g, gb = -g */
-#define HVP_mul binary_second                 /* dga += g db, dgb += g da */
-#define HVP_div binary_second                 /* dga += -g db/b^2, dgb += -g da/b^2 + 2 g a db/b^3 */
-#define HVP_max hvp_zero                      /* piecewise-constant selector: zero a.e. */
-#define HVP_min hvp_zero                      /* piecewise-constant selector: zero a.e. */
-#define HVP_neg hvp_zero                      /* gx = -g */
-#define HVP_abs hvp_zero                      /* gx = sign(x) g: zero a.e. */
-#define HVP_sqrt hvp_smooth_unary             /* f'' = -1 / (4 y^3) */
-#define HVP_exp hvp_smooth_unary              /* f'' = e^x */
-#define HVP_log hvp_smooth_unary              /* f'' = -1 / x^2 */
-#define HVP_relu hvp_zero                     /* gx = [x > 0] g: zero a.e. */
-#define HVP_leaky_relu hvp_zero               /* piecewise linear: zero a.e. */
-#define HVP_sigmoid hvp_smooth_unary          /* f'' = s (1 - s) (1 - 2 s) */
-#define HVP_tanh hvp_smooth_unary             /* f'' = -2 y (1 - y^2) */
-#define HVP_gelu hvp_smooth_unary             /* f'' = (1 - t^2) (u' + x/2 (u'' - 2 t u'^2)) */
-#define HVP_silu hvp_smooth_unary             /* f'' = s (1 - s) (2 + x (1 - 2 s)) */
-#define HVP_softmax hvp_softmax               /* dgx += dy (g - <g,y>) - y <g,dy> */
-#define HVP_log_softmax hvp_log_softmax       /* dgx -= e^y dy sum g */
-#define HVP_clamp hvp_zero                    /* gx = [lo <= x <= hi] g: zero a.e. */
-#define HVP_sum hvp_zero                      /* linear */
-#define HVP_mean hvp_zero                     /* linear */
-#define HVP_reshape hvp_zero                  /* linear */
-#define HVP_flatten hvp_zero                  /* linear */
-#define HVP_permute hvp_zero                  /* linear */
-#define HVP_concat hvp_zero                   /* linear */
-#define HVP_slice hvp_zero                    /* linear */
-#define HVP_conv2d bilinear_second            /* d(gx) = B_x(dW, g), d(gW) = B_W(dx, g) */
-#define HVP_max_pool2d hvp_zero               /* argmax fixed: linear a.e. */
-#define HVP_avg_pool2d hvp_zero               /* linear */
-#define HVP_global_avg_pool hvp_zero          /* linear */
-#define HVP_batch_norm hvp_batch_norm         /* tangent of gx, ggamma, grm, grv (eval or batch stats) */
-#define HVP_layer_norm hvp_layer_norm         /* tangent of gx, ggamma over each row */
-#define HVP_dropout hvp_zero                  /* gx = g m / (1 - p): linear */
-#define HVP_embedding hvp_zero                /* gtable = scatter of g: linear */
-#define HVP_attention hvp_attention           /* tangent of the VJP as dual numbers (ad/attention.c) */
-#define HVP_mse_loss hvp_mse                  /* dga += 2 g (da - db) / n, dgb -= the same */
+#define HVP_input HVP_NONE                     /* a leaf: its cotangent is the result */
+#define HVP_param HVP_NONE                     /* a leaf: its cotangent is the result */
+#define HVP_linear bilinear_second             /* d(gx) = g dW, d(gW) = g^T dx (VJP on the tangents) */
+#define HVP_matmul bilinear_second             /* d(ga) = g db^T, d(gb) = da^T g */
+#define HVP_add hvp_zero                       /* ga = g, gb = g: no input dependence */
+#define HVP_sub hvp_zero                       /* ga = g, gb = -g */
+#define HVP_mul binary_second                  /* dga += g db, dgb += g da */
+#define HVP_div binary_second                  /* dga += -g db/b^2, dgb += -g da/b^2 + 2 g a db/b^3 */
+#define HVP_max hvp_zero                       /* piecewise-constant selector: zero a.e. */
+#define HVP_min hvp_zero                       /* piecewise-constant selector: zero a.e. */
+#define HVP_neg hvp_zero                       /* gx = -g */
+#define HVP_abs hvp_zero                       /* gx = sign(x) g: zero a.e. */
+#define HVP_sqrt hvp_smooth_unary              /* f'' = -1 / (4 y^3) */
+#define HVP_exp hvp_smooth_unary               /* f'' = e^x */
+#define HVP_log hvp_smooth_unary               /* f'' = -1 / x^2 */
+#define HVP_relu hvp_zero                      /* gx = [x > 0] g: zero a.e. */
+#define HVP_leaky_relu hvp_zero                /* piecewise linear: zero a.e. */
+#define HVP_sigmoid hvp_smooth_unary           /* f'' = s (1 - s) (1 - 2 s) */
+#define HVP_tanh hvp_smooth_unary              /* f'' = -2 y (1 - y^2) */
+#define HVP_gelu hvp_smooth_unary              /* f'' = (1 - t^2) (u' + x/2 (u'' - 2 t u'^2)) */
+#define HVP_silu hvp_smooth_unary              /* f'' = s (1 - s) (2 + x (1 - 2 s)) */
+#define HVP_softmax hvp_softmax                /* dgx += dy (g - <g,y>) - y <g,dy> */
+#define HVP_log_softmax hvp_log_softmax        /* dgx -= e^y dy sum g */
+#define HVP_clamp hvp_zero                     /* gx = [lo <= x <= hi] g: zero a.e. */
+#define HVP_sum hvp_zero                       /* linear */
+#define HVP_mean hvp_zero                      /* linear */
+#define HVP_reshape hvp_zero                   /* linear */
+#define HVP_flatten hvp_zero                   /* linear */
+#define HVP_permute hvp_zero                   /* linear */
+#define HVP_concat hvp_zero                    /* linear */
+#define HVP_slice hvp_zero                     /* linear */
+#define HVP_conv2d bilinear_second             /* d(gx) = B_x(dW, g), d(gW) = B_W(dx, g) */
+#define HVP_max_pool2d hvp_zero                /* argmax fixed: linear a.e. */
+#define HVP_avg_pool2d hvp_zero                /* linear */
+#define HVP_global_avg_pool hvp_zero           /* linear */
+#define HVP_batch_norm hvp_batch_norm          /* tangent of gx, ggamma, grm, grv (eval or batch stats) */
+#define HVP_layer_norm hvp_layer_norm          /* tangent of gx, ggamma over each row */
+#define HVP_dropout hvp_zero                   /* gx = g m / (1 - p): linear */
+#define HVP_embedding hvp_zero                 /* gtable = scatter of g: linear */
+#define HVP_attention hvp_attention            /* tangent of the VJP as dual numbers (ad/attention.c) */
+#define HVP_mse_loss hvp_mse                   /* dga += 2 g (da - db) / n, dgb -= the same */
 #define HVP_cross_entropy cross_entropy_second /* dgx += f (dp ts + p sum(dt) - dt), dgt += -f dls */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = HVP_##name,
 static const tl_hvp_fn hvp_rules[TL_OP_COUNT] = {
@@ -358,7 +360,9 @@ static const tl_hvp_fn hvp_rules[TL_OP_COUNT] = {
 };
 #undef TL_OP
 
-int tl_ad_has_hvp(tl_op op) { return (unsigned)op < TL_OP_COUNT && hvp_rules[op] != NULL; }
+int tl_ad_has_hvp(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT && hvp_rules[op] != NULL;
+}
 
 tl_code tl_ad_second(const tl_adrule *r, float *const *dgin) {
   const tl_kctx *k = r->k;

@@ -304,55 +304,57 @@ static tl_code jvp_scalar(const tl_adrule *r, const float *const *d, float *dy) 
 /* one row per op of ops.def: a missing row is a compile error; JVP_NONE: no rule (a leaf) */
 typedef tl_code (*tl_jvp_fn)(const tl_adrule *r, const float *const *d, float *dy);
 #define JVP_NONE NULL
-#define JVP_input JVP_NONE                  /* a leaf: the driver seeds its tangent */
-#define JVP_param JVP_NONE                  /* a leaf: the driver seeds its tangent */
-#define JVP_linear jvp_bilinear             /* dy = dx W^T + x dW^T + db */
-#define JVP_matmul jvp_bilinear             /* dy = da b + a db */
-#define JVP_add jvp_linear_map              /* dy = da + db */
-#define JVP_sub jvp_linear_map              /* dy = da - db */
-#define JVP_mul jvp_binary                  /* dy = da b + a db */
-#define JVP_div jvp_binary                  /* dy = (da - y db) / b */
-#define JVP_max jvp_binary                  /* dy = w da + (1 - w) db, w = [a > b] (1/2 on ties) */
-#define JVP_min jvp_binary                  /* dy = w da + (1 - w) db, w = [a < b] (1/2 on ties) */
-#define JVP_neg jvp_linear_map              /* dy = -dx */
-#define JVP_abs jvp_vjp_seeded              /* dy = sign(x) dx */
-#define JVP_sqrt jvp_vjp_seeded             /* dy = dx / (2 y) */
-#define JVP_exp jvp_vjp_seeded              /* dy = y dx */
-#define JVP_log jvp_vjp_seeded              /* dy = dx / x */
-#define JVP_relu jvp_vjp_seeded             /* dy = [y > 0] dx */
-#define JVP_leaky_relu jvp_vjp_seeded       /* dy = (x >= 0 ? 1 : alpha) dx */
-#define JVP_sigmoid jvp_vjp_seeded          /* dy = y (1 - y) dx */
-#define JVP_tanh jvp_vjp_seeded             /* dy = (1 - y^2) dx */
-#define JVP_gelu jvp_vjp_seeded             /* dy = gelu'(x) dx */
-#define JVP_silu jvp_vjp_seeded             /* dy = (s + x s (1 - s)) dx, s = sigmoid(x) */
-#define JVP_softmax jvp_vjp_seeded          /* dy = y (dx - <y, dx>)  (J symmetric) */
-#define JVP_log_softmax jvp_log_softmax     /* dy = dx - <e^y, dx> */
-#define JVP_clamp jvp_vjp_seeded            /* dy = [lo <= x <= hi] dx */
-#define JVP_sum jvp_linear_map              /* dy = sum dx */
-#define JVP_mean jvp_linear_map             /* dy = mean dx */
-#define JVP_reshape jvp_linear_map          /* dy = reshape(dx) */
-#define JVP_flatten jvp_linear_map          /* dy = flatten(dx) */
-#define JVP_permute jvp_linear_map          /* dy = permute(dx) */
-#define JVP_concat jvp_linear_map           /* dy = concat(dx_k) */
-#define JVP_slice jvp_linear_map            /* dy = slice(dx) */
-#define JVP_conv2d jvp_bilinear             /* dy = conv(dx, W) + conv(x, dW) + db */
-#define JVP_max_pool2d jvp_max_pool         /* dy = dx at the window's first argmax */
-#define JVP_avg_pool2d jvp_linear_map       /* dy = avg_pool(dx) */
-#define JVP_global_avg_pool jvp_linear_map  /* dy = mean over positions of dx */
-#define JVP_batch_norm batchnorm_tangent    /* dy = gamma dxhat + xhat dgamma + dbeta */
-#define JVP_layer_norm layernorm_tangent    /* dy = gamma dxhat + xhat dgamma + dbeta */
-#define JVP_dropout jvp_linear_map          /* dy = dx m / (1 - p), the same mask */
-#define JVP_embedding jvp_embedding         /* dy[r, :] = dtable[idx[r], :] */
+#define JVP_input JVP_NONE                    /* a leaf: the driver seeds its tangent */
+#define JVP_param JVP_NONE                    /* a leaf: the driver seeds its tangent */
+#define JVP_linear jvp_bilinear               /* dy = dx W^T + x dW^T + db */
+#define JVP_matmul jvp_bilinear               /* dy = da b + a db */
+#define JVP_add jvp_linear_map                /* dy = da + db */
+#define JVP_sub jvp_linear_map                /* dy = da - db */
+#define JVP_mul jvp_binary                    /* dy = da b + a db */
+#define JVP_div jvp_binary                    /* dy = (da - y db) / b */
+#define JVP_max jvp_binary                    /* dy = w da + (1 - w) db, w = [a > b] (1/2 on ties) */
+#define JVP_min jvp_binary                    /* dy = w da + (1 - w) db, w = [a < b] (1/2 on ties) */
+#define JVP_neg jvp_linear_map                /* dy = -dx */
+#define JVP_abs jvp_vjp_seeded                /* dy = sign(x) dx */
+#define JVP_sqrt jvp_vjp_seeded               /* dy = dx / (2 y) */
+#define JVP_exp jvp_vjp_seeded                /* dy = y dx */
+#define JVP_log jvp_vjp_seeded                /* dy = dx / x */
+#define JVP_relu jvp_vjp_seeded               /* dy = [y > 0] dx */
+#define JVP_leaky_relu jvp_vjp_seeded         /* dy = (x >= 0 ? 1 : alpha) dx */
+#define JVP_sigmoid jvp_vjp_seeded            /* dy = y (1 - y) dx */
+#define JVP_tanh jvp_vjp_seeded               /* dy = (1 - y^2) dx */
+#define JVP_gelu jvp_vjp_seeded               /* dy = gelu'(x) dx */
+#define JVP_silu jvp_vjp_seeded               /* dy = (s + x s (1 - s)) dx, s = sigmoid(x) */
+#define JVP_softmax jvp_vjp_seeded            /* dy = y (dx - <y, dx>)  (J symmetric) */
+#define JVP_log_softmax jvp_log_softmax       /* dy = dx - <e^y, dx> */
+#define JVP_clamp jvp_vjp_seeded              /* dy = [lo <= x <= hi] dx */
+#define JVP_sum jvp_linear_map                /* dy = sum dx */
+#define JVP_mean jvp_linear_map               /* dy = mean dx */
+#define JVP_reshape jvp_linear_map            /* dy = reshape(dx) */
+#define JVP_flatten jvp_linear_map            /* dy = flatten(dx) */
+#define JVP_permute jvp_linear_map            /* dy = permute(dx) */
+#define JVP_concat jvp_linear_map             /* dy = concat(dx_k) */
+#define JVP_slice jvp_linear_map              /* dy = slice(dx) */
+#define JVP_conv2d jvp_bilinear               /* dy = conv(dx, W) + conv(x, dW) + db */
+#define JVP_max_pool2d jvp_max_pool           /* dy = dx at the window's first argmax */
+#define JVP_avg_pool2d jvp_linear_map         /* dy = avg_pool(dx) */
+#define JVP_global_avg_pool jvp_linear_map    /* dy = mean over positions of dx */
+#define JVP_batch_norm batchnorm_tangent      /* dy = gamma dxhat + xhat dgamma + dbeta */
+#define JVP_layer_norm layernorm_tangent      /* dy = gamma dxhat + xhat dgamma + dbeta */
+#define JVP_dropout jvp_linear_map            /* dy = dx m / (1 - p), the same mask */
+#define JVP_embedding jvp_embedding           /* dy[r, :] = dtable[idx[r], :] */
 #define JVP_attention tl_ad_attention_tangent /* product rule through the heads (ad/attention.c) */
-#define JVP_mse_loss jvp_scalar             /* dy = <2 (a - b) / n, da - db> */
-#define JVP_cross_entropy jvp_scalar        /* dy = sum_k <VJP_k(1), dx_k> */
+#define JVP_mse_loss jvp_scalar               /* dy = <2 (a - b) / n, da - db> */
+#define JVP_cross_entropy jvp_scalar          /* dy = sum_k <VJP_k(1), dx_k> */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = JVP_##name,
 static const tl_jvp_fn jvp_rules[TL_OP_COUNT] = {
 #include "torchlean/ops.def"
 };
 #undef TL_OP
 
-int tl_ad_has_jvp(tl_op op) { return (unsigned)op < TL_OP_COUNT && jvp_rules[op] != NULL; }
+int tl_ad_has_jvp(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT && jvp_rules[op] != NULL;
+}
 
 tl_code tl_ad_tangent(const tl_adrule *r, float *dy) {
   const tl_kctx *k = r->k;

@@ -203,11 +203,11 @@ static tl_code csv_row_room(csv_acc *a, size_t cells, const char *name, size_t r
   if (a->nrows == 0) {
     a->ncols = cells;
     if (a->header_cols && a->header_cols != a->ncols)
-      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col 1: %zu cells, but the header (row 1) has %zu", name, row,
-                     cells, a->header_cols);
+      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col 1: %zu cells, but the header (row 1) has %zu", name,
+                     row, cells, a->header_cols);
   } else if (cells != a->ncols) {
-    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: %zu cells, expected %zu like the first data row", name,
-                   row, (cells < a->ncols ? cells : a->ncols) + 1, cells, a->ncols);
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: %zu cells, expected %zu like the first data row",
+                   name, row, (cells < a->ncols ? cells : a->ncols) + 1, cells, a->ncols);
   }
   if (a->nvals + a->ncols > a->cap) {
     size_t nc = a->cap ? a->cap * 2 : 256;
@@ -223,15 +223,15 @@ static tl_code csv_row_room(csv_acc *a, size_t cells, const char *name, size_t r
 }
 
 /* the message for a cell that parse_cell rejected */
-static tl_code csv_cell_fail(cell_result cr, const char *cs, size_t cn, const char *name, size_t row, size_t col,
-                             tl_status *st) {
+static tl_code csv_cell_fail(cell_result cr, const char *cs, size_t cn, const char *name, size_t row,
+                             size_t col, tl_status *st) {
   char pv[64];
   cell_preview(cs, cn, pv, sizeof pv);
   if (cr == CELL_EMPTY)
     return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: empty cell", name, row, col);
   if (cr == CELL_RANGE)
-    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of a double", name, row, col,
-                   pv);
+    return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of a double", name, row,
+                   col, pv);
   if (cr == CELL_NOMEM)
     return tl_fail(st, TL_ENOMEM, "%s: row %zu, col %zu: out of memory", name, row, col);
   if (cr == CELL_QUOTE)
@@ -254,8 +254,8 @@ static tl_code csv_read_cells(const csv_line *l, char delim, tl_dtype dt, csv_sc
     if (dt == TL_F32 && !isinf(v) && (v > FLT_MAX || v < -FLT_MAX)) {
       char pv[64];
       cell_preview(cs, cn, pv, sizeof pv);
-      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of float32", name, row, col,
-                     pv);
+      return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: '%s' is out of the range of float32", name, row,
+                     col, pv);
     }
     a->vals[a->nvals++] = v;
   }
@@ -268,8 +268,9 @@ static tl_code csv_unclosed(const csv_line *l, char delim, const char *name, siz
   const char *cs;
   while (next_cell(l, delim, &at, &cs, &cn))
     col++;
-  return tl_fail(st, TL_EFORMAT, "%s: row %zu, col %zu: a quoted cell is not closed before the end of the file",
-                 name, row, col);
+  return tl_fail(st, TL_EFORMAT,
+                 "%s: row %zu, col %zu: a quoted cell is not closed before the end of the file", name, row,
+                 col);
 }
 
 /* the (nrows, ncols) tensor of the values read, rounded once to float32 for TL_F32 */

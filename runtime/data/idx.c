@@ -68,8 +68,8 @@ static tl_code idx_parse(const unsigned char *b, size_t len, const char *name, c
 /* the inflate buffer doubled (at most to limit, which no valid file reaches) */
 static tl_code gz_grow(unsigned char **buf, size_t *cap, size_t limit, const char *name, tl_status *st) {
   if (*cap >= limit)
-    return tl_fail(st, TL_EFORMAT, "%s: gzip data inflates beyond %zu bytes: corrupt or a decompression bomb", name,
-                   limit);
+    return tl_fail(st, TL_EFORMAT, "%s: gzip data inflates beyond %zu bytes: corrupt or a decompression bomb",
+                   name, limit);
   size_t nc = *cap > limit / 2 ? limit : *cap * 2;
   unsigned char *nb = realloc(*buf, nc);
   if (!nb)
@@ -89,8 +89,8 @@ static tl_code gz_check(int zrc, const z_stream *zs, size_t in_off, size_t len, 
     return tl_fail(st, TL_ENOMEM, "%s: out of memory in zlib", name);
   if (zrc == Z_BUF_ERROR || zrc == Z_OK) {
     if (in_off == len && room) /* all input used, room left, and still no end */
-      return tl_fail(st, TL_EFORMAT, "%s: byte %zu: gzip stream truncated (the file ends before the stream does)",
-                     name, len);
+      return tl_fail(st, TL_EFORMAT,
+                     "%s: byte %zu: gzip stream truncated (the file ends before the stream does)", name, len);
     return TL_OK;
   }
   return tl_fail(st, TL_EFORMAT, "%s: byte %zu: zlib error %d", name, in_off, zrc);

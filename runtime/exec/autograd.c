@@ -103,7 +103,8 @@ static tl_code ad_find_values(ad *a, int out, int wrt, unsigned char *vneed, tl_
     if (a->val[i])
       continue;
     if (n->op == TL_OP_INPUT)
-      return tl_fail(st, TL_EARG, "autograd: input '%s' (node %d) has no value (call tl_exec_set_input and forward)",
+      return tl_fail(st, TL_EARG,
+                     "autograd: input '%s' (node %d) has no value (call tl_exec_set_input and forward)",
                      n->name, i);
     for (int k = 0; k < n->nparents; k++) /* recomputed below: its parents too */
       vneed[n->parents[k]] = 1;

@@ -263,12 +263,12 @@ static int is_fusable_src(tl_op op) { return op == TL_OP_LINEAR || op == TL_OP_C
 
 /* planning scratch, one entry per node (buffers: per pool buffer) */
 typedef struct plan_tmp {
-  int *nuse;             /* consumers of node i */
-  int *last;             /* position of node i's last read */
-  int *fre;              /* free list of pool buffers */
-  int64_t *psize;        /* floats of pool buffer b */
-  unsigned char *isout;  /* node i is a graph output */
-  unsigned char *rel;    /* node i's buffer went back to the free list */
+  int *nuse;            /* consumers of node i */
+  int *last;            /* position of node i's last read */
+  int *fre;             /* free list of pool buffers */
+  int64_t *psize;       /* floats of pool buffer b */
+  unsigned char *isout; /* node i is a graph output */
+  unsigned char *rel;   /* node i's buffer went back to the free list */
 } plan_tmp;
 
 /* consumer counts; fusion: linear/conv (+bias) + relu when the pre-activation is used only by
@@ -382,9 +382,12 @@ tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
   int N = g->nnodes;
   TL_TRY(grow(e, N, st));
   free_pool(e);
-  plan_tmp t = {.nuse = calloc((size_t)N + 1, sizeof(int)), .last = calloc((size_t)N + 1, sizeof(int)),
-                .fre = calloc((size_t)N + 1, sizeof(int)), .psize = calloc((size_t)N + 1, sizeof(int64_t)),
-                .isout = calloc((size_t)N + 1, 1), .rel = calloc((size_t)N + 1, 1)};
+  plan_tmp t = {.nuse = calloc((size_t)N + 1, sizeof(int)),
+                .last = calloc((size_t)N + 1, sizeof(int)),
+                .fre = calloc((size_t)N + 1, sizeof(int)),
+                .psize = calloc((size_t)N + 1, sizeof(int64_t)),
+                .isout = calloc((size_t)N + 1, 1),
+                .rel = calloc((size_t)N + 1, 1)};
   tl_code rc = TL_OK;
   if (!t.nuse || !t.last || !t.fre || !t.psize || !t.isout || !t.rel) {
     rc = tl_fail(st, TL_ENOMEM, "exec: out of memory while planning");
@@ -398,7 +401,12 @@ tl_code tl_exec_plan(tl_exec *e, tl_status *st) {
     e->planned_n = N;
     e->planned_grad = e->grad_enabled;
   }
-  free(t.nuse); free(t.last); free(t.fre); free(t.psize); free(t.isout); free(t.rel);
+  free(t.nuse);
+  free(t.last);
+  free(t.fre);
+  free(t.psize);
+  free(t.isout);
+  free(t.rel);
   return rc;
 }
 
@@ -709,10 +717,23 @@ static tl_code bwd_node(tl_exec *e, int i, int inplace, tl_status *st) {
   if (rc == TL_OK && tl_op_bwd_needs_out(n->op) && !y)
     rc = tl_fail(st, TL_EARG, "node %d (%s): value not kept for backward", i, opname(g, i));
   if (rc == TL_OK) {
-    tl_kctx k = {.g = g, .id = i, .n = n, .in = in, .out = (float *)y, .gout = e->grad[i], .gin = gin,
-                 .kernels = e->o.kernels, .training = e->o.training, .seed = e->o.seed,
-                 .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step, .weights = g->weights, .be = e->be,
-                 .ws = &e->ws, .pool = pool_for(e, n->op), .gin_assign = assign, .st = st};
+    tl_kctx k = {.g = g,
+                 .id = i,
+                 .n = n,
+                 .in = in,
+                 .out = (float *)y,
+                 .gout = e->grad[i],
+                 .gin = gin,
+                 .kernels = e->o.kernels,
+                 .training = e->o.training,
+                 .seed = e->o.seed,
+                 .step = e->o.mode == TL_COMPILED ? e->step - 1 : e->step,
+                 .weights = g->weights,
+                 .be = e->be,
+                 .ws = &e->ws,
+                 .pool = pool_for(e, n->op),
+                 .gin_assign = assign,
+                 .st = st};
     tl_kernel_fn f = e->be->backward[n->op];
     rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no backward kernel", i, opname(g, i));
   }
@@ -736,7 +757,8 @@ static void bwd_accumulate(tl_exec *e, int out) {
 }
 
 /* Reverse sweep; force_wrt >= 0 forces gradients for that node even if it is an INPUT. */
-static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumulate, int force_wrt, tl_status *st) {
+static tl_code backward_impl(tl_exec *e, int out, const float *seed, int accumulate, int force_wrt,
+                             tl_status *st) {
   tl_graph *g = e->g;
   TL_TRY(bwd_check(e, out, seed, st));
   bwd_mark_needed(e, out, force_wrt);

@@ -429,8 +429,8 @@ static tl_code read_node_kind(const cJSON *c, int i, int *op, char *where, size_
 }
 
 /* Only the keys this op may carry; the optional "name" (non-empty string) into *name (borrowed). */
-static tl_code read_node_keys(const cJSON *c, const tl_op_info *info, int op, const char **name, const char *where,
-                              tl_status *st) {
+static tl_code read_node_keys(const cJSON *c, const tl_op_info *info, int op, const char **name,
+                              const char *where, tl_status *st) {
   const char *allowed[MAX_KEYS];
   int nk = 0;
   allowed[nk++] = "id", allowed[nk++] = "kind", allowed[nk++] = "parents", allowed[nk++] = "shape";
@@ -465,14 +465,16 @@ static tl_code read_param_node(tl_graph *g, const cJSON *c, const char *name, in
   int kind_id = -1;
   tl_code rc = tl_shape_numel(ndim, shape, sizeof(float), &numel, where, st);
   if (rc == TL_OK)
-    rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(c, "numel"), 0, INT64_MAX, &claimed, where, "numel", st);
+    rc =
+        tl_json_int(cJSON_GetObjectItemCaseSensitive(c, "numel"), 0, INT64_MAX, &claimed, where, "numel", st);
   if (rc == TL_OK && claimed != numel)
     rc = tl_fail(st, TL_EFORMAT, "%s: \"numel\" %lld does not match its shape (%lld elements)", where,
                  (long long)claimed, (long long)numel);
   if (rc == TL_OK && !pk)
     rc = tl_fail(st, TL_EFORMAT, "%s: missing field \"param_kind\"", where);
   if (rc == TL_OK && (!cJSON_IsString(pk) || (kind_id = pkind_from_name(pk->valuestring)) < 0))
-    rc = tl_fail(st, TL_EFORMAT, "%s: \"param_kind\" must be \"trainable\", \"buffer\" or \"constant\"", where);
+    rc = tl_fail(st, TL_EFORMAT, "%s: \"param_kind\" must be \"trainable\", \"buffer\" or \"constant\"",
+                 where);
   if (rc == TL_OK && *budget >= 0) {
     if (numel > *budget)
       rc = tl_fail(st, TL_EFORMAT, "%s: %lld elements exceed the %lld weights the data can hold", where,
@@ -495,9 +497,9 @@ static tl_code read_param_node(tl_graph *g, const cJSON *c, const char *name, in
 
 /* An op node: attributes, the node (shape inferred and compared with the recorded one), its name.
  * a: the attributes read (caller frees a->list). */
-static tl_code read_op_node(tl_graph *g, const cJSON *c, const tl_op_info *info, int op, int np, const int *parents,
-                            const char *name, int ndim, const int64_t *shape, tl_attrs *a, int *nid,
-                            const char *where, tl_status *st) {
+static tl_code read_op_node(tl_graph *g, const cJSON *c, const tl_op_info *info, int op, int np,
+                            const int *parents, const char *name, int ndim, const int64_t *shape, tl_attrs *a,
+                            int *nid, const char *where, tl_status *st) {
   tl_code rc = read_attrs(c, info, a, where, st);
   if (rc == TL_OK)
     rc = tl_graph_op(g, (tl_op)op, np, parents, a, nid, st);
@@ -526,12 +528,14 @@ static tl_code read_node_parents(const int64_t *parents64, int np, int i, int **
   for (int k = 0; k < np; k++) {
     (*parents)[k] = (int)parents64[k];
     if ((*parents)[k] < 0 || (*parents)[k] >= i)
-      return tl_fail(st, TL_EFORMAT, "%s: parent %d is node %d (parents must come earlier)", where, k, (*parents)[k]);
+      return tl_fail(st, TL_EFORMAT, "%s: parent %d is node %d (parents must come earlier)", where, k,
+                     (*parents)[k]);
   }
   return TL_OK;
 }
 
-static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, int64_t *budget, tl_status *st) {
+static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, int64_t *budget,
+                         tl_status *st) {
   char where[160];
   int op = -1;
   TL_TRY(read_node_kind(c, i, &op, where, sizeof where, st));

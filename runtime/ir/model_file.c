@@ -114,7 +114,8 @@ static int span_cmp(const void *x, const void *y) {
 /* Check the tensor entries against g and copy their bytes into the weight store. */
 /* A tensor entry's keys, dtype (F32 only) and shape, checked against the graph's PARAM of that name
  * (*id). */
-static tl_code tensor_entry_param(const cJSON *c, const tl_graph *g, const char *where, int *id, tl_status *st) {
+static tl_code tensor_entry_param(const cJSON *c, const tl_graph *g, const char *where, int *id,
+                                  tl_status *st) {
   static const char *const entry_keys[] = {"dtype", "shape", "data_offsets", NULL};
   if (!cJSON_IsObject(c))
     return tl_fail(st, TL_EFORMAT, "%s: must be an object", where);
@@ -125,7 +126,8 @@ static tl_code tensor_entry_param(const cJSON *c, const tl_graph *g, const char 
   if (!cJSON_IsString(dt))
     return tl_fail(st, TL_EFORMAT, "%s: missing or non-string \"dtype\"", where);
   if (strcmp(dt->valuestring, "F32") != 0)
-    return tl_fail(st, TL_EUNSUPPORTED, "%s: dtype \"%.32s\" is not supported (only F32)", where, dt->valuestring);
+    return tl_fail(st, TL_EUNSUPPORTED, "%s: dtype \"%.32s\" is not supported (only F32)", where,
+                   dt->valuestring);
   if (!cJSON_IsArray(sh))
     return tl_fail(st, TL_EFORMAT, "%s: \"shape\" must be an array of integers", where);
   if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
@@ -155,8 +157,8 @@ static tl_code tensor_entry_param(const cJSON *c, const tl_graph *g, const char 
 
 /* One tensor entry: checked, its bytes range in *sp, its little-endian floats copied into the
  * weight store of PARAM *id. */
-static tl_code load_tensor_entry(const cJSON *c, tl_graph *g, const uint8_t *data, uint64_t dlen, span *sp, int *id,
-                                 tl_status *st) {
+static tl_code load_tensor_entry(const cJSON *c, tl_graph *g, const uint8_t *data, uint64_t dlen, span *sp,
+                                 int *id, tl_status *st) {
   char where[320];
   snprintf(where, sizeof where, "tensor '%.256s'", c->string);
   TL_TRY(tensor_entry_param(c, g, where, id, st));
@@ -166,8 +168,8 @@ static tl_code load_tensor_entry(const cJSON *c, tl_graph *g, const uint8_t *dat
   TL_TRY(tl_json_int(off->child, 0, INT64_MAX, &b, where, "data_offsets[0]", st));
   TL_TRY(tl_json_int(off->child->next, 0, INT64_MAX, &e, where, "data_offsets[1]", st));
   if (b > e || (uint64_t)e > dlen)
-    return tl_fail(st, TL_EFORMAT, "%s: data_offsets [%lld, %lld] outside the data section of %llu bytes", where,
-                   (long long)b, (long long)e, (unsigned long long)dlen);
+    return tl_fail(st, TL_EFORMAT, "%s: data_offsets [%lld, %lld] outside the data section of %llu bytes",
+                   where, (long long)b, (long long)e, (unsigned long long)dlen);
   if (e - b != 4 * n->numel)
     return tl_fail(st, TL_EFORMAT, "%s: %lld bytes for %lld float32 elements (need %lld)", where,
                    (long long)(e - b), (long long)n->numel, (long long)(4 * n->numel));

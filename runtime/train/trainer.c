@@ -311,8 +311,14 @@ static void train_step_done(train_run *r, int64_t n, double lr, double loss) {
   FILE *con = r->con;
   t->pos++;
   r->samples += n;
-  r->ev = (tl_train_event){.step = t->step, .total_steps = r->total, .epoch = t->epoch, .loss = loss, .lr = lr,
-                           .seconds = now_seconds() - r->t0, .val_loss = NAN, .val_accuracy = NAN};
+  r->ev = (tl_train_event){.step = t->step,
+                           .total_steps = r->total,
+                           .epoch = t->epoch,
+                           .loss = loss,
+                           .lr = lr,
+                           .seconds = now_seconds() - r->t0,
+                           .val_loss = NAN,
+                           .val_accuracy = NAN};
   cJSON *s = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "step", (double)t->step);
   cJSON_AddNumberToObject(s, "loss", loss);
@@ -391,7 +397,8 @@ static tl_code train_loop(train_run *r, tl_status *st) {
 }
 
 /* the report, the loss after training, the closing console lines, callback and JSON log */
-static tl_code train_finish(train_run *r, const tl_dataset *data, tl_train_report *rep, tl_code rc, tl_status *st) {
+static tl_code train_finish(train_run *r, const tl_dataset *data, tl_train_report *rep, tl_code rc,
+                            tl_status *st) {
   tl_trainer *t = r->t;
   const tl_train_options *o = r->o;
   rep->seconds = now_seconds() - r->t0;
@@ -407,7 +414,8 @@ static tl_code train_finish(train_run *r, const tl_dataset *data, tl_train_repor
     if (r->bar)
       fputc('\n', r->con);
     fprintf(r->con, "mean_loss(after) = %.6f\n", rep->loss_after);
-    fprintf(r->con, "steps=%lld loss0=%.6f loss1=%.6f\n", (long long)rep->steps, rep->loss_before, rep->loss_after);
+    fprintf(r->con, "steps=%lld loss0=%.6f loss1=%.6f\n", (long long)rep->steps, rep->loss_before,
+            rep->loss_after);
   }
   if (rc == TL_OK && o->cb.on_train_end) {
     r->ev.seconds = rep->seconds;
@@ -418,8 +426,8 @@ static tl_code train_finish(train_run *r, const tl_dataset *data, tl_train_repor
   return rc;
 }
 
-tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_options *o, tl_train_report *rep,
-                         tl_status *st) {
+tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_options *o,
+                         tl_train_report *rep, tl_status *st) {
   memset(rep, 0, sizeof *rep);
   if (o->batch_size < 1 || o->steps < 0 || o->epochs < 0)
     return tl_fail(st, TL_EARG, "trainer: batch size must be >= 1, steps and epochs >= 0");
@@ -435,7 +443,8 @@ tl_code tl_trainer_train(tl_trainer *t, const tl_dataset *data, const tl_train_o
   r.xb = malloc((size_t)(o->batch_size * r.l.x_row) * sizeof *r.xb);
   r.yb = malloc((size_t)(o->batch_size * r.l.y_row) * sizeof *r.yb);
   r.steps_log = cJSON_CreateArray(), r.epochs_log = cJSON_CreateArray();
-  tl_code rc = r.xb && r.yb && r.steps_log && r.epochs_log ? TL_OK : tl_fail(st, TL_ENOMEM, "trainer: out of memory");
+  tl_code rc =
+      r.xb && r.yb && r.steps_log && r.epochs_log ? TL_OK : tl_fail(st, TL_ENOMEM, "trainer: out of memory");
   tl_eval_result er = {0};
   if (rc == TL_OK)
     rc = pass(t, data, 500, &er, st);
