@@ -1,11 +1,11 @@
 /* cuda_smoke.c - `torchlean-cuda-smoke`: runs relu and add on the GPU and compares with the CPU
- * arithmetic of runtime/ew_math.h.  Exit 0 on agreement, 1 on a mismatch, 77 when no GPU. */
+ * arithmetic of runtime/kernels/ew_math.h.  Exit 0 on agreement, 1 on a mismatch, 77 when no GPU. */
 #include <stdio.h>
 
 #include <cuda_runtime_api.h>
 
 #include "cuda_kernels.h"
-#include "ew_math.h"
+#include "kernels/ew_math.h"
 
 int main(void) {
   int count = 0;

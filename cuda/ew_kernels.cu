@@ -1,11 +1,11 @@
 /* ew_kernels.cu - CUDA kernels of the elementwise ops (first piece of the CUDA backend).
- * The per-element arithmetic is runtime/ew_math.h, the same code the CPU kernels run, so the CPU
+ * The per-element arithmetic is runtime/kernels/ew_math.h, the same code the CPU kernels run, so the CPU
  * test suite checks these expressions; only the launch lives here.  Device pointers in, device
  * pointers out; the caller owns every buffer. */
 #include <cuda_runtime.h>
 
 #include "cuda_kernels.h"
-#include "ew_math.h"
+#include "kernels/ew_math.h"
 
 /* y[i] = f(x[i]) for the unary op `op` */
 __global__ static void unary_kernel(int op, const float *x, float *y, long long n, float alpha, float lo, float hi) {

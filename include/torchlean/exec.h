@@ -8,8 +8,8 @@
  * kernels, so they give bit-identical results for the same kernel choice.
  *
  * A model's graph starts with its PARAM nodes; a forward pass appends op nodes after them.
- * Eager training truncates the graph back to the parameters (tl_graph_truncate) every step and
- * re-runs the model code; compiled training traces once.
+ * Eager training truncates the graph back to the parameters (tl_graph_truncate, graph.h) every
+ * step and re-runs the model code; compiled training traces once.
  *
  * Kernels: TL_KERNELS_FAST uses OpenBLAS sgemm for linear, matmul and conv2d and vectorisable
  * loops elsewhere; TL_KERNELS_REF follows the declared f32-ref order exactly (left-fold dot
@@ -81,8 +81,6 @@ tl_code tl_exec_set_input(tl_exec *e, int input_id, const float *data, tl_status
 tl_code tl_exec_plan(tl_exec *e, tl_status *st);
 /* Compiled mode: run every node.  Eager mode: run the nodes not yet run. */
 tl_code tl_exec_forward(tl_exec *e, tl_status *st);
-/* Eager mode: run node `id` now (called by the tl_ctx op functions). */
-tl_code tl_exec_run_node(tl_exec *e, int id, tl_status *st);
 /* Eager mode: forget values of nodes >= first (after tl_graph_truncate). */
 void tl_exec_reset(tl_exec *e, int first);
 /* Value of a node after forward (numel floats), or NULL when not computed/kept. */
@@ -160,9 +158,6 @@ int tl_avg_pool2d(tl_ctx *c, int x, int kernel, int stride, int padding);
 int tl_dropout(tl_ctx *c, int x, double p);
 int tl_mse_loss(tl_ctx *c, int pred, int target);
 int tl_cross_entropy(tl_ctx *c, int logits, int target);
-
-/* Remove nodes >= n (the op nodes of a previous eager pass); inputs/outputs past n are dropped. */
-void tl_graph_truncate(tl_graph *g, int n);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@
 #include <mpfi.h>
 #include <mpfr.h>
 
+#include "torchlean/fpenv.h"
 #include "torchlean/graph.h"
 #include "torchlean/spec.h"
 #include "torchlean/status.h"
@@ -38,11 +39,7 @@ extern "C" {
  * tests/test_floats.c measures this platform's expf/logf/tanhf on many inputs against MPFR. */
 #define TL_F32_LIBM_MAX_ULP 4
 
-/* 1 when the calling thread flushes subnormal results or inputs to zero (x86 MXCSR FZ/DAZ,
- * aarch64 FPCR FZ).  The f32-any models assume gradual underflow: callers that run float32 code
- * to back an f32-any claim (compare, counterexample confirmation, the binary32 IBP kernels)
- * refuse to when this is 1.  Defined in runtime/fpenv.c (no MPFR needed), so verify/ has it too. */
-int tl_f32_flushes_subnormals(void);
+/* tl_f32_flushes_subnormals(): torchlean/fpenv.h (runtime, no MPFR), included above. */
 
 /* ---- f32-ref emulator ---------------------------------------------------------------------- */
 typedef struct tl_f32_values {

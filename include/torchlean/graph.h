@@ -137,6 +137,9 @@ tl_code tl_graph_op(tl_graph *g, tl_op op, int nparents, const int *parents, con
 tl_code tl_graph_mark_output(tl_graph *g, int id, tl_status *st);
 /* Give node id a name (copied). */
 tl_code tl_graph_set_name(tl_graph *g, int id, const char *name, tl_status *st);
+/* Remove nodes >= n (the op nodes of a previous eager pass); inputs/outputs past n are dropped,
+ * and PARAM nodes appended last give their weights back to the store. */
+void tl_graph_truncate(tl_graph *g, int n);
 
 /* Weights of a PARAM node. */
 float *tl_graph_param_data(const tl_graph *g, int id);

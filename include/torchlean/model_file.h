@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-/* ---- graph hash (runtime/graph_hash.c) -------------------------------------------------- */
+/* ---- graph hash (runtime/ir/graph_hash.c) -------------------------------------------------- */
 #define TL_GRAPH_HASH_FORMAT "torchlean.graph.v1"
 
 /* SHA-256 of the canonical encoding of g (docs/graph-hash.md) into out[32]. */
@@ -40,7 +40,7 @@ char *tl_hash_hex(const uint8_t hash[32], char hex[65]);
 /* tl_graph_hash as hex into hex[65]; returns hex. */
 char *tl_graph_hash_hex(const tl_graph *g, char hex[65]);
 
-/* ---- IR JSON (runtime/ir_json.c) --------------------------------------------------------- */
+/* ---- IR JSON (runtime/ir/ir_json.c) --------------------------------------------------------- */
 #define TL_IR_FORMAT "torchlean.ir.v1"
 
 /* Serialise g.  with_weights: add "weights" (hex-float strings, exact) to every PARAM node.
@@ -50,7 +50,7 @@ tl_code tl_ir_json_write(const tl_graph *g, int with_weights, char **out_json, t
  * Without "weights" the parameters are zero-filled.  Caller frees *out. */
 tl_code tl_ir_json_read(const char *json, size_t len, const char *name, tl_graph **out, tl_status *st);
 
-/* ---- model files (runtime/model_file.c) --------------------------------------------------- */
+/* ---- model files (runtime/ir/model_file.c) --------------------------------------------------- */
 #define TL_MODEL_FORMAT "torchlean.model.v1"
 
 /* Write g (structure and weights) to path atomically. */
@@ -62,7 +62,7 @@ tl_code tl_model_load_mem(const void *buf, size_t len, const char *name, tl_grap
 /* Serialise g into a malloc'ed buffer (*buf, *len) in the model file layout; caller frees *buf. */
 tl_code tl_model_encode(const tl_graph *g, void **buf, size_t *len, tl_status *st);
 
-/* ---- summary (runtime/summary.c) --------------------------------------------------------- */
+/* ---- summary (runtime/ir/summary.c) --------------------------------------------------------- */
 /* One line per op node, `[i] Linear(784, 128): [64, 784] -> [64, 128] params=100480`, inputs
  * listed compactly, parameters folded into the ops that use them, then
  * `total params=P trainable=T` (plus ` buffers=B`, ` constants=C` when non-zero).  The index is
