@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h" /* runtime/: the CPU backend's forward and VJP tables */
+#include "ad/ad_rules.h"     /* runtime/: the JVP and HVP rule tables */
+#include "exec/backend.h" /* runtime/: the CPU backend's forward and VJP tables */
 #include "torchlean/floats.h"
 #include "torchlean/graph.h"
 #include "torchlean/spec.h"
@@ -25,6 +26,12 @@ static int face_forward(tl_op op) { return tl_backend_cpu()->forward[op] != NULL
 
 /* VJP: the CPU backend's backward kernel */
 static int face_vjp(tl_op op) { return tl_backend_cpu()->backward[op] != NULL; }
+
+/* JVP: a forward-mode tangent rule (runtime/ad/tangent.c, JVP_<op> rows) */
+static int face_jvp(tl_op op) { return tl_ad_has_jvp(op); }
+
+/* HVP: a second-order rule of forward-over-reverse (runtime/ad/second.c, HVP_<op> rows) */
+static int face_hvp(tl_op op) { return tl_ad_has_hvp(op); }
 
 /* spec: a real-semantics rule (spec/interp.c interp_rules and spec/spec.c real_rules) */
 static int face_spec(tl_op op) { return tl_spec_supports(op); }
@@ -47,7 +54,8 @@ static const face faces[] = {
     {"infer", face_infer},
     {"forward", face_forward},
     {"vjp", face_vjp},
-    /* {"jvp", ...}, {"hvp", ...}: runtime AD tables, to add here */
+    {"jvp", face_jvp},
+    {"hvp", face_hvp},
     {"spec", face_spec},
     {"emu", face_emu},
     {"f32-any", face_any},
@@ -68,6 +76,10 @@ static const gap declared_gaps[] = {
     {TL_OP_INPUT, "vjp", "a leaf: its cotangent is a result of the backward pass"},
     {TL_OP_PARAM, "forward", "a leaf: the executor reads the weight store"},
     {TL_OP_PARAM, "vjp", "a leaf: its cotangent is a result of the backward pass"},
+    {TL_OP_INPUT, "jvp", "a leaf: its tangent is the caller's direction (or zero)"},
+    {TL_OP_PARAM, "jvp", "a leaf: its tangent is the caller's direction (or zero)"},
+    {TL_OP_INPUT, "hvp", "a leaf: the reverse pass ends there"},
+    {TL_OP_PARAM, "hvp", "a leaf: the reverse pass ends there"},
 };
 enum { NGAPS = sizeof declared_gaps / sizeof declared_gaps[0] };
 
@@ -98,6 +110,10 @@ Test(op_faces, queries_reject_ops_outside_the_manifest) {
   cr_assert_eq(tl_spec_supports((tl_op)-1), 0);
   cr_assert_eq(tl_emu_supports(TL_OP_COUNT), 0);
   cr_assert_eq(tl_emu_supports((tl_op)-1), 0);
+  cr_assert_eq(tl_ad_has_jvp(TL_OP_COUNT), 0);
+  cr_assert_eq(tl_ad_has_jvp((tl_op)-1), 0);
+  cr_assert_eq(tl_ad_has_hvp(TL_OP_COUNT), 0);
+  cr_assert_eq(tl_ad_has_hvp((tl_op)-1), 0);
 }
 
 /* print the matrix (x: a rule, -: declared unsupported, !: undeclared gap, ~: stale declaration)
