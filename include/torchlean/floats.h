@@ -36,7 +36,7 @@ extern "C" {
 
 /* Claimed maximum error of the binary32 libm functions (expf, logf, tanhf) used by any
  * evaluation, in ulps of the exact result.  glibc documents <= 2 ulp for these on x86_64;
- * tests/test_floats.c measures this platform's expf/logf/tanhf on many inputs against MPFR. */
+ * tests/exact/test_floats.c measures this platform's expf/logf/tanhf on many inputs against MPFR. */
 #define TL_F32_LIBM_MAX_ULP 4
 
 /* tl_f32_flushes_subnormals(): torchlean/fpenv.h (runtime, no MPFR), included above. */

@@ -126,8 +126,8 @@ Test(hash, pinned_vector_for_independent_checkers) {
   cr_assert_str_eq(hex, PINNED_HASH);
   /* and an independent stdlib-only Python recomputation agrees */
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/graph_hash_ref.py | grep -qx %s", TL_SOURCE_DIR, PINNED_HASH);
-  cr_assert_eq(system(cmd), 0, "tests/graph_hash_ref.py disagrees");
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/graph_hash_ref.py | grep -qx %s", TL_SOURCE_DIR, PINNED_HASH);
+  cr_assert_eq(system(cmd), 0, "tests/ir/graph_hash_ref.py disagrees");
   tl_graph_free(g);
 }
 
@@ -548,7 +548,7 @@ Test(model_file, python_numpy_reads_it_without_safetensors) {
   fclose(f);
   cr_assert_eq(system("/usr/bin/python3 -c 'import numpy' 2>/dev/null"), 0,
                "/usr/bin/python3 with numpy is required (scripts/setup.sh installs python3-numpy)");
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/check_model_file.py %s %s", TL_SOURCE_DIR, path, exp);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/check_model_file.py %s %s", TL_SOURCE_DIR, path, exp);
   int rc = system(cmd);
   cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "python check failed: %d", rc);
   tl_graph_free(g);

@@ -6,7 +6,7 @@
 #include <fenv.h>
 #include <math.h>
 
-#include "../verify/vinternal.h"
+#include "verify/vinternal.h"
 #include "torchlean/graph.h"
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
