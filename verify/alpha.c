@@ -114,93 +114,143 @@ static double alpha_obj(const double *L, int m) {
   return s;
 }
 
-tl_code tlv_alpha_crown(tlv_cctx *c, int out, int nrows, const double *a, int steps, double *lower) {
-  const tl_graph *g = c->g;
-  tl_crown_data *cd = c->cd;
-  int nn = g->nnodes;
-  double **rec = calloc((size_t)nn, sizeof *rec);
-  unsigned char *how = calloc((size_t)nn, 1);
-  double **grad = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *grad);
-  double **best = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *best);
-  double *L0 = malloc((size_t)nrows * sizeof *L0), *L = malloc((size_t)nrows * sizeof *L);
-  double *w = malloc((size_t)nrows * sizeof *w);
-  tl_code rc = rec && how && grad && best && L0 && L && w ? TL_OK : tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
+/* the optimiser's work space */
+typedef struct alpha_ws {
+  int nn, nrows;
+  double **rec;       /* per node: the coefficients of the last backward pass */
+  unsigned char *how; /* per node: how it was processed */
+  double **grad, **best; /* per activation: the gradient, the best slopes */
+  double *L0, *L, *w;    /* per row: the CROWN bound, the current bound, the gradient weights */
+} alpha_ws;
+
+static void ws_free(alpha_ws *ws, const tl_crown_data *cd) {
+  if (ws->rec)
+    rec_free(ws->rec, ws->nn);
+  for (int i = 0; i < cd->nacts; i++)
+    free(ws->grad ? ws->grad[i] : NULL), free(ws->best ? ws->best[i] : NULL);
+  free(ws->rec), free(ws->how), free(ws->grad), free(ws->best), free(ws->L0), free(ws->L), free(ws->w);
+}
+
+static tl_code ws_alloc(alpha_ws *ws, const tlv_cctx *c, int nrows) {
+  const tl_crown_data *cd = c->cd;
+  int nn = c->g->nnodes;
+  memset(ws, 0, sizeof *ws);
+  ws->nn = nn, ws->nrows = nrows;
+  ws->rec = calloc((size_t)nn, sizeof *ws->rec);
+  ws->how = calloc((size_t)nn, 1);
+  ws->grad = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *ws->grad);
+  ws->best = calloc((size_t)(cd->nacts ? cd->nacts : 1), sizeof *ws->best);
+  ws->L0 = malloc((size_t)nrows * sizeof *ws->L0), ws->L = malloc((size_t)nrows * sizeof *ws->L);
+  ws->w = malloc((size_t)nrows * sizeof *ws->w);
+  tl_code rc = ws->rec && ws->how && ws->grad && ws->best && ws->L0 && ws->L && ws->w
+                   ? TL_OK
+                   : tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
   for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
     size_t z = (size_t)(cd->acts[i].n ? cd->acts[i].n : 1) * sizeof(double);
-    if (!(grad[i] = malloc(z)) || !(best[i] = malloc(z)))
+    if (!(ws->grad[i] = malloc(z)) || !(ws->best[i] = malloc(z)))
       rc = tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
     else
-      memcpy(best[i], cd->acts[i].la, z);
+      memcpy(ws->best[i], cd->acts[i].la, z);
   }
-  if (rc == TL_OK)
-    rc = tlv_backward(c, out, nrows, a, L0, 0, NULL, rec, how);
-  if (rc == TL_OK)
-    memcpy(lower, L0, (size_t)nrows * sizeof *L0), memcpy(L, L0, (size_t)nrows * sizeof *L);
-  int ok = rc == TL_OK && alpha_ok(c, how, out);
-  /* the search starts from the upper-line slope u / (u - l) (CROWN's adaptive 0/1 choice is
-   * often a stationary vertex); the CROWN slopes stay the incumbent */
-  for (int i = 0; ok && i < cd->nacts; i++) {
+  return rc;
+}
+
+/* the search starts from the upper-line slope u / (u - l) (CROWN's adaptive 0/1 choice is often a
+ * stationary vertex); the CROWN slopes stay the incumbent */
+static void start_slopes(const tl_graph *g, tl_crown_data *cd) {
+  for (int i = 0; i < cd->nacts; i++) {
     tl_crown_act *A = &cd->acts[i];
     if (g->nodes[A->node].op == TL_OP_RELU)
       for (int64_t j = 0; j < A->n; j++)
         if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0)
           A->la[j] = fmin(1.0, fmax(0.0, A->pre_hi[j] / (A->pre_hi[j] - A->pre_lo[j])));
   }
-  if (ok && steps > 0) {
-    rec_free(rec, nn);
-    memset(how, 0, (size_t)nn);
-    rc = tlv_backward(c, out, nrows, a, L, 0, NULL, rec, how);
+}
+
+/* one signed gradient step of size eta on the slopes of unstable relu neurons; *stop when no
+ * row is below 0 or no slope reaches the bound */
+static tl_code step_slopes(tlv_cctx *c, alpha_ws *ws, int out, int t, int *stop) {
+  const tl_graph *g = c->g;
+  tl_crown_data *cd = c->cd;
+  int any = 0;
+  for (int k = 0; k < ws->nrows; k++)
+    ws->w[k] = ws->L[k] < 0 ? 1.0 : 0.0, any |= ws->L[k] < 0;
+  if (!any) {
+    *stop = 1;
+    return TL_OK;
   }
-  double bestobj = alpha_obj(L0, nrows);
-  for (int t = 0; ok && rc == TL_OK && t < steps && bestobj < 0; t++) {
-    int any = 0;
-    for (int k = 0; k < nrows; k++)
-      w[k] = L[k] < 0 ? 1.0 : 0.0, any |= L[k] < 0;
-    if (!any)
-      break;
-    for (int i = 0; i < cd->nacts; i++)
-      memset(grad[i], 0, (size_t)cd->acts[i].n * sizeof(double));
-    rc = alpha_grad(c, rec, how, out, nrows, w, grad);
-    rec_free(rec, nn);
-    memset(how, 0, (size_t)nn);
-    int nz = 0;
-    for (int i = 0; i < cd->nacts && !nz; i++)
-      for (int64_t j = 0; j < cd->acts[i].n && !nz; j++)
-        nz = grad[i][j] != 0;
-    if (!nz)
-      break; /* no relu slope reaches the bound (e.g. behind a concretised clamp) */
-    double eta = 0.4 * pow(0.85, t);
-    for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
-      tl_crown_act *A = &cd->acts[i];
-      if (g->nodes[A->node].op != TL_OP_RELU)
-        continue;
-      for (int64_t j = 0; j < A->n; j++)
-        if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0 && grad[i][j] != 0)
-          A->la[j] = fmin(1.0, fmax(0.0, A->la[j] + (grad[i][j] > 0 ? eta : -eta)));
-    }
-    if (rc == TL_OK)
-      rc = tlv_backward(c, out, nrows, a, L, 0, NULL, rec, how);
-    if (rc != TL_OK)
-      break;
-    int no_worse = 1; /* rows are decided at 0: unproven rows may not get worse, proven ones stay proven */
-    for (int k = 0; k < nrows; k++)
-      no_worse &= L[k] >= fmin(L0[k], 0.0);
-    double obj = alpha_obj(L, nrows);
-    if (no_worse && obj > bestobj) {
-      bestobj = obj;
-      memcpy(lower, L, (size_t)nrows * sizeof *L);
-      for (int i = 0; i < cd->nacts; i++)
-        memcpy(best[i], cd->acts[i].la, (size_t)cd->acts[i].n * sizeof(double));
-    }
-  }
-  /* the kept slopes are exactly the ones `lower` was soundly computed with */
-  for (int i = 0; rc == TL_OK && i < cd->nacts; i++)
-    memcpy(cd->acts[i].la, best[i], (size_t)cd->acts[i].n * sizeof(double));
-  if (rec)
-    rec_free(rec, nn);
   for (int i = 0; i < cd->nacts; i++)
-    free(grad ? grad[i] : NULL), free(best ? best[i] : NULL);
-  free(rec), free(how), free(grad), free(best), free(L0), free(L), free(w);
+    memset(ws->grad[i], 0, (size_t)cd->acts[i].n * sizeof(double));
+  tl_code rc = alpha_grad(c, ws->rec, ws->how, out, ws->nrows, ws->w, ws->grad);
+  rec_free(ws->rec, ws->nn);
+  memset(ws->how, 0, (size_t)ws->nn);
+  int nz = 0;
+  for (int i = 0; i < cd->nacts && !nz; i++)
+    for (int64_t j = 0; j < cd->acts[i].n && !nz; j++)
+      nz = ws->grad[i][j] != 0;
+  if (!nz) {
+    *stop = 1; /* no relu slope reaches the bound (e.g. behind a concretised clamp) */
+    return rc;
+  }
+  double eta = 0.4 * pow(0.85, t);
+  for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
+    tl_crown_act *A = &cd->acts[i];
+    if (g->nodes[A->node].op != TL_OP_RELU)
+      continue;
+    for (int64_t j = 0; j < A->n; j++)
+      if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0 && ws->grad[i][j] != 0)
+        A->la[j] = fmin(1.0, fmax(0.0, A->la[j] + (ws->grad[i][j] > 0 ? eta : -eta)));
+  }
   return rc;
 }
 
+/* keep L (and the slopes) when no unproven row got worse and no proven row unproven (rows are
+ * decided at 0) and the objective improved */
+static void keep_best(const tl_crown_data *cd, alpha_ws *ws, double *bestobj, double *lower) {
+  int nrows = ws->nrows;
+  int no_worse = 1;
+  for (int k = 0; k < nrows; k++)
+    no_worse &= ws->L[k] >= fmin(ws->L0[k], 0.0);
+  double obj = alpha_obj(ws->L, nrows);
+  if (no_worse && obj > *bestobj) {
+    *bestobj = obj;
+    memcpy(lower, ws->L, (size_t)nrows * sizeof *ws->L);
+    for (int i = 0; i < cd->nacts; i++)
+      memcpy(ws->best[i], cd->acts[i].la, (size_t)cd->acts[i].n * sizeof(double));
+  }
+}
+
+tl_code tlv_alpha_crown(tlv_cctx *c, int out, int nrows, const double *a, int steps, double *lower) {
+  tl_crown_data *cd = c->cd;
+  alpha_ws ws;
+  tl_code rc = ws_alloc(&ws, c, nrows);
+  if (rc == TL_OK)
+    rc = tlv_backward(c, out, nrows, a, ws.L0, 0, NULL, ws.rec, ws.how);
+  if (rc == TL_OK)
+    memcpy(lower, ws.L0, (size_t)nrows * sizeof *ws.L0), memcpy(ws.L, ws.L0, (size_t)nrows * sizeof *ws.L);
+  int ok = rc == TL_OK && alpha_ok(c, ws.how, out);
+  if (ok)
+    start_slopes(c->g, cd);
+  if (ok && steps > 0) {
+    rec_free(ws.rec, ws.nn);
+    memset(ws.how, 0, (size_t)ws.nn);
+    rc = tlv_backward(c, out, nrows, a, ws.L, 0, NULL, ws.rec, ws.how);
+  }
+  double bestobj = alpha_obj(ws.L0, nrows);
+  for (int t = 0; ok && rc == TL_OK && t < steps && bestobj < 0; t++) {
+    int stop = 0;
+    rc = step_slopes(c, &ws, out, t, &stop);
+    if (stop)
+      break;
+    if (rc == TL_OK)
+      rc = tlv_backward(c, out, nrows, a, ws.L, 0, NULL, ws.rec, ws.how);
+    if (rc != TL_OK)
+      break;
+    keep_best(cd, &ws, &bestobj, lower);
+  }
+  /* the kept slopes are exactly the ones `lower` was soundly computed with */
+  for (int i = 0; rc == TL_OK && i < cd->nacts; i++)
+    memcpy(cd->acts[i].la, ws.best[i], (size_t)cd->acts[i].n * sizeof(double));
+  ws_free(&ws, cd);
+  return rc;
+}
