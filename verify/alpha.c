@@ -18,11 +18,13 @@ static int alpha_ok(tlv_cctx *c, const unsigned char *how, int out) {
       continue;
     tl_op op = c->g->nodes[v].op;
     if (tlv_fast_kind(c->pl, v) != TLV_FAST_NONE || op == TL_OP_FLATTEN || op == TL_OP_RESHAPE ||
-        op == TL_OP_DROPOUT || op == TL_OP_NEG || op == TL_OP_MAX_POOL2D || (op == TL_OP_RELU && c->act_of[v] >= 0))
+        op == TL_OP_DROPOUT || op == TL_OP_NEG || op == TL_OP_MAX_POOL2D ||
+        (op == TL_OP_RELU && c->act_of[v] >= 0))
       continue;
     if (op == TL_OP_ADD || op == TL_OP_SUB || op == TL_OP_MUL) { /* input normalisation: one constant */
       const tl_node *n = &c->g->nodes[v];
-      int c0 = c->g->nodes[n->parents[0]].op == TL_OP_PARAM, c1 = c->g->nodes[n->parents[1]].op == TL_OP_PARAM;
+      int c0 = c->g->nodes[n->parents[0]].op == TL_OP_PARAM,
+          c1 = c->g->nodes[n->parents[1]].op == TL_OP_PARAM;
       if (c0 != c1)
         continue;
     }
@@ -35,8 +37,8 @@ static int alpha_ok(tlv_cctx *c, const unsigned char *how, int out) {
  * is attained by the linearised network (each activation replaced by the line its coefficient's
  * sign selected, concretised nodes by the chosen box ends) at the minimising input corner; the
  * derivative of L_k in the lower slope of neuron i is Lambda[k][i] * z_i there. */
-static tl_code alpha_grad(tlv_cctx *c, double **rec, const unsigned char *how, int out, int m, const double *w,
-                          double **grad) {
+static tl_code alpha_grad(tlv_cctx *c, double **rec, const unsigned char *how, int out, int m,
+                          const double *w, double **grad) {
   const tl_graph *g = c->g;
   double **val = calloc((size_t)g->nnodes, sizeof *val);
   tl_code rc = val ? TL_OK : tl_fail(c->st, TL_ENOMEM, "verify: out of memory");
@@ -117,8 +119,8 @@ static double alpha_obj(const double *L, int m) {
 /* the optimiser's work space */
 typedef struct alpha_ws {
   int nn, nrows;
-  double **rec;       /* per node: the coefficients of the last backward pass */
-  unsigned char *how; /* per node: how it was processed */
+  double **rec;          /* per node: the coefficients of the last backward pass */
+  unsigned char *how;    /* per node: how it was processed */
   double **grad, **best; /* per activation: the gradient, the best slopes */
   double *L0, *L, *w;    /* per row: the CROWN bound, the current bound, the gradient weights */
 } alpha_ws;

@@ -23,8 +23,12 @@
 #define TLV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 /* fmax/fmin without the libm call (a NaN operand yields the other one, as fmax does; the sign of
  * a zero result may differ, which no bound depends on) */
-static inline double vmax(double a, double b) { return a > b || b != b ? a : b; }
-static inline double vmin(double a, double b) { return a < b || b != b ? a : b; }
+static inline double vmax(double a, double b) {
+  return a > b || b != b ? a : b;
+}
+static inline double vmin(double a, double b) {
+  return a < b || b != b ? a : b;
+}
 
 /* box [lo, hi] of node id (parents' boxes finite); reg: the input region (NULL when id is no input) */
 typedef tl_code (*tlv_ibp_fn)(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
@@ -52,8 +56,8 @@ typedef struct tlv_cstate {
   int ibp_fold;   /* IBP final bound: only the start node gets its rule, the rest is concretised */
   double *incoef; /* optional: the input coefficients (m x n) for counterexample search */
   const tl_verify_plan *pl;
-  double **absv;  /* per fast affine node: |A| max|box(parent)| (upward), shared across passes */
-  double **rec;   /* optional (alpha): the coefficients each node was processed with */
+  double **absv;      /* per fast affine node: |A| max|box(parent)| (upward), shared across passes */
+  double **rec;       /* optional (alpha): the coefficients each node was processed with */
   unsigned char *how; /* optional (alpha): 1 concretised, 2 backward rule */
 } tlv_cstate;
 
@@ -69,8 +73,8 @@ typedef struct tlv_cctx {
   tl_status *st;
 } tlv_cctx;
 /* lower bounds of rows a (m x numel(start)) of node `start`; rec/how (alpha) optional (crown.c) */
-tl_code tlv_backward(tlv_cctx *c, int start, int m, const double *a, double *lower, int ibp_fold, double *incoef,
-                     double **rec, unsigned char *how);
+tl_code tlv_backward(tlv_cctx *c, int start, int m, const double *a, double *lower, int ibp_fold,
+                     double *incoef, double **rec, unsigned char *how);
 void tlv_absv_free(double **absv, int n);
 /* alpha-CROWN from the CROWN relaxation c->cd: lower receives the best sound bound (alpha.c) */
 tl_code tlv_alpha_crown(tlv_cctx *c, int out, int nrows, const double *a, int steps, double *lower);
@@ -190,8 +194,8 @@ tl_code tlv_fx_affine(xst *X, int id, int *done);
 /* rules/activation.c */
 tl_code tlv_ibp_relu(const tl_verify_plan *, const tl_graph *, int, const tl_region *, const tl_bounds *,
                      tl_semantics, double *, double *, tl_status *);
-tl_code tlv_ibp_leaky_relu(const tl_verify_plan *, const tl_graph *, int, const tl_region *, const tl_bounds *,
-                           tl_semantics, double *, double *, tl_status *);
+tl_code tlv_ibp_leaky_relu(const tl_verify_plan *, const tl_graph *, int, const tl_region *,
+                           const tl_bounds *, tl_semantics, double *, double *, tl_status *);
 tl_code tlv_ibp_sigmoid_tanh(const tl_verify_plan *, const tl_graph *, int, const tl_region *,
                              const tl_bounds *, tl_semantics, double *, double *, tl_status *);
 tl_code tlv_ibp_clamp(const tl_verify_plan *, const tl_graph *, int, const tl_region *, const tl_bounds *,
@@ -219,8 +223,8 @@ tl_code tlv_back_max_pool(tlv_cstate *s, int v, const double *lam, int *done);
 tl_code tlv_exact_max_pool(const tl_graph *g, int id, const float *x, qbox *v, tl_status *st);
 tl_code tlv_fx_max_pool(xst *X, int id, int *done);
 /* rules/norm.c */
-tl_code tlv_ibp_batch_norm(const tl_verify_plan *, const tl_graph *, int, const tl_region *, const tl_bounds *,
-                           tl_semantics, double *, double *, tl_status *);
+tl_code tlv_ibp_batch_norm(const tl_verify_plan *, const tl_graph *, int, const tl_region *,
+                           const tl_bounds *, tl_semantics, double *, double *, tl_status *);
 tl_code tlv_back_batch_norm(tlv_cstate *s, int v, const double *lam, int *done);
 tl_code tlv_exact_batch_norm(const tl_graph *g, int id, const float *x, qbox *v, tl_status *st);
 /* the f32-any error radius of a batch-norm node from its real box (rounded up; tlv_elem_err) */

@@ -64,14 +64,18 @@ typedef struct tl_f32_err {
 #define TL_F32_exp TL_F32_NO                    /* no IBP rule */
 #define TL_F32_log TL_F32_NO                    /* no IBP rule */
 #define TL_F32_relu TL_F32_EX                   /* max(x, 0) is one of its operands: exact */
-#define TL_F32_leaky_relu {TL_F32_ELEM, 3 * TL_F32_U, TL_F32_ETA / 2} /* one product rounding (and (float)alpha): 3u relative, eta/2 */
-#define TL_F32_sigmoid {TL_F32_ELEM, TL_F32_TRANS_REL, TL_F32_TRANS_ABS} /* libm expf (4 ulp) + 2 roundings: 3 2^-22, 2^-125 */
-#define TL_F32_tanh {TL_F32_ELEM, TL_F32_TRANS_REL, TL_F32_TRANS_ABS}    /* libm tanhf (4 ulp): 3 2^-22, 2^-125 */
+/* one product rounding (and (float)alpha): 3u relative, eta/2 */
+#define TL_F32_leaky_relu {TL_F32_ELEM, 3 * TL_F32_U, TL_F32_ETA / 2}
+/* libm expf (4 ulp) + 2 roundings: 3 2^-22, 2^-125 */
+#define TL_F32_sigmoid {TL_F32_ELEM, TL_F32_TRANS_REL, TL_F32_TRANS_ABS}
+/* libm tanhf (4 ulp): 3 2^-22, 2^-125 */
+#define TL_F32_tanh {TL_F32_ELEM, TL_F32_TRANS_REL, TL_F32_TRANS_ABS}
 #define TL_F32_gelu TL_F32_NO                   /* no IBP rule */
 #define TL_F32_silu TL_F32_NO                   /* no IBP rule */
 #define TL_F32_softmax TL_F32_NO                /* no IBP rule */
 #define TL_F32_log_softmax TL_F32_NO            /* no IBP rule */
-#define TL_F32_clamp {TL_F32_ELEM, TL_F32_U, TL_F32_ETA / 2} /* exact in float (kept as one rounding: u, eta/2) */
+/* exact in float (kept as one rounding: u, eta/2) */
+#define TL_F32_clamp {TL_F32_ELEM, TL_F32_U, TL_F32_ETA / 2}
 #define TL_F32_sum TL_F32_NO                    /* no IBP rule */
 #define TL_F32_mean TL_F32_NO                   /* no IBP rule */
 #define TL_F32_reshape TL_F32_EX                /* a copy */

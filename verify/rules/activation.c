@@ -26,8 +26,12 @@ static double act_dir(tl_op op, double x, int up) {
   mpfr_clear(t);
   return r;
 }
-double tlv_act_down(tl_op op, double x) { return act_dir(op, x, 0); }
-double tlv_act_up(tl_op op, double x) { return act_dir(op, x, 1); }
+double tlv_act_down(tl_op op, double x) {
+  return act_dir(op, x, 0);
+}
+double tlv_act_up(tl_op op, double x) {
+  return act_dir(op, x, 1);
+}
 
 double tlv_act_deriv_down(tl_op op, double x) {
   double lo = act_dir(op, x, 0), hi = act_dir(op, x, 1);
@@ -50,8 +54,8 @@ double tlv_act_deriv_down(tl_op op, double x) {
 
 /* ---- IBP -------------------------------------------------------------------------------------- */
 /* y = max(x, 0): exact */
-tl_code tlv_ibp_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b,
-                     tl_semantics sem, double *lo, double *hi, tl_status *st) {
+tl_code tlv_ibp_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                     const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   (void)pl, (void)reg, (void)sem, (void)st;
   const tl_node *n = &g->nodes[id];
   const double *xl = b->lo[n->parents[0]], *xh = b->hi[n->parents[0]];
@@ -60,7 +64,9 @@ tl_code tlv_ibp_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const 
   return TL_OK;
 }
 
-static double leaky(double x, double al) { return x >= 0 ? x : al * x; }
+static double leaky(double x, double al) {
+  return x >= 0 ? x : al * x;
+}
 
 /* y = x >= 0 ? x : alpha x, alpha in [2^-100, 1] or 0 (monotone) */
 tl_code tlv_ibp_leaky_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
@@ -107,7 +113,8 @@ tl_code tlv_ibp_clamp(const tl_verify_plan *pl, const tl_graph *g, int id, const
 
 /* ---- CROWN ------------------------------------------------------------------------------------ */
 /* relu / leaky relu lines on [l, u] */
-static void relu_lines(tl_op op, double al, double l, double u, double *la, double *lb, double *ua, double *ub) {
+static void relu_lines(tl_op op, double al, double l, double u, double *la, double *lb, double *ua,
+                       double *ub) {
   if (op == TL_OP_RELU)
     al = 0;
   if (l >= 0) {
@@ -134,7 +141,8 @@ void tlv_act_lines(tl_op op, double al, double l, double u, double *la, double *
     relu_lines(op, al, l, u, la, lb, ua, ub);
     return;
   }
-  double fl_d = tlv_act_down(op, l), fl_u = tlv_act_up(op, l), fu_d = tlv_act_down(op, u), fu_u = tlv_act_up(op, u);
+  double fl_d = tlv_act_down(op, l), fl_u = tlv_act_up(op, l), fu_d = tlv_act_down(op, u),
+         fu_u = tlv_act_up(op, u);
   if (!(l < u) || (l < 0 && u > 0)) {
     *la = *ua = 0, *lb = fl_d, *ub = fu_u;
     return;
@@ -146,7 +154,9 @@ void tlv_act_lines(tl_op op, double al, double l, double u, double *la, double *
    * operands are laundered after each switch, the intercepts before the next */
   if (u <= 0) { /* convex: upper chord, lower tangent at l */
     rnd_up();
-    TLV_OPAQUE(l); TLV_OPAQUE(u); TLV_OPAQUE(chord);
+    TLV_OPAQUE(l);
+    TLV_OPAQUE(u);
+    TLV_OPAQUE(chord);
     double b = fmax(fl_u + (-chord) * l, fu_u + (-chord) * u);
     TLV_OPAQUE(b);
     *ua = chord, *ub = b;
@@ -158,7 +168,9 @@ void tlv_act_lines(tl_op op, double al, double l, double u, double *la, double *
     *la = d, *lb = b;
   } else { /* concave: lower chord, upper tangent at u */
     rnd_down();
-    TLV_OPAQUE(l); TLV_OPAQUE(u); TLV_OPAQUE(chord);
+    TLV_OPAQUE(l);
+    TLV_OPAQUE(u);
+    TLV_OPAQUE(chord);
     double b = fmin(fl_d + (-chord) * l, fu_d + (-chord) * u);
     TLV_OPAQUE(b);
     *la = chord, *lb = b;
@@ -259,8 +271,12 @@ tl_code tlv_exact_sigmoid_tanh(const tl_graph *g, int id, const float *x, qbox *
   return TL_OK;
 }
 
-static void qmin(mpq_t r, const mpq_t a, const mpq_t b) { mpq_set(r, mpq_cmp(a, b) <= 0 ? a : b); }
-static void qmax(mpq_t r, const mpq_t a, const mpq_t b) { mpq_set(r, mpq_cmp(a, b) >= 0 ? a : b); }
+static void qmin(mpq_t r, const mpq_t a, const mpq_t b) {
+  mpq_set(r, mpq_cmp(a, b) <= 0 ? a : b);
+}
+static void qmax(mpq_t r, const mpq_t a, const mpq_t b) {
+  mpq_set(r, mpq_cmp(a, b) >= 0 ? a : b);
+}
 
 /* clamp: min(max(x, lo), hi) on both ends */
 tl_code tlv_exact_clamp(const tl_graph *g, int id, const float *x, qbox *v, tl_status *st) {

@@ -8,7 +8,9 @@
 
 #include "vrules.h"
 
-static int is_param(const tl_graph *g, int id) { return g->nodes[id].op == TL_OP_PARAM; }
+static int is_param(const tl_graph *g, int id) {
+  return g->nodes[id].op == TL_OP_PARAM;
+}
 
 int tlv_is_affine(const tl_graph *g, int node) {
   const tl_node *n = &g->nodes[node];
@@ -259,7 +261,8 @@ static int fast_direct(const tlv_cstate *s, int v, int x) {
 }
 
 /* s->absv[v] = |A| max|box(x)| (upward), once per node */
-static tl_code fast_absv(tlv_cstate *s, int v, const double *xl, const double *xh, int64_t nin, int64_t nout) {
+static tl_code fast_absv(tlv_cstate *s, int v, const double *xl, const double *xh, int64_t nin,
+                         int64_t nout) {
   double *xa = malloc((size_t)(nin ? nin : 1) * sizeof *xa);
   s->absv[v] = malloc((size_t)(nout ? nout : 1) * sizeof(double));
   if (!xa || !s->absv[v]) {
@@ -300,7 +303,8 @@ static void fast_pay(tlv_cstate *s, int v, const double *lam, const fast_terms *
   TLV_OPAQUE(gk);
   double und = (double)f->K * 0x1p-1074 * sxa;
   double absterm = (double)f->kround * (TLV_ETA / 2) * (1 + gk);
-  TLV_OPAQUE(und); TLV_OPAQUE(absterm); /* rounded up, used after the switches in the loop */
+  TLV_OPAQUE(und);
+  TLV_OPAQUE(absterm); /* rounded up, used after the switches in the loop */
   for (int k = 0; k < s->m; k++) {
     const double *lr = lam + (size_t)k * nout;
     double pay = 0, pe = 0;
@@ -418,13 +422,15 @@ static tl_code back_aff_view(tlv_cstate *s, int v, const double *lam) {
       double dv = a.div ? (double)a.div[o] : 1;
       size_t base = (size_t)k * a.nin;
       rnd_down();
-      TLV_OPAQUE(l); TLV_OPAQUE(dv);
+      TLV_OPAQUE(l);
+      TLV_OPAQUE(dv);
       for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
         plo[base + a.col[t]] = plo[base + a.col[t]] + l * a.w[t] / dv;
       if (a.bias)
         s->cst[k] = s->cst[k] + l * a.bias[o] / dv;
       rnd_up();
-      TLV_OPAQUE(l); TLV_OPAQUE(dv); /* l * a.w[t] / dv was just computed rounded down */
+      TLV_OPAQUE(l);
+      TLV_OPAQUE(dv); /* l * a.w[t] / dv was just computed rounded down */
       for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)
         phi[base + a.col[t]] = phi[base + a.col[t]] + l * a.w[t] / dv;
     }
@@ -514,7 +520,8 @@ static tl_code fx_aff_setup(xst *X, int id, fx_aff *F) {
   F->p = &X->f[n->parents[0]];
   if (F->dense) {
     const tl_node *wn = &g->nodes[n->parents[1]];
-    F->out = wn->shape[0], F->in = wn->shape[1], F->rows = g->nodes[n->parents[0]].numel / (F->in ? F->in : 1);
+    F->out = wn->shape[0], F->in = wn->shape[1],
+    F->rows = g->nodes[n->parents[0]].numel / (F->in ? F->in : 1);
     F->W = g->weights + wn->woff;
     F->B = n->nparents == 3 ? g->weights + g->nodes[n->parents[2]].woff : NULL;
     F->nout = F->rows * F->out;

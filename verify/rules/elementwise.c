@@ -7,8 +7,8 @@
 #include "vrules.h"
 
 /* ---- neg: y = -x (exact) ---------------------------------------------------------------------- */
-tl_code tlv_ibp_neg(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b,
-                    tl_semantics sem, double *lo, double *hi, tl_status *st) {
+tl_code tlv_ibp_neg(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                    const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   (void)pl, (void)reg, (void)sem, (void)st;
   const tl_node *n = &g->nodes[id];
   const double *xl = b->lo[n->parents[0]], *xh = b->hi[n->parents[0]];
@@ -53,13 +53,16 @@ TLV_CLONES static void scalar_pass(double *dst, const double *src, double c, int
 
 /* one variable operand, one one-element constant operand (input normalisation): no broadcasting,
  * and a product with a constant c is monotone (the min / max of the four products is xl c or xh c) */
-static void ibp_scalar(const tl_node *n, const double *xl, const double *xh, double cv, double *lo, double *hi) {
+static void ibp_scalar(const tl_node *n, const double *xl, const double *xh, double cv, double *lo,
+                       double *hi) {
   int64_t N = n->numel;
   for (int pass = 0; pass < 2; pass++) {
     pass ? rnd_up() : rnd_down();
     double *dst = pass ? hi : lo;
-    const double *src = n->op == TL_OP_SUB ? (pass ? xh : xl) : n->op == TL_OP_ADD ? (pass ? xh : xl)
-                        : (cv >= 0) == (pass != 0) ? xh : xl;
+    const double *src = n->op == TL_OP_SUB         ? (pass ? xh : xl)
+                        : n->op == TL_OP_ADD       ? (pass ? xh : xl)
+                        : (cv >= 0) == (pass != 0) ? xh
+                                                   : xl;
     scalar_pass(dst, src, cv, n->op == TL_OP_ADD ? 0 : n->op == TL_OP_SUB ? 1 : 2, N);
   }
 }
@@ -104,7 +107,7 @@ static void back_scalar(tlv_cstate *s, const tl_node *n, const double *lam, int 
   double sg1 = n->op == TL_OP_SUB ? -1.0 : 1.0;
   int vk = c0 ? 1 : 0, ck = 1 - vk;
   double cval = s->b->lo[n->parents[ck]][0];
-  double f = n->op == TL_OP_MUL ? cval : vk == 1 ? sg1 : 1.0;        /* coefficient of the variable */
+  double f = n->op == TL_OP_MUL ? cval : vk == 1 ? sg1 : 1.0;       /* coefficient of the variable */
   double fc = n->op == TL_OP_MUL ? 0 : ck == 1 ? sg1 * cval : cval; /* constant term */
   for (int pass = 0; pass < 2; pass++) {
     pass ? rnd_up() : rnd_down();

@@ -55,9 +55,9 @@ static void ibp_bn_f32(const tl_graph *g, const tl_node *n, int64_t o, int64_t c
   const float *beta = g->weights + g->nodes[n->parents[2]].woff;
   const tl_f32_err *m = tl_f32_model(TL_OP_BATCH_NORM);
   rnd_up();
-  double e = m->rel * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) +
-                       fabs(beta[c])) +
-             m->eabs;
+  double e =
+      m->rel * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) + fabs(beta[c])) +
+      m->eabs;
   hi[o] = hi[o] + e;
   rnd_down();
   lo[o] = lo[o] - e;
@@ -87,21 +87,26 @@ static tl_code ibp_bn_elem(const tl_graph *g, int id, int64_t o, const double *x
   int64_t c = tlv_channel(n, o);
   double slo, shi;
   if (tlv_bn_scale(g, id, c, &slo, &shi) != TL_OK)
-    return tl_fail(st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive (channel %lld)", id,
-                   (long long)c);
+    return tl_fail(st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive (channel %lld)",
+                   id, (long long)c);
   /* TLV_OPAQUE: without it the compiler reuses dl * slo rounded down as dl * slo rounded up */
   rnd_down();
   double dl = xl[o] - mu[c];
   double p1 = dl * slo, p2 = dl * shi;
-  TLV_OPAQUE(p1); TLV_OPAQUE(p2); TLV_OPAQUE(dl);
+  TLV_OPAQUE(p1);
+  TLV_OPAQUE(p2);
+  TLV_OPAQUE(dl);
   rnd_up();
-  TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   double dh = xh[o] - mu[c];
   double q1 = dh * slo, q2 = dh * shi;
   double h = fmax(fmax(dl * slo, dl * shi), fmax(q1, q2)) + beta[c];
-  TLV_OPAQUE(h); TLV_OPAQUE(dh);
+  TLV_OPAQUE(h);
+  TLV_OPAQUE(dh);
   rnd_down();
-  TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   double l = fmin(fmin(p1, p2), fmin(dh * slo, dh * shi)) + beta[c];
   TLV_OPAQUE(l);
   lo[o] = l, hi[o] = h;
@@ -133,7 +138,8 @@ tl_code tlv_bn_err(const tl_graph *g, int id, const tl_bounds *b, double *E, tl_
     if (tlv_bn_scale(g, id, c, &slo, &shi) != TL_OK)
       return tl_fail(st, TL_EDOMAIN, "verify: node %d: batch norm variance + eps not positive", id);
     rnd_up();
-    E[o] = m->rel * (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) + fabs(beta[c])) +
+    E[o] = m->rel *
+               (fmax(fabs(slo), fabs(shi)) * (fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c])) + fabs(beta[c])) +
            m->eabs;
   }
   return TL_OK;
@@ -147,20 +153,28 @@ tl_code tlv_bn_err(const tl_graph *g, int id, const tl_bounds *b, double *E, tl_
 static void back_bn_coef(double l, double slo, double shi, double mu, double beta, double *plo, double *phi,
                          double *cst) {
   rnd_down();
-  TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(l);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   double pl = l * mu;
   TLV_OPAQUE(pl);
   rnd_up();
-  TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(l);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   double ph = l * mu;
   double cm = -fmax(fmax(pl * slo, pl * shi), fmax(ph * slo, ph * shi)); /* <= -(l mu) s */
   TLV_OPAQUE(cm);
   rnd_down();
-  TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(l);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   *plo = *plo + fmin(l * slo, l * shi);
   *cst = *cst + l * beta + cm;
   rnd_up();
-  TLV_OPAQUE(l); TLV_OPAQUE(slo); TLV_OPAQUE(shi);
+  TLV_OPAQUE(l);
+  TLV_OPAQUE(slo);
+  TLV_OPAQUE(shi);
   *phi = *phi + fmax(l * slo, l * shi);
 }
 
@@ -213,8 +227,10 @@ tl_code tlv_exact_batch_norm(const tl_graph *g, int id, const float *x, qbox *v,
   (void)x;
   const tl_node *n = &g->nodes[id];
   qbox *y = &v[id], *p = &v[n->parents[0]];
-  const float *gm = g->weights + g->nodes[n->parents[1]].woff, *bt = g->weights + g->nodes[n->parents[2]].woff;
-  const float *mu = g->weights + g->nodes[n->parents[3]].woff, *var = g->weights + g->nodes[n->parents[4]].woff;
+  const float *gm = g->weights + g->nodes[n->parents[1]].woff,
+              *bt = g->weights + g->nodes[n->parents[2]].woff;
+  const float *mu = g->weights + g->nodes[n->parents[3]].woff,
+              *var = g->weights + g->nodes[n->parents[4]].woff;
   tl_code rc = TL_OK;
   mpq_t t, sl, sh, dl, dh;
   mpq_init(t), mpq_init(sl), mpq_init(sh), mpq_init(dl), mpq_init(dh);

@@ -55,9 +55,9 @@ tl_code tlv_ibp_max_pool(const tl_verify_plan *pl, const tl_graph *g, int id, co
   const double *xl = b->lo[n->parents[0]], *xh = b->hi[n->parents[0]];
   const tl_node *x = &g->nodes[n->parents[0]];
   int64_t H = x->shape[2], W = x->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-  if (n->attrs.kernel[0] == 2 && n->attrs.kernel[1] == 2 && n->attrs.stride[0] == 2 && n->attrs.stride[1] == 2 &&
-      n->attrs.padding[0] == 0 && n->attrs.padding[1] == 0 && n->attrs.dilation[0] == 1 &&
-      n->attrs.dilation[1] == 1 && Ho == H / 2 && Wo == W / 2) {
+  if (n->attrs.kernel[0] == 2 && n->attrs.kernel[1] == 2 && n->attrs.stride[0] == 2 &&
+      n->attrs.stride[1] == 2 && n->attrs.padding[0] == 0 && n->attrs.padding[1] == 0 &&
+      n->attrs.dilation[0] == 1 && n->attrs.dilation[1] == 1 && Ho == H / 2 && Wo == W / 2) {
     maxpool22(xl, lo, N / (Ho * Wo), H, W);
     maxpool22(xh, hi, N / (Ho * Wo), H, W);
     return TL_OK;

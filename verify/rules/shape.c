@@ -6,8 +6,8 @@
 #include "vrules.h"
 
 /* ---- input: the region's box ---------------------------------------------------------------- */
-tl_code tlv_ibp_input(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b,
-                      tl_semantics sem, double *lo, double *hi, tl_status *st) {
+tl_code tlv_ibp_input(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                      const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   (void)pl, (void)b, (void)sem;
   int64_t N = g->nodes[id].numel;
   if (id != g->inputs[0] || reg->n != N)
@@ -46,8 +46,8 @@ tl_code tlv_fx_input(xst *X, int id, int *done) {
 }
 
 /* ---- param: the weights (a point) ----------------------------------------------------------- */
-tl_code tlv_ibp_param(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b,
-                      tl_semantics sem, double *lo, double *hi, tl_status *st) {
+tl_code tlv_ibp_param(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                      const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   (void)pl, (void)reg, (void)b, (void)sem, (void)st;
   const tl_node *n = &g->nodes[id];
   for (int64_t i = 0; i < n->numel; i++)
@@ -65,8 +65,8 @@ tl_code tlv_exact_param(const tl_graph *g, int id, const float *x, qbox *v, tl_s
 }
 
 /* ---- reshape, flatten, dropout (eval): y = x ------------------------------------------------ */
-tl_code tlv_ibp_copy(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg, const tl_bounds *b,
-                     tl_semantics sem, double *lo, double *hi, tl_status *st) {
+tl_code tlv_ibp_copy(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
+                     const tl_bounds *b, tl_semantics sem, double *lo, double *hi, tl_status *st) {
   (void)pl, (void)reg, (void)sem, (void)st;
   const tl_node *n = &g->nodes[id];
   int64_t N = n->numel;

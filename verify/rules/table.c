@@ -5,15 +5,17 @@
 #include "torchlean/verify.h"
 #include "vrules.h"
 
-/*                        IBP                   CROWN            lines          EXACT                   fixed point */
+/* a row: {IBP, CROWN backward, CROWN lines (activations), EXACT (rational), EXACT fixed point} */
 #define TLV_UNSUPPORTED {NULL, NULL, NULL, NULL, NULL}
 #define TLV_AFFINE {tlv_ibp_affine, tlv_back_affine, NULL, tlv_exact_affine, tlv_fx_affine}
 #define TLV_COPY {tlv_ibp_copy, tlv_back_copy, NULL, tlv_exact_copy, tlv_fx_copy}
 #define TLV_BINARY {tlv_ibp_binary, tlv_back_binary, NULL, tlv_exact_binary, tlv_fx_binary}
 #define TLV_SMOOTH_ACT {tlv_ibp_sigmoid_tanh, tlv_back_act, tlv_act_lines, tlv_exact_sigmoid_tanh, NULL}
 
-#define TLV_input {tlv_ibp_input, NULL, NULL, tlv_exact_input, tlv_fx_input} /* the region's box; concretised */
-#define TLV_param {tlv_ibp_param, NULL, NULL, tlv_exact_param, NULL} /* the weights; concretised; fixed point on demand */
+/* the region's box; concretised */
+#define TLV_input {tlv_ibp_input, NULL, NULL, tlv_exact_input, tlv_fx_input}
+/* the weights; concretised; fixed point on demand */
+#define TLV_param {tlv_ibp_param, NULL, NULL, tlv_exact_param, NULL}
 #define TLV_linear TLV_AFFINE          /* y = x W^T + b (W, b parameters) */
 #define TLV_matmul TLV_AFFINE          /* y = x W (W a 2-d parameter) */
 #define TLV_add TLV_BINARY             /* y = a + b (broadcasting) */
@@ -28,14 +30,16 @@
 #define TLV_exp TLV_UNSUPPORTED        /* y = e^x */
 #define TLV_log TLV_UNSUPPORTED        /* y = ln x */
 #define TLV_relu {tlv_ibp_relu, tlv_back_act, tlv_act_lines, tlv_exact_relu, tlv_fx_relu} /* y = max(x, 0) */
-#define TLV_leaky_relu {tlv_ibp_leaky_relu, tlv_back_act, tlv_act_lines, tlv_exact_relu, NULL} /* y = x >= 0 ? x : alpha x */
+/* y = x >= 0 ? x : alpha x */
+#define TLV_leaky_relu {tlv_ibp_leaky_relu, tlv_back_act, tlv_act_lines, tlv_exact_relu, NULL}
 #define TLV_sigmoid TLV_SMOOTH_ACT     /* y = 1 / (1 + e^-x) */
 #define TLV_tanh TLV_SMOOTH_ACT        /* y = tanh x */
 #define TLV_gelu TLV_UNSUPPORTED       /* y = x/2 (1 + tanh(...)) */
 #define TLV_silu TLV_UNSUPPORTED       /* y = x sigmoid(x) */
 #define TLV_softmax TLV_UNSUPPORTED    /* y_i = e^x_i / sum_j e^x_j */
 #define TLV_log_softmax TLV_UNSUPPORTED /* y_i = x_i - ln sum_j e^x_j */
-#define TLV_clamp {tlv_ibp_clamp, NULL, NULL, tlv_exact_clamp, NULL} /* y = min(max(x, lo), hi); concretised */
+/* y = min(max(x, lo), hi); concretised */
+#define TLV_clamp {tlv_ibp_clamp, NULL, NULL, tlv_exact_clamp, NULL}
 #define TLV_sum TLV_UNSUPPORTED        /* y = sum over axes */
 #define TLV_mean TLV_UNSUPPORTED       /* y = mean over axes */
 #define TLV_reshape TLV_COPY           /* same elements, new shape */
@@ -44,10 +48,12 @@
 #define TLV_concat TLV_UNSUPPORTED     /* parents concatenated */
 #define TLV_slice TLV_UNSUPPORTED      /* x[start:end:step] */
 #define TLV_conv2d TLV_AFFINE          /* y = W * x + b (W, b parameters) */
-#define TLV_max_pool2d {tlv_ibp_max_pool, tlv_back_max_pool, NULL, tlv_exact_max_pool, tlv_fx_max_pool} /* y = max over the window */
+/* y = max over the window */
+#define TLV_max_pool2d {tlv_ibp_max_pool, tlv_back_max_pool, NULL, tlv_exact_max_pool, tlv_fx_max_pool}
 #define TLV_avg_pool2d TLV_AFFINE      /* y = mean over the window (padding counted as zeros) */
 #define TLV_global_avg_pool TLV_AFFINE /* y = mean over the plane */
-#define TLV_batch_norm {tlv_ibp_batch_norm, tlv_back_batch_norm, NULL, tlv_exact_batch_norm, NULL} /* y = (x - mean) s + beta, s = gamma / sqrt(var + eps) */
+/* y = (x - mean) s + beta, s = gamma / sqrt(var + eps) */
+#define TLV_batch_norm {tlv_ibp_batch_norm, tlv_back_batch_norm, NULL, tlv_exact_batch_norm, NULL}
 #define TLV_layer_norm TLV_UNSUPPORTED /* y = (x - mean) / sqrt(var + eps) gamma + beta */
 #define TLV_dropout TLV_COPY           /* eval: y = x */
 #define TLV_embedding TLV_UNSUPPORTED  /* y = table[idx] */
