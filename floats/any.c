@@ -5,7 +5,8 @@
  *    underflow and gives +-inf where an overflow may happen);
  *  - exact ops (neg, abs, max, min, relu): outward rounding is a no-op;
  *  - libm exp/log/tanh: outward rounding, then 2 TL_F32_LIBM_MAX_ULP + 1 more floats outward;
- *  - sums and dot products in any order/FMA: gamma bound of tl_f32_sum_error_bound.
+ *  - sums and dot products in any order/FMA: gamma bound of tl_f32_sum_error_bound (gamma_k, u and
+ *    eta of include/torchlean/f32model.h, the model verify/ uses).
  * Constants are the hull of the real value and its float32 rounding. */
 #include <float.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #include "fxdot.h"
 #include "interp.h"
+#include "torchlean/f32model.h"
 #include "torchlean/floats.h"
 
 typedef struct any_scratch {
@@ -86,10 +88,12 @@ int tl_f32_sum_error_bound(mpfr_ptr err, int64_t n, int64_t n_products, mpfr_src
   }
   mpfr_t gam, t;
   mpfr_init2(gam, 64), mpfr_init2(t, 64);
-  /* gamma_m = m u / (1 - m u), u = 2^-24: numerator up, denominator down */
-  mpfr_set_si(gam, (long)m, MPFR_RNDU);
-  mpfr_mul_2si(gam, gam, -24, MPFR_RNDU);
-  mpfr_ui_sub(t, 1, gam, MPFR_RNDD);
+  /* gamma_m = m u / (1 - m u) (include/torchlean/f32model.h): its exact numerator and
+   * denominator (den <= 0: no bound), the quotient rounded up at 64 bits */
+  double num, den;
+  tl_f32_gamma_frac(m, &num, &den);
+  mpfr_set_d(gam, num, MPFR_RNDU);
+  mpfr_set_d(t, den, MPFR_RNDD);
   int ok = mpfr_sgn(t) > 0;
   if (ok) {
     mpfr_div(gam, gam, t, MPFR_RNDU);
@@ -97,7 +101,7 @@ int tl_f32_sum_error_bound(mpfr_ptr err, int64_t n, int64_t n_products, mpfr_src
     if (n_products > 0) { /* + n eta/2 (1 + gamma) */
       mpfr_add_ui(t, gam, 1, MPFR_RNDU);
       mpfr_mul_si(t, t, (long)n_products, MPFR_RNDU);
-      mpfr_mul_2si(t, t, -150, MPFR_RNDU);
+      mpfr_mul_d(t, t, TL_F32_ETA / 2, MPFR_RNDU); /* exact: a power of two */
       mpfr_add(err, err, t, MPFR_RNDU);
     }
     /* every partial sum is bounded by (1 + gamma) sum_abs + err: overflow impossible below FLT_MAX */

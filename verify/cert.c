@@ -102,8 +102,7 @@ static cJSON *graph_json(const tl_graph *g) {
   return gj;
 }
 
-static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_result *res) {
-  cJSON *s = cJSON_CreateObject();
+static void region_json(cJSON *s, const tl_region *r) {
   cJSON *rj = cJSON_AddObjectToObject(s, "region");
   cJSON_AddStringToObject(rj, "kind", r->kind == TL_REGION_LINF ? "linf" : "box");
   if (r->kind == TL_REGION_LINF) {
@@ -117,6 +116,9 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
   }
   cJSON_AddItemToObject(rj, "lo", hexarr(r->lo, r->n));
   cJSON_AddItemToObject(rj, "hi", hexarr(r->hi, r->n));
+}
+
+static void property_json(cJSON *s, const tl_property *p) {
   cJSON *pj = cJSON_AddObjectToObject(s, "property");
   cJSON_AddStringToObject(pj, "dnf", p->unsafe ? "unsafe" : "safe");
   cJSON_AddNumberToObject(pj, "nout", (double)p->nout);
@@ -134,6 +136,63 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
     }
     cJSON_AddItemToArray(cl, rows);
   }
+}
+
+/* max pool lines (rules/pool.c): the first argmax of the lower ends, and the upper line */
+static void maxpools_json(cJSON *cj, const tl_graph *g, const tl_verify_result *res) {
+  cJSON *mps = cJSON_AddArrayToObject(cj, "maxpools");
+  for (int v = 0; v < g->nnodes; v++) {
+    if (g->nodes[v].op != TL_OP_MAX_POOL2D)
+      continue;
+    int x = g->nodes[v].parents[0];
+    if (!res->bounds->lo[x] || !tlv_box_finite(res->bounds->lo[x], res->bounds->hi[x], g->nodes[x].numel))
+      continue;
+    int empty = 0;
+    for (int64_t o = 0; o < g->nodes[v].numel && !empty; o++) {
+      int e = 0;
+      double cu = 0;
+      empty = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu) < 0;
+    }
+    if (empty) /* no lines: the backward pass concretised it too */
+      continue;
+    cJSON *mp = cJSON_CreateObject(), *arg = cJSON_CreateArray(), *up = cJSON_CreateArray();
+    cJSON_AddNumberToObject(mp, "node", v);
+    for (int64_t o = 0; o < g->nodes[v].numel; o++) {
+      int e = 0;
+      double cu = 0;
+      int64_t j = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu);
+      cJSON_AddItemToArray(arg, cJSON_CreateNumber((double)j));
+      cJSON_AddItemToArray(up, e ? cJSON_CreateString("exact") : hexnum(cu));
+    }
+    cJSON_AddItemToObject(mp, "arg", arg);
+    cJSON_AddItemToObject(mp, "upper", up);
+    cJSON_AddItemToArray(mps, mp);
+  }
+}
+
+static void crown_json(cJSON *s, const tl_graph *g, const tl_verify_result *res) {
+  cJSON *cj = cJSON_AddObjectToObject(s, "crown");
+  cJSON_AddStringToObject(cj, "intermediate", res->crown->intermediate_crown ? "crown" : "ibp");
+  cJSON *acts = cJSON_AddArrayToObject(cj, "activations");
+  for (int i = 0; i < res->crown->nacts; i++) {
+    const tl_crown_act *A = &res->crown->acts[i];
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddNumberToObject(a, "node", A->node);
+    cJSON_AddItemToObject(a, "pre_lo", hexarr(A->pre_lo, A->n));
+    cJSON_AddItemToObject(a, "pre_hi", hexarr(A->pre_hi, A->n));
+    cJSON_AddItemToObject(a, "la", hexarr(A->la, A->n));
+    cJSON_AddItemToObject(a, "lb", hexarr(A->lb, A->n));
+    cJSON_AddItemToObject(a, "ua", hexarr(A->ua, A->n));
+    cJSON_AddItemToObject(a, "ub", hexarr(A->ub, A->n));
+    cJSON_AddItemToArray(acts, a);
+  }
+  maxpools_json(cj, g, res);
+}
+
+static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_result *res) {
+  cJSON *s = cJSON_CreateObject();
+  region_json(s, r);
+  property_json(s, p);
   cJSON *bx = cJSON_AddArrayToObject(s, "boxes");
   for (int i = 0; i < g->nnodes; i++) {
     if (g->nodes[i].op == TL_OP_PARAM)
@@ -144,52 +203,8 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
     cJSON_AddItemToObject(b, "hi", hexarr(res->bounds->hi[i], g->nodes[i].numel));
     cJSON_AddItemToArray(bx, b);
   }
-  if (res->method != TL_METHOD_IBP && res->crown) {
-    cJSON *cj = cJSON_AddObjectToObject(s, "crown");
-    cJSON_AddStringToObject(cj, "intermediate", res->crown->intermediate_crown ? "crown" : "ibp");
-    cJSON *acts = cJSON_AddArrayToObject(cj, "activations");
-    for (int i = 0; i < res->crown->nacts; i++) {
-      const tl_crown_act *A = &res->crown->acts[i];
-      cJSON *a = cJSON_CreateObject();
-      cJSON_AddNumberToObject(a, "node", A->node);
-      cJSON_AddItemToObject(a, "pre_lo", hexarr(A->pre_lo, A->n));
-      cJSON_AddItemToObject(a, "pre_hi", hexarr(A->pre_hi, A->n));
-      cJSON_AddItemToObject(a, "la", hexarr(A->la, A->n));
-      cJSON_AddItemToObject(a, "lb", hexarr(A->lb, A->n));
-      cJSON_AddItemToObject(a, "ua", hexarr(A->ua, A->n));
-      cJSON_AddItemToObject(a, "ub", hexarr(A->ub, A->n));
-      cJSON_AddItemToArray(acts, a);
-    }
-    /* max pool lines (crown.c): the first argmax of the lower ends, and the upper line */
-    cJSON *mps = cJSON_AddArrayToObject(cj, "maxpools");
-    for (int v = 0; v < g->nnodes; v++) {
-      if (g->nodes[v].op != TL_OP_MAX_POOL2D)
-        continue;
-      int x = g->nodes[v].parents[0];
-      if (!res->bounds->lo[x] || !tlv_box_finite(res->bounds->lo[x], res->bounds->hi[x], g->nodes[x].numel))
-        continue;
-      int empty = 0;
-      for (int64_t o = 0; o < g->nodes[v].numel && !empty; o++) {
-        int e = 0;
-        double cu = 0;
-        empty = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu) < 0;
-      }
-      if (empty) /* no lines: the backward pass concretised it too */
-        continue;
-      cJSON *mp = cJSON_CreateObject(), *arg = cJSON_CreateArray(), *up = cJSON_CreateArray();
-      cJSON_AddNumberToObject(mp, "node", v);
-      for (int64_t o = 0; o < g->nodes[v].numel; o++) {
-        int e = 0;
-        double cu = 0;
-        int64_t j = tlv_maxpool_line(g, v, res->bounds->lo[x], res->bounds->hi[x], o, &e, &cu);
-        cJSON_AddItemToArray(arg, cJSON_CreateNumber((double)j));
-        cJSON_AddItemToArray(up, e ? cJSON_CreateString("exact") : hexnum(cu));
-      }
-      cJSON_AddItemToObject(mp, "arg", arg);
-      cJSON_AddItemToObject(mp, "upper", up);
-      cJSON_AddItemToArray(mps, mp);
-    }
-  }
+  if (res->method != TL_METHOD_IBP && res->crown)
+    crown_json(s, g, res);
   cJSON_AddItemToObject(s, "row_lower", hexarr(res->row_lower, res->nrows));
   cJSON_AddStringToObject(s, "verdict", tl_verdict_name(res->verdict));
   if (res->cex)

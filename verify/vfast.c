@@ -239,6 +239,52 @@ static const float *wptr(const tl_graph *g, int id, int k) {
 }
 
 /* ---- IBP of a linear / conv node (called in any mode; leaves FE_UPWARD or FE_DOWNWARD) -------- */
+/* The upper sums of a linear node in the current mode (FE_UPWARD): S = W c + b, R = |W| r,
+ * M = |W| m + |b| per output */
+static void ibp_linear_sums(const tl_graph *g, int id, const float *W, const float *B, const double *c,
+                            const double *r, const double *m, double *S, double *R, double *M) {
+  const tl_node *n = &g->nodes[id];
+  int64_t out = g->nodes[n->parents[1]].shape[0], in = g->nodes[n->parents[1]].shape[1];
+  int64_t rows = n->numel / (out ? out : 1);
+  for (int64_t rw = 0; rw < rows; rw++)
+    for (int64_t o = 0; o < out; o++) {
+      int64_t yo = rw * out + o;
+      double bv = B ? (double)B[o] : 0.0;
+      S[yo] = bv, R[yo] = 0, M[yo] = fabs(bv);
+      dot3(W + o * in, c + rw * in, r + rw * in, m + rw * in, in, &S[yo], &R[yo], &M[yo]);
+    }
+}
+
+/* the same for a conv node, through im2col columns of c, r, m per (batch, group); 0: out of memory */
+static int ibp_conv_sums(const tlv_conv *cv, const float *W, const float *B, const double *c, const double *r,
+                         const double *m, double *S, double *R, double *M) {
+  int64_t K = cv->K, P = cv->P;
+  double *col = malloc((size_t)(3 * K * P + 1) * sizeof *col);
+  if (!col)
+    return 0;
+  double *cc = col, *rc = cc + K * P, *mc = rc + K * P;
+  for (int64_t b = 0; b < cv->N; b++)
+    for (int64_t gi = 0; gi < cv->G; gi++) {
+      int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
+      for (int64_t t = 0; t < K * P; t++) {
+        int64_t ix = cv->tab[t];
+        cc[t] = ix < 0 ? 0 : c[base + ix];
+        rc[t] = ix < 0 ? 0 : r[base + ix];
+        mc[t] = ix < 0 ? 0 : m[base + ix];
+      }
+      for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o++) {
+        int64_t yo = (b * cv->O + o) * P;
+        double bv = B ? (double)B[o] : 0.0;
+        for (int64_t p = 0; p < P; p++)
+          S[yo + p] = bv, R[yo + p] = 0, M[yo + p] = fabs(bv);
+        for (int64_t k = 0; k < K; k++)
+          axpy3(S + yo, R + yo, M + yo, (double)W[o * K + k], cc + k * P, rc + k * P, mc + k * P, P);
+      }
+    }
+  free(col);
+  return 1;
+}
+
 tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
                      double *lo, double *hi, tl_status *st) {
   const tl_graph *g = pl->g;
@@ -265,45 +311,16 @@ tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const d
   int64_t nterm; /* leaves of every output sum, bias included (binary64 error bound) */
   int64_t kround; /* f32-any: roundings k of gamma_k (docs/certificates.md) */
   if (tlv_fast_kind(pl, id) == TLV_FAST_LINEAR) {
-    int64_t out = g->nodes[n->parents[1]].shape[0], in = g->nodes[n->parents[1]].shape[1];
-    int64_t rows = nout / (out ? out : 1);
-    for (int64_t rw = 0; rw < rows; rw++)
-      for (int64_t o = 0; o < out; o++) {
-        int64_t yo = rw * out + o;
-        double bv = B ? (double)B[o] : 0.0;
-        S[yo] = bv, R[yo] = 0, M[yo] = fabs(bv);
-        dot3(W + o * in, c + rw * in, r + rw * in, m + rw * in, in, &S[yo], &R[yo], &M[yo]);
-      }
+    int64_t in = g->nodes[n->parents[1]].shape[1];
+    ibp_linear_sums(g, id, W, B, c, r, m, S, R, M);
     nterm = in + 1, kround = in + (B != NULL);
   } else {
     const tlv_conv *cv = pl->conv[id];
-    int64_t K = cv->K, P = cv->P;
-    double *col = malloc((size_t)(3 * K * P + 1) * sizeof *col);
-    if (!col) {
+    if (!ibp_conv_sums(cv, W, B, c, r, m, S, R, M)) {
       free(buf);
       return tl_fail(st, TL_ENOMEM, "verify: out of memory");
     }
-    double *cc = col, *rc = cc + K * P, *mc = rc + K * P;
-    for (int64_t b = 0; b < cv->N; b++)
-      for (int64_t gi = 0; gi < cv->G; gi++) {
-        int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
-        for (int64_t t = 0; t < K * P; t++) {
-          int64_t ix = cv->tab[t];
-          cc[t] = ix < 0 ? 0 : c[base + ix];
-          rc[t] = ix < 0 ? 0 : r[base + ix];
-          mc[t] = ix < 0 ? 0 : m[base + ix];
-        }
-        for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o++) {
-          int64_t yo = (b * cv->O + o) * P;
-          double bv = B ? (double)B[o] : 0.0;
-          for (int64_t p = 0; p < P; p++)
-            S[yo + p] = bv, R[yo + p] = 0, M[yo + p] = fabs(bv);
-          for (int64_t k = 0; k < K; k++)
-            axpy3(S + yo, R + yo, M + yo, (double)W[o * K + k], cc + k * P, rc + k * P, mc + k * P, P);
-        }
-      }
-    free(col);
-    nterm = K + 1, kround = K + (B != NULL);
+    nterm = cv->K + 1, kround = cv->K + (B != NULL);
   }
   double g52 = tlv_gamma52_up(nterm);
   double gk = sem == TL_SEM_F32_ANY ? tlv_gamma_up(kround) : 0;

@@ -180,6 +180,133 @@ static const float *wptr(const tl_graph *g, int id, int k) {
   return k < n->nparents ? g->weights + g->nodes[n->parents[k]].woff : NULL;
 }
 
+/* the binary32 centre error must stay small next to the radius (else the binary64 path):
+ * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes (in FE_UPWARD) */
+static int centre_small(const float *cf, const float *af, int64_t nin, double g1) {
+  float sc[8] = {0}, sa[8] = {0};
+  int64_t j8 = 0;
+  for (; j8 + 8 <= nin; j8 += 8)
+    for (int q = 0; q < 8; q++)
+      sc[q] += fabsf(cf[j8 + q]), sa[q] += af[j8 + q];
+  double sum_c = 0, sum_a = 0;
+  for (int q = 0; q < 8; q++)
+    sum_c += sc[q], sum_a += sa[q];
+  for (; j8 < nin; j8++)
+    sum_c += fabsf(cf[j8]), sum_a += af[j8];
+  return 17 * g1 * sum_c <= sum_a;
+}
+
+/* S, T of a linear node in round-to-nearest (the error model of the top), four outputs at a time */
+static void f32_linear(const tl_graph *g, int id, dot_fn *dot, const float *W, const float *cf, const float *af,
+                       float *S, float *T) {
+  const tl_node *n = &g->nodes[id];
+  int64_t nout = n->numel, nterm = g->nodes[n->parents[1]].shape[1];
+  int64_t out = g->nodes[n->parents[1]].shape[0];
+  int64_t rows = nout / (out ? out : 1);
+  for (int64_t rw = 0; rw < rows; rw++)
+    for (int64_t o = 0; o < out; o += 4) {
+      int nr = out - o < 4 ? (int)(out - o) : 4;
+      dot(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
+             T + rw * out + o);
+    }
+}
+
+/* S, T of a conv node in round-to-nearest through binary32 im2col columns; 0: out of memory */
+static int f32_conv(const tl_node *n, const tlv_conv *cv, conv_fn *conv, const float *W, const float *cf,
+                    const float *af, float *S, float *T) {
+  int64_t K = cv->K, P = cv->P, P8 = (P + 15) / 16 * 16; /* row stride: a multiple of every VL */
+  float *col =
+      malloc((size_t)(2 * K * P8 + 8 * P8 + 2 * (cv->cpg * cv->H * cv->W + 1) + cv->O * K) * sizeof *col);
+  if (!col)
+    return 0;
+  int64_t blk_n = cv->cpg * cv->H * cv->W; /* one group's input block, behind a zero at [0] */
+  int unit = n->attrs.stride[0] == 1 && n->attrs.stride[1] == 1 && n->attrs.dilation[0] == 1 &&
+             n->attrs.dilation[1] == 1 && cv->Ho == cv->H + 2 * n->attrs.padding[0] - cv->kh + 1 &&
+             cv->Wo == cv->W + 2 * n->attrs.padding[1] - cv->kw + 1;
+  float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
+  float *zc = to + 4 * P8, *za = zc + blk_n + 1, *wa = za + blk_n + 1;
+  zc[0] = za[0] = 0.0f;
+  for (int64_t t = 0; t < cv->O * K; t++)
+    wa[t] = fabsf(W[t]);
+  for (int64_t b = 0; b < cv->N; b++)
+    for (int64_t gi = 0; gi < cv->G; gi++) {
+      int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
+      if (unit) { /* stride 1, dilation 1: rows of the columns are shifted row segments */
+        im2col_unit(cc, cf + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
+        im2col_unit(ac, af + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
+      } else {
+        memcpy(zc + 1, cf + base, (size_t)blk_n * sizeof *zc);
+        memcpy(za + 1, af + base, (size_t)blk_n * sizeof *za);
+        for (int64_t k = 0; k < K; k++) { /* im2col without branches: padding (-1) reads the 0 */
+          const int64_t *tab = cv->tab + k * P;
+          for (int64_t p = 0; p < P; p++) {
+            cc[k * P8 + p] = zc[1 + tab[p]];
+            ac[k * P8 + p] = za[1 + tab[p]];
+          }
+          for (int64_t p = P; p < P8; p++)
+            cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
+        }
+      }
+      for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
+        int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
+        conv(W + o * K, wa + o * K, K, nr, cc, ac, P8, so, to);
+        for (int r = 0; r < nr; r++) {
+          memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
+          memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
+        }
+      }
+    }
+  free(col);
+  return 1;
+}
+
+/* lo, hi from S, T in binary64 with directed rounding; 0 when the bounds are not finite (the
+ * binary64 path then) */
+static int f32_finish(const tl_graph *g, int id, int lin, const tlv_conv *cv, const float *B, double g1, double gk,
+                      tl_semantics sem, int64_t nterm, int64_t kround, const float *S, const float *T, double *lo,
+                      double *hi) {
+  const tl_node *n = &g->nodes[id];
+  int64_t nout = n->numel;
+  /* finish in binary64 with directed rounding; the bias of output o is that of channel
+   * (o / per) % ochan */
+  int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
+  rnd_up();
+  double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
+  double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
+  /* overflow test: (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm <= (1 + gk) ((tmax + und) gg / gk
+   * + bmax) + absterm, with tmax the largest T (T >= 0: the largest bits) and bmax the largest |b| */
+  double bmax = 0;
+  for (int64_t c = 0; B && c < ochan; c++)
+    bmax = fabs((double)B[c]) > bmax ? fabs((double)B[c]) : bmax;
+  float tmaxf;
+  int32_t tb = max_bits(T, nout);
+  memcpy(&tmaxf, &tb, 4);
+  double tmax = tmaxf;
+  TLV_OPAQUE(und); /* rounded up, used after the call below */
+  TLV_OPAQUE(gg);
+  TLV_OPAQUE(absterm);
+  /* runs: a batch row of a linear node (bias vector), one channel plane of a conv (one bias) */
+  int64_t run = lin ? ochan : per, nr = nout / run;
+  for (int64_t r = 0; r < nr; r++)
+    finish_up(S + r * run, T + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, und, gg, gk, absterm,
+              hi + r * run, lo + r * run, run);
+  double big = sem == TL_SEM_F32_ANY ? (1 + gk) * ((tmax + und) * gg / gk + bmax) + absterm : 0;
+  TLV_OPAQUE(big);
+  if (!tlv_box_finite(hi, lo, nout) || !(tmax == tmax) || !(big <= FLT_MAX))
+    return 0;
+  rnd_down();
+  for (int64_t r = 0; r < nr; r++)
+    finish_down(S + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, lo + r * run, run);
+  if (sem == TL_SEM_F32_ANY)
+    for (int64_t o = 0; o < nout; o++)
+      if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {
+        for (int64_t q = 0; q < nout; q++)
+          lo[q] = -INFINITY, hi[q] = INFINITY;
+        break;
+      }
+  return 1;
+}
+
 int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const double *xh, tl_semantics sem,
                      double *lo, double *hi) {
   const tl_graph *g = pl->g;
@@ -210,19 +337,7 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   rnd_up();
   uint64_t bad = prep(xl, xh, g1, gk, cf, af, nin);
   int ok = !(bad >> 63);
-  /* the binary32 centre error must stay small next to the radius (else the binary64 path):
-   * 16 g1 sum |cf| <= sum (af - g1 |cf|) = sum (rf + gk (|cf| + rf)), sums of 8 lanes */
-  float sc[8] = {0}, sa[8] = {0};
-  int64_t j8 = 0;
-  for (; j8 + 8 <= nin; j8 += 8)
-    for (int q = 0; q < 8; q++)
-      sc[q] += fabsf(cf[j8 + q]), sa[q] += af[j8 + q];
-  double sum_c = 0, sum_a = 0;
-  for (int q = 0; q < 8; q++)
-    sum_c += sc[q], sum_a += sa[q];
-  for (; j8 < nin; j8++)
-    sum_c += fabsf(cf[j8]), sum_a += af[j8];
-  if (!ok || !(17 * g1 * sum_c <= sum_a)) {
+  if (!ok || !centre_small(cf, af, nin, g1)) {
     free(blk);
     return 0;
   }
@@ -231,100 +346,12 @@ int tlv_fast_ibp_f32(const tl_verify_plan *pl, int id, const double *xl, const d
   conv_fn *conv = isa == 2 ? conv2x4_512 : isa == 1 ? conv2x4_fma : conv2x4_base;
   fesetround(FE_TONEAREST); /* the error model of S and T above */
   if (lin) {
-    int64_t out = g->nodes[n->parents[1]].shape[0];
-    int64_t rows = nout / (out ? out : 1);
-    for (int64_t rw = 0; rw < rows; rw++)
-      for (int64_t o = 0; o < out; o += 4) {
-        int nr = out - o < 4 ? (int)(out - o) : 4;
-        dot(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
-               T + rw * out + o);
-      }
-  } else {
-    int64_t K = cv->K, P = cv->P, P8 = (P + 15) / 16 * 16; /* row stride: a multiple of every VL */
-    float *col =
-        malloc((size_t)(2 * K * P8 + 8 * P8 + 2 * (cv->cpg * cv->H * cv->W + 1) + cv->O * K) * sizeof *col);
-    if (!col) {
-      free(blk);
-      return -1;
-    }
-    int64_t blk_n = cv->cpg * cv->H * cv->W; /* one group's input block, behind a zero at [0] */
-    int unit = n->attrs.stride[0] == 1 && n->attrs.stride[1] == 1 && n->attrs.dilation[0] == 1 &&
-               n->attrs.dilation[1] == 1 && cv->Ho == cv->H + 2 * n->attrs.padding[0] - cv->kh + 1 &&
-               cv->Wo == cv->W + 2 * n->attrs.padding[1] - cv->kw + 1;
-    float *cc = col, *ac = cc + K * P8, *so = ac + K * P8, *to = so + 4 * P8;
-    float *zc = to + 4 * P8, *za = zc + blk_n + 1, *wa = za + blk_n + 1;
-    zc[0] = za[0] = 0.0f;
-    for (int64_t t = 0; t < cv->O * K; t++)
-      wa[t] = fabsf(W[t]);
-    for (int64_t b = 0; b < cv->N; b++)
-      for (int64_t gi = 0; gi < cv->G; gi++) {
-        int64_t base = (b * cv->C + gi * cv->cpg) * cv->H * cv->W;
-        if (unit) { /* stride 1, dilation 1: rows of the columns are shifted row segments */
-          im2col_unit(cc, cf + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
-          im2col_unit(ac, af + base, cv, n->attrs.padding[0], n->attrs.padding[1], P8);
-        } else {
-          memcpy(zc + 1, cf + base, (size_t)blk_n * sizeof *zc);
-          memcpy(za + 1, af + base, (size_t)blk_n * sizeof *za);
-          for (int64_t k = 0; k < K; k++) { /* im2col without branches: padding (-1) reads the 0 */
-            const int64_t *tab = cv->tab + k * P;
-            for (int64_t p = 0; p < P; p++) {
-              cc[k * P8 + p] = zc[1 + tab[p]];
-              ac[k * P8 + p] = za[1 + tab[p]];
-            }
-            for (int64_t p = P; p < P8; p++)
-              cc[k * P8 + p] = ac[k * P8 + p] = 0.0f;
-          }
-        }
-        for (int64_t o = gi * cv->opg; o < (gi + 1) * cv->opg; o += 4) {
-          int nr = (gi + 1) * cv->opg - o < 4 ? (int)((gi + 1) * cv->opg - o) : 4;
-          conv(W + o * K, wa + o * K, K, nr, cc, ac, P8, so, to);
-          for (int r = 0; r < nr; r++) {
-            memcpy(S + (b * cv->O + o + r) * P, so + r * P8, (size_t)P * sizeof *S);
-            memcpy(T + (b * cv->O + o + r) * P, to + r * P8, (size_t)P * sizeof *T);
-          }
-        }
-      }
-    free(col);
-  }
-  /* finish in binary64 with directed rounding; the bias of output o is that of channel
-   * (o / per) % ochan */
-  int64_t ochan = lin ? g->nodes[n->parents[1]].shape[0] : cv->O, per = lin ? 1 : cv->P;
-  rnd_up();
-  double und = (double)nterm * (TLV_ETA / 2) * (1 + g1), gg = 1 + 2 * g1;
-  double absterm = sem == TL_SEM_F32_ANY ? (double)kround * (TLV_ETA / 2) * (1 + gk) : 0;
-  /* overflow test: (1 + gk) (sum |W| (|cf| + rf) + |b|) + absterm <= (1 + gk) ((tmax + und) gg / gk
-   * + bmax) + absterm, with tmax the largest T (T >= 0: the largest bits) and bmax the largest |b| */
-  double bmax = 0;
-  for (int64_t c = 0; B && c < ochan; c++)
-    bmax = fabs((double)B[c]) > bmax ? fabs((double)B[c]) : bmax;
-  float tmaxf;
-  int32_t tb = max_bits(T, nout);
-  memcpy(&tmaxf, &tb, 4);
-  double tmax = tmaxf;
-  TLV_OPAQUE(und); /* rounded up, used after the call below */
-  TLV_OPAQUE(gg);
-  TLV_OPAQUE(absterm);
-  /* runs: a batch row of a linear node (bias vector), one channel plane of a conv (one bias) */
-  int64_t run = lin ? ochan : per, nr = nout / run;
-  for (int64_t r = 0; r < nr; r++)
-    finish_up(S + r * run, T + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, und, gg, gk, absterm,
-              hi + r * run, lo + r * run, run);
-  double big = sem == TL_SEM_F32_ANY ? (1 + gk) * ((tmax + und) * gg / gk + bmax) + absterm : 0;
-  TLV_OPAQUE(big);
-  if (!tlv_box_finite(hi, lo, nout) || !(tmax == tmax) || !(big <= FLT_MAX)) {
+    f32_linear(g, id, dot, W, cf, af, S, T);
+  } else if (!f32_conv(n, cv, conv, W, cf, af, S, T)) {
     free(blk);
-    return 0;
+    return -1;
   }
-  rnd_down();
-  for (int64_t r = 0; r < nr; r++)
-    finish_down(S + r * run, B ? B + (lin ? 0 : r % ochan) : NULL, lin, lo + r * run, run);
+  int done = f32_finish(g, id, lin, cv, B, g1, gk, sem, nterm, kround, S, T, lo, hi);
   free(blk);
-  if (sem == TL_SEM_F32_ANY)
-    for (int64_t o = 0; o < nout; o++)
-      if (!(fabs(lo[o]) <= FLT_MAX) || !(fabs(hi[o]) <= FLT_MAX)) {
-        for (int64_t q = 0; q < nout; q++)
-          lo[q] = -INFINITY, hi[q] = INFINITY;
-        break;
-      }
-  return 1;
+  return done;
 }

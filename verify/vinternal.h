@@ -9,22 +9,14 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "torchlean/f32model.h"
 #include "torchlean/graph.h"
 #include "torchlean/status.h"
 #include "torchlean/verify.h"
 
-/* binary32 unit roundoff and smallest subnormal */
-#define TLV_U 0x1p-24
-#define TLV_ETA 0x1p-149
-/* f32-any model of sigmoid (1/(1+expf(-x))) and tanhf for any libm within TL_F32_LIBM_MAX_ULP = 4
- * ulp (docs/semantics.md): expf's 4 ulp (<= 4 2^-23 relative) plus the rounding of 1 + e and of the
- * division (2 u) is below 5 2^-23; we use 6 2^-23 = 3 2^-22 for second-order terms.  Plus an
- * absolute 2^-125 for underflow/overflow of expf (docs/certificates.md, "error models"). */
-#define TLV_TRANS_REL 0x1.8p-21
-#define TLV_TRANS_ABS 0x1p-125
-/* f32-any model of eval batch norm in any formula order: 2^-20 (|s| (|x| + |mean|) + |beta|) + 2^-140 */
-#define TLV_BN_REL 0x1p-20
-#define TLV_BN_ABS 0x1p-140
+/* binary32 unit roundoff and smallest subnormal (the f32-any error model: f32model.h) */
+#define TLV_U TL_F32_U
+#define TLV_ETA TL_F32_ETA
 
 /* Switch the rounding mode.  The memory clobbers make every store (and so every computation whose
  * result is stored, even to a local array) happen on its own side of the switch; values kept in
@@ -77,7 +69,7 @@ int tlv_is_affine(const tl_graph *g, int node);
 tl_code tlv_aff_build(const tl_graph *g, int node, tl_aff *a, tl_status *st);
 void tlv_aff_free(tl_aff *a);
 
-/* gamma_k = k u / (1 - k u), rounded up (caller in any mode) */
+/* gamma_k = k u / (1 - k u), rounded up (caller in any mode): f32model.h's tl_f32_gamma_up, out of line */
 double tlv_gamma_up(int64_t k);
 
 /* For broadcasting binary ops: index of parent element for output element o. */
@@ -122,6 +114,11 @@ tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b,
 /* tl_crown, also returning the input coefficients (nrows x n) when incoef != NULL */
 tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
                      int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st);
+
+/* The rule table (rules/table.c, vrules.h): does op have the face?  IBP: a box rule; CROWN: a
+ * backward rule (without one the node is concretised on its box); EXACT: an exact-evaluation rule. */
+enum { TLV_FACE_IBP = 0, TLV_FACE_CROWN, TLV_FACE_EXACT };
+int tlv_rule_has(tl_op op, int face);
 
 /* ---- the plan (vfast.c) ------------------------------------------------------------------- */
 enum { TLV_FAST_NONE = 0, TLV_FAST_LINEAR, TLV_FAST_CONV };
