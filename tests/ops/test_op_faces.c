@@ -16,6 +16,7 @@
 #include "torchlean/floats.h"
 #include "torchlean/graph.h"
 #include "torchlean/spec.h"
+#include "verify/vinternal.h" /* verify/: the rule table (tlv_rule_has) */
 
 /* ---- the faces: one query per module table ------------------------------------------------- */
 /* shape inference: the registry row's infer (runtime/ops.c, from ops.def's `infer` column) */
@@ -45,6 +46,15 @@ static int face_emu(tl_op op) { return tl_emu_supports(op); }
  * query here instead. */
 static int face_any(tl_op op) { return tl_spec_supports(op); }
 
+/* IBP: an interval rule (verify/rules/, the TLV_<op> row of verify/rules/table.c) */
+static int face_ibp(tl_op op) { return tlv_rule_has(op, TLV_FACE_IBP); }
+
+/* CROWN: a backward (linear relaxation) rule; ops without one are concretised on their box */
+static int face_crown(tl_op op) { return tlv_rule_has(op, TLV_FACE_CROWN); }
+
+/* exact evaluation: verify/'s exact (rational / fixed-point) evaluation of a point */
+static int face_exact(tl_op op) { return tlv_rule_has(op, TLV_FACE_EXACT); }
+
 typedef struct face {
   const char *name;
   int (*has)(tl_op op);
@@ -59,8 +69,9 @@ static const face faces[] = {
     {"spec", face_spec},
     {"emu", face_emu},
     {"f32-any", face_any},
-    /* {"ibp", ...}, {"crown", ...}, {"exact", ...}, {"checker", ...}: verify/ and certs/ tables,
-     * to add here */
+    {"ibp", face_ibp},
+    {"crown", face_crown},
+    {"exact", face_exact},
 };
 enum { NFACES = sizeof faces / sizeof faces[0] };
 
@@ -80,6 +91,22 @@ static const gap declared_gaps[] = {
     {TL_OP_PARAM, "jvp", "a leaf: its tangent is the caller's direction (or zero)"},
     {TL_OP_INPUT, "hvp", "a leaf: the reverse pass ends there"},
     {TL_OP_PARAM, "hvp", "a leaf: the reverse pass ends there"},
+    {TL_OP_INPUT, "crown", "a leaf: the backward pass ends there (concretised on the region)"},
+    {TL_OP_PARAM, "crown", "a leaf: the backward pass ends there (weights are constants)"},
+    {TL_OP_CLAMP, "crown", "no relaxation: CROWN concretises it on its IBP box (sound, loose)"},
+#define NO_BOUNDS(OP, why) {TL_OP_##OP, "ibp", why}, {TL_OP_##OP, "crown", why}, {TL_OP_##OP, "exact", why}
+#define NOT_YET "verify/ has no rule yet: a graph with it is refused naming the node"
+#define LOSS "a training loss, never part of a verified inference graph"
+    NO_BOUNDS(DIV, NOT_YET),         NO_BOUNDS(MAX, NOT_YET),        NO_BOUNDS(MIN, NOT_YET),
+    NO_BOUNDS(ABS, NOT_YET),         NO_BOUNDS(SQRT, NOT_YET),       NO_BOUNDS(EXP, NOT_YET),
+    NO_BOUNDS(LOG, NOT_YET),         NO_BOUNDS(GELU, NOT_YET),       NO_BOUNDS(SILU, NOT_YET),
+    NO_BOUNDS(SOFTMAX, NOT_YET),     NO_BOUNDS(LOG_SOFTMAX, NOT_YET), NO_BOUNDS(SUM, NOT_YET),
+    NO_BOUNDS(MEAN, NOT_YET),        NO_BOUNDS(PERMUTE, NOT_YET),    NO_BOUNDS(CONCAT, NOT_YET),
+    NO_BOUNDS(SLICE, NOT_YET),       NO_BOUNDS(LAYER_NORM, NOT_YET), NO_BOUNDS(EMBEDDING, NOT_YET),
+    NO_BOUNDS(ATTENTION, NOT_YET),   NO_BOUNDS(MSE_LOSS, LOSS),      NO_BOUNDS(CROSS_ENTROPY, LOSS),
+#undef NO_BOUNDS
+#undef NOT_YET
+#undef LOSS
 };
 enum { NGAPS = sizeof declared_gaps / sizeof declared_gaps[0] };
 
@@ -114,6 +141,10 @@ Test(op_faces, queries_reject_ops_outside_the_manifest) {
   cr_assert_eq(tl_ad_has_jvp((tl_op)-1), 0);
   cr_assert_eq(tl_ad_has_hvp(TL_OP_COUNT), 0);
   cr_assert_eq(tl_ad_has_hvp((tl_op)-1), 0);
+  for (int f = TLV_FACE_IBP; f <= TLV_FACE_EXACT; f++) {
+    cr_assert_eq(tlv_rule_has(TL_OP_COUNT, f), 0);
+    cr_assert_eq(tlv_rule_has((tl_op)-1, f), 0);
+  }
 }
 
 /* print the matrix (x: a rule, -: declared unsupported, !: undeclared gap, ~: stale declaration)
