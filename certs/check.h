@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chk_ops.h"
 #include "ghash.h"
 
 _Static_assert(sizeof(unsigned long) == 8 && sizeof(long) == 8, "GMP ui/si calls take 64-bit words here");
@@ -44,11 +45,6 @@ typedef struct qv {
   long de;
   int64_t dm;
 } qv;
-
-typedef enum {
-  OP_INPUT, OP_PARAM, OP_LINEAR, OP_MATMUL, OP_CONV, OP_AVGPOOL, OP_GAP, OP_MAXPOOL, OP_FLATTEN, OP_RESHAPE,
-  OP_DROPOUT, OP_NEG, OP_RELU, OP_LEAKY, OP_SIGMOID, OP_TANH, OP_CLAMP, OP_ADD, OP_SUB, OP_MUL, OP_BN, OP_N
-} cop;
 
 /* batch norm, per channel: the scale enclosure and the f32-any guard's channel part, computed once */
 typedef struct bncache {
@@ -142,7 +138,6 @@ typedef struct prop {
   int *strict, *cstart;
 } prop;
 
-extern const char *const op_names[OP_N];
 
 
 /* json_num.c */
@@ -160,7 +155,6 @@ void graph_free(cgraph *g);
 int read_graph(ctx *c, const cJSON *gj, cgraph *g);
 int graph_exact(ctx *c, cgraph *g);
 void caff_free(caff *a);
-int is_affine(cop op);
 int caff_build(ctx *c, const cgraph *g, int id, caff *a);
 int caff_get(ctx *c, const cgraph *g, int id, caff *a);
 
@@ -175,7 +169,6 @@ int64_t bn_channel(const cnode *n, int64_t o);
 int64_t bc_index(const cnode *n, const cnode *p, int64_t o);
 void qmin2(mpq_t r, const mpq_t a, const mpq_t b);
 void qmax2(mpq_t r, const mpq_t a, const mpq_t b);
-int is_act(cop op);
 int check_box(ctx *c, sample *s, int id);
 
 /* recheck_crown.c */
