@@ -118,6 +118,111 @@ static int int_array(const cJSON *a, int maxn, int64_t *v, int *n) {
   return 0;
 }
 
+enum { MAXL = 64 };
+
+/* node i's attributes by its schema (docs/graph-hash.md); -1: message in err */
+static int hash_attrs(struct sha256_ctx *h, const cJSON *o, int i, const schema *s, char *err, size_t errlen) {
+  int64_t v[MAXL];
+  int nv;
+  for (int a = 0; a < s->nattr; a++) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, s->name[a]);
+    int64_t x;
+    double d;
+    switch (s->type[a]) {
+    case A_INT:
+      if (json_i64(f, &x))
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be an integer", i, s->kind, s->name[a]);
+      put_u64(h, (uint64_t)x);
+      break;
+    case A_INT2:
+      if (int_array(f, 2, v, &nv) || nv != 2)
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be two integers", i, s->kind, s->name[a]);
+      put_u64(h, (uint64_t)v[0]), put_u64(h, (uint64_t)v[1]);
+      break;
+    case A_FLOAT:
+      if (json_f64(f, &d))
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a number", i, s->kind, s->name[a]);
+      put_f64(h, d);
+      break;
+    default:
+      if (int_array(f, MAXL, v, &nv))
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a list of integers", i, s->kind,
+                    s->name[a]);
+      put_u64(h, (uint64_t)nv);
+      for (int k = 0; k < nv; k++)
+        put_u64(h, (uint64_t)v[k]);
+    }
+  }
+  return 0;
+}
+
+/* node i's name and param kind (-1 for non-parameters); -1: message in err */
+static int hash_name_kind(struct sha256_ctx *h, const cJSON *o, int i, const schema *s, const float *const *w,
+                          char *err, size_t errlen) {
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+  if (name && !cJSON_IsString(name))
+    return gerr(err, errlen, "graph node %d (%s): \"name\" must be a string", i, s->kind);
+  if (name) {
+    put_u64(h, 1);
+    put_str(h, name->valuestring);
+  } else {
+    put_u64(h, 0);
+  }
+  const cJSON *pk = cJSON_GetObjectItemCaseSensitive(o, "param_kind");
+  if (!strcmp(s->kind, "param")) {
+    int64_t kind_id = -1;
+    if (cJSON_IsString(pk))
+      kind_id = !strcmp(pk->valuestring, "trainable") ? 0
+                : !strcmp(pk->valuestring, "buffer")  ? 1
+                : !strcmp(pk->valuestring, "constant") ? 2
+                                                       : -1;
+    if (kind_id < 0)
+      return gerr(err, errlen, "graph node %d (param): \"param_kind\" must be trainable, buffer or constant", i);
+    if (!w || !w[i])
+      return gerr(err, errlen, "graph node %d (param): no weights", i);
+    put_u64(h, (uint64_t)kind_id);
+  } else {
+    if (pk)
+      return gerr(err, errlen, "graph node %d (%s): \"param_kind\" on a non-parameter", i, s->kind);
+    put_u64(h, (uint64_t)(int64_t)-1);
+  }
+  return 0;
+}
+
+/* node i: id, kind, parents, shape, attributes, name, param kind; -1: message in err */
+static int hash_node(struct sha256_ctx *h, const cJSON *o, int i, const char *kindkey, const float *const *w,
+                     char *err, size_t errlen) {
+  int64_t v[MAXL];
+  int nv;
+  int64_t id;
+  if (json_i64(cJSON_GetObjectItemCaseSensitive(o, "id"), &id) || id != i)
+    return gerr(err, errlen, "graph node %d: \"id\" must be %d", i, i);
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, kindkey);
+  const schema *s = NULL;
+  for (size_t k = 0; cJSON_IsString(kind) && k < sizeof schemas / sizeof *schemas; k++)
+    if (!strcmp(kind->valuestring, schemas[k].kind))
+      s = &schemas[k];
+  if (!s)
+    return gerr(err, errlen, "graph node %d: unknown op in \"%s\"", i, kindkey);
+  put_str(h, s->kind);
+  if (int_array(cJSON_GetObjectItemCaseSensitive(o, "parents"), MAXL, v, &nv))
+    return gerr(err, errlen, "graph node %d (%s): \"parents\" must be an array of ids", i, s->kind);
+  put_u64(h, (uint64_t)nv);
+  for (int k = 0; k < nv; k++) {
+    if (v[k] < 0 || v[k] >= i)
+      return gerr(err, errlen, "graph node %d (%s): parent %lld is not an earlier node", i, s->kind, (long long)v[k]);
+    put_u64(h, (uint64_t)v[k]);
+  }
+  if (int_array(cJSON_GetObjectItemCaseSensitive(o, "shape"), 8, v, &nv))
+    return gerr(err, errlen, "graph node %d (%s): \"shape\" must be an array of at most 8 sizes", i, s->kind);
+  put_u64(h, (uint64_t)nv);
+  for (int k = 0; k < nv; k++)
+    put_u64(h, (uint64_t)v[k]);
+  if (hash_attrs(h, o, i, s, err, errlen))
+    return -1;
+  return hash_name_kind(h, o, i, s, w, err, errlen);
+}
+
 int cg_hash_json(const cJSON *nodes, const char *kindkey, const cJSON *inputs, const cJSON *outputs,
                  const float *const *w, uint8_t out[32], char *err, size_t errlen) {
   if (!cJSON_IsArray(nodes))
@@ -128,91 +233,11 @@ int cg_hash_json(const cJSON *nodes, const char *kindkey, const cJSON *inputs, c
   int nn = cJSON_GetArraySize(nodes);
   put_u64(&h, (uint64_t)nn);
   int i = 0;
-  enum { MAXL = 64 };
   int64_t v[MAXL];
   int nv;
-  for (const cJSON *o = nodes->child; o; o = o->next, i++) {
-    int64_t id;
-    if (json_i64(cJSON_GetObjectItemCaseSensitive(o, "id"), &id) || id != i)
-      return gerr(err, errlen, "graph node %d: \"id\" must be %d", i, i);
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, kindkey);
-    const schema *s = NULL;
-    for (size_t k = 0; cJSON_IsString(kind) && k < sizeof schemas / sizeof *schemas; k++)
-      if (!strcmp(kind->valuestring, schemas[k].kind))
-        s = &schemas[k];
-    if (!s)
-      return gerr(err, errlen, "graph node %d: unknown op in \"%s\"", i, kindkey);
-    put_str(&h, s->kind);
-    if (int_array(cJSON_GetObjectItemCaseSensitive(o, "parents"), MAXL, v, &nv))
-      return gerr(err, errlen, "graph node %d (%s): \"parents\" must be an array of ids", i, s->kind);
-    put_u64(&h, (uint64_t)nv);
-    for (int k = 0; k < nv; k++) {
-      if (v[k] < 0 || v[k] >= i)
-        return gerr(err, errlen, "graph node %d (%s): parent %lld is not an earlier node", i, s->kind, (long long)v[k]);
-      put_u64(&h, (uint64_t)v[k]);
-    }
-    if (int_array(cJSON_GetObjectItemCaseSensitive(o, "shape"), 8, v, &nv))
-      return gerr(err, errlen, "graph node %d (%s): \"shape\" must be an array of at most 8 sizes", i, s->kind);
-    put_u64(&h, (uint64_t)nv);
-    for (int k = 0; k < nv; k++)
-      put_u64(&h, (uint64_t)v[k]);
-    for (int a = 0; a < s->nattr; a++) {
-      const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, s->name[a]);
-      int64_t x;
-      double d;
-      switch (s->type[a]) {
-      case A_INT:
-        if (json_i64(f, &x))
-          return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be an integer", i, s->kind, s->name[a]);
-        put_u64(&h, (uint64_t)x);
-        break;
-      case A_INT2:
-        if (int_array(f, 2, v, &nv) || nv != 2)
-          return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be two integers", i, s->kind, s->name[a]);
-        put_u64(&h, (uint64_t)v[0]), put_u64(&h, (uint64_t)v[1]);
-        break;
-      case A_FLOAT:
-        if (json_f64(f, &d))
-          return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a number", i, s->kind, s->name[a]);
-        put_f64(&h, d);
-        break;
-      default:
-        if (int_array(f, MAXL, v, &nv))
-          return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a list of integers", i, s->kind,
-                      s->name[a]);
-        put_u64(&h, (uint64_t)nv);
-        for (int k = 0; k < nv; k++)
-          put_u64(&h, (uint64_t)v[k]);
-      }
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-    if (name && !cJSON_IsString(name))
-      return gerr(err, errlen, "graph node %d (%s): \"name\" must be a string", i, s->kind);
-    if (name) {
-      put_u64(&h, 1);
-      put_str(&h, name->valuestring);
-    } else {
-      put_u64(&h, 0);
-    }
-    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(o, "param_kind");
-    if (!strcmp(s->kind, "param")) {
-      int64_t kind_id = -1;
-      if (cJSON_IsString(pk))
-        kind_id = !strcmp(pk->valuestring, "trainable") ? 0
-                  : !strcmp(pk->valuestring, "buffer")  ? 1
-                  : !strcmp(pk->valuestring, "constant") ? 2
-                                                         : -1;
-      if (kind_id < 0)
-        return gerr(err, errlen, "graph node %d (param): \"param_kind\" must be trainable, buffer or constant", i);
-      if (!w || !w[i])
-        return gerr(err, errlen, "graph node %d (param): no weights", i);
-      put_u64(&h, (uint64_t)kind_id);
-    } else {
-      if (pk)
-        return gerr(err, errlen, "graph node %d (%s): \"param_kind\" on a non-parameter", i, s->kind);
-      put_u64(&h, (uint64_t)(int64_t)-1);
-    }
-  }
+  for (const cJSON *o = nodes->child; o; o = o->next, i++)
+    if (hash_node(&h, o, i, kindkey, w, err, errlen))
+      return -1;
   const cJSON *lists[2] = {inputs, outputs};
   for (int l = 0; l < 2; l++) {
     if (int_array(lists[l], MAXL, v, &nv))
@@ -224,6 +249,7 @@ int cg_hash_json(const cJSON *nodes, const char *kindkey, const cJSON *inputs, c
       put_u64(&h, (uint64_t)v[k]);
     }
   }
+  /* the weights, in node order */
   i = 0;
   for (const cJSON *o = nodes->child; o; o = o->next, i++) {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, kindkey);

@@ -5,6 +5,24 @@
 /* ---- CROWN -------------------------------------------------------------------------------------- */
 
 
+/* the common scale 2^le of a row of multipliers, if every one is dyadic (LONG_MAX: all zero);
+ * 0: some denominator is not a power of two */
+static int row_scale(const mpq_t *row, int64_t N, long *lep) {
+  long le = LONG_MAX;
+  for (int64_t o = 0; o < N; o++) {
+    if (mpq_sgn(row[o]) == 0)
+      continue;
+    mpz_srcptr den = mpq_denref(row[o]);
+    if (mpz_popcount(den) != 1)
+      return 0;
+    long e = -(long)(mpz_sizeinbase(den, 2) - 1);
+    if (e < le)
+      le = e;
+  }
+  *lep = le;
+  return 1;
+}
+
 /* Exact fixed-point transpose of a weighted affine node (linear, matmul, conv: no division) for
  * every row k whose multipliers lam[k][.] are all dyadic (power-of-two denominators): with
  * lam = l 2^le and w = W 2^wze as integers, Lx[k][col] += 2^(le + wze) sum_o l[o] W[o, col] is
@@ -35,21 +53,8 @@ static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int 
   mpq_init(t);
   for (int k = 0; k < m; k++) {
     mpq_t *row = lam + (size_t)k * N;
-    long le = LONG_MAX;
-    int dy = 1;
-    for (int64_t o = 0; o < N && dy; o++) {
-      if (mpq_sgn(row[o]) == 0)
-        continue;
-      mpz_srcptr den = mpq_denref(row[o]);
-      if (mpz_popcount(den) != 1) {
-        dy = 0;
-        break;
-      }
-      long e = -(long)(mpz_sizeinbase(den, 2) - 1);
-      if (e < le)
-        le = e;
-    }
-    if (!dy)
+    long le;
+    if (!row_scale(row, N, &le))
       continue;
     if (le == LONG_MAX) { /* all zero */
       done[k] = 1;
