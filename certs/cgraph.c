@@ -483,9 +483,9 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
   const cnode *n = &g->nodes[id], *x = &g->nodes[n->par[0]];
   memset(a, 0, sizeof *a);
   a->x = n->par[0];
-  a->bias = (n->op == OP_LINEAR || n->op == OP_CONV) && n->np == 3 ? n->par[2] : -1;
+  a->bias = is_weighted(n->op) && n->np == 3 ? n->par[2] : -1; /* matmul: 2 parents */
   int64_t per = 1;
-  const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  const cnode *w = aff_weight(g, n);
   if (n->op == OP_LINEAR)
     per = w->shape[1];
   else if (n->op == OP_MATMUL)
@@ -563,7 +563,7 @@ int caff_get(ctx *c, const cgraph *g, int id, caff *a) {
   /* the rational weight pointers, for the exact checker only (after graph_exact) */
   if (g->exact && !k->w) {
     const cnode *n = &g->nodes[id];
-    const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    const cnode *w = aff_weight(g, n);
     int64_t nnz = k->rp[k->nout];
     if (!(k->w = malloc((size_t)(nnz ? nnz : 1) * sizeof *k->w)))
       return fail(c, BAD, "out of memory");

@@ -140,6 +140,15 @@ typedef struct prop {
 
 
 
+/* the weight node of a weighted affine node (linear, matmul, conv2d), else NULL */
+static inline const cnode *aff_weight(const cgraph *g, const cnode *n) {
+  return is_weighted(n->op) ? &g->nodes[n->par[1]] : NULL;
+}
+/* the bias element of output o of a linear (last dim) or conv2d (channel) node */
+static inline int64_t bias_index(const cnode *n, int64_t o) {
+  return n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1];
+}
+
 /* json_num.c */
 cJSON *field(ctx *c, const cJSON *o, const char *name, const char *where);
 int get_int(ctx *c, const cJSON *o, const char *name, const char *where, int64_t lo, int64_t hi,

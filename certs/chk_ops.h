@@ -13,6 +13,8 @@
 /* class bits */
 #define CHK_AFFINE 1u /* an affine view (caff): linear sums over parent 0, optional bias, window division */
 #define CHK_ACT 2u    /* a CROWN activation: relaxation lines from the certificate */
+#define CHK_WEIGHTED 4u /* the affine view's weights are parent 1 (a parameter); bias: parent 2 */
+#define CHK_WAFFINE (CHK_AFFINE | CHK_WEIGHTED)
 
 /* attributes read from the graph node */
 typedef enum { CHK_A_NONE, CHK_A_WINDOW, CHK_A_ALPHA, CHK_A_CLAMP, CHK_A_EPS } chk_attrs;
@@ -56,5 +58,6 @@ extern const chk_op_row chk_ops[OP_N];
 
 static inline int is_affine(cop op) { return (chk_ops[op].cls & CHK_AFFINE) != 0; }
 static inline int is_act(cop op) { return (chk_ops[op].cls & CHK_ACT) != 0; }
+static inline int is_weighted(cop op) { return (chk_ops[op].cls & CHK_WEIGHTED) != 0; }
 
 #endif

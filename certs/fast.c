@@ -436,10 +436,10 @@ static int grid_cmp(fast *F, int id, int64_t o, gi128 su, gi128 sl, int G, doubl
 static int grid_affine(fast *F, int id, const caff *a, int64_t o, double e, int need_lo, int need_hi) {
   const cgraph *g = F->g;
   const cnode *n = &g->nodes[id];
-  const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  const cnode *wn = aff_weight(g, n);
   const double *W = wn ? wn->wd : NULL, *B = a->bias >= 0 ? g->nodes[a->bias].wd : NULL;
   const double *xl = F->lo[a->x], *xh = F->hi[a->x];
-  double b = B ? B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]] : 0;
+  double b = B ? B[bias_index(n, o)] : 0;
   /* the largest magnitude: every term, the bias, E */
   int emax = dexp2(b) > dexp2(e) ? dexp2(b) : dexp2(e), bk = 0;
   int64_t K = a->rp[o + 1] - a->rp[o] + 3;
@@ -589,7 +589,7 @@ static inline int fast_affine_out(faff *q, int64_t o) {
   int id = q->id, f32 = q->f32;
   double S = f32 ? fast_abs_sum(q, o) : 0;
   const double *B = q->B;
-  double b = B ? B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]] : 0;
+  double b = B ? B[bias_index(n, o)] : 0;
   double dv = (double)a->div[o], e = 0;
   if (f32) {
     int64_t k = a->k[o];
@@ -627,7 +627,7 @@ static int fast_affine(fast *F, int id, int f32) {
   if (caff_get(&c, g, id, &q.a) != OK)
     return NOPE;
   const double *xl = F->lo[q.a.x], *xh = F->hi[q.a.x];
-  const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  const cnode *wn = aff_weight(g, n);
   int wid = wn ? n->par[1] : -1;
   q.W = wn ? wn->wd : NULL, q.B = q.a.bias >= 0 ? g->nodes[q.a.bias].wd : NULL;
   q.W64 = wn ? F->w64[wid] : NULL;
@@ -963,7 +963,7 @@ static int fast_final(fast *F, int f32, int nrows) {
     caff a;
     if (caff_get(&c, g, out, &a) != OK)
       return NOPE;
-    const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    const cnode *wn = aff_weight(g, n);
     const double *W = wn ? wn->wd : NULL, *B = a.bias >= 0 ? g->nodes[a.bias].wd : NULL;
     int64_t nx = g->nodes[a.x].numel;
     const double *xl = F->lo[a.x], *xh = F->hi[a.x];
@@ -986,7 +986,7 @@ static int fast_final(fast *F, int f32, int nrows) {
           cn[a.col[q]] += ml * w; /* >= -c_j */
         }
         if (B)
-          ncst += ml * B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]];
+          ncst += ml * B[bias_index(n, o)];
         if (f32)
           ncst += dabs(l) * F->E[out][o];
       }

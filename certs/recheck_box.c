@@ -170,8 +170,7 @@ static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o
   if (S)
     z_to_q(S[o], as, P);
   if (a->bias >= 0) {
-    mpq_srcptr b = g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                        : o % n->shape[n->nd - 1]].q;
+    mpq_srcptr b = g->nodes[a->bias].w[bias_index(n, o)].q;
     mpq_add(lo[o].q, lo[o].q, b), mpq_add(hi[o].q, hi[o].q, b);
   }
   if (a->div[o] != 1) {
@@ -325,7 +324,7 @@ static void affine_sums_mpz(const cgraph *g, const cnode *n, const caff *a, cons
 static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi, mpq_t *S, int *rc) {
   const cgraph *g = s->g;
   const cnode *n = &g->nodes[id];
-  const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  const cnode *w = aff_weight(g, n);
   *rc = OK;
   if (w && !w->wzok)
     return 0;
@@ -360,8 +359,7 @@ static void affine_rational(const sample *s, const cnode *n, const caff *a, qv *
   mpq_init(t), mpq_init(u);
   for (int64_t o = 0; o < a->nout; o++) {
     if (a->bias >= 0)
-      mpq_set(lo[o].q, g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                            : o % n->shape[n->nd - 1]].q);
+      mpq_set(lo[o].q, g->nodes[a->bias].w[bias_index(n, o)].q);
     else
       mpq_set_ui(lo[o].q, 0, 1);
     mpq_set(hi[o].q, lo[o].q);
@@ -670,8 +668,7 @@ static int node_err_affine(ctx *c, sample *s, int id, mpq_t *E, int *over, const
   for (int64_t o = 0; rc == OK && o < a.nout; o++) {
     mpq_set_ui(m, 0, 1); /* S = sum |w| max|x| + |b| */
     if (a.bias >= 0) {
-      mpq_abs(t, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                    : o % n->shape[n->nd - 1]].q);
+      mpq_abs(t, g->nodes[a.bias].w[bias_index(n, o)].q);
       mpq_add(m, m, t);
     }
     if (S)

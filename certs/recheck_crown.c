@@ -31,7 +31,7 @@ static int row_scale(const mpq_t *row, int64_t N, long *lep) {
 static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx, qv *cst,
                             int *done) {
   const cnode *n = &g->nodes[id];
-  if (!(n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV))
+  if (!is_weighted(n->op))
     return OK;
   const cnode *w = &g->nodes[n->par[1]];
   if (!w->wzok)
@@ -76,8 +76,7 @@ static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int 
       for (int64_t q = a->rp[o]; q < a->rp[o + 1]; q++)
         mpz_addmul(acc[a->col[q]], lz[o], w->wz[a->widx[q]]);
       if (a->bias >= 0) {
-        mpq_mul(t, row[o], g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                               : o % n->shape[n->nd - 1]].q);
+        mpq_mul(t, row[o], g->nodes[a->bias].w[bias_index(n, o)].q);
         mpq_add(cst[k].q, cst[k].q, t);
       }
     }
@@ -160,8 +159,7 @@ static int back_affine(bwd *b, int id, mpq_t *lam) {
         }
       }
       if (a.bias >= 0) {
-        mpq_mul(b->t, b->u, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                                : o % n->shape[n->nd - 1]].q);
+        mpq_mul(b->t, b->u, g->nodes[a.bias].w[bias_index(n, o)].q);
         mpq_add(b->cst[k].q, b->cst[k].q, b->t);
       }
     }
