@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chk_ops.h"
 #include "ghash.h"
 
 _Static_assert(sizeof(unsigned long) == 8 && sizeof(long) == 8, "GMP ui/si calls take 64-bit words here");
@@ -44,11 +45,6 @@ typedef struct qv {
   long de;
   int64_t dm;
 } qv;
-
-typedef enum {
-  OP_INPUT, OP_PARAM, OP_LINEAR, OP_MATMUL, OP_CONV, OP_AVGPOOL, OP_GAP, OP_MAXPOOL, OP_FLATTEN, OP_RESHAPE,
-  OP_DROPOUT, OP_NEG, OP_RELU, OP_LEAKY, OP_SIGMOID, OP_TANH, OP_CLAMP, OP_ADD, OP_SUB, OP_MUL, OP_BN, OP_N
-} cop;
 
 /* batch norm, per channel: the scale enclosure and the f32-any guard's channel part, computed once */
 typedef struct bncache {
@@ -142,8 +138,16 @@ typedef struct prop {
   int *strict, *cstart;
 } prop;
 
-extern const char *const op_names[OP_N];
 
+
+/* the weight node of a weighted affine node (linear, matmul, conv2d), else NULL */
+static inline const cnode *aff_weight(const cgraph *g, const cnode *n) {
+  return is_weighted(n->op) ? &g->nodes[n->par[1]] : NULL;
+}
+/* the bias element of output o of a linear (last dim) or conv2d (channel) node */
+static inline int64_t bias_index(const cnode *n, int64_t o) {
+  return n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1];
+}
 
 /* json_num.c */
 cJSON *field(ctx *c, const cJSON *o, const char *name, const char *where);
@@ -160,7 +164,6 @@ void graph_free(cgraph *g);
 int read_graph(ctx *c, const cJSON *gj, cgraph *g);
 int graph_exact(ctx *c, cgraph *g);
 void caff_free(caff *a);
-int is_affine(cop op);
 int caff_build(ctx *c, const cgraph *g, int id, caff *a);
 int caff_get(ctx *c, const cgraph *g, int id, caff *a);
 
@@ -175,7 +178,6 @@ int64_t bn_channel(const cnode *n, int64_t o);
 int64_t bc_index(const cnode *n, const cnode *p, int64_t o);
 void qmin2(mpq_t r, const mpq_t a, const mpq_t b);
 void qmax2(mpq_t r, const mpq_t a, const mpq_t b);
-int is_act(cop op);
 int check_box(ctx *c, sample *s, int id);
 
 /* recheck_crown.c */

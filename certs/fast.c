@@ -29,6 +29,88 @@
 
 /* ---- exact hex floats as doubles -------------------------------------------------------------- */
 
+/* hex digits (an optional '.' between them) at *pp into m 2^*e (at most 64 significant bits; only
+ * trailing zero digits beyond): the digit count in *nd; -1: more than 64 significant bits */
+static int hex_mantissa(const char **pp, uint64_t *mp, long *nd, long *ep) {
+  /* hex digit values, -1 for anything else */
+  static const signed char HX[256] = {
+      ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+      ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+      ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16}; /* value + 1; 0: not a digit */
+  const char *p = *pp;
+  uint64_t m = 0;
+  int sig = 0; /* significant hex digits in m (after leading zeros) */
+  long e = 0;  /* value = m 2^e, before the p exponent */
+  for (int infrac = 0; infrac < 2; infrac++) {
+    int h;
+    for (; (h = HX[(unsigned char)*p]) != 0; p++) {
+      h--;
+      (*nd)++;
+      if (sig || h) {
+        if (sig == 16) { /* more than 64 bits: only trailing zero digits still fit */
+          if (h)
+            return -1;
+          if (!infrac)
+            e += 4;
+          continue;
+        }
+        m = m << 4 | (uint64_t)h, sig++;
+      }
+      if (infrac)
+        e -= 4;
+    }
+    if (infrac || *p != '.')
+      break;
+    p++;
+  }
+  *pp = p, *mp = m, *ep = e;
+  return 0;
+}
+
+/* an optional "p[+-]D" exponent at *pp into *x (|x| <= 100000); -1: malformed */
+static int dec_exponent(const char **pp, long *xp) {
+  const char *p = *pp;
+  long x = 0;
+  if (*p == 'p' || *p == 'P') {
+    p++;
+    int en = 0, ed = 0;
+    if (*p == '-')
+      en = 1, p++;
+    else if (*p == '+')
+      p++;
+    for (; *p >= '0' && *p <= '9'; p++, ed++) {
+      x = x * 10 + (*p - '0');
+      if (x > 100000)
+        return -1;
+    }
+    if (!ed)
+      return -1;
+    if (en)
+      x = -x;
+  }
+  *pp = p, *xp = x;
+  return 0;
+}
+
+/* (-1)^neg m 2^e (m != 0) as binary64 bits, if representable (<= 53 bits, in range); -1: not */
+static int dbl_bits(uint64_t m, long e, int neg, double *out) {
+  while (!(m & 1))
+    m >>= 1, e++;
+  int b = 64 - __builtin_clzll(m); /* bits of the odd mantissa; value m 2^e, top bit 2^(e + b - 1) */
+  long top = e + b - 1;
+  if (b > 53 || e < -1074 || top > 1023)
+    return -1;
+  uint64_t bits;
+  if (top >= -1022) /* normal: 1.f 2^top */
+    bits = (uint64_t)(top + 1023) << 52 | ((m << (52 - (b - 1))) & ((UINT64_C(1) << 52) - 1));
+  else /* subnormal: m 2^e = (m 2^(e + 1074)) 2^-1074 */
+    bits = m << (e + 1074);
+  if (neg)
+    bits |= UINT64_C(1) << 63;
+  memcpy(out, &bits, sizeof *out);
+  return 0;
+}
+
 /* s -> *out exactly, if s is a hex float (the grammar parse_exact accepts) whose value is a
  * binary64 number (<= 53 significant bits, in range, subnormals included), or with allow_inf one of
  * "inf", "+inf", "-inf".  0: done; -1: anything else ("p/q", malformed, not representable).  Only
@@ -48,81 +130,23 @@ int fast_parse(const char *s, int allow_inf, double *out) {
     return -1;
   }
   p += 2;
-  /* hex digit values, -1 for anything else */
-  static const signed char HX[256] = {
-      ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-      ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-      ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16}; /* value + 1; 0: not a digit */
   uint64_t m = 0;
-  long nd = 0;
-  int sig = 0; /* significant hex digits in m (after leading zeros) */
-  long e = 0;  /* value = m 2^e, before the p exponent */
-  for (int infrac = 0; infrac < 2; infrac++) {
-    int h;
-    for (; (h = HX[(unsigned char)*p]) != 0; p++) {
-      h--;
-      nd++;
-      if (sig || h) {
-        if (sig == 16) { /* more than 64 bits: only trailing zero digits still fit */
-          if (h)
-            return -1;
-          if (!infrac)
-            e += 4;
-          continue;
-        }
-        m = m << 4 | (uint64_t)h, sig++;
-      }
-      if (infrac)
-        e -= 4;
-    }
-    if (infrac || *p != '.')
-      break;
-    p++;
-  }
+  long nd = 0, e = 0, x = 0;
+  if (hex_mantissa(&p, &m, &nd, &e))
+    return -1;
   if (nd > 4096)
     return -1;
   if (!nd)
     return -1;
-  long x = 0;
-  if (*p == 'p' || *p == 'P') {
-    p++;
-    int en = 0, ed = 0;
-    if (*p == '-')
-      en = 1, p++;
-    else if (*p == '+')
-      p++;
-    for (; *p >= '0' && *p <= '9'; p++, ed++) {
-      x = x * 10 + (*p - '0');
-      if (x > 100000)
-        return -1;
-    }
-    if (!ed)
-      return -1;
-    if (en)
-      x = -x;
-  }
+  if (dec_exponent(&p, &x))
+    return -1;
   if (*p)
     return -1;
   if (m == 0) {
     *out = neg ? -0.0 : 0.0;
     return 0;
   }
-  e += x;
-  while (!(m & 1))
-    m >>= 1, e++;
-  int b = 64 - __builtin_clzll(m); /* bits of the odd mantissa; value m 2^e, top bit 2^(e + b - 1) */
-  long top = e + b - 1;
-  if (b > 53 || e < -1074 || top > 1023)
-    return -1;
-  uint64_t bits;
-  if (top >= -1022) /* normal: 1.f 2^top */
-    bits = (uint64_t)(top + 1023) << 52 | ((m << (52 - (b - 1))) & ((UINT64_C(1) << 52) - 1));
-  else /* subnormal: m 2^e = (m 2^(e + 1074)) 2^-1074 */
-    bits = m << (e + 1074);
-  if (neg)
-    bits |= UINT64_C(1) << 63;
-  memcpy(out, &bits, sizeof *out);
-  return 0;
+  return dbl_bits(m, e + x, neg, out);
 }
 
 /* TL_CHECK_FAST=debug: say on stderr where the fast path gave up (source line) */
@@ -199,6 +223,64 @@ void fast_free(fast *F) {
   free(F);
 }
 
+/* parameter node i: its weights as integers at the common scale 2^wze (exact), if they fit 62
+ * bits (else w64[i] stays NULL); -1: out of memory */
+static int fast_param_w64(fast *F, int i, const cnode *c) {
+  int wze = INT_MAX, bits = 0;
+  for (int64_t e = 0; e < c->numel; e++) {
+    int64_t m;
+    int x;
+    dsplit(c->wd[e], &m, &x);
+    if (m)
+      x += __builtin_ctzll((uint64_t)(m < 0 ? -m : m));
+    if (m && x < wze)
+      wze = x;
+  }
+  if (wze == INT_MAX)
+    wze = 0;
+  int64_t *w = malloc((size_t)(c->numel ? c->numel : 1) * sizeof *w);
+  if (!w)
+    return -1;
+  for (int64_t e = 0; e < c->numel && w; e++) {
+    int64_t m;
+    int x;
+    dsplit(c->wd[e], &m, &x);
+    int sh = x - wze, mb = m ? 64 - __builtin_clzll((uint64_t)(m < 0 ? -m : m)) : 0;
+    if (m && sh < 0) { /* m has trailing zeros below 2^wze */
+      w[e] = m / ((int64_t)1 << -sh);
+      mb += sh;
+    } else if (m && mb + sh > 62) {
+      free(w), w = NULL;
+      break;
+    } else {
+      w[e] = m ? (int64_t)((uint64_t)m << sh) : 0;
+      mb = m ? mb + sh : 0;
+    }
+    if (mb > bits)
+      bits = mb;
+  }
+  F->w64[i] = w, F->wze[i] = wze, F->wbits[i] = bits;
+  return 0;
+}
+
+/* per node: the claimed box (params: the weights) and E; -1: no fast path (out of memory, or a
+ * parameter without exact doubles) */
+static int fast_node_arrays(fast *F, int i) {
+  const cnode *c = &F->g->nodes[i];
+  if (c->numel > F->maxnumel)
+    F->maxnumel = c->numel;
+  if (c->op == OP_PARAM) {
+    if (!c->wd) /* no exact doubles for this parameter: no fast path for this graph */
+      return -1;
+    F->lo[i] = F->hi[i] = c->wd;
+    return fast_param_w64(F, i, c);
+  }
+  size_t k = (size_t)(c->numel ? c->numel : 1);
+  F->lo[i] = malloc(k * sizeof(double)), F->hi[i] = malloc(k * sizeof(double));
+  F->E[i] = malloc(k * sizeof(double));
+  return F->lo[i] && F->hi[i] && F->E[i] ? 0 : -1;
+}
+
 fast *fast_new(const cgraph *g) {
   debug_init();
   fast *F = calloc(1, sizeof *F);
@@ -215,63 +297,11 @@ fast *fast_new(const cgraph *g) {
     fast_free(F);
     return NULL;
   }
-  for (int i = 0; i < n; i++) {
-    const cnode *c = &g->nodes[i];
-    if (c->numel > F->maxnumel)
-      F->maxnumel = c->numel;
-    if (c->op == OP_PARAM) {
-      if (!c->wd) { /* no exact doubles for this parameter: no fast path for this graph */
-        fast_free(F);
-        return NULL;
-      }
-      F->lo[i] = F->hi[i] = c->wd;
-      /* the weights as integers at the common scale 2^wze (exact), if they fit 62 bits */
-      int wze = INT_MAX, bits = 0;
-      for (int64_t e = 0; e < c->numel; e++) {
-        int64_t m;
-        int x;
-        dsplit(c->wd[e], &m, &x);
-        if (m)
-          x += __builtin_ctzll((uint64_t)(m < 0 ? -m : m));
-        if (m && x < wze)
-          wze = x;
-      }
-      if (wze == INT_MAX)
-        wze = 0;
-      int64_t *w = malloc((size_t)(c->numel ? c->numel : 1) * sizeof *w);
-      if (!w) {
-        fast_free(F);
-        return NULL;
-      }
-      for (int64_t e = 0; e < c->numel && w; e++) {
-        int64_t m;
-        int x;
-        dsplit(c->wd[e], &m, &x);
-        int sh = x - wze, mb = m ? 64 - __builtin_clzll((uint64_t)(m < 0 ? -m : m)) : 0;
-        if (m && sh < 0) { /* m has trailing zeros below 2^wze */
-          w[e] = m / ((int64_t)1 << -sh);
-          mb += sh;
-        } else if (m && mb + sh > 62) {
-          free(w), w = NULL;
-          break;
-        } else {
-          w[e] = m ? (int64_t)((uint64_t)m << sh) : 0;
-          mb = m ? mb + sh : 0;
-        }
-        if (mb > bits)
-          bits = mb;
-      }
-      F->w64[i] = w, F->wze[i] = wze, F->wbits[i] = bits;
-      continue;
-    }
-    size_t k = (size_t)(c->numel ? c->numel : 1);
-    F->lo[i] = malloc(k * sizeof(double)), F->hi[i] = malloc(k * sizeof(double));
-    F->E[i] = malloc(k * sizeof(double));
-    if (!F->lo[i] || !F->hi[i] || !F->E[i]) {
+  for (int i = 0; i < n; i++)
+    if (fast_node_arrays(F, i)) {
       fast_free(F);
       return NULL;
     }
-  }
   size_t mx = (size_t)(F->maxnumel ? F->maxnumel : 1);
   F->xa = malloc(mx * sizeof(double)), F->cu = malloc(mx * sizeof(double)), F->cn = malloc(mx * sizeof(double));
   F->xu = malloc(mx * sizeof(int64_t)), F->xd = malloc(mx * sizeof(int64_t));
@@ -315,10 +345,11 @@ static int fint(const cJSON *o, const char *name, int64_t lo, int64_t hi, int64_
 }
 
 /* gamma_k = k u / (1 - k u) rounded upward (k u and 1 - k u are exact for k < 2^20) */
-static double gamma_up(int64_t k) {
+static inline double gamma_up(int64_t k) {
   double ku = (double)k * 0x1p-24;
   return ku / (1.0 - ku);
 }
+double chk_gamma_up(int64_t k) { return gamma_up(k); }
 
 /* Claimed box of node id against the re-derived one, given per element nl >= -(real lo) and
  * hu >= real hi (before f32-any widening) and e >= E (0 in real semantics); partial-sum overflow
@@ -405,10 +436,10 @@ static int grid_cmp(fast *F, int id, int64_t o, gi128 su, gi128 sl, int G, doubl
 static int grid_affine(fast *F, int id, const caff *a, int64_t o, double e, int need_lo, int need_hi) {
   const cgraph *g = F->g;
   const cnode *n = &g->nodes[id];
-  const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+  const cnode *wn = aff_weight(g, n);
   const double *W = wn ? wn->wd : NULL, *B = a->bias >= 0 ? g->nodes[a->bias].wd : NULL;
   const double *xl = F->lo[a->x], *xh = F->hi[a->x];
-  double b = B ? B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]] : 0;
+  double b = B ? B[bias_index(n, o)] : 0;
   /* the largest magnitude: every term, the bias, E */
   int emax = dexp2(b) > dexp2(e) ? dexp2(b) : dexp2(e), bk = 0;
   int64_t K = a->rp[o + 1] - a->rp[o] + 3;
@@ -444,7 +475,357 @@ static int grid_affine(fast *F, int id, const caff *a, int64_t o, double e, int 
   return !bad && grid_cmp(F, id, o, su, sl, G, e, a->div[o], need_lo, need_hi);
 }
 
-/* ---- one node -------------------------------------------------------------------------------------- */
+/* ---- one node: one rule per op of chk_ops.def ------------------------------------------------------
+ * A rule re-derives node id's box from its parents' claimed boxes (upward-rounded bounds) and
+ * settles every element (1: all proved, else NOPE).  NULL: no fast rule (the exact path decides). */
+typedef int (*fast_rule)(fast *F, int id, int f32);
+
+/* an affine node's constants for its outputs (fast_affine) */
+typedef struct faff {
+  fast *F;
+  int id, f32, lin, fixed, G;
+  const cnode *n;
+  caff a;
+  const double *W, *B, *xa;
+  const int64_t *W64, *C, *R;
+  double *E;
+} faff;
+
+/* the parent box of an affine node on the fixed-point grid 2^gx: 1 when every term fits 128 bits
+ * (the caller's C, R and *G set), 0: use the binary64 bound and the per-element grid */
+static int fast_fixed_box(faff *q, const cnode *wn, int wid, double xmax) {
+  fast *F = q->F;
+  const caff *a = &q->a;
+  const double *xl = F->lo[a->x], *xh = F->hi[a->x];
+  int64_t nx = F->g->nodes[a->x].numel, N = q->n->numel;
+  /* Fixed point: weights exact as integers at 2^wze (|W| < 2^wbits), the parent box on a grid
+   * 2^gx with the upper ends rounded up (XU) and the lower ends down (XD), so
+   *   su = sum over terms of (w > 0 ? w XU : w XD)  >=  (sum of max(w l, w h)) 2^-(gx + wze)
+   *   sl = sum over terms of (w > 0 ? w XD : w XU)  <=  (sum of min(w l, w h)) 2^-(gx + wze)
+   * exactly in 128 bits: |terms| < 2^(wbits + bx), at most 2^bk of them, wbits + bx + bk <= 125. */
+  int64_t kmax = 0;
+  for (int64_t o = 0; o < N; o++)
+    if (a->rp[o + 1] - a->rp[o] > kmax)
+      kmax = a->rp[o + 1] - a->rp[o];
+  int bk = 0, wbits = wn ? F->wbits[wid] : 1;
+  while ((kmax + 3) >> bk)
+    bk++;
+  int bx = 125 - bk - wbits;
+  bx = bx > 61 ? 61 : bx;
+  int fixed = (!wn || q->W64) && bx >= 24;
+  int gx = dexp2(xmax) - bx, bad = 0;
+  /* midpoint-radius form of the same sums: C = XU + XD, R = XU - XD >= 0, then
+   * su + sl = sum w C and su - sl = sum |w| R exactly (for w < 0 the roles of XU, XD swap) */
+  int64_t *C = F->xu, *R = F->xd;
+  for (int64_t i = 0; fixed && i < nx; i++) {
+    int64_t m, u, d;
+    int e;
+    dsplit(xh[i], &m, &e);
+    u = (int64_t)to_grid(m, e, gx, 1, &bad);
+    dsplit(xl[i], &m, &e);
+    d = (int64_t)to_grid(m, e, gx, 0, &bad);
+    C[i] = u + d, R[i] = u - d;
+  }
+  q->C = C, q->R = R;
+  q->G = gx + (wn ? F->wze[wid] : 0);
+  return fixed && !bad;
+}
+
+/* output o's claimed ends against the exact fixed-point sums (1: proved) */
+static inline int fast_fixed_out(const faff *q, int64_t o, double b, double e) {
+  const caff *a = &q->a;
+  const int64_t *W64 = q->W64, *C = q->C, *R = q->R;
+  int64_t k0 = a->rp[o], k1 = a->rp[o + 1], nk = k1 - k0;
+  gi128 sc = 0, sr = 0;
+  if (q->lin) {
+    const int64_t *wr = W64 + a->widx[k0], *cr = C + a->col[k0], *rr = R + a->col[k0];
+    for (int64_t i = 0; i < nk; i++) {
+      int64_t w = wr[i], aw = w < 0 ? -w : w;
+      sc += (gi128)w * cr[i], sr += (gi128)aw * rr[i];
+    }
+  } else {
+    for (int64_t k = k0; k < k1; k++) {
+      int64_t j = a->col[k], w = W64 ? W64[a->widx[k]] : 1, aw = w < 0 ? -w : w;
+      sc += (gi128)w * C[j], sr += (gi128)aw * R[j];
+    }
+  }
+  gi128 su = (sc + sr) / 2, sl = (sc - sr) / 2; /* exact: sc + sr = 2 su */
+  int64_t mb;
+  int eb, bad2 = 0;
+  dsplit(b, &mb, &eb);
+  su += to_grid(mb, eb, q->G, 1, &bad2), sl += to_grid(mb, eb, q->G, 0, &bad2);
+  return !bad2 && grid_cmp(q->F, q->id, o, su, sl, q->G, e, a->div[o], 1, 1);
+}
+
+/* S >= sum |w| max|x| over output o's terms (upward-rounded sums, any order) */
+static inline double fast_abs_sum(const faff *q, int64_t o) {
+  const caff *a = &q->a;
+  const double *W = q->W, *xa = q->xa;
+  int64_t k0 = a->rp[o], k1 = a->rp[o + 1], nk = k1 - k0;
+  double S = 0;
+  if (q->lin) {
+    const double *wr = W + a->widx[k0], *xr = xa + a->col[k0];
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* any order of upward-rounded sums bounds the sum */
+    int64_t i = 0;
+    for (; i + 4 <= nk; i += 4) {
+      s0 += dabs(wr[i]) * xr[i], s1 += dabs(wr[i + 1]) * xr[i + 1];
+      s2 += dabs(wr[i + 2]) * xr[i + 2], s3 += dabs(wr[i + 3]) * xr[i + 3];
+    }
+    for (; i < nk; i++)
+      s0 += dabs(wr[i]) * xr[i];
+    S = (s0 + s1) + (s2 + s3);
+  } else {
+    for (int64_t k = k0; k < k1; k++)
+      S += dabs(W ? W[a->widx[k]] : 1.0) * xa[a->col[k]];
+  }
+  return S;
+}
+
+/* output o of an affine node: E (f32-any), overflow, the claimed ends (1: proved) */
+static inline int fast_affine_out(faff *q, int64_t o) {
+  fast *F = q->F;
+  const cnode *n = q->n;
+  const caff *a = &q->a;
+  int id = q->id, f32 = q->f32;
+  double S = f32 ? fast_abs_sum(q, o) : 0;
+  const double *B = q->B;
+  double b = B ? B[bias_index(n, o)] : 0;
+  double dv = (double)a->div[o], e = 0;
+  if (f32) {
+    int64_t k = a->k[o];
+    if (k >= (1 << 20))
+      return NOPE;
+    double gk = gamma_up(k), m = S + dabs(b), kd = (double)k;
+    /* E = gamma_k m / div + k eta/2 (1 + gamma_k); overflow: (1 + gamma_k) m + k eta > FLT_MAX,
+     * or |real image| + E > FLT_MAX, where |real image| <= m / div */
+    e = gk * m / dv + kd * 0x1p-150 * (1.0 + gk);
+    if (!((1.0 + gk) * m + kd * 0x1p-149 <= FLT_MAX_D && m / dv + e <= FLT_MAX_D))
+      return NOPE;
+    q->E[o] = e;
+  }
+  int okf = 0;
+  if (q->fixed)
+    okf = fast_fixed_out(q, o, b, e);
+  if (!okf && !grid_affine(F, id, a, o, e, 1, 1)) {
+    if (fast_debug > 0)
+      fprintf(stderr, "node %d o %lld: claimed [%a, %a] not proved (E %a)\n", id, (long long)o, F->lo[id][o],
+              F->hi[id][o], e);
+    return NOPE;
+  }
+  F->ngrid += !okf;
+  return 1;
+}
+
+/* y = sum w x + b (/ div): exact fixed point where it fits, else the per-element grid */
+static int fast_affine(fast *F, int id, int f32) {
+  const cgraph *g = F->g;
+  faff q;
+  memset(&q, 0, sizeof q);
+  q.F = F, q.id = id, q.f32 = f32, q.n = &g->nodes[id], q.E = F->E[id];
+  const cnode *n = q.n;
+  ctx c = {OK, ""};
+  if (caff_get(&c, g, id, &q.a) != OK)
+    return NOPE;
+  const double *xl = F->lo[q.a.x], *xh = F->hi[q.a.x];
+  const cnode *wn = aff_weight(g, n);
+  int wid = wn ? n->par[1] : -1;
+  q.W = wn ? wn->wd : NULL, q.B = q.a.bias >= 0 ? g->nodes[q.a.bias].wd : NULL;
+  q.W64 = wn ? F->w64[wid] : NULL;
+  int64_t nx = g->nodes[q.a.x].numel;
+  double *xa = F->xa, xmax = 0;
+  for (int64_t i = 0; i < nx; i++)
+    xa[i] = dmax(dabs(xl[i]), dabs(xh[i])), xmax = dmax(xmax, xa[i]);
+  q.xa = xa;
+  q.fixed = fast_fixed_box(&q, wn, wid, xmax);
+  q.lin = n->op == OP_LINEAR; /* CSR rows contiguous in x and W (caff_build) */
+  for (int64_t o = 0; o < n->numel; o++)
+    if (!fast_affine_out(&q, o))
+      return NOPE;
+  F->noover[id] = 1;
+  return 1;
+}
+
+/* an elementwise node: parents' boxes and the op's f32-any model (chk_ops.def) */
+typedef struct felem {
+  fast *F;
+  int id, f32;
+  int64_t N;
+  const cnode *n, *pa, *pb;
+  const double *xl, *xh, *yl, *yh;
+  double *E, rel, eabs;
+} felem;
+
+static void felem_init(felem *q, fast *F, int id, int f32) {
+  const cgraph *g = F->g;
+  const cnode *n = &g->nodes[id];
+  q->F = F, q->id = id, q->f32 = f32, q->n = n, q->N = n->numel;
+  q->pa = n->np ? &g->nodes[n->par[0]] : NULL, q->pb = n->np > 1 ? &g->nodes[n->par[1]] : NULL;
+  q->xl = n->np ? F->lo[n->par[0]] : NULL, q->xh = n->np ? F->hi[n->par[0]] : NULL;
+  q->yl = q->pb ? F->lo[n->par[1]] : NULL, q->yh = q->pb ? F->hi[n->par[1]] : NULL;
+  q->E = F->E[id], q->rel = chk_ops[n->op].rel, q->eabs = chk_ops[n->op].eabs;
+}
+
+/* element o from nl >= -(real lo), hu >= real hi: E = rel max|image| + eabs, then settle (1: proved) */
+static inline int felem_out(const felem *q, int64_t o, double nl, double hu) {
+  double e = 0;
+  if (q->f32 && (q->rel != 0 || q->eabs != 0)) {
+    e = q->rel * dmax(dabs(nl), dabs(hu)) + q->eabs; /* max|image| <= max(|lower bound|, |upper bound|) */
+    q->E[o] = e;
+  } else {
+    q->E[o] = 0;
+  }
+  return !settle(q->F, q->id, o, nl, hu, e, q->f32, 0);
+}
+
+static int felem_done(const felem *q) {
+  q->F->noover[q->id] = 1;
+  return 1;
+}
+
+/* y = x */
+static int fast_view(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  const double *xl = q.xl, *xh = q.xh;
+  for (int64_t o = 0; o < q.N; o++)
+    if (!felem_out(&q, o, -xl[o], xh[o]))
+      return NOPE;
+  return felem_done(&q);
+}
+/* y = -x */
+static int fast_neg(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  const double *xl = q.xl, *xh = q.xh;
+  for (int64_t o = 0; o < q.N; o++)
+    if (!felem_out(&q, o, xh[o], -xl[o]))
+      return NOPE;
+  return felem_done(&q);
+}
+/* y = max(x, 0) */
+static int fast_relu(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  const double *xl = q.xl, *xh = q.xh;
+  for (int64_t o = 0; o < q.N; o++)
+    if (!felem_out(&q, o, -(xl[o] >= 0 ? xl[o] : 0.0), xh[o] >= 0 ? xh[o] : 0.0))
+      return NOPE;
+  return felem_done(&q);
+}
+/* y = x >= 0 ? x : alpha x (alpha in [0, 1], an exact double) */
+static int fast_leaky(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  if (!q.n->dalpha_ok)
+    return NOPE;
+  const double *xl = q.xl, *xh = q.xh;
+  double alpha = q.n->dalpha;
+  for (int64_t o = 0; o < q.N; o++) {
+    double nl = xl[o] >= 0 ? -xl[o] : alpha * -xl[o];
+    double hu = xh[o] >= 0 ? xh[o] : alpha * xh[o];
+    if (!felem_out(&q, o, nl, hu))
+      return NOPE;
+  }
+  return felem_done(&q);
+}
+/* y = min(max(x, lo), hi) (ends exact doubles) */
+static int fast_clamp(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  if (!q.n->dclamp_ok)
+    return NOPE;
+  const double *xl = q.xl, *xh = q.xh;
+  double clo = q.n->dclo, chi = q.n->dchi;
+  for (int64_t o = 0; o < q.N; o++) {
+    double l = xl[o] > clo ? xl[o] : clo, h = xh[o] > clo ? xh[o] : clo;
+    l = l < chi ? l : chi, h = h < chi ? h : chi;
+    if (!felem_out(&q, o, -l, h))
+      return NOPE;
+  }
+  return felem_done(&q);
+}
+/* y = max over the window (padding excluded) */
+static int fast_maxpool(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  const cnode *n = q.n, *xn = q.pa;
+  const double *xl = q.xl, *xh = q.xh;
+  int64_t H = xn->shape[2], Wd = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+  for (int64_t o = 0; o < q.N; o++) {
+    int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+    int first = 1;
+    double l = 0, h = 0;
+    for (int64_t p = 0; p < n->kernel[0]; p++)
+      for (int64_t r = 0; r < n->kernel[1]; r++) {
+        int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
+        int64_t ww = j * n->stride[1] - n->padding[1] + r * n->dilation[1];
+        if (hh < 0 || hh >= H || ww < 0 || ww >= Wd)
+          continue;
+        int64_t xi = (bc * H + hh) * Wd + ww;
+        if (first || xl[xi] > l)
+          l = xl[xi];
+        if (first || xh[xi] > h)
+          h = xh[xi];
+        first = 0;
+      }
+    if (first)
+      return NOPE;
+    if (!felem_out(&q, o, -l, h))
+      return NOPE;
+  }
+  return felem_done(&q);
+}
+/* y = a + b, a - b, a * b (broadcasting; products: max / min of the four, each bounded upward) */
+static int fast_broadcast(fast *F, int id, int f32) {
+  felem q;
+  felem_init(&q, F, id, f32);
+  const cnode *n = q.n;
+  const double *xl = q.xl, *xh = q.xh, *yl = q.yl, *yh = q.yh;
+  for (int64_t o = 0; o < q.N; o++) {
+    int64_t i = bc_idx(n, q.pa, o), j = bc_idx(n, q.pb, o);
+    double al = xl[i], ah = xh[i], bl = yl[j], bh = yh[j], nl, hu;
+    if (n->op == OP_ADD) {
+      hu = ah + bh, nl = -al + -bl;
+    } else if (n->op == OP_SUB) {
+      hu = ah + -bl, nl = -al + bh;
+    } else {
+      hu = dmax(dmax(al * bl, al * bh), dmax(ah * bl, ah * bh));
+      nl = dmax(dmax(-al * bl, -al * bh), dmax(-ah * bl, -ah * bh));
+    }
+    if (!felem_out(&q, o, nl, hu))
+      return NOPE;
+  }
+  return felem_done(&q);
+}
+
+#define FAST_NONE NULL /* no fast rule: the exact checker decides (sigmoid, tanh: MPFR; batch norm) */
+#define FAST_input FAST_NONE
+#define FAST_param FAST_NONE
+#define FAST_linear fast_affine
+#define FAST_matmul fast_affine
+#define FAST_conv2d fast_affine
+#define FAST_avg_pool2d fast_affine
+#define FAST_global_avg_pool fast_affine
+#define FAST_max_pool2d fast_maxpool
+#define FAST_flatten fast_view
+#define FAST_reshape fast_view
+#define FAST_dropout fast_view
+#define FAST_neg fast_neg
+#define FAST_relu fast_relu
+#define FAST_leaky_relu fast_leaky
+#define FAST_sigmoid FAST_NONE
+#define FAST_tanh FAST_NONE
+#define FAST_clamp fast_clamp
+#define FAST_add fast_broadcast
+#define FAST_sub fast_broadcast
+#define FAST_mul fast_broadcast
+#define FAST_batch_norm FAST_NONE
+/* one row per op of chk_ops.def: a missing rule is a compile error */
+static const fast_rule fast_rules[OP_N] = {
+#define CHK_OP(ENUM, name, ...) [OP_##ENUM] = FAST_##name,
+#include "chk_ops.def"
+#undef CHK_OP
+};
 
 static int fast_node(fast *F, int id, int f32) {
   const cgraph *g = F->g;
@@ -461,212 +842,9 @@ static int fast_node(fast *F, int id, int f32) {
   for (int k = 0; k < n->np; k++)
     if (F->unb[n->par[k]])
       return NOPE; /* the exact checker rejects (a finite box under an unbounded parent) */
-  const double *xl = n->np ? F->lo[n->par[0]] : NULL, *xh = n->np ? F->hi[n->par[0]] : NULL;
-  double *E = F->E[id];
-  if (is_affine(n->op)) {
-    ctx c = {OK, ""};
-    caff a;
-    if (caff_get(&c, g, id, &a) != OK)
-      return NOPE;
-    xl = F->lo[a.x], xh = F->hi[a.x];
-    const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
-    int wid = wn ? n->par[1] : -1;
-    const double *W = wn ? wn->wd : NULL, *B = a.bias >= 0 ? g->nodes[a.bias].wd : NULL;
-    const int64_t *W64 = wn ? F->w64[wid] : NULL;
-    int64_t nx = g->nodes[a.x].numel;
-    double *xa = F->xa, xmax = 0;
-    for (int64_t i = 0; i < nx; i++)
-      xa[i] = dmax(dabs(xl[i]), dabs(xh[i])), xmax = dmax(xmax, xa[i]);
-    /* Fixed point: weights exact as integers at 2^wze (|W| < 2^wbits), the parent box on a grid
-     * 2^gx with the upper ends rounded up (XU) and the lower ends down (XD), so
-     *   su = sum over terms of (w > 0 ? w XU : w XD)  >=  (sum of max(w l, w h)) 2^-(gx + wze)
-     *   sl = sum over terms of (w > 0 ? w XD : w XU)  <=  (sum of min(w l, w h)) 2^-(gx + wze)
-     * exactly in 128 bits: |terms| < 2^(wbits + bx), at most 2^bk of them, wbits + bx + bk <= 125. */
-    int64_t kmax = 0;
-    for (int64_t o = 0; o < N; o++)
-      if (a.rp[o + 1] - a.rp[o] > kmax)
-        kmax = a.rp[o + 1] - a.rp[o];
-    int bk = 0, wbits = wn ? F->wbits[wid] : 1;
-    while ((kmax + 3) >> bk)
-      bk++;
-    int bx = 125 - bk - wbits;
-    bx = bx > 61 ? 61 : bx;
-    int fixed = (!wn || W64) && bx >= 24;
-    int gx = dexp2(xmax) - bx, bad = 0;
-    /* midpoint-radius form of the same sums: C = XU + XD, R = XU - XD >= 0, then
-     * su + sl = sum w C and su - sl = sum |w| R exactly (for w < 0 the roles of XU, XD swap) */
-    int64_t *C = F->xu, *R = F->xd;
-    for (int64_t i = 0; fixed && i < nx; i++) {
-      int64_t m, u, d;
-      int e;
-      dsplit(xh[i], &m, &e);
-      u = (int64_t)to_grid(m, e, gx, 1, &bad);
-      dsplit(xl[i], &m, &e);
-      d = (int64_t)to_grid(m, e, gx, 0, &bad);
-      C[i] = u + d, R[i] = u - d;
-    }
-    fixed = fixed && !bad;
-    int G = gx + (wn ? F->wze[wid] : 0);
-    int lin = n->op == OP_LINEAR; /* CSR rows contiguous in x and W (caff_build) */
-    for (int64_t o = 0; o < N; o++) {
-      int64_t k0 = a.rp[o], k1 = a.rp[o + 1], nk = k1 - k0;
-      double S = 0;
-      if (f32 && lin) {
-        const double *wr = W + a.widx[k0], *xr = xa + a.col[k0];
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* any order of upward-rounded sums bounds the sum */
-        int64_t i = 0;
-        for (; i + 4 <= nk; i += 4) {
-          s0 += dabs(wr[i]) * xr[i], s1 += dabs(wr[i + 1]) * xr[i + 1];
-          s2 += dabs(wr[i + 2]) * xr[i + 2], s3 += dabs(wr[i + 3]) * xr[i + 3];
-        }
-        for (; i < nk; i++)
-          s0 += dabs(wr[i]) * xr[i];
-        S = (s0 + s1) + (s2 + s3);
-      } else {
-        for (int64_t k = k0; f32 && k < k1; k++)
-          S += dabs(W ? W[a.widx[k]] : 1.0) * xa[a.col[k]];
-      }
-      double b = B ? B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]] : 0;
-      double dv = (double)a.div[o], e = 0;
-      if (f32) {
-        int64_t k = a.k[o];
-        if (k >= (1 << 20))
-          return NOPE;
-        double gk = gamma_up(k), m = S + dabs(b), kd = (double)k;
-        /* E = gamma_k m / div + k eta/2 (1 + gamma_k); overflow: (1 + gamma_k) m + k eta > FLT_MAX,
-         * or |real image| + E > FLT_MAX, where |real image| <= m / div */
-        e = gk * m / dv + kd * 0x1p-150 * (1.0 + gk);
-        if (!((1.0 + gk) * m + kd * 0x1p-149 <= FLT_MAX_D && m / dv + e <= FLT_MAX_D))
-          return NOPE;
-        E[o] = e;
-      }
-      int okf = 0;
-      if (fixed) {
-        gi128 sc = 0, sr = 0;
-        if (lin) {
-          const int64_t *wr = W64 + a.widx[k0], *cr = C + a.col[k0], *rr = R + a.col[k0];
-          for (int64_t i = 0; i < nk; i++) {
-            int64_t w = wr[i], aw = w < 0 ? -w : w;
-            sc += (gi128)w * cr[i], sr += (gi128)aw * rr[i];
-          }
-        } else {
-          for (int64_t k = k0; k < k1; k++) {
-            int64_t j = a.col[k], w = W64 ? W64[a.widx[k]] : 1, aw = w < 0 ? -w : w;
-            sc += (gi128)w * C[j], sr += (gi128)aw * R[j];
-          }
-        }
-        gi128 su = (sc + sr) / 2, sl = (sc - sr) / 2; /* exact: sc + sr = 2 su */
-        int64_t mb;
-        int eb, bad2 = 0;
-        dsplit(b, &mb, &eb);
-        su += to_grid(mb, eb, G, 1, &bad2), sl += to_grid(mb, eb, G, 0, &bad2);
-        okf = !bad2 && grid_cmp(F, id, o, su, sl, G, e, a.div[o], 1, 1);
-      }
-      if (!okf && !grid_affine(F, id, &a, o, e, 1, 1)) {
-        if (fast_debug > 0)
-          fprintf(stderr, "node %d o %lld: claimed [%a, %a] not proved (E %a)\n", id, (long long)o, F->lo[id][o],
-                  F->hi[id][o], e);
-        return NOPE;
-      }
-      F->ngrid += !okf;
-    }
-    F->noover[id] = 1;
-    return 1;
-  }
-  double rel = 0, eabs = 0; /* f32-any elementwise model (elem_relabs) */
-  switch (n->op) {
-  case OP_LEAKY: rel = 3 * 0x1p-24, eabs = 0x1p-150; break;
-  case OP_CLAMP:
-  case OP_MUL: rel = 0x1p-24, eabs = 0x1p-150; break;
-  case OP_ADD:
-  case OP_SUB: rel = 0x1p-24; break;
-  case OP_FLATTEN:
-  case OP_RESHAPE:
-  case OP_DROPOUT:
-  case OP_NEG:
-  case OP_RELU:
-  case OP_MAXPOOL: break;
-  default: return NOPE; /* sigmoid, tanh, batch norm, ...: exact path */
-  }
-  const cnode *pa = n->np ? &g->nodes[n->par[0]] : NULL, *pb = n->np > 1 ? &g->nodes[n->par[1]] : NULL;
-  const double *yl = pb ? F->lo[n->par[1]] : NULL, *yh = pb ? F->hi[n->par[1]] : NULL;
-  double alpha = 0, clo = 0, chi = 0;
-  if (n->op == OP_LEAKY && !(n->dalpha_ok))
-    return NOPE;
-  if (n->op == OP_CLAMP && !(n->dclamp_ok))
-    return NOPE;
-  alpha = n->dalpha, clo = n->dclo, chi = n->dchi;
-  const cnode *xn = pa;
-  for (int64_t o = 0; o < N; o++) {
-    double nl, hu; /* nl >= -(real lo), hu >= real hi */
-    switch (n->op) {
-    case OP_FLATTEN:
-    case OP_RESHAPE:
-    case OP_DROPOUT: nl = -xl[o], hu = xh[o]; break;
-    case OP_NEG: nl = xh[o], hu = -xl[o]; break;
-    case OP_RELU: nl = -(xl[o] >= 0 ? xl[o] : 0.0), hu = xh[o] >= 0 ? xh[o] : 0.0; break;
-    case OP_LEAKY: /* v >= 0: v, else alpha v (alpha in [0, 1]) */
-      nl = xl[o] >= 0 ? -xl[o] : alpha * -xl[o];
-      hu = xh[o] >= 0 ? xh[o] : alpha * xh[o];
-      break;
-    case OP_CLAMP: {
-      double l = xl[o] > clo ? xl[o] : clo, h = xh[o] > clo ? xh[o] : clo;
-      l = l < chi ? l : chi, h = h < chi ? h : chi;
-      nl = -l, hu = h;
-      break;
-    }
-    case OP_MAXPOOL: {
-      int64_t H = xn->shape[2], Wd = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
-      int first = 1;
-      double l = 0, h = 0;
-      for (int64_t p = 0; p < n->kernel[0]; p++)
-        for (int64_t q = 0; q < n->kernel[1]; q++) {
-          int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
-          int64_t ww = j * n->stride[1] - n->padding[1] + q * n->dilation[1];
-          if (hh < 0 || hh >= H || ww < 0 || ww >= Wd)
-            continue;
-          int64_t xi = (bc * H + hh) * Wd + ww;
-          if (first || xl[xi] > l)
-            l = xl[xi];
-          if (first || xh[xi] > h)
-            h = xh[xi];
-          first = 0;
-        }
-      if (first)
-        return NOPE;
-      nl = -l, hu = h;
-      break;
-    }
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL: {
-      int64_t i = bc_idx(n, pa, o), j = bc_idx(n, pb, o);
-      double al = xl[i], ah = xh[i], bl = yl[j], bh = yh[j];
-      if (n->op == OP_ADD) {
-        hu = ah + bh, nl = -al + -bl;
-      } else if (n->op == OP_SUB) {
-        hu = ah + -bl, nl = -al + bh;
-      } else { /* max / min of the four products, each bounded upward */
-        hu = dmax(dmax(al * bl, al * bh), dmax(ah * bl, ah * bh));
-        nl = dmax(dmax(-al * bl, -al * bh), dmax(-ah * bl, -ah * bh));
-      }
-      break;
-    }
-    default: return NOPE;
-    }
-    double e = 0;
-    if (f32 && (rel != 0 || eabs != 0)) {
-      e = rel * dmax(dabs(nl), dabs(hu)) + eabs; /* max|image| <= max(|lower bound|, |upper bound|) */
-      E[o] = e;
-    } else {
-      E[o] = 0;
-    }
-    if (settle(F, id, o, nl, hu, e, f32, 0))
-      return NOPE;
-  }
-  F->noover[id] = 1;
-  return 1;
+  if (!fast_rules[n->op])
+    return NOPE; /* sigmoid, tanh, batch norm, ...: exact path */
+  return fast_rules[n->op](F, id, f32);
 }
 
 /* ---- one sample ------------------------------------------------------------------------------- */
@@ -785,7 +963,7 @@ static int fast_final(fast *F, int f32, int nrows) {
     caff a;
     if (caff_get(&c, g, out, &a) != OK)
       return NOPE;
-    const cnode *wn = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
+    const cnode *wn = aff_weight(g, n);
     const double *W = wn ? wn->wd : NULL, *B = a.bias >= 0 ? g->nodes[a.bias].wd : NULL;
     int64_t nx = g->nodes[a.x].numel;
     const double *xl = F->lo[a.x], *xh = F->hi[a.x];
@@ -808,7 +986,7 @@ static int fast_final(fast *F, int f32, int nrows) {
           cn[a.col[q]] += ml * w; /* >= -c_j */
         }
         if (B)
-          ncst += ml * B[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1] : o % n->shape[n->nd - 1]];
+          ncst += ml * B[bias_index(n, o)];
         if (f32)
           ncst += dabs(l) * F->E[out][o];
       }

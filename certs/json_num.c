@@ -25,6 +25,92 @@ static int hexval(int ch) {
   return -1;
 }
 
+/* hex digits (one optional '.') at *pp into mw (up to 15 digits: a machine word, binary64 needs 14)
+ * or m (beyond: *big = 1); *nd digits, *frac of them after the point; -1: over 4096 digits */
+static int hex_digits(const char **pp, mpz_t m, uint64_t *mwp, int *big, int *nd, int *frac) {
+  const char *p = *pp;
+  uint64_t mw = 0;
+  int infrac = 0;
+  for (; *p; p++) {
+    if (*p == '.' && !infrac) {
+      infrac = 1;
+      continue;
+    }
+    int h = hexval((unsigned char)*p);
+    if (h < 0)
+      break;
+    if (!*big && mw >> 56 == 0) {
+      mw = mw << 4 | (uint64_t)h;
+    } else {
+      if (!*big)
+        mpz_set_ui(m, (unsigned long)mw), *big = 1; /* unsigned long: 64 bits (checked in cdefs) */
+      mpz_mul_2exp(m, m, 4);
+      mpz_add_ui(m, m, (unsigned)h);
+    }
+    (*nd)++;
+    *frac += infrac;
+    if (*nd > 4096)
+      return -1;
+  }
+  *pp = p, *mwp = mw;
+  return 0;
+}
+
+/* an optional "p[+-]D" exponent at *pp (|e| <= 100000); -1: malformed */
+static int bin_exponent(const char **pp, long *ep) {
+  const char *p = *pp;
+  long e = 0;
+  if (*p == 'p' || *p == 'P') {
+    p++;
+    int en = 0, ed = 0;
+    if (*p == '-')
+      en = 1, p++;
+    else if (*p == '+')
+      p++;
+    for (; *p >= '0' && *p <= '9'; p++, ed++) {
+      e = e * 10 + (*p - '0');
+      if (e > 100000)
+        return -1;
+    }
+    if (!ed)
+      return -1;
+    if (en)
+      e = -e;
+  }
+  *pp = p, *ep = e;
+  return 0;
+}
+
+/* "0xH[.H]p[+-]D" after the sign and "0x" (p) -> out exactly, with the dyadic form when it fits
+ * a word; 0 ok, -1 malformed */
+static int parse_hex(const char *p, int neg, mpq_t out, int *dy, long *de, int64_t *dm) {
+  mpz_t m;
+  mpz_init(m);
+  uint64_t mw = 0;
+  int nd = 0, frac = 0, big = 0;
+  long e = 0;
+  if (hex_digits(&p, m, &mw, &big, &nd, &frac) || bin_exponent(&p, &e) || *p || nd == 0) {
+    mpz_clear(m);
+    return -1;
+  }
+  e -= 4L * frac;
+  if (!big) {
+    while (mw && !(mw & 1))
+      mw >>= 1, e++;
+    *dy = 1, *dm = neg ? -(int64_t)mw : (int64_t)mw, *de = mw ? e : 0;
+    mpz_set_ui(m, (unsigned long)mw);
+  }
+  mpq_set_z(out, m);
+  if (e > 0)
+    mpq_mul_2exp(out, out, (mp_bitcnt_t)e);
+  else if (e < 0)
+    mpq_div_2exp(out, out, (mp_bitcnt_t)-e);
+  if (neg)
+    mpq_neg(out, out);
+  mpz_clear(m);
+  return 0;
+}
+
 /* "[-]0xH[.H]p[+-]D", "p/q" or (allow_inf) "inf"/"-inf" -> exact value; 0 ok, -1 malformed */
 static int parse_exact_dy(const char *s, mpq_t out, int *inf, int allow_inf, int *dy, long *de, int64_t *dm) {
   *inf = 0, *dy = 0;
@@ -39,79 +125,8 @@ static int parse_exact_dy(const char *s, mpq_t out, int *inf, int allow_inf, int
     neg = 1, p++;
   else if (*p == '+')
     p++;
-  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-    p += 2;
-    mpz_t m;
-    mpz_init(m);
-    /* up to 15 hex digits accumulate in a machine word (binary64 needs 14); more go to m */
-    uint64_t mw = 0;
-    int nd = 0, frac = 0, infrac = 0, big = 0;
-    for (; *p; p++) {
-      if (*p == '.' && !infrac) {
-        infrac = 1;
-        continue;
-      }
-      int h = hexval((unsigned char)*p);
-      if (h < 0)
-        break;
-      if (!big && mw >> 56 == 0) {
-        mw = mw << 4 | (uint64_t)h;
-      } else {
-        if (!big)
-          mpz_set_ui(m, (unsigned long)mw), big = 1; /* unsigned long: 64 bits (checked in cdefs) */
-        mpz_mul_2exp(m, m, 4);
-        mpz_add_ui(m, m, (unsigned)h);
-      }
-      nd++;
-      frac += infrac;
-      if (nd > 4096) {
-        mpz_clear(m);
-        return -1;
-      }
-    }
-    long e = 0;
-    if (*p == 'p' || *p == 'P') {
-      p++;
-      int en = 0, ed = 0;
-      if (*p == '-')
-        en = 1, p++;
-      else if (*p == '+')
-        p++;
-      for (; *p >= '0' && *p <= '9'; p++, ed++) {
-        e = e * 10 + (*p - '0');
-        if (e > 100000) {
-          mpz_clear(m);
-          return -1;
-        }
-      }
-      if (!ed) {
-        mpz_clear(m);
-        return -1;
-      }
-      if (en)
-        e = -e;
-    }
-    if (*p || nd == 0) {
-      mpz_clear(m);
-      return -1;
-    }
-    e -= 4L * frac;
-    if (!big) {
-      while (mw && !(mw & 1))
-        mw >>= 1, e++;
-      *dy = 1, *dm = neg ? -(int64_t)mw : (int64_t)mw, *de = mw ? e : 0;
-      mpz_set_ui(m, (unsigned long)mw);
-    }
-    mpq_set_z(out, m);
-    if (e > 0)
-      mpq_mul_2exp(out, out, (mp_bitcnt_t)e);
-    else if (e < 0)
-      mpq_div_2exp(out, out, (mp_bitcnt_t)-e);
-    if (neg)
-      mpq_neg(out, out);
-    mpz_clear(m);
-    return 0;
-  }
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+    return parse_hex(p + 2, neg, out, dy, de, dm);
   /* p/q */
   const char *slash = strchr(p, '/');
   if (!slash || slash == p || !slash[1] || strlen(p) > 4096)

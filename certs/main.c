@@ -92,28 +92,164 @@ static const char *duplicate_key(const cJSON *j) {
   return NULL;
 }
 
+/* the command line: CERT.json [--model MODEL]; 0: ok, 2: usage printed */
+static int parse_args(int argc, char **argv, const char **path, const char **model) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--model") && i + 1 < argc)
+      *model = argv[++i];
+    else if (!strncmp(argv[i], "--model=", 8))
+      *model = argv[i] + 8;
+    else if (argv[i][0] != '-' && !*path)
+      *path = argv[i];
+    else {
+      fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+      return 2;
+    }
+  }
+  if (!*path) {
+    fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+    return 2;
+  }
+  return 0;
+}
+
+/* the certificate's header fields and its graph (read into g); claimed: graph_sha256 */
+static cJSON *read_header(ctx *c, const cJSON *root, cgraph *g, int *f32, int *crown_m, uint8_t claimed[32]) {
+  cJSON *fmt = field(c, root, "format", "certificate"), *ver = fmt ? field(c, root, "version", "certificate") : NULL;
+  if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "torchlean.cert.v1")))
+    fail(c, BAD, "malformed: format must be \"torchlean.cert.v1\"");
+  if (c->code == OK && (!cJSON_IsNumber(ver) || ver->valuedouble != 1))
+    fail(c, BAD, "malformed: version must be 1");
+  cJSON *sem = c->code == OK ? field(c, root, "semantics", "certificate") : NULL;
+  if (c->code == OK && (!cJSON_IsString(sem) || (strcmp(sem->valuestring, "real") && strcmp(sem->valuestring, "f32-any"))))
+    fail(c, BAD, "malformed: semantics must be \"real\" or \"f32-any\"");
+  cJSON *meth = c->code == OK ? field(c, root, "method", "certificate") : NULL;
+  if (c->code == OK && (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
+    fail(c, BAD, "malformed: method must be \"ibp\" or \"crown\"");
+  cJSON *hash = c->code == OK ? field(c, root, "graph_sha256", "certificate") : NULL;
+  if (c->code == OK && (!cJSON_IsString(hash) || cg_hex_decode(hash->valuestring, claimed)))
+    fail(c, BAD, "malformed: graph_sha256 must be 64 hex digits");
+  cJSON *gj = NULL;
+  if (c->code == OK) {
+    *f32 = !strcmp(sem->valuestring, "f32-any");
+    *crown_m = !strcmp(meth->valuestring, "crown");
+    gj = field(c, root, "graph", "certificate");
+    if (gj)
+      read_graph(c, gj, g);
+  }
+  return gj;
+}
+
+/* the graph hash: recomputed here from the embedded graph (docs/graph-hash.md) */
+static void check_hash(ctx *c, const cJSON *gj, const cgraph *g, const uint8_t claimed[32]) {
+  uint8_t derived[32];
+  const float **wv = calloc((size_t)g->n, sizeof *wv);
+  char herr[300];
+  for (int i = 0; wv && i < g->n; i++)
+    wv[i] = g->nodes[i].wf;
+  if (!wv)
+    fail(c, BAD, "out of memory");
+  else if (cg_hash_json(cJSON_GetObjectItemCaseSensitive(gj, "nodes"), "op",
+                        cJSON_GetObjectItemCaseSensitive(gj, "inputs"), cJSON_GetObjectItemCaseSensitive(gj, "outputs"),
+                        wv, derived, herr, sizeof herr))
+    fail(c, BAD, "malformed: %s", herr);
+  else if (memcmp(derived, claimed, 32) != 0)
+    fail(c, REJ, "REJECT: graph_sha256 is not the hash of the embedded graph (recomputed hash differs)");
+  free(wv);
+}
+
+/* --model: the model file's own hash and weights must be those of the embedded graph */
+static void check_model(ctx *c, const char *model, const cgraph *g, const uint8_t claimed[32]) {
+  cm_model m;
+  char merr[400];
+  if (cm_model_read(model, &m, merr, sizeof merr)) {
+    fail(c, BAD, "malformed model file: %s", merr);
+    return;
+  }
+  if (memcmp(m.hash, m.claimed, 32) != 0)
+    fail(c, REJ, "REJECT: model file %s: its stored graph_sha256 is not the hash of its contents", model);
+  else if (memcmp(m.hash, claimed, 32) != 0)
+    fail(c, REJ, "REJECT: model file %s has another graph hash than the certificate", model);
+  else if (m.nnodes != g->n)
+    fail(c, REJ, "REJECT: model file %s has %d nodes, the certificate's graph %d", model, m.nnodes, g->n);
+  for (int i = 0; c->code == OK && i < g->n; i++) {
+    int isp = g->nodes[i].op == OP_PARAM;
+    if (isp != (m.w[i] != NULL) || (isp && (m.numel[i] != g->nodes[i].numel ||
+                                            memcmp(m.w[i], g->nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
+      fail(c, REJ, "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)", model,
+           i, i);
+  }
+  if (c->code == OK)
+    printf("model %s: graph hash and weights match the certificate\n", model);
+  cm_model_free(&m);
+}
+
+/* every sample (fast path first, then the exact check), the summary and the file's verdict */
+static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times, const double t[3]) {
+  int ns = cJSON_GetArraySize(samples), acc = 0, rej = 0, bad = 0, i = 0, nfast = 0;
+  /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check */
+  const char *fenv = getenv("TL_CHECK_FAST");
+  fast *F = fenv && !strcmp(fenv, "0") ? NULL : fast_new(g);
+  for (cJSON *sj = samples->child; sj; sj = sj->next, i++) {
+    ctx sc = {OK, ""};
+    int fr = fast_sample(F, sj, f32, crown_m);
+    int r = fr ? OK : graph_exact(&sc, g) != OK ? sc.code : check_sample(&sc, g, sj, f32, crown_m);
+    nfast += fr;
+    if (r == OK)
+      acc++, printf("sample %d: ACCEPT\n", i);
+    else if (r == REJ)
+      rej++, printf("sample %d: %s\n", i, sc.msg);
+    else
+      bad++, printf("sample %d: MALFORMED: %s\n", i, sc.msg);
+  }
+  fast_free(F);
+  if (times)
+    fprintf(stderr,
+            "times: JSON parse %.1f ms, graph read + hash %.1f ms, %d samples %.1f ms (%.2f ms each; %d accepted by "
+            "the fast path)\n",
+            t[1] - t[0], t[2] - t[1], ns, now_ms() - t[2], (now_ms() - t[2]) / ns, nfast);
+  printf("summary: %d samples, %d accepted, %d rejected, %d malformed\n", ns, acc, rej, bad);
+  int status = bad ? BAD : rej ? REJ : OK;
+  if (status == OK)
+    printf("ACCEPT\n");
+  else
+    printf("REJECT: %d of %d samples not accepted\n", rej + bad, ns);
+  return status;
+}
+
+/* the parsed certificate: header, graph, hash, model binding, samples; the exit status */
+static int check_cert(const cJSON *root, const char *model, int times, double t[3]) {
+  ctx c = {OK, ""};
+  cgraph g;
+  memset(&g, 0, sizeof g);
+  int f32 = 0, crown_m = 0;
+  uint8_t claimed[32];
+  cJSON *gj = read_header(&c, root, &g, &f32, &crown_m, claimed);
+  if (c.code == OK)
+    check_hash(&c, gj, &g, claimed);
+  if (c.code == OK && model)
+    check_model(&c, model, &g, claimed);
+  t[2] = now_ms();
+  cJSON *samples = c.code == OK ? field(&c, root, "samples", "certificate") : NULL;
+  if (c.code == OK && (!cJSON_IsArray(samples) || cJSON_GetArraySize(samples) < 1))
+    fail(&c, BAD, "malformed: samples must be a non-empty array");
+  int status = c.code;
+  if (c.code != OK)
+    printf("%s%s\n", c.code == BAD ? "MALFORMED: " : "", c.msg);
+  else
+    status = check_samples(&g, samples, f32, crown_m, times, t);
+  graph_free(&g);
+  return status;
+}
+
 int main(int argc, char **argv) {
   /* per-sample arrays are large and short-lived: keep freed memory in the heap instead of
    * returning it to the kernel and faulting it in again for the next node or sample */
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   const char *path = NULL, *model = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--model") && i + 1 < argc)
-      model = argv[++i];
-    else if (!strncmp(argv[i], "--model=", 8))
-      model = argv[i] + 8;
-    else if (argv[i][0] != '-' && !path)
-      path = argv[i];
-    else {
-      fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
-      return 2;
-    }
-  }
-  if (!path) {
-    fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+  if (parse_args(argc, argv, &path, &model))
     return 2;
-  }
   size_t len = 0;
   char *txt = read_file(path, &len);
   if (!txt) {
@@ -123,130 +259,20 @@ int main(int argc, char **argv) {
   const char *end = NULL;
   const char *tenv = getenv("TL_CHECK_TIMES");
   int times = tenv && *tenv && strcmp(tenv, "0");
-  double t0 = now_ms();
+  double t[3]; /* start, JSON parsed, graph read and hashed */
+  t[0] = now_ms();
   cJSON_Hooks hooks = {arena_alloc, arena_free};
   cJSON_InitHooks(&hooks);
   cJSON *root = cJSON_ParseWithLengthOpts(txt, len + 1, &end, 1);
-  double t_parse = now_ms();
-  if (!root) {
+  t[1] = now_ms();
+  int status = 2;
+  const char *dup = root ? duplicate_key(root) : NULL;
+  if (!root)
     printf("MALFORMED: invalid JSON at byte %ld\n", end ? (long)(end - txt) : -1L);
-    free(txt);
-    arena_release();
-    return 2;
-  }
-  const char *dup = duplicate_key(root);
-  if (dup) {
+  else if (dup)
     printf("MALFORMED: duplicate key \"%s\" (JSON readers disagree on which one counts)\n", dup);
-    free(txt);
-    arena_release();
-    return 2;
-  }
-  ctx c = {OK, ""};
-  cgraph g;
-  memset(&g, 0, sizeof g);
-  int f32 = 0, crown_m = 0;
-  cJSON *fmt = field(&c, root, "format", "certificate"), *ver = fmt ? field(&c, root, "version", "certificate") : NULL;
-  if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "torchlean.cert.v1")))
-    fail(&c, BAD, "malformed: format must be \"torchlean.cert.v1\"");
-  if (c.code == OK && (!cJSON_IsNumber(ver) || ver->valuedouble != 1))
-    fail(&c, BAD, "malformed: version must be 1");
-  cJSON *sem = c.code == OK ? field(&c, root, "semantics", "certificate") : NULL;
-  if (c.code == OK && (!cJSON_IsString(sem) || (strcmp(sem->valuestring, "real") && strcmp(sem->valuestring, "f32-any"))))
-    fail(&c, BAD, "malformed: semantics must be \"real\" or \"f32-any\"");
-  cJSON *meth = c.code == OK ? field(&c, root, "method", "certificate") : NULL;
-  if (c.code == OK && (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
-    fail(&c, BAD, "malformed: method must be \"ibp\" or \"crown\"");
-  cJSON *hash = c.code == OK ? field(&c, root, "graph_sha256", "certificate") : NULL;
-  uint8_t claimed[32], derived[32];
-  if (c.code == OK && (!cJSON_IsString(hash) || cg_hex_decode(hash->valuestring, claimed)))
-    fail(&c, BAD, "malformed: graph_sha256 must be 64 hex digits");
-  cJSON *gj = NULL;
-  if (c.code == OK) {
-    f32 = !strcmp(sem->valuestring, "f32-any");
-    crown_m = !strcmp(meth->valuestring, "crown");
-    gj = field(&c, root, "graph", "certificate");
-    if (gj)
-      read_graph(&c, gj, &g);
-  }
-  /* the graph hash: recomputed here from the embedded graph (docs/graph-hash.md) */
-  if (c.code == OK) {
-    const float **wv = calloc((size_t)g.n, sizeof *wv);
-    char herr[300];
-    for (int i = 0; wv && i < g.n; i++)
-      wv[i] = g.nodes[i].wf;
-    if (!wv)
-      fail(&c, BAD, "out of memory");
-    else if (cg_hash_json(cJSON_GetObjectItemCaseSensitive(gj, "nodes"), "op",
-                          cJSON_GetObjectItemCaseSensitive(gj, "inputs"), cJSON_GetObjectItemCaseSensitive(gj, "outputs"),
-                          wv, derived, herr, sizeof herr))
-      fail(&c, BAD, "malformed: %s", herr);
-    else if (memcmp(derived, claimed, 32) != 0)
-      fail(&c, REJ, "REJECT: graph_sha256 is not the hash of the embedded graph (recomputed hash differs)");
-    free(wv);
-  }
-  /* --model: the model file's own hash and weights must be those of the embedded graph */
-  if (c.code == OK && model) {
-    cm_model m;
-    char merr[400];
-    if (cm_model_read(model, &m, merr, sizeof merr)) {
-      fail(&c, BAD, "malformed model file: %s", merr);
-    } else {
-      if (memcmp(m.hash, m.claimed, 32) != 0)
-        fail(&c, REJ, "REJECT: model file %s: its stored graph_sha256 is not the hash of its contents", model);
-      else if (memcmp(m.hash, claimed, 32) != 0)
-        fail(&c, REJ, "REJECT: model file %s has another graph hash than the certificate", model);
-      else if (m.nnodes != g.n)
-        fail(&c, REJ, "REJECT: model file %s has %d nodes, the certificate's graph %d", model, m.nnodes, g.n);
-      for (int i = 0; c.code == OK && i < g.n; i++) {
-        int isp = g.nodes[i].op == OP_PARAM;
-        if (isp != (m.w[i] != NULL) || (isp && (m.numel[i] != g.nodes[i].numel ||
-                                                memcmp(m.w[i], g.nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
-          fail(&c, REJ, "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)",
-               model, i, i);
-      }
-      if (c.code == OK)
-        printf("model %s: graph hash and weights match the certificate\n", model);
-      cm_model_free(&m);
-    }
-  }
-  double t_graph = now_ms();
-  cJSON *samples = c.code == OK ? field(&c, root, "samples", "certificate") : NULL;
-  if (c.code == OK && (!cJSON_IsArray(samples) || cJSON_GetArraySize(samples) < 1))
-    fail(&c, BAD, "malformed: samples must be a non-empty array");
-  int status = c.code;
-  if (c.code != OK) {
-    printf("%s%s\n", c.code == BAD ? "MALFORMED: " : "", c.msg);
-  } else {
-    int ns = cJSON_GetArraySize(samples), acc = 0, rej = 0, bad = 0, i = 0, nfast = 0;
-    /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check */
-    const char *fenv = getenv("TL_CHECK_FAST");
-    fast *F = fenv && !strcmp(fenv, "0") ? NULL : fast_new(&g);
-    for (cJSON *sj = samples->child; sj; sj = sj->next, i++) {
-      ctx sc = {OK, ""};
-      int fr = fast_sample(F, sj, f32, crown_m);
-      int r = fr ? OK : graph_exact(&sc, &g) != OK ? sc.code : check_sample(&sc, &g, sj, f32, crown_m);
-      nfast += fr;
-      if (r == OK)
-        acc++, printf("sample %d: ACCEPT\n", i);
-      else if (r == REJ)
-        rej++, printf("sample %d: %s\n", i, sc.msg);
-      else
-        bad++, printf("sample %d: MALFORMED: %s\n", i, sc.msg);
-    }
-    fast_free(F);
-    if (times)
-      fprintf(stderr,
-              "times: JSON parse %.1f ms, graph read + hash %.1f ms, %d samples %.1f ms (%.2f ms each; %d accepted by "
-              "the fast path)\n",
-              t_parse - t0, t_graph - t_parse, ns, now_ms() - t_graph, (now_ms() - t_graph) / ns, nfast);
-    printf("summary: %d samples, %d accepted, %d rejected, %d malformed\n", ns, acc, rej, bad);
-    status = bad ? BAD : rej ? REJ : OK;
-    if (status == OK)
-      printf("ACCEPT\n");
-    else
-      printf("REJECT: %d of %d samples not accepted\n", rej + bad, ns);
-  }
-  graph_free(&g);
+  else
+    status = check_cert(root, model, times, t);
   arena_release(); /* the whole cJSON tree (cJSON_Delete would only call the no-op free) */
   free(txt);
   return status;

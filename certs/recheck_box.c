@@ -10,18 +10,6 @@ static void set_pow2(mpq_t q, long e) {
   else
     mpq_div_2exp(q, q, (mp_bitcnt_t)-e);
 }
-/* gamma_k = k u / (1 - k u) */
-static void gamma_q(mpq_t gq, int64_t k) {
-  mpq_t ku, den;
-  mpq_init(ku), mpq_init(den);
-  mpq_set_si(ku, k, 1);
-  mpq_div_2exp(ku, ku, 24);
-  mpq_set_ui(den, 1, 1);
-  mpq_sub(den, den, ku);
-  mpq_div(gq, ku, den);
-  mpq_clear(ku), mpq_clear(den);
-}
-
 /* ---- per-sample state ------------------------------------------------------------------------ */
 
 
@@ -149,19 +137,9 @@ static void imul(mpq_t rl, mpq_t rh, const mpq_t al, const mpq_t ah, const mpq_t
     mpq_clear(p[i]);
 }
 
-/* f32-any error parameters of an elementwise op */
+/* f32-any error parameters of an elementwise op (chk_ops.def: exact binary64 constants) */
 static void elem_relabs(cop op, mpq_t rel, mpq_t eabs) {
-  mpq_set_ui(rel, 0, 1), mpq_set_ui(eabs, 0, 1);
-  switch (op) {
-  case OP_LEAKY: mpq_set_ui(rel, 3, 1), mpq_div_2exp(rel, rel, 24), set_pow2(eabs, -150); break;
-  case OP_SIGMOID:
-  case OP_TANH: mpq_set_ui(rel, 3, 1), mpq_div_2exp(rel, rel, 22), set_pow2(eabs, -125); break; /* 3 2^-22 */
-  case OP_CLAMP:
-  case OP_MUL: set_pow2(rel, -24), set_pow2(eabs, -150); break;
-  case OP_ADD:
-  case OP_SUB: set_pow2(rel, -24); break;
-  default: break;
-  }
+  mpq_set_d(rel, chk_ops[op].rel), mpq_set_d(eabs, chk_ops[op].eabs);
 }
 
 /* mpz value v 2^P -> exact rational */
@@ -192,8 +170,7 @@ static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o
   if (S)
     z_to_q(S[o], as, P);
   if (a->bias >= 0) {
-    mpq_srcptr b = g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                        : o % n->shape[n->nd - 1]].q;
+    mpq_srcptr b = g->nodes[a->bias].w[bias_index(n, o)].q;
     mpq_add(lo[o].q, lo[o].q, b), mpq_add(hi[o].q, hi[o].q, b);
   }
   if (a->div[o] != 1) {
@@ -202,22 +179,8 @@ static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o
   }
 }
 
-/* Exact fixed-point affine image: when every element of the parent box and every weight is a
- * dyadic m 2^e read from a hex float, each is an integer at a common scale (2^ex for the box,
- * 2^wze for the weights), so every product w x is an integer multiple of 2^(ex + wze) and each
- * output's sums are exact integer dot products (one mpz_addmul per term, no gcd).  Fills lo/hi
- * (before division by the window size, then divided exactly as rationals) and, if S != NULL,
- * S[o] = sum |w| max(|xlo|, |xhi|) (without the bias).  Returns 1 if done, 0 if some number is
- * not dyadic (the caller then uses the rational path). */
-static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi, mpq_t *S, int *rc) {
-  const cgraph *g = s->g;
-  const cnode *n = &g->nodes[id];
-  const cnode *w = n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV ? &g->nodes[n->par[1]] : NULL;
-  *rc = OK;
-  if (w && !w->wzok)
-    return 0;
-  const box *x = &s->b[a->x];
-  int64_t nx = g->nodes[a->x].numel;
+/* the common exponent ex of a box whose every end is a finite dyadic (0: some end is not) */
+static int box_exp(const box *x, int64_t nx, long *exp) {
   long ex = LONG_MAX;
   for (int64_t i = 0; i < nx; i++) {
     const qv *l = &x->lo[i], *h = &x->hi[i];
@@ -228,13 +191,15 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
     if (h->dm && h->de < ex)
       ex = h->de;
   }
-  if (ex == LONG_MAX)
-    ex = 0;
+  *exp = ex == LONG_MAX ? 0 : ex;
+  return 1;
+}
+
+/* the box as integers at 2^ex: XL, XH and XA = max(|XL|, |XH|) (3 nx mpz, NULL: out of memory) */
+static mpz_t *box_fixed(const box *x, int64_t nx, long ex) {
   mpz_t *X = malloc((size_t)(3 * nx) * sizeof *X);
-  if (!X) {
-    *rc = fail(c, BAD, "out of memory");
-    return 1;
-  }
+  if (!X)
+    return NULL;
   mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
   for (int64_t i = 0; i < nx; i++) {
     const qv *l = &x->lo[i], *h = &x->hi[i];
@@ -250,13 +215,14 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
     else
       mpz_abs(XA[i], XH[i]);
   }
-  long P = ex + (w ? w->wze : 0);
-  mpz_t al, ah, as;
-  mpz_init(al), mpz_init(ah), mpz_init(as);
-  mpq_t t;
-  mpq_init(t);
-  /* 128-bit accumulation when it cannot overflow: |W| < 2^bw, |X| < 2^bx, at most K terms per
-   * output, so every partial sum is below K 2^(bw + bx) <= 2^(bits(K) + bw + bx) <= 2^126 */
+  return X;
+}
+
+/* The fixed-point box as machine integers when 128-bit accumulation cannot overflow: |W| < 2^bw,
+ * |X| < 2^bx, at most K terms per output, so every partial sum is below K 2^(bw + bx) <=
+ * 2^(bits(K) + bw + bx) <= 2^126.  NULL: not small enough (or no memory): use the mpz sums. */
+static int64_t *box_small(const caff *a, const cnode *w, mpz_t *X, int64_t nx) {
+  const mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
   int bx = 0, bw = w ? w->wbits : 1, bk = 0;
   for (int64_t i = 0; i < nx; i++) {
     int b1 = mpz_sgn(XL[i]) ? (int)mpz_sizeinbase(XL[i], 2) : 0, b2 = mpz_sgn(XH[i]) ? (int)mpz_sizeinbase(XH[i], 2) : 0;
@@ -279,7 +245,17 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
     for (int64_t i = 0; i < nx; i++)
       xl[i] = (int64_t)mpz_get_si(XL[i]), xh[i] = (int64_t)mpz_get_si(XH[i]), xa[i] = (int64_t)mpz_get_si(XA[i]);
   }
-  for (int64_t o = 0; x64 && o < a->nout; o++) {
+  return x64;
+}
+
+/* every output's exact sums in 128-bit integers (box_small) */
+static void affine_sums_i128(const cgraph *g, const cnode *n, const caff *a, const cnode *w, const int64_t *x64,
+                             int64_t nx, long P, qv *lo, qv *hi, mpq_t *S) {
+  mpz_t al, ah, as;
+  mpz_init(al), mpz_init(ah), mpz_init(as);
+  mpq_t t;
+  mpq_init(t);
+  for (int64_t o = 0; o < a->nout; o++) {
     const int64_t *xl = x64, *xh = x64 + nx, *xa = x64 + 2 * nx;
     i128 sl = 0, sh = 0, ss = 0;
     for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
@@ -298,7 +274,19 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
     i128_to_z(al, sl), i128_to_z(ah, sh), i128_to_z(as, ss);
     affine_out(g, n, a, o, al, ah, as, P, lo, hi, S, t);
   }
-  for (int64_t o = 0; !x64 && o < a->nout; o++) {
+  mpq_clear(t);
+  mpz_clear(al), mpz_clear(ah), mpz_clear(as);
+}
+
+/* every output's exact sums in GMP integers (one mpz_addmul per term) */
+static void affine_sums_mpz(const cgraph *g, const cnode *n, const caff *a, const cnode *w, mpz_t *X, int64_t nx,
+                            long P, qv *lo, qv *hi, mpq_t *S) {
+  const mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
+  mpz_t al, ah, as;
+  mpz_init(al), mpz_init(ah), mpz_init(as);
+  mpq_t t;
+  mpq_init(t);
+  for (int64_t o = 0; o < a->nout; o++) {
     mpz_set_ui(al, 0), mpz_set_ui(ah, 0), mpz_set_ui(as, 0);
     for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
       int64_t j = a->col[k];
@@ -322,179 +310,284 @@ static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi,
     }
     affine_out(g, n, a, o, al, ah, as, P, lo, hi, S, t);
   }
-  free(x64);
   mpq_clear(t);
   mpz_clear(al), mpz_clear(ah), mpz_clear(as);
+}
+
+/* Exact fixed-point affine image: when every element of the parent box and every weight is a
+ * dyadic m 2^e read from a hex float, each is an integer at a common scale (2^ex for the box,
+ * 2^wze for the weights), so every product w x is an integer multiple of 2^(ex + wze) and each
+ * output's sums are exact integer dot products (one mpz_addmul per term, no gcd).  Fills lo/hi
+ * (before division by the window size, then divided exactly as rationals) and, if S != NULL,
+ * S[o] = sum |w| max(|xlo|, |xhi|) (without the bias).  Returns 1 if done, 0 if some number is
+ * not dyadic (the caller then uses the rational path). */
+static int affine_fast(ctx *c, sample *s, int id, const caff *a, qv *lo, qv *hi, mpq_t *S, int *rc) {
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[id];
+  const cnode *w = aff_weight(g, n);
+  *rc = OK;
+  if (w && !w->wzok)
+    return 0;
+  const box *x = &s->b[a->x];
+  int64_t nx = g->nodes[a->x].numel;
+  long ex;
+  if (!box_exp(x, nx, &ex))
+    return 0;
+  mpz_t *X = box_fixed(x, nx, ex);
+  if (!X) {
+    *rc = fail(c, BAD, "out of memory");
+    return 1;
+  }
+  long P = ex + (w ? w->wze : 0);
+  int64_t *x64 = box_small(a, w, X, nx);
+  if (x64)
+    affine_sums_i128(g, n, a, w, x64, nx, P, lo, hi, S);
+  else
+    affine_sums_mpz(g, n, a, w, X, nx, P, lo, hi, S);
+  free(x64);
   for (int64_t i = 0; i < 3 * nx; i++)
     mpz_clear(X[i]);
   free(X);
   return 1;
 }
 
+/* the rational path of an affine image (some number not dyadic) */
+static void affine_rational(const sample *s, const cnode *n, const caff *a, qv *lo, qv *hi, mpq_t *S) {
+  const cgraph *g = s->g;
+  const box *x = &s->b[n->par[0]];
+  mpq_t t, u;
+  mpq_init(t), mpq_init(u);
+  for (int64_t o = 0; o < a->nout; o++) {
+    if (a->bias >= 0)
+      mpq_set(lo[o].q, g->nodes[a->bias].w[bias_index(n, o)].q);
+    else
+      mpq_set_ui(lo[o].q, 0, 1);
+    mpq_set(hi[o].q, lo[o].q);
+    if (S)
+      mpq_set_ui(S[o], 0, 1);
+    for (int64_t k = a->rp[o]; k < a->rp[o + 1]; k++) {
+      const qv *xl = &x->lo[a->col[k]], *xh = &x->hi[a->col[k]];
+      if (S) { /* S += |w| max|x| */
+        qabsmax(t, xl, xh);
+        if (a->w[k]) {
+          mpq_abs(u, *a->w[k]);
+          mpq_mul(t, t, u);
+        }
+        mpq_add(S[o], S[o], t);
+      }
+      if (!a->w[k]) {
+        mpq_add(lo[o].q, lo[o].q, xl->q), mpq_add(hi[o].q, hi[o].q, xh->q);
+        continue;
+      }
+      int neg = mpq_sgn(*a->w[k]) < 0;
+      mpq_mul(t, *a->w[k], neg ? xh->q : xl->q);
+      mpq_add(lo[o].q, lo[o].q, t);
+      mpq_mul(t, *a->w[k], neg ? xl->q : xh->q);
+      mpq_add(hi[o].q, hi[o].q, t);
+    }
+    if (a->div[o] != 1) {
+      mpq_set_si(t, a->div[o], 1);
+      mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
+    }
+  }
+  mpq_clear(t), mpq_clear(u);
+}
+
+/* ---- real images: one rule per op of chk_ops.def.  Node id's exact real image [lo, hi] from its
+ * parents' certificate boxes (all bounded); S (affine ops, f32-any only, else NULL) receives
+ * sum |w| max|x| per output (without the bias), for node_err. */
+typedef int (*real_rule)(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S);
+
+/* y = sum w x + b (/ div): exact fixed point where every number is dyadic, else rationals */
+static int real_affine(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  caff a;
+  int rc = caff_get(c, s->g, id, &a);
+  int done = 0;
+  if (rc == OK)
+    done = affine_fast(c, s, id, &a, lo, hi, S, &rc);
+  if (rc == OK && !done)
+    affine_rational(s, &s->g->nodes[id], &a, lo, hi, S);
+  return rc;
+}
+/* no interval rule (the input and parameters have no parents) */
+static int real_none(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)lo, (void)hi, (void)S;
+  return fail(c, REJ, "REJECT: op %s has no interval rule (node %d, index 0)", op_names[s->g->nodes[id].op], id);
+}
+/* y = x */
+static int real_view(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  for (int64_t i = 0; i < n->numel; i++)
+    mpq_set(lo[i].q, x->lo[i].q), mpq_set(hi[i].q, x->hi[i].q);
+  return OK;
+}
+/* y = -x */
+static int real_neg(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  for (int64_t i = 0; i < n->numel; i++)
+    mpq_neg(lo[i].q, x->hi[i].q), mpq_neg(hi[i].q, x->lo[i].q);
+  return OK;
+}
+/* y = x >= 0 ? x : 0 (relu) or alpha x (leaky relu): monotone */
+static int real_relu(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  for (int64_t i = 0; i < n->numel; i++)
+    for (int e = 0; e < 2; e++) {
+      mpq_ptr r = e ? hi[i].q : lo[i].q;
+      mpq_srcptr v = e ? x->hi[i].q : x->lo[i].q;
+      if (mpq_sgn(v) >= 0)
+        mpq_set(r, v);
+      else if (n->op == OP_RELU)
+        mpq_set_ui(r, 0, 1);
+      else
+        mpq_mul(r, v, n->alpha);
+    }
+  return OK;
+}
+/* y = sigmoid(x), tanh(x): monotone, ends enclosed with MPFR */
+static int real_sigmoid(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  for (int64_t i = 0; i < n->numel; i++)
+    act_bound(lo[i].q, n->op, x->lo[i].q, 0), act_bound(hi[i].q, n->op, x->hi[i].q, 1);
+  return OK;
+}
+/* y = min(max(x, lo), hi) */
+static int real_clamp(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  for (int64_t i = 0; i < n->numel; i++) {
+    qmax2(lo[i].q, x->lo[i].q, n->clo), qmin2(lo[i].q, lo[i].q, n->chi);
+    qmax2(hi[i].q, x->hi[i].q, n->clo), qmin2(hi[i].q, hi[i].q, n->chi);
+  }
+  return OK;
+}
+/* y = max over the window (padding excluded) */
+static int real_maxpool(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)S;
+  const cnode *n = &s->g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  const cnode *xn = &s->g->nodes[n->par[0]];
+  int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
+  int rc = OK;
+  for (int64_t o = 0; o < n->numel; o++) {
+    int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
+    int first = 1;
+    for (int64_t p = 0; p < n->kernel[0]; p++)
+      for (int64_t q = 0; q < n->kernel[1]; q++) {
+        int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
+        int64_t ww = j * n->stride[1] - n->padding[1] + q * n->dilation[1];
+        if (hh < 0 || hh >= H || ww < 0 || ww >= W)
+          continue;
+        int64_t xi = (bc * H + hh) * W + ww;
+        if (first || mpq_cmp(x->lo[xi].q, lo[o].q) > 0)
+          mpq_set(lo[o].q, x->lo[xi].q);
+        if (first || mpq_cmp(x->hi[xi].q, hi[o].q) > 0)
+          mpq_set(hi[o].q, x->hi[xi].q);
+        first = 0;
+      }
+    if (first)
+      rc = fail(c, REJ, "REJECT: max pool window without an input element (node %d, index %lld)", id, (long long)o);
+  }
+  return rc;
+}
+/* y = a + b, a - b, a * b (broadcasting) */
+static int real_broadcast(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)c, (void)S;
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[id];
+  const box *x = &s->b[n->par[0]], *y = &s->b[n->par[1]];
+  const cnode *pa = &g->nodes[n->par[0]], *pb = &g->nodes[n->par[1]];
+  for (int64_t o = 0; o < n->numel; o++) {
+    int64_t i = bc_index(n, pa, o), j = bc_index(n, pb, o);
+    if (n->op == OP_ADD)
+      mpq_add(lo[o].q, x->lo[i].q, y->lo[j].q), mpq_add(hi[o].q, x->hi[i].q, y->hi[j].q);
+    else if (n->op == OP_SUB)
+      mpq_sub(lo[o].q, x->lo[i].q, y->hi[j].q), mpq_sub(hi[o].q, x->hi[i].q, y->lo[j].q);
+    else
+      imul(lo[o].q, hi[o].q, x->lo[i].q, x->hi[i].q, y->lo[j].q, y->hi[j].q);
+  }
+  return OK;
+}
+/* y = (x - mu) scale + beta, scale = gamma / sqrt(var + eps) enclosed per channel */
+static int real_bn(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
+  (void)S;
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  int rc = OK;
+  mpq_t t, sl, sh, dl, dh;
+  mpq_init(t), mpq_init(sl), mpq_init(sh), mpq_init(dl), mpq_init(dh);
+  for (int64_t o = 0; o < n->numel; o++) {
+    int64_t ch = bn_channel(n, o);
+    mpq_add(t, g->nodes[n->par[4]].w[ch].q, n->eps);
+    if (mpq_sgn(t) <= 0) {
+      rc = fail(c, REJ, "REJECT: batch norm variance + eps not positive (node %d, index %lld)", id, (long long)ch);
+      break;
+    }
+    bn_scale(s, n, ch, sl, sh);
+    mpq_sub(dl, x->lo[o].q, g->nodes[n->par[3]].w[ch].q);
+    mpq_sub(dh, x->hi[o].q, g->nodes[n->par[3]].w[ch].q);
+    imul(lo[o].q, hi[o].q, dl, dh, sl, sh);
+    mpq_add(lo[o].q, lo[o].q, g->nodes[n->par[2]].w[ch].q);
+    mpq_add(hi[o].q, hi[o].q, g->nodes[n->par[2]].w[ch].q);
+  }
+  mpq_clear(t), mpq_clear(sl), mpq_clear(sh), mpq_clear(dl), mpq_clear(dh);
+  return rc;
+}
+
+#define REAL_input real_none
+#define REAL_param real_none
+#define REAL_linear real_affine
+#define REAL_matmul real_affine
+#define REAL_conv2d real_affine
+#define REAL_avg_pool2d real_affine
+#define REAL_global_avg_pool real_affine
+#define REAL_max_pool2d real_maxpool
+#define REAL_flatten real_view
+#define REAL_reshape real_view
+#define REAL_dropout real_view
+#define REAL_neg real_neg
+#define REAL_relu real_relu
+#define REAL_leaky_relu real_relu
+#define REAL_sigmoid real_sigmoid
+#define REAL_tanh real_sigmoid
+#define REAL_clamp real_clamp
+#define REAL_add real_broadcast
+#define REAL_sub real_broadcast
+#define REAL_mul real_broadcast
+#define REAL_batch_norm real_bn
+/* one row per op of chk_ops.def: a missing rule is a compile error */
+static const real_rule real_rules[OP_N] = {
+#define CHK_OP(ENUM, name, ...) [OP_##ENUM] = REAL_##name,
+#include "chk_ops.def"
+#undef CHK_OP
+};
+
 /* exact real image of node id from the parents' certificate boxes (no f32 widening);
  * *unb = 1 when a parent is unbounded.  For affine nodes, S (if not NULL) receives
  * sum |w| max|x| per output (without the bias), for node_err. */
 static int derive_real(ctx *c, sample *s, int id, qv *lo, qv *hi, int *unb, mpq_t *S) {
-  const cgraph *g = s->g;
-  const cnode *n = &g->nodes[id];
+  const cnode *n = &s->g->nodes[id];
   *unb = 0;
   for (int k = 0; k < n->np; k++)
     if (s->b[n->par[k]].unb) {
       *unb = 1;
       return OK;
     }
-  const box *x = n->np ? &s->b[n->par[0]] : NULL;
-  mpq_t t, u;
-  mpq_init(t), mpq_init(u);
-  int rc = OK;
-  if (is_affine(n->op)) {
-    caff a;
-    rc = caff_get(c, g, id, &a);
-    int done = 0;
-    if (rc == OK)
-      done = affine_fast(c, s, id, &a, lo, hi, S, &rc);
-    for (int64_t o = 0; rc == OK && !done && o < a.nout; o++) {
-      if (a.bias >= 0)
-        mpq_set(lo[o].q, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                           : o % n->shape[n->nd - 1]].q);
-      else
-        mpq_set_ui(lo[o].q, 0, 1);
-      mpq_set(hi[o].q, lo[o].q);
-      if (S)
-        mpq_set_ui(S[o], 0, 1);
-      for (int64_t k = a.rp[o]; k < a.rp[o + 1]; k++) {
-        const qv *xl = &x->lo[a.col[k]], *xh = &x->hi[a.col[k]];
-        if (S) { /* S += |w| max|x| */
-          qabsmax(t, xl, xh);
-          if (a.w[k]) {
-            mpq_abs(u, *a.w[k]);
-            mpq_mul(t, t, u);
-          }
-          mpq_add(S[o], S[o], t);
-        }
-        if (!a.w[k]) {
-          mpq_add(lo[o].q, lo[o].q, xl->q), mpq_add(hi[o].q, hi[o].q, xh->q);
-          continue;
-        }
-        int neg = mpq_sgn(*a.w[k]) < 0;
-        mpq_mul(t, *a.w[k], neg ? xh->q : xl->q);
-        mpq_add(lo[o].q, lo[o].q, t);
-        mpq_mul(t, *a.w[k], neg ? xl->q : xh->q);
-        mpq_add(hi[o].q, hi[o].q, t);
-      }
-      if (a.div[o] != 1) {
-        mpq_set_si(t, a.div[o], 1);
-        mpq_div(lo[o].q, lo[o].q, t), mpq_div(hi[o].q, hi[o].q, t);
-      }
-    }
-        mpq_clear(t), mpq_clear(u);
-    return rc;
-  }
-  switch (n->op) {
-  case OP_FLATTEN:
-  case OP_RESHAPE:
-  case OP_DROPOUT:
-    for (int64_t i = 0; i < n->numel; i++)
-      mpq_set(lo[i].q, x->lo[i].q), mpq_set(hi[i].q, x->hi[i].q);
-    break;
-  case OP_NEG:
-    for (int64_t i = 0; i < n->numel; i++)
-      mpq_neg(lo[i].q, x->hi[i].q), mpq_neg(hi[i].q, x->lo[i].q);
-    break;
-  case OP_RELU:
-  case OP_LEAKY:
-    for (int64_t i = 0; i < n->numel; i++)
-      for (int e = 0; e < 2; e++) {
-        mpq_ptr r = e ? hi[i].q : lo[i].q;
-        mpq_srcptr v = e ? x->hi[i].q : x->lo[i].q;
-        if (mpq_sgn(v) >= 0)
-          mpq_set(r, v);
-        else if (n->op == OP_RELU)
-          mpq_set_ui(r, 0, 1);
-        else
-          mpq_mul(r, v, n->alpha);
-      }
-    break;
-  case OP_SIGMOID:
-  case OP_TANH:
-    for (int64_t i = 0; i < n->numel; i++)
-      act_bound(lo[i].q, n->op, x->lo[i].q, 0), act_bound(hi[i].q, n->op, x->hi[i].q, 1);
-    break;
-  case OP_CLAMP:
-    for (int64_t i = 0; i < n->numel; i++) {
-      qmax2(lo[i].q, x->lo[i].q, n->clo), qmin2(lo[i].q, lo[i].q, n->chi);
-      qmax2(hi[i].q, x->hi[i].q, n->clo), qmin2(hi[i].q, hi[i].q, n->chi);
-    }
-    break;
-  case OP_MAXPOOL: {
-    const cnode *xn = &g->nodes[n->par[0]];
-    int64_t H = xn->shape[2], W = xn->shape[3], Ho = n->shape[2], Wo = n->shape[3];
-    for (int64_t o = 0; o < n->numel; o++) {
-      int64_t j = o % Wo, i = (o / Wo) % Ho, bc = o / (Wo * Ho);
-      int first = 1;
-      for (int64_t p = 0; p < n->kernel[0]; p++)
-        for (int64_t q = 0; q < n->kernel[1]; q++) {
-          int64_t hh = i * n->stride[0] - n->padding[0] + p * n->dilation[0];
-          int64_t ww = j * n->stride[1] - n->padding[1] + q * n->dilation[1];
-          if (hh < 0 || hh >= H || ww < 0 || ww >= W)
-            continue;
-          int64_t xi = (bc * H + hh) * W + ww;
-          if (first || mpq_cmp(x->lo[xi].q, lo[o].q) > 0)
-            mpq_set(lo[o].q, x->lo[xi].q);
-          if (first || mpq_cmp(x->hi[xi].q, hi[o].q) > 0)
-            mpq_set(hi[o].q, x->hi[xi].q);
-          first = 0;
-        }
-      if (first)
-        rc = fail(c, REJ, "REJECT: max pool window without an input element (node %d, index %lld)", id, (long long)o);
-    }
-    break;
-  }
-  case OP_ADD:
-  case OP_SUB:
-  case OP_MUL: {
-    const box *y = &s->b[n->par[1]];
-    const cnode *pa = &g->nodes[n->par[0]], *pb = &g->nodes[n->par[1]];
-    for (int64_t o = 0; o < n->numel; o++) {
-      int64_t i = bc_index(n, pa, o), j = bc_index(n, pb, o);
-      if (n->op == OP_ADD)
-        mpq_add(lo[o].q, x->lo[i].q, y->lo[j].q), mpq_add(hi[o].q, x->hi[i].q, y->hi[j].q);
-      else if (n->op == OP_SUB)
-        mpq_sub(lo[o].q, x->lo[i].q, y->hi[j].q), mpq_sub(hi[o].q, x->hi[i].q, y->lo[j].q);
-      else
-        imul(lo[o].q, hi[o].q, x->lo[i].q, x->hi[i].q, y->lo[j].q, y->hi[j].q);
-    }
-    break;
-  }
-  case OP_BN: {
-    mpq_t sl, sh, dl, dh;
-    mpq_init(sl), mpq_init(sh), mpq_init(dl), mpq_init(dh);
-    for (int64_t o = 0; o < n->numel; o++) {
-      int64_t ch = bn_channel(n, o);
-      mpq_add(t, g->nodes[n->par[4]].w[ch].q, n->eps);
-      if (mpq_sgn(t) <= 0) {
-        rc = fail(c, REJ, "REJECT: batch norm variance + eps not positive (node %d, index %lld)", id, (long long)ch);
-        break;
-      }
-      bn_scale(s, n, ch, sl, sh);
-      mpq_sub(dl, x->lo[o].q, g->nodes[n->par[3]].w[ch].q);
-      mpq_sub(dh, x->hi[o].q, g->nodes[n->par[3]].w[ch].q);
-      imul(lo[o].q, hi[o].q, dl, dh, sl, sh);
-      mpq_add(lo[o].q, lo[o].q, g->nodes[n->par[2]].w[ch].q);
-      mpq_add(hi[o].q, hi[o].q, g->nodes[n->par[2]].w[ch].q);
-    }
-    mpq_clear(sl), mpq_clear(sh), mpq_clear(dl), mpq_clear(dh);
-    break;
-  }
-  default: rc = fail(c, REJ, "REJECT: op %s has no interval rule (node %d, index 0)", op_names[n->op], id);
-  }
-  mpq_clear(t), mpq_clear(u);
-  return rc;
+  return real_rules[n->op](c, s, id, lo, hi, S);
 }
 
-/* f32-any error radius E[o] of node id (img: its real image; affine nodes use the parent box);
- * *over = 1 when a binary32 evaluation may overflow */
-/* The f32-any batch-norm model (2^-20 relative) needs var + eps far from underflow (a subnormal
+/* ---- f32-any error radii ------------------------------------------------------------------------
+ * The f32-any batch-norm model (2^-20 relative) needs var + eps far from underflow (a subnormal
  * (float)eps is off by up to eta/2, relatively far more than u) and no overflowing intermediate in
  * any formula order.  Mirrors the verifier's guard: unbounded unless
  *   min(var + eps, var + fl(eps)) >= 2^-100  and
@@ -562,97 +655,118 @@ static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const b
   return bad;
 }
 
-static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over, const mpq_t *S) {
+/* affine: E = gamma_k S / div + k eta/2 (1 + gamma_k), S = sum |w| max|x| + |b| (from derive_real
+ * when S != NULL); *over when (1 + gamma_k) S + k eta > FLT_MAX */
+static int node_err_affine(ctx *c, sample *s, int id, mpq_t *E, int *over, const mpq_t *S) {
   const cgraph *g = s->g;
   const cnode *n = &g->nodes[id];
-  *over = 0;
   mpq_t t, gk, rel, eabs, m;
   mpq_init(t), mpq_init(gk), mpq_init(rel), mpq_init(eabs), mpq_init(m);
-  int rc = OK;
-  if (is_affine(n->op)) {
-    caff a;
-    rc = caff_get(c, g, id, &a);
-    const box *x = &s->b[a.x];
-    for (int64_t o = 0; rc == OK && o < a.nout; o++) {
-      mpq_set_ui(m, 0, 1); /* S = sum |w| max|x| + |b| */
-      if (a.bias >= 0) {
-        mpq_abs(t, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                      : o % n->shape[n->nd - 1]].q);
-        mpq_add(m, m, t);
-      }
-      if (S)
-        mpq_add(m, m, S[o]);
-      for (int64_t k = a.rp[o]; !S && k < a.rp[o + 1]; k++) {
-        qabsmax(t, &x->lo[a.col[k]], &x->hi[a.col[k]]);
-        if (a.w[k]) {
-          mpq_abs(eabs, *a.w[k]);
-          mpq_mul(t, t, eabs);
-        }
-        mpq_add(m, m, t);
-      }
-      if (o == 0 || a.k[o] != a.k[o - 1]) /* gamma_k: the same k for most outputs */
-        gamma_q(gk, a.k[o]);
-      /* overflow: (1 + gamma) S + k eta > FLT_MAX */
-      mpq_set_ui(t, 1, 1);
-      mpq_add(t, t, gk);
-      mpq_mul(t, t, m);
-      set_pow2(eabs, -149);
-      mpq_set_si(rel, a.k[o], 1);
-      mpq_mul(eabs, eabs, rel);
-      mpq_add(t, t, eabs);
-      if (mpq_cmp(t, s->flt_max) > 0)
-        *over = 1;
-      /* E = gamma S / div + k eta/2 (1 + gamma) */
-      mpq_mul(E[o], gk, m);
-      mpq_set_si(t, a.div[o], 1);
-      mpq_div(E[o], E[o], t);
-      set_pow2(eabs, -150);
-      mpq_mul(eabs, eabs, rel);
-      mpq_set_ui(t, 1, 1);
-      mpq_add(t, t, gk);
-      mpq_mul(eabs, eabs, t);
-      mpq_add(E[o], E[o], eabs);
+  caff a;
+  int rc = caff_get(c, g, id, &a);
+  const box *x = &s->b[a.x];
+  for (int64_t o = 0; rc == OK && o < a.nout; o++) {
+    mpq_set_ui(m, 0, 1); /* S = sum |w| max|x| + |b| */
+    if (a.bias >= 0) {
+      mpq_abs(t, g->nodes[a.bias].w[bias_index(n, o)].q);
+      mpq_add(m, m, t);
     }
-      } else if (n->op == OP_BN) {
-    const box *x = &s->b[n->par[0]];
-    mpq_t sl, sh;
-    mpq_init(sl), mpq_init(sh);
-    for (int64_t o = 0; o < n->numel; o++) {
-      int64_t ch = bn_channel(n, o);
-      bn_scale(s, n, ch, sl, sh);
-      mpq_abs(sl, sl), mpq_abs(sh, sh);
-      qmax2(t, sl, sh);
-      qabsmax(m, &x->lo[o], &x->hi[o]);
-      mpq_abs(rel, g->nodes[n->par[3]].w[ch].q);
-      mpq_add(m, m, rel);
-      mpq_mul(t, t, m);
-      mpq_abs(rel, g->nodes[n->par[2]].w[ch].q);
-      mpq_add(t, t, rel);
-      set_pow2(rel, -20);
-      mpq_mul(E[o], t, rel);
-      set_pow2(rel, -140);
-      mpq_add(E[o], E[o], rel);
-      if (bn_may_misbehave(s, n, ch, x, o))
-        *over = 1; /* the 2^-20 model does not apply: the node must be unbounded */
-    }
-    mpq_clear(sl), mpq_clear(sh);
-  } else {
-    elem_relabs(n->op, rel, eabs);
-    for (int64_t o = 0; o < n->numel; o++) {
-      if (mpq_sgn(rel) == 0 && mpq_sgn(eabs) == 0) {
-        mpq_set_ui(E[o], 0, 1);
-        continue;
+    if (S)
+      mpq_add(m, m, S[o]);
+    for (int64_t k = a.rp[o]; !S && k < a.rp[o + 1]; k++) {
+      qabsmax(t, &x->lo[a.col[k]], &x->hi[a.col[k]]);
+      if (a.w[k]) {
+        mpq_abs(eabs, *a.w[k]);
+        mpq_mul(t, t, eabs);
       }
-      qabsmax(t, &ilo[o], &ihi[o]);
-      mpq_mul(E[o], t, rel);
-      mpq_add(E[o], E[o], eabs);
+      mpq_add(m, m, t);
     }
+    if (o == 0 || a.k[o] != a.k[o - 1]) /* gamma_k: the same k for most outputs */
+      chk_gamma_q(gk, a.k[o]);
+    /* overflow: (1 + gamma) S + k eta > FLT_MAX */
+    mpq_set_ui(t, 1, 1);
+    mpq_add(t, t, gk);
+    mpq_mul(t, t, m);
+    set_pow2(eabs, -149);
+    mpq_set_si(rel, a.k[o], 1);
+    mpq_mul(eabs, eabs, rel);
+    mpq_add(t, t, eabs);
+    if (mpq_cmp(t, s->flt_max) > 0)
+      *over = 1;
+    /* E = gamma S / div + k eta/2 (1 + gamma) */
+    mpq_mul(E[o], gk, m);
+    mpq_set_si(t, a.div[o], 1);
+    mpq_div(E[o], E[o], t);
+    set_pow2(eabs, -150);
+    mpq_mul(eabs, eabs, rel);
+    mpq_set_ui(t, 1, 1);
+    mpq_add(t, t, gk);
+    mpq_mul(eabs, eabs, t);
+    mpq_add(E[o], E[o], eabs);
   }
   mpq_clear(t), mpq_clear(gk), mpq_clear(rel), mpq_clear(eabs), mpq_clear(m);
   return rc;
 }
 
-int is_act(cop op) { return op == OP_RELU || op == OP_LEAKY || op == OP_SIGMOID || op == OP_TANH; }
+/* batch norm: E = rel (max|scale| (max|x| + |mu|) + |beta|) + eabs (chk_ops.def); *over where the
+ * model does not apply (bn_may_misbehave) */
+static void node_err_bn(sample *s, int id, mpq_t *E, int *over) {
+  const cgraph *g = s->g;
+  const cnode *n = &g->nodes[id];
+  const box *x = &s->b[n->par[0]];
+  mpq_t t, rel, m, sl, sh;
+  mpq_init(t), mpq_init(rel), mpq_init(m), mpq_init(sl), mpq_init(sh);
+  for (int64_t o = 0; o < n->numel; o++) {
+    int64_t ch = bn_channel(n, o);
+    bn_scale(s, n, ch, sl, sh);
+    mpq_abs(sl, sl), mpq_abs(sh, sh);
+    qmax2(t, sl, sh);
+    qabsmax(m, &x->lo[o], &x->hi[o]);
+    mpq_abs(rel, g->nodes[n->par[3]].w[ch].q);
+    mpq_add(m, m, rel);
+    mpq_mul(t, t, m);
+    mpq_abs(rel, g->nodes[n->par[2]].w[ch].q);
+    mpq_add(t, t, rel);
+    mpq_set_d(rel, chk_ops[OP_BN].rel); /* 2^-20 */
+    mpq_mul(E[o], t, rel);
+    mpq_set_d(rel, chk_ops[OP_BN].eabs); /* 2^-140 */
+    mpq_add(E[o], E[o], rel);
+    if (bn_may_misbehave(s, n, ch, x, o))
+      *over = 1; /* the 2^-20 model does not apply: the node must be unbounded */
+  }
+  mpq_clear(t), mpq_clear(rel), mpq_clear(m), mpq_clear(sl), mpq_clear(sh);
+}
+
+/* elementwise: E = rel max|real image| + eabs (chk_ops.def; 0 for the exact ops) */
+static void node_err_elem(const cnode *n, const qv *ilo, const qv *ihi, mpq_t *E) {
+  mpq_t t, rel, eabs;
+  mpq_init(t), mpq_init(rel), mpq_init(eabs);
+  elem_relabs(n->op, rel, eabs);
+  for (int64_t o = 0; o < n->numel; o++) {
+    if (mpq_sgn(rel) == 0 && mpq_sgn(eabs) == 0) {
+      mpq_set_ui(E[o], 0, 1);
+      continue;
+    }
+    qabsmax(t, &ilo[o], &ihi[o]);
+    mpq_mul(E[o], t, rel);
+    mpq_add(E[o], E[o], eabs);
+  }
+  mpq_clear(t), mpq_clear(rel), mpq_clear(eabs);
+}
+
+/* f32-any error radius E[o] of node id by its op's model (chk_ops.def err column; img [ilo, ihi]:
+ * its real image); *over = 1 when a binary32 evaluation may overflow */
+static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over, const mpq_t *S) {
+  const cnode *n = &s->g->nodes[id];
+  *over = 0;
+  switch (chk_ops[n->op].err) {
+  case CHK_ERR_AFFINE: return node_err_affine(c, s, id, E, over, S);
+  case CHK_ERR_BN: node_err_bn(s, id, E, over); return OK;
+  case CHK_ERR_ELEM:
+  case CHK_ERR_NONE: node_err_elem(n, ilo, ihi, E); return OK;
+  }
+  return OK;
+}
 
 /* Check the certificate box of node id: it must contain the box re-derived from its parents'
  * certificate boxes. */

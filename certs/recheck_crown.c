@@ -5,6 +5,24 @@
 /* ---- CROWN -------------------------------------------------------------------------------------- */
 
 
+/* the common scale 2^le of a row of multipliers, if every one is dyadic (LONG_MAX: all zero);
+ * 0: some denominator is not a power of two */
+static int row_scale(const mpq_t *row, int64_t N, long *lep) {
+  long le = LONG_MAX;
+  for (int64_t o = 0; o < N; o++) {
+    if (mpq_sgn(row[o]) == 0)
+      continue;
+    mpz_srcptr den = mpq_denref(row[o]);
+    if (mpz_popcount(den) != 1)
+      return 0;
+    long e = -(long)(mpz_sizeinbase(den, 2) - 1);
+    if (e < le)
+      le = e;
+  }
+  *lep = le;
+  return 1;
+}
+
 /* Exact fixed-point transpose of a weighted affine node (linear, matmul, conv: no division) for
  * every row k whose multipliers lam[k][.] are all dyadic (power-of-two denominators): with
  * lam = l 2^le and w = W 2^wze as integers, Lx[k][col] += 2^(le + wze) sum_o l[o] W[o, col] is
@@ -13,7 +31,7 @@
 static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx, qv *cst,
                             int *done) {
   const cnode *n = &g->nodes[id];
-  if (!(n->op == OP_LINEAR || n->op == OP_MATMUL || n->op == OP_CONV))
+  if (!is_weighted(n->op))
     return OK;
   const cnode *w = &g->nodes[n->par[1]];
   if (!w->wzok)
@@ -35,21 +53,8 @@ static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int 
   mpq_init(t);
   for (int k = 0; k < m; k++) {
     mpq_t *row = lam + (size_t)k * N;
-    long le = LONG_MAX;
-    int dy = 1;
-    for (int64_t o = 0; o < N && dy; o++) {
-      if (mpq_sgn(row[o]) == 0)
-        continue;
-      mpz_srcptr den = mpq_denref(row[o]);
-      if (mpz_popcount(den) != 1) {
-        dy = 0;
-        break;
-      }
-      long e = -(long)(mpz_sizeinbase(den, 2) - 1);
-      if (e < le)
-        le = e;
-    }
-    if (!dy)
+    long le;
+    if (!row_scale(row, N, &le))
       continue;
     if (le == LONG_MAX) { /* all zero */
       done[k] = 1;
@@ -71,8 +76,7 @@ static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int 
       for (int64_t q = a->rp[o]; q < a->rp[o + 1]; q++)
         mpz_addmul(acc[a->col[q]], lz[o], w->wz[a->widx[q]]);
       if (a->bias >= 0) {
-        mpq_mul(t, row[o], g->nodes[a->bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                               : o % n->shape[n->nd - 1]].q);
+        mpq_mul(t, row[o], g->nodes[a->bias].w[bias_index(n, o)].q);
         mpq_add(cst[k].q, cst[k].q, t);
       }
     }
@@ -93,253 +97,362 @@ static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int 
   return OK;
 }
 
+/* ---- the backward pass: one rule per op of chk_ops.def ----------------------------------------------
+ * State of one pass: per node the multipliers L[id] (m rows x numel, allocated on first use) and
+ * the constant cst[k] of each row; t, u, v are scratch. */
+typedef struct bwd {
+  ctx *c;
+  crown *cr;
+  sample *s;
+  const cgraph *g;
+  int m;
+  mpq_t **L;
+  qv *cst;
+  mpq_t t, u, v;
+} bwd;
+
+/* L[id], zero, if not there yet */
+static int alloc_L(bwd *b, int id) {
+  if (b->L[id])
+    return OK;
+  size_t nn = (size_t)b->m * (size_t)b->g->nodes[id].numel;
+  b->L[id] = malloc(nn * sizeof(mpq_t));
+  if (!b->L[id])
+    return fail(b->c, BAD, "out of memory");
+  for (size_t z = 0; z < nn; z++)
+    mpq_init(b->L[id][z]);
+  return OK;
+}
+
+typedef int (*back_rule)(bwd *b, int id, mpq_t *lam);
+
+/* y = sum w x + b (/ div): lambda^T W to the parent (exact fixed point for dyadic rows), bias to cst */
+static int back_affine(bwd *b, int id, mpq_t *lam) {
+  const cgraph *g = b->g;
+  const cnode *n = &g->nodes[id];
+  int64_t N = n->numel;
+  int m = b->m;
+  caff a;
+  int rc = caff_get(b->c, g, id, &a);
+  if (rc == OK)
+    rc = alloc_L(b, a.x);
+  int64_t nin = g->nodes[a.x].numel;
+  int *done = rc == OK ? calloc((size_t)m, sizeof *done) : NULL;
+  if (rc == OK && !done)
+    rc = fail(b->c, BAD, "out of memory");
+  if (rc == OK)
+    rc = affine_back_fast(b->c, g, id, &a, m, lam, b->L[a.x], b->cst, done);
+  for (int k = 0; rc == OK && k < m; k++)
+    for (int64_t o = 0; !done[k] && o < N; o++) {
+      mpq_srcptr l = lam[(size_t)k * N + o];
+      if (mpq_sgn(l) == 0)
+        continue;
+      mpq_set_si(b->u, a.div[o], 1);
+      mpq_div(b->u, l, b->u); /* l / div */
+      for (int64_t q = a.rp[o]; q < a.rp[o + 1]; q++) {
+        mpq_ptr dst = b->L[a.x][(size_t)k * nin + a.col[q]];
+        if (a.w[q]) {
+          mpq_mul(b->t, b->u, *a.w[q]);
+          mpq_add(dst, dst, b->t);
+        } else {
+          mpq_add(dst, dst, b->u);
+        }
+      }
+      if (a.bias >= 0) {
+        mpq_mul(b->t, b->u, g->nodes[a.bias].w[bias_index(n, o)].q);
+        mpq_add(b->cst[k].q, b->cst[k].q, b->t);
+      }
+    }
+  free(done);
+  return rc;
+}
+
+/* y = x (new shape) or y = -x: lambda (negated) to the parent */
+static int back_view(bwd *b, int id, mpq_t *lam) {
+  const cnode *n = &b->g->nodes[id];
+  int rc = alloc_L(b, n->par[0]);
+  mpq_t *Lp = b->L[n->par[0]];
+  for (size_t z = 0; rc == OK && z < (size_t)b->m * (size_t)n->numel; z++) {
+    if (n->op == OP_NEG)
+      mpq_sub(Lp[z], Lp[z], lam[z]);
+    else
+      mpq_add(Lp[z], Lp[z], lam[z]);
+  }
+  return rc;
+}
+
+/* y = a + b, a - b (a parameter parent goes to cst), a * b with exactly one parameter parent */
+static int back_broadcast(bwd *b, int id, mpq_t *lam) {
+  const cgraph *g = b->g;
+  const cnode *n = &g->nodes[id];
+  int64_t N = n->numel;
+  int p0 = n->par[0], p1 = n->par[1], rc = OK;
+  int c0 = g->nodes[p0].op == OP_PARAM, c1 = g->nodes[p1].op == OP_PARAM;
+  if (!c0)
+    rc = alloc_L(b, p0);
+  if (rc == OK && !c1)
+    rc = alloc_L(b, p1);
+  int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
+  mpq_ptr t = b->t;
+  for (int k = 0; rc == OK && k < b->m; k++)
+    for (int64_t o = 0; o < N; o++) {
+      mpq_srcptr l = lam[(size_t)k * N + o];
+      if (mpq_sgn(l) == 0)
+        continue;
+      int64_t i0 = bc_index(n, &g->nodes[p0], o), i1 = bc_index(n, &g->nodes[p1], o);
+      mpq_ptr d0 = c0 ? NULL : b->L[p0][(size_t)k * n0 + i0], d1 = c1 ? NULL : b->L[p1][(size_t)k * n1 + i1];
+      if (n->op == OP_MUL) {
+        mpq_mul(t, l, c0 ? g->nodes[p0].w[i0].q : g->nodes[p1].w[i1].q);
+        mpq_add(c0 ? d1 : d0, c0 ? d1 : d0, t);
+        continue;
+      }
+      if (c0) {
+        mpq_mul(t, l, g->nodes[p0].w[i0].q);
+        mpq_add(b->cst[k].q, b->cst[k].q, t);
+      } else {
+        mpq_add(d0, d0, l);
+      }
+      if (c1) {
+        mpq_mul(t, l, g->nodes[p1].w[i1].q);
+        if (n->op == OP_SUB)
+          mpq_sub(b->cst[k].q, b->cst[k].q, t);
+        else
+          mpq_add(b->cst[k].q, b->cst[k].q, t);
+      } else if (n->op == OP_SUB) {
+        mpq_sub(d1, d1, l);
+      } else {
+        mpq_add(d1, d1, l);
+      }
+    }
+  return rc;
+}
+
+/* y = max over the window, validated lines: y >= x_j, y <= x_j or y <= c */
+static int back_maxpool(bwd *b, int id, mpq_t *lam) {
+  const cgraph *g = b->g;
+  const cnode *n = &g->nodes[id];
+  int64_t N = n->numel;
+  const cmpool *MP = &b->cr->mps[b->cr->mp_of[id]];
+  int64_t nin = g->nodes[n->par[0]].numel;
+  int rc = alloc_L(b, n->par[0]);
+  for (int k = 0; rc == OK && k < b->m; k++)
+    for (int64_t o = 0; o < N; o++) {
+      mpq_srcptr l = lam[(size_t)k * N + o];
+      int sg = mpq_sgn(l);
+      if (sg > 0 || (sg < 0 && MP->exact[o])) {
+        mpq_ptr dst = b->L[n->par[0]][(size_t)k * nin + MP->arg[o]];
+        mpq_add(dst, dst, l);
+      } else if (sg < 0) {
+        mpq_mul(b->t, l, MP->c[o].q);
+        mpq_add(b->cst[k].q, b->cst[k].q, b->t);
+      }
+    }
+  return rc;
+}
+
+/* y = f(x), validated lines: la x + lb <= y <= ua x + ub */
+static int back_act(bwd *b, int id, mpq_t *lam) {
+  const cnode *n = &b->g->nodes[id];
+  int64_t N = n->numel;
+  const cact *AC = &b->cr->acts[b->cr->act_of[id]];
+  int rc = alloc_L(b, n->par[0]);
+  for (int k = 0; rc == OK && k < b->m; k++)
+    for (int64_t i = 0; i < N; i++) {
+      size_t z = (size_t)k * N + i;
+      int sg = mpq_sgn(lam[z]);
+      if (sg == 0)
+        continue;
+      mpq_mul(b->t, lam[z], sg > 0 ? AC->la[i].q : AC->ua[i].q);
+      mpq_add(b->L[n->par[0]][z], b->L[n->par[0]][z], b->t);
+      mpq_mul(b->t, lam[z], sg > 0 ? AC->lb[i].q : AC->ub[i].q);
+      mpq_add(b->cst[k].q, b->cst[k].q, b->t);
+    }
+  return rc;
+}
+
+/* one multiplier l of batch norm element i (channel ch, scale in [sl, sh]) */
+static void back_bn_one(bwd *b, const cnode *n, const box *x, int64_t i, int64_t ch, size_t z, int k, mpq_t *lam,
+                        const mpq_t sl, const mpq_t sh) {
+  const cgraph *g = b->g;
+  mpq_ptr t = b->t, u = b->u, v = b->v;
+  /* l s x >= l slo x - |l| (shi - slo) max|x| */
+  mpq_mul(t, lam[z], sl);
+  mpq_add(b->L[n->par[0]][z], b->L[n->par[0]][z], t);
+  mpq_sub(t, sh, sl);
+  mpq_abs(u, lam[z]);
+  mpq_mul(t, t, u);
+  qabsmax(u, &x->lo[i], &x->hi[i]);
+  mpq_mul(t, t, u);
+  mpq_sub(b->cst[k].q, b->cst[k].q, t);
+  /* + l beta + min over s of (-l s mu) */
+  mpq_mul(t, lam[z], g->nodes[n->par[2]].w[ch].q);
+  mpq_add(b->cst[k].q, b->cst[k].q, t);
+  mpq_mul(t, lam[z], sl);
+  mpq_mul(t, t, g->nodes[n->par[3]].w[ch].q);
+  mpq_neg(t, t);
+  mpq_mul(u, lam[z], sh);
+  mpq_mul(u, u, g->nodes[n->par[3]].w[ch].q);
+  mpq_neg(u, u);
+  qmin2(v, t, u);
+  mpq_add(b->cst[k].q, b->cst[k].q, v);
+}
+
+/* y = (x - mu) s + beta, s in the channel's scale enclosure */
+static int back_bn(bwd *b, int id, mpq_t *lam) {
+  const cnode *n = &b->g->nodes[id];
+  int64_t N = n->numel;
+  int rc = alloc_L(b, n->par[0]);
+  const box *x = &b->s->b[n->par[0]];
+  mpq_t sl, sh;
+  mpq_init(sl), mpq_init(sh);
+  for (int64_t i = 0; rc == OK && i < N; i++) {
+    int64_t ch = bn_channel(n, i);
+    bn_scale(b->s, n, ch, sl, sh);
+    for (int k = 0; k < b->m; k++) {
+      size_t z = (size_t)k * N + i;
+      if (mpq_sgn(lam[z]) == 0)
+        continue;
+      back_bn_one(b, n, x, i, ch, z, k, lam, sl, sh);
+    }
+  }
+  mpq_clear(sl), mpq_clear(sh);
+  return rc;
+}
+
+#define BACK_NONE NULL /* no rule: the node is concretised on its certificate box */
+#define BACK_input BACK_NONE
+#define BACK_param BACK_NONE
+#define BACK_linear back_affine
+#define BACK_matmul back_affine
+#define BACK_conv2d back_affine
+#define BACK_avg_pool2d back_affine
+#define BACK_global_avg_pool back_affine
+#define BACK_max_pool2d back_maxpool /* with validated lines only */
+#define BACK_flatten back_view
+#define BACK_reshape back_view
+#define BACK_dropout back_view
+#define BACK_neg back_view
+#define BACK_relu back_act /* with validated lines only */
+#define BACK_leaky_relu back_act
+#define BACK_sigmoid back_act
+#define BACK_tanh back_act
+#define BACK_clamp BACK_NONE
+#define BACK_add back_broadcast
+#define BACK_sub back_broadcast
+#define BACK_mul back_broadcast /* exactly one parameter parent only */
+#define BACK_batch_norm back_bn
+/* one row per op of chk_ops.def: a missing rule is a compile error */
+static const back_rule back_rules[OP_N] = {
+#define CHK_OP(ENUM, name, ...) [OP_##ENUM] = BACK_##name,
+#include "chk_ops.def"
+#undef CHK_OP
+};
+
+/* does node id get its rule (else it is concretised on its box)?  fold: only start gets one */
+static int has_rule(const bwd *b, int id, int start, int fold) {
+  const cgraph *g = b->g;
+  const cnode *n = &g->nodes[id];
+  const crown *cr = b->cr;
+  int pfin = 1;
+  for (int k = 0; k < n->np; k++)
+    pfin &= !b->s->b[n->par[k]].unb;
+  if (!pfin || (fold && (id != start || !is_affine(n->op))) || !back_rules[n->op])
+    return 0;
+  if (is_act(n->op) && cr->act_of[id] < 0)
+    return 0;
+  if (n->op == OP_MAXPOOL && !(cr->mp_of && cr->mp_of[id] >= 0))
+    return 0;
+  if (n->op == OP_MUL && (g->nodes[n->par[0]].op == OP_PARAM) == (g->nodes[n->par[1]].op == OP_PARAM))
+    return 0;
+  return 1;
+}
+
+/* concretise on the node's certificate box: cst += min over the box of lambda y */
+static void back_concretise(bwd *b, int id, const mpq_t *lam) {
+  const box *bx = &b->s->b[id];
+  int64_t N = b->g->nodes[id].numel;
+  qv *cst = b->cst;
+  for (int k = 0; k < b->m; k++)
+    for (int64_t i = 0; i < N && !cst[k].inf; i++) {
+      mpq_srcptr l = lam[(size_t)k * N + i];
+      if (mpq_sgn(l) == 0)
+        continue;
+      const qv *e = mpq_sgn(l) > 0 ? &bx->lo[i] : &bx->hi[i];
+      if (e->inf) {
+        cst[k].inf = -1;
+        continue;
+      }
+      mpq_mul(b->t, l, e->q);
+      mpq_add(cst[k].q, cst[k].q, b->t);
+    }
+}
+
+/* f32-any: pay |lambda| E for rounding nodes (E as computed by check_box from the same boxes) */
+static int back_f32(bwd *b, int id, const mpq_t *lam) {
+  const sample *s = b->s;
+  int64_t N = b->g->nodes[id].numel;
+  const mpq_t *E = (const mpq_t *)s->E[id];
+  int unb = s->eunb[id], over = s->eover[id], rc = OK;
+  if (!unb && !E)
+    rc = fail(b->c, BAD, "internal: no error radius for node %d", id);
+  for (int k = 0; rc == OK && !unb && k < b->m; k++)
+    for (int64_t i = 0; i < N; i++) {
+      mpq_abs(b->t, lam[(size_t)k * N + i]);
+      mpq_mul(b->t, b->t, E[i]);
+      mpq_sub(b->cst[k].q, b->cst[k].q, b->t);
+    }
+  if (unb || over)
+    for (int k = 0; k < b->m; k++)
+      b->cst[k].inf = -1;
+  return rc;
+}
+
+static void free_L(bwd *b, int id) {
+  for (size_t z = 0; z < (size_t)b->m * (size_t)b->g->nodes[id].numel; z++)
+    mpq_clear(b->L[id][z]);
+  free(b->L[id]);
+  b->L[id] = NULL;
+}
+
 /* lower bound of rows A (m x numel(start)) over the region; fold: only start gets its rule */
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold) {
-  sample *s = cr->s;
-  const cgraph *g = s->g;
-  mpq_t **L = calloc((size_t)g->n, sizeof *L);
-  qv *cst = qv_new(m);
-  mpq_t t, u, v;
-  mpq_init(t), mpq_init(u), mpq_init(v);
-  if (!L || !cst)
+  bwd b;
+  memset(&b, 0, sizeof b);
+  b.c = c, b.cr = cr, b.s = cr->s, b.g = cr->s->g, b.m = m;
+  const cgraph *g = b.g;
+  b.L = calloc((size_t)g->n, sizeof *b.L);
+  b.cst = qv_new(m);
+  mpq_init(b.t), mpq_init(b.u), mpq_init(b.v);
+  if (!b.L || !b.cst)
     return fail(c, BAD, "out of memory");
-#define ALLOC_L(id)                                                                          \
-  do {                                                                                       \
-    if (!L[id]) {                                                                            \
-      size_t nn_ = (size_t)m * (size_t)g->nodes[id].numel;                                   \
-      L[id] = malloc(nn_ * sizeof(mpq_t));                                                   \
-      if (!L[id]) {                                                                          \
-        rc = fail(c, BAD, "out of memory");                                                  \
-        break;                                                                               \
-      }                                                                                      \
-      for (size_t z_ = 0; z_ < nn_; z_++)                                                    \
-        mpq_init(L[id][z_]);                                                                 \
-    }                                                                                        \
-  } while (0)
-  int rc = OK;
-  ALLOC_L(start);
+  int rc = alloc_L(&b, start);
   for (size_t z = 0; rc == OK && z < (size_t)m * (size_t)g->nodes[start].numel; z++)
-    mpq_set(L[start][z], A[z]);
+    mpq_set(b.L[start][z], A[z]);
   for (int id = start; rc == OK && id >= 0; id--) {
-    if (!L[id])
+    if (!b.L[id])
       continue;
     const cnode *n = &g->nodes[id];
-    int64_t N = n->numel;
-    mpq_t *lam = L[id];
-    int pfin = 1;
-    for (int k = 0; k < n->np; k++)
-      pfin &= !s->b[n->par[k]].unb;
-    int rule = pfin && !(fold && (id != start || !is_affine(n->op))) && n->op != OP_INPUT && n->op != OP_PARAM;
-    if (rule && is_act(n->op) && cr->act_of[id] < 0)
-      rule = 0;
-    if (rule && (n->op == OP_CLAMP || (n->op == OP_MAXPOOL && !(cr->mp_of && cr->mp_of[id] >= 0))))
-      rule = 0;
-    if (rule && n->op == OP_MUL && (g->nodes[n->par[0]].op == OP_PARAM) == (g->nodes[n->par[1]].op == OP_PARAM))
-      rule = 0;
-    if (!rule) { /* concretise on the node's certificate box */
-      const box *b = &s->b[id];
-      for (int k = 0; k < m; k++)
-        for (int64_t i = 0; i < N && !cst[k].inf; i++) {
-          mpq_srcptr l = lam[(size_t)k * N + i];
-          if (mpq_sgn(l) == 0)
-            continue;
-          const qv *e = mpq_sgn(l) > 0 ? &b->lo[i] : &b->hi[i];
-          if (e->inf) {
-            cst[k].inf = -1;
-            continue;
-          }
-          mpq_mul(t, l, e->q);
-          mpq_add(cst[k].q, cst[k].q, t);
-        }
+    mpq_t *lam = b.L[id];
+    if (!has_rule(&b, id, start, fold)) {
+      back_concretise(&b, id, lam);
     } else {
-      /* f32-any: pay |lambda| E for rounding nodes */
-      if (s->f32 && n->op != OP_RELU && n->op != OP_FLATTEN && n->op != OP_RESHAPE && n->op != OP_DROPOUT &&
-          n->op != OP_NEG && n->op != OP_MAXPOOL) {
-        /* E as computed by check_box from the same certificate boxes */
-        const mpq_t *E = (const mpq_t *)s->E[id];
-        int unb = s->eunb[id], over = s->eover[id];
-        if (!unb && !E)
-          rc = fail(c, BAD, "internal: no error radius for node %d", id);
-        for (int k = 0; rc == OK && !unb && k < m; k++)
-          for (int64_t i = 0; i < N; i++) {
-            mpq_abs(t, lam[(size_t)k * N + i]);
-            mpq_mul(t, t, E[i]);
-            mpq_sub(cst[k].q, cst[k].q, t);
-          }
-        if (unb || over)
-          for (int k = 0; k < m; k++)
-            cst[k].inf = -1;
-      }
-      if (rc == OK && is_affine(n->op)) {
-        caff a;
-        rc = caff_get(c, g, id, &a);
-        if (rc == OK)
-          ALLOC_L(a.x);
-        int64_t nin = g->nodes[a.x].numel;
-        int *done = rc == OK ? calloc((size_t)m, sizeof *done) : NULL;
-        if (rc == OK && !done)
-          rc = fail(c, BAD, "out of memory");
-        if (rc == OK)
-          rc = affine_back_fast(c, g, id, &a, m, lam, L[a.x], cst, done);
-        for (int k = 0; rc == OK && k < m; k++)
-          for (int64_t o = 0; !done[k] && o < N; o++) {
-            mpq_srcptr l = lam[(size_t)k * N + o];
-            if (mpq_sgn(l) == 0)
-              continue;
-            mpq_set_si(u, a.div[o], 1);
-            mpq_div(u, l, u); /* l / div */
-            for (int64_t q = a.rp[o]; q < a.rp[o + 1]; q++) {
-              mpq_ptr dst = L[a.x][(size_t)k * nin + a.col[q]];
-              if (a.w[q]) {
-                mpq_mul(t, u, *a.w[q]);
-                mpq_add(dst, dst, t);
-              } else {
-                mpq_add(dst, dst, u);
-              }
-            }
-            if (a.bias >= 0) {
-              mpq_mul(t, u, g->nodes[a.bias].w[n->op == OP_CONV ? (o / (n->shape[2] * n->shape[3])) % n->shape[1]
-                                                               : o % n->shape[n->nd - 1]].q);
-              mpq_add(cst[k].q, cst[k].q, t);
-            }
-          }
-        free(done);
-      } else if (rc == OK && (n->op == OP_FLATTEN || n->op == OP_RESHAPE || n->op == OP_DROPOUT || n->op == OP_NEG)) {
-        ALLOC_L(n->par[0]);
-        for (size_t z = 0; rc == OK && z < (size_t)m * (size_t)N; z++) {
-          if (n->op == OP_NEG)
-            mpq_sub(L[n->par[0]][z], L[n->par[0]][z], lam[z]);
-          else
-            mpq_add(L[n->par[0]][z], L[n->par[0]][z], lam[z]);
-        }
-      } else if (rc == OK && (n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL)) {
-        int p0 = n->par[0], p1 = n->par[1];
-        int c0 = g->nodes[p0].op == OP_PARAM, c1 = g->nodes[p1].op == OP_PARAM;
-        if (!c0)
-          ALLOC_L(p0);
-        if (rc == OK && !c1)
-          ALLOC_L(p1);
-        int64_t n0 = g->nodes[p0].numel, n1 = g->nodes[p1].numel;
-        for (int k = 0; rc == OK && k < m; k++)
-          for (int64_t o = 0; o < N; o++) {
-            mpq_srcptr l = lam[(size_t)k * N + o];
-            if (mpq_sgn(l) == 0)
-              continue;
-            int64_t i0 = bc_index(n, &g->nodes[p0], o), i1 = bc_index(n, &g->nodes[p1], o);
-            if (n->op == OP_MUL) {
-              if (c0) {
-                mpq_mul(t, l, g->nodes[p0].w[i0].q);
-                mpq_add(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], t);
-              } else {
-                mpq_mul(t, l, g->nodes[p1].w[i1].q);
-                mpq_add(L[p0][(size_t)k * n0 + i0], L[p0][(size_t)k * n0 + i0], t);
-              }
-              continue;
-            }
-            if (c0) {
-              mpq_mul(t, l, g->nodes[p0].w[i0].q);
-              mpq_add(cst[k].q, cst[k].q, t);
-            } else {
-              mpq_add(L[p0][(size_t)k * n0 + i0], L[p0][(size_t)k * n0 + i0], l);
-            }
-            if (c1) {
-              mpq_mul(t, l, g->nodes[p1].w[i1].q);
-              if (n->op == OP_SUB)
-                mpq_sub(cst[k].q, cst[k].q, t);
-              else
-                mpq_add(cst[k].q, cst[k].q, t);
-            } else if (n->op == OP_SUB) {
-              mpq_sub(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
-            } else {
-              mpq_add(L[p1][(size_t)k * n1 + i1], L[p1][(size_t)k * n1 + i1], l);
-            }
-          }
-      } else if (rc == OK && n->op == OP_MAXPOOL) { /* validated lines: y >= x_j, y <= x_j or y <= c */
-        const cmpool *MP = &cr->mps[cr->mp_of[id]];
-        int64_t nin = g->nodes[n->par[0]].numel;
-        ALLOC_L(n->par[0]);
-        for (int k = 0; rc == OK && k < m; k++)
-          for (int64_t o = 0; o < N; o++) {
-            mpq_srcptr l = lam[(size_t)k * N + o];
-            int sg = mpq_sgn(l);
-            if (sg > 0 || (sg < 0 && MP->exact[o])) {
-              mpq_ptr dst = L[n->par[0]][(size_t)k * nin + MP->arg[o]];
-              mpq_add(dst, dst, l);
-            } else if (sg < 0) {
-              mpq_mul(t, l, MP->c[o].q);
-              mpq_add(cst[k].q, cst[k].q, t);
-            }
-          }
-      } else if (rc == OK && is_act(n->op)) {
-        const cact *AC = &cr->acts[cr->act_of[id]];
-        ALLOC_L(n->par[0]);
-        for (int k = 0; rc == OK && k < m; k++)
-          for (int64_t i = 0; i < N; i++) {
-            size_t z = (size_t)k * N + i;
-            int sg = mpq_sgn(lam[z]);
-            if (sg == 0)
-              continue;
-            mpq_mul(t, lam[z], sg > 0 ? AC->la[i].q : AC->ua[i].q);
-            mpq_add(L[n->par[0]][z], L[n->par[0]][z], t);
-            mpq_mul(t, lam[z], sg > 0 ? AC->lb[i].q : AC->ub[i].q);
-            mpq_add(cst[k].q, cst[k].q, t);
-          }
-      } else if (rc == OK && n->op == OP_BN) {
-        ALLOC_L(n->par[0]);
-        const box *x = &s->b[n->par[0]];
-        mpq_t sl, sh;
-        mpq_init(sl), mpq_init(sh);
-        for (int64_t i = 0; rc == OK && i < N; i++) {
-          int64_t ch = bn_channel(n, i);
-          bn_scale(s, n, ch, sl, sh);
-          for (int k = 0; k < m; k++) {
-            size_t z = (size_t)k * N + i;
-            if (mpq_sgn(lam[z]) == 0)
-              continue;
-            /* l s x >= l slo x - |l| (shi - slo) max|x| */
-            mpq_mul(t, lam[z], sl);
-            mpq_add(L[n->par[0]][z], L[n->par[0]][z], t);
-            mpq_sub(t, sh, sl);
-            mpq_abs(u, lam[z]);
-            mpq_mul(t, t, u);
-            qabsmax(u, &x->lo[i], &x->hi[i]);
-            mpq_mul(t, t, u);
-            mpq_sub(cst[k].q, cst[k].q, t);
-            /* + l beta + min over s of (-l s mu) */
-            mpq_mul(t, lam[z], g->nodes[n->par[2]].w[ch].q);
-            mpq_add(cst[k].q, cst[k].q, t);
-            mpq_mul(t, lam[z], sl);
-            mpq_mul(t, t, g->nodes[n->par[3]].w[ch].q);
-            mpq_neg(t, t);
-            mpq_mul(u, lam[z], sh);
-            mpq_mul(u, u, g->nodes[n->par[3]].w[ch].q);
-            mpq_neg(u, u);
-            qmin2(v, t, u);
-            mpq_add(cst[k].q, cst[k].q, v);
-          }
-        }
-        mpq_clear(sl), mpq_clear(sh);
-      }
+      if (cr->s->f32 && chk_ops[n->op].err != CHK_ERR_NONE)
+        rc = back_f32(&b, id, lam);
+      if (rc == OK)
+        rc = back_rules[n->op](&b, id, lam);
     }
-    for (size_t z = 0; z < (size_t)m * (size_t)N; z++)
-      mpq_clear(L[id][z]);
-    free(L[id]);
-    L[id] = NULL;
+    free_L(&b, id);
   }
-#undef ALLOC_L
   for (int k = 0; k < m; k++) {
-    lower[k].inf = cst[k].inf;
-    mpq_set(lower[k].q, cst[k].q);
+    lower[k].inf = b.cst[k].inf;
+    mpq_set(lower[k].q, b.cst[k].q);
   }
   for (int id = 0; id < g->n; id++)
-    if (L[id]) {
-      for (size_t z = 0; z < (size_t)m * (size_t)g->nodes[id].numel; z++)
-        mpq_clear(L[id][z]);
-      free(L[id]);
-    }
-  free(L);
-  qv_free(cst, m);
-  mpq_clear(t), mpq_clear(u), mpq_clear(v);
+    if (b.L[id])
+      free_L(&b, id);
+  free(b.L);
+  qv_free(b.cst, m);
+  mpq_clear(b.t), mpq_clear(b.u), mpq_clear(b.v);
   return rc;
 }
 

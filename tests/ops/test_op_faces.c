@@ -8,11 +8,15 @@
  * Adding a face: one row of `faces` (a name and a query).  Adding an op: its row in ops.def, then
  * either a rule in every face or a row of `declared_gaps` that says why not. */
 #include <criterion/criterion.h>
+#include <fenv.h>
+#include <gmp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ad/ad_rules.h"     /* runtime/: the JVP and HVP rule tables */
 #include "exec/backend.h" /* runtime/: the CPU backend's forward and VJP tables */
+#include "chk_ops.h"     /* certs/: the independent checker's own op list */
+#include "torchlean/f32model.h"
 #include "torchlean/floats.h"
 #include "torchlean/graph.h"
 #include "torchlean/spec.h"
@@ -55,6 +59,9 @@ static int face_crown(tl_op op) { return tlv_rule_has(op, TLV_FACE_CROWN); }
 /* exact evaluation: verify/'s exact (rational / fixed-point) evaluation of a point */
 static int face_exact(tl_op op) { return tlv_rule_has(op, TLV_FACE_EXACT); }
 
+/* checker: the independent checker's own op list (certs/chk_ops.def) names the op */
+static int face_checker(tl_op op) { return chk_op_find(tl_op_get(op)->name) >= 0; }
+
 typedef struct face {
   const char *name;
   int (*has)(tl_op op);
@@ -72,6 +79,7 @@ static const face faces[] = {
     {"ibp", face_ibp},
     {"crown", face_crown},
     {"exact", face_exact},
+    {"checker", face_checker},
 };
 enum { NFACES = sizeof faces / sizeof faces[0] };
 
@@ -94,7 +102,8 @@ static const gap declared_gaps[] = {
     {TL_OP_INPUT, "crown", "a leaf: the backward pass ends there (concretised on the region)"},
     {TL_OP_PARAM, "crown", "a leaf: the backward pass ends there (weights are constants)"},
     {TL_OP_CLAMP, "crown", "no relaxation: CROWN concretises it on its IBP box (sound, loose)"},
-#define NO_BOUNDS(OP, why) {TL_OP_##OP, "ibp", why}, {TL_OP_##OP, "crown", why}, {TL_OP_##OP, "exact", why}
+#define NO_BOUNDS(OP, why)                                                                              \
+  {TL_OP_##OP, "ibp", why}, {TL_OP_##OP, "crown", why}, {TL_OP_##OP, "exact", why}, {TL_OP_##OP, "checker", why}
 #define NOT_YET "verify/ has no rule yet: a graph with it is refused naming the node"
 #define LOSS "a training loss, never part of a verified inference graph"
     NO_BOUNDS(DIV, NOT_YET),         NO_BOUNDS(MAX, NOT_YET),        NO_BOUNDS(MIN, NOT_YET),
@@ -179,4 +188,71 @@ Test(op_faces, every_gap_is_declared) {
            declared_gaps[i].why);
   fflush(stdout);
   cr_assert_eq(bad, 0, "%d cell(s) of the ops x faces matrix are wrong, first: %s", bad, first);
+}
+
+/* ---- the checker's deliberate copy equals the library ------------------------------------------ */
+/* the checker's error-model kind that corresponds to the library's */
+static int kind_of_chk(chk_err e) {
+  switch (e) {
+  case CHK_ERR_NONE: return TL_F32_EXACT;
+  case CHK_ERR_ELEM: return TL_F32_ELEM;
+  case CHK_ERR_AFFINE: return TL_F32_DOT;
+  case CHK_ERR_BN: return TL_F32_BN;
+  }
+  return -1;
+}
+
+/* every checker op is a library op with the same arity and the same f32-any model {kind, rel, eabs};
+ * every library op with an f32-any model in verify/ is one the checker knows */
+Test(op_faces, checker_op_list_equals_the_library) {
+  for (int c = 0; c < OP_N; c++) {
+    const chk_op_row *r = chk_op_info(c);
+    cr_assert(r && r->name, "checker op %d has no row", c);
+    int op = tl_op_from_name(r->name);
+    cr_assert(op >= 0, "checker op %s is not in ops.def", r->name);
+    const tl_op_info *li = tl_op_get((tl_op)op);
+    cr_assert(r->np_min == li->min_parents && r->np_max == li->max_parents,
+              "%s: checker arity %d..%d, library %d..%d", r->name, r->np_min, r->np_max, li->min_parents,
+              li->max_parents);
+    const tl_f32_err *m = tl_f32_model((tl_op)op);
+    cr_assert_eq(kind_of_chk(r->err), (int)m->kind, "%s: checker error model kind differs", r->name);
+    if (m->kind == TL_F32_ELEM || m->kind == TL_F32_BN)
+      cr_assert(r->rel == m->rel && r->eabs == m->eabs, "%s: checker rel %a eabs %a, library %a %a", r->name,
+                r->rel, r->eabs, m->rel, m->eabs);
+  }
+  for (int op = 0; op < TL_OP_COUNT; op++)
+    if (tl_f32_model((tl_op)op)->kind != TL_F32_NONE)
+      cr_assert(chk_op_find(tl_op_get((tl_op)op)->name) >= 0, "%s has an f32-any model but no checker row",
+                tl_op_get((tl_op)op)->name);
+  cr_assert(CHK_U == TL_F32_U && CHK_ETA == TL_F32_ETA);
+}
+
+/* gamma_k: the checker's exact rational equals the library's exact fraction, and both upward binary64
+ * values are upper bounds of it (the checker's computed under FE_UPWARD, as its fast path does) */
+Test(op_faces, checker_gamma_equals_the_library) {
+  static const int64_t ks[] = {0, 1, 2, 3, 10, 785, 1025, 4097, 65536, 1 << 19, (1 << 20) - 1};
+  mpq_t c, l;
+  mpq_init(c), mpq_init(l);
+  for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+    double num, den;
+    tl_f32_gamma_frac(ks[i], &num, &den);
+    mpq_set_d(l, num);
+    mpq_t d;
+    mpq_init(d);
+    mpq_set_d(d, den);
+    mpq_div(l, l, d);
+    mpq_clear(d);
+    chk_gamma_q(c, ks[i]);
+    cr_assert(mpq_equal(c, l), "gamma_%lld: checker and library differ", (long long)ks[i]);
+    double lib = tl_f32_gamma_up(ks[i]);
+    int mode = fegetround();
+    fesetround(FE_UPWARD);
+    volatile double chk = chk_gamma_up(ks[i]);
+    fesetround(mode);
+    mpq_set_d(l, lib);
+    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the library's upward value is below the exact one", (long long)ks[i]);
+    mpq_set_d(l, chk);
+    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the checker's upward value is below the exact one", (long long)ks[i]);
+  }
+  mpq_clear(c), mpq_clear(l);
 }

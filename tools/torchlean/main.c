@@ -96,11 +96,9 @@ static void print_main_help(FILE *out) {
   fprintf(out, "\n`torchlean COMMAND --help` describes a command's flags.\n");
 }
 
-int main(int argc, char **argv) {
-  tl_cli cli = {0};
-  /* pass 1: find the command (first argument that is not a flag or a flag's value) */
-  const tl_cli_command *cmd = NULL;
-  int cmd_index = -1;
+/* pass 1: the index of the command word (the first argument that is not a flag or a flag's value),
+ * or -1 */
+static int find_command_word(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strncmp(argv[i], "--", 2) == 0) {
       /* skip the value of a `--k v` flag: any flag of any command that takes an argument */
@@ -116,9 +114,67 @@ int main(int argc, char **argv) {
       }
       continue;
     }
-    cmd_index = i;
-    break;
+    return i;
   }
+  return -1;
+}
+
+/* one flag argument a (argv[*i]) of cmd into cli; 0 ok, else the usage exit status (message printed) */
+static int parse_flag(tl_cli *cli, const tl_cli_command *cmd, int argc, char **argv, int *i, const char *a) {
+  const char *name = a + 2, *eq = strchr(name, '=');
+  size_t len = eq ? (size_t)(eq - name) : strlen(name);
+  const tl_cli_flag *f = find_flag(cmd->flags, name, len);
+  if (!f)
+    f = find_flag(global_flags, name, len);
+  if (!f)
+    return tl_cli_usage_error(cli, "unknown flag '--%.*s' (see torchlean %s --help)", (int)len, name, cmd->name);
+  const char *value;
+  if (f->arg) {
+    if (eq)
+      value = eq + 1;
+    else if (*i + 1 < argc)
+      value = argv[++*i];
+    else
+      return tl_cli_usage_error(cli, "--%s needs a value (%s)", f->name, f->arg);
+  } else {
+    if (eq)
+      return tl_cli_usage_error(cli, "--%s takes no value", f->name);
+    value = "1";
+  }
+  if (tl_cli_get(cli, f->name))
+    return tl_cli_usage_error(cli, "--%s given twice", f->name);
+  if (cli->nflags >= TL_CLI_MAX_ARGS)
+    return tl_cli_usage_error(cli, "too many flags");
+  cli->flag_name[cli->nflags] = f->name;
+  cli->flag_value[cli->nflags++] = value;
+  return 0;
+}
+
+/* pass 2: flags and positional arguments of cmd; 0 ok, else the usage exit status */
+static int parse_args(tl_cli *cli, const tl_cli_command *cmd, int argc, char **argv, int cmd_index) {
+  for (int i = 1; i < argc; i++) {
+    if (i == cmd_index)
+      continue;
+    const char *a = argv[i];
+    if (strcmp(a, "-h") == 0)
+      a = "--help";
+    if (strncmp(a, "--", 2) != 0) {
+      if (cli->npos >= TL_CLI_MAX_ARGS)
+        return tl_cli_usage_error(cli, "too many arguments");
+      cli->pos[cli->npos++] = a;
+      continue;
+    }
+    int rc = parse_flag(cli, cmd, argc, argv, &i, a);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  tl_cli cli = {0};
+  const tl_cli_command *cmd = NULL;
+  int cmd_index = find_command_word(argc, argv);
   if (cmd_index < 0) {
     int wants_help = 0;
     for (int i = 1; i < argc; i++)
@@ -134,46 +190,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   cli.command = cmd->name;
-  /* pass 2: flags and positional arguments */
-  for (int i = 1; i < argc; i++) {
-    if (i == cmd_index)
-      continue;
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0)
-      a = "--help";
-    if (strncmp(a, "--", 2) != 0) {
-      if (cli.npos >= TL_CLI_MAX_ARGS)
-        return tl_cli_usage_error(&cli, "too many arguments");
-      cli.pos[cli.npos++] = a;
-      continue;
-    }
-    const char *name = a + 2, *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const tl_cli_flag *f = find_flag(cmd->flags, name, len);
-    if (!f)
-      f = find_flag(global_flags, name, len);
-    if (!f)
-      return tl_cli_usage_error(&cli, "unknown flag '--%.*s' (see torchlean %s --help)", (int)len, name, cmd->name);
-    const char *value;
-    if (f->arg) {
-      if (eq)
-        value = eq + 1;
-      else if (i + 1 < argc)
-        value = argv[++i];
-      else
-        return tl_cli_usage_error(&cli, "--%s needs a value (%s)", f->name, f->arg);
-    } else {
-      if (eq)
-        return tl_cli_usage_error(&cli, "--%s takes no value", f->name);
-      value = "1";
-    }
-    if (tl_cli_get(&cli, f->name))
-      return tl_cli_usage_error(&cli, "--%s given twice", f->name);
-    if (cli.nflags >= TL_CLI_MAX_ARGS)
-      return tl_cli_usage_error(&cli, "too many flags");
-    cli.flag_name[cli.nflags] = f->name;
-    cli.flag_value[cli.nflags++] = value;
-  }
+  int rc = parse_args(&cli, cmd, argc, argv, cmd_index);
+  if (rc)
+    return rc;
   if (tl_cli_get(&cli, "help")) {
     print_command_help(cmd, stdout);
     return 0;
