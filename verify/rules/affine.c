@@ -212,6 +212,10 @@ static tl_code ibp_aff_view(const tl_graph *g, int id, const tl_bounds *b, tl_se
       e = gk * sm / dv + absterm;
       h = h + e;
     }
+    /* computed upward: never moved past the switch */
+    TLV_OPAQUE(h);
+    TLV_OPAQUE(e);
+    TLV_OPAQUE(sr);
     rnd_down();
     double sl = bias;
     for (int64_t t = a.rp[o]; t < a.rp[o + 1]; t++)

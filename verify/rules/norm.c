@@ -69,6 +69,7 @@ static void ibp_bn_f32(const tl_graph *g, const tl_node *n, int64_t o, int64_t c
   double gm = g->weights[g->nodes[n->parents[1]].woff + c];
   double ve = fmin(var + n->attrs.eps, var + (double)(float)n->attrs.eps); /* (float): rounded down */
   double sq = sqrt(ve);
+  TLV_OPAQUE(sq); /* rounded down: never moved past the switch */
   rnd_up();
   double q = 1.0 / sq;
   double big = ((fmax(fabs(xl[o]), fabs(xh[o])) + fabs(mu[c]) + 1) * fmax(1.0, q) * fmax(1.0, fabs(gm)) +
