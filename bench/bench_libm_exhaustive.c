@@ -55,7 +55,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  uint64_t stride = argc > 1 ? strtoull(argv[1], NULL, 0) : 4096, first = argc > 2 ? strtoull(argv[2], NULL, 0) : 0;
+  uint64_t stride = argc > 1 ? strtoull(argv[1], NULL, 0) : 4096,
+           first = argc > 2 ? strtoull(argv[2], NULL, 0) : 0;
   if (stride < 1)
     stride = 1;
   fn fs[] = {{"expf", expf, mpfr_exp, 0, 0, 0, 0, 0, 0},
@@ -111,7 +112,8 @@ int main(int argc, char **argv) {
   }
   double el = now() - t0;
   printf("libm vs MPFR, stride %llu (first %llu), %.1f s; TL_F32_LIBM_MAX_ULP = %d (model steps %d floats)\n",
-         (unsigned long long)stride, (unsigned long long)first, el, TL_F32_LIBM_MAX_ULP, 2 * TL_F32_LIBM_MAX_ULP + 1);
+         (unsigned long long)stride, (unsigned long long)first, el, TL_F32_LIBM_MAX_ULP,
+         2 * TL_F32_LIBM_MAX_ULP + 1);
   int ok = 1;
   for (int k = 0; k < NF; k++) {
     fn *F = &fs[k];

@@ -171,8 +171,8 @@ int main(int argc, char **argv) {
       tm[r] = (now() - t0) * 1e3;
       tl_spec_result_free(res);
     }
-    printf("tl_spec_eval MLP 784-128-10 box input (radius 0.01)%s: median %.2f ms\n", k ? ", generic MPFI path" : "",
-           median(tm, reps));
+    printf("tl_spec_eval MLP 784-128-10 box input (radius 0.01)%s: median %.2f ms\n",
+           k ? ", generic MPFI path" : "", median(tm, reps));
   }
   tl_graph_free(g);
   for (int i = 0; i < N; i++)

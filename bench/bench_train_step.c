@@ -35,7 +35,8 @@ static int param(tl_graph *g, tl_rng *r, const char *name, int nd, const int64_t
   int id;
   tl_graph_param(g, name, TL_PARAM_TRAINABLE, nd, s, NULL, &id, NULL);
   float *w = tl_graph_param_data(g, id);
-  for (int64_t i = 0; i < g->nodes[id].numel; i++) w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
+  for (int64_t i = 0; i < g->nodes[id].numel; i++)
+    w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
   return id;
 }
 
@@ -74,15 +75,18 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
     m.p[0] = param(g, &r, "w1", 2, a, 0.03), m.p[1] = param(g, &r, "b1", 1, b, 0.03);
     m.p[2] = param(g, &r, "w2", 2, c2, 0.1), m.p[3] = param(g, &r, "b2", 1, d, 0.1);
   } else {
-    int64_t a[4] = {8, 1, 3, 3}, b[1] = {8}, c2[4] = {16, 8, 3, 3}, d[1] = {16}, f[2] = {10, 784}, fb[1] = {10};
+    int64_t a[4] = {8, 1, 3, 3}, b[1] = {8}, c2[4] = {16, 8, 3, 3}, d[1] = {16}, f[2] = {10, 784},
+            fb[1] = {10};
     m.p[0] = param(g, &r, "c1", 4, a, 0.3), m.p[1] = param(g, &r, "cb1", 1, b, 0.1);
     m.p[2] = param(g, &r, "c2", 4, c2, 0.1), m.p[3] = param(g, &r, "cb2", 1, d, 0.1);
     m.p[4] = param(g, &r, "fc", 2, f, 0.03), m.p[5] = param(g, &r, "fb", 1, fb, 0.03);
   }
   int64_t nx = batch * 784;
   float *x = malloc(sizeof(float) * (size_t)nx), *t = calloc((size_t)(batch * 10), sizeof(float));
-  for (int64_t i = 0; i < nx; i++) x[i] = (float)tl_rng_uniform(&r);
-  for (int64_t b = 0; b < batch; b++) t[b * 10 + (int64_t)tl_rng_below(&r, 10)] = 1;
+  for (int64_t i = 0; i < nx; i++)
+    x[i] = (float)tl_rng_uniform(&r);
+  for (int64_t b = 0; b < batch; b++)
+    t[b * 10 + (int64_t)tl_rng_below(&r, 10)] = 1;
   tl_exec_opts o = tl_exec_opts_default();
   o.mode = mode, o.training = 1;
   tl_exec *e;
@@ -141,7 +145,8 @@ static double bench(int cnn, int64_t batch, tl_exec_mode mode, int reps) {
 static double bench_gemm(int64_t B, int reps) {
   int n = (int)B;
   float *x = calloc((size_t)(B * 784), 4), *w1 = calloc(128 * 784, 4), *h = calloc((size_t)(B * 128), 4);
-  float *w2 = calloc(1280, 4), *y = calloc((size_t)(B * 10), 4), *g1 = calloc(128 * 784, 4), *g2 = calloc(1280, 4);
+  float *w2 = calloc(1280, 4), *y = calloc((size_t)(B * 10), 4), *g1 = calloc(128 * 784, 4),
+        *g2 = calloc(1280, 4);
   float *gh = calloc((size_t)(B * 128), 4);
   double *times = malloc(sizeof(double) * (size_t)reps);
   for (int it = -2; it < reps; it++) {
@@ -159,27 +164,40 @@ static double bench_gemm(int64_t B, int reps) {
       times[it] = now_ms() - t0;
   }
   double med = median(times, reps);
-  free(x); free(w1); free(h); free(w2); free(y); free(g1); free(g2); free(gh); free(times);
+  free(x);
+  free(w1);
+  free(h);
+  free(w2);
+  free(y);
+  free(g1);
+  free(g2);
+  free(gh);
+  free(times);
   return med;
 }
 
 int main(int argc, char **argv) {
-  int scale = argc > 1 ? atoi(argv[1]) : 1; /* repetitions multiplier */
+  int scale = argc > 1 ? atoi(argv[1]) : 1;     /* repetitions multiplier */
   const char *only = argc > 2 ? argv[2] : NULL; /* "mlp" or "cnn": run only that model (profiling) */
   const char *mode = argc > 3 ? argv[3] : NULL; /* "eager" or "compiled": only that mode */
   if (only && strcmp(only, "all") == 0)
     only = NULL;
   if (mode && strcmp(mode, "all") == 0)
     mode = NULL;
-  long long onlyb = argc > 4 ? atoll(argv[4]) : 0;  /* > 0: only that batch size */
-  struct { int cnn; int64_t b; int reps; } cases[] = {{0, 1, 200}, {0, 64, 60}, {0, 256, 25}, {1, 64, 40}};
+  long long onlyb = argc > 4 ? atoll(argv[4]) : 0; /* > 0: only that batch size */
+  struct {
+    int cnn;
+    int64_t b;
+    int reps;
+  } cases[] = {{0, 1, 200}, {0, 64, 60}, {0, 256, 25}, {1, 64, 40}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *name = cases[i].cnn ? "cnn" : "mlp";
     if ((only && strcmp(only, name) != 0) || (onlyb > 0 && onlyb != cases[i].b))
       continue;
     int reps = cases[i].reps * scale;
     if (!mode || strcmp(mode, "eager") == 0)
-      printf("%s %lld eager %.4f\n", name, (long long)cases[i].b, bench(cases[i].cnn, cases[i].b, TL_EAGER, reps));
+      printf("%s %lld eager %.4f\n", name, (long long)cases[i].b,
+             bench(cases[i].cnn, cases[i].b, TL_EAGER, reps));
     if (!mode || strcmp(mode, "compiled") == 0)
       printf("%s %lld compiled %.4f\n", name, (long long)cases[i].b,
              bench(cases[i].cnn, cases[i].b, TL_COMPILED, reps));

@@ -51,10 +51,12 @@ static tl_graph *mlp(tl_rng *r) {
   int64_t xs[2] = {1, 784}, w1s[2] = {128, 784}, b1s[1] = {128}, w2s[2] = {10, 128}, b2s[1] = {10};
   int x, h, y;
   tl_graph_input(g, "x", 2, xs, &x, NULL);
-  int p1[3] = {x, add_param(g, "w1", 2, w1s, rnd_w(r, 128 * 784, 1 / 28.0)), add_param(g, "b1", 1, b1s, rnd_w(r, 128, 0.01))};
+  int p1[3] = {x, add_param(g, "w1", 2, w1s, rnd_w(r, 128 * 784, 1 / 28.0)),
+               add_param(g, "b1", 1, b1s, rnd_w(r, 128, 0.01))};
   tl_graph_op(g, TL_OP_LINEAR, 3, p1, NULL, &h, NULL);
   tl_graph_op(g, TL_OP_RELU, 1, &h, NULL, &h, NULL);
-  int p2[3] = {h, add_param(g, "w2", 2, w2s, rnd_w(r, 1280, 1 / 11.3)), add_param(g, "b2", 1, b2s, rnd_w(r, 10, 0.01))};
+  int p2[3] = {h, add_param(g, "w2", 2, w2s, rnd_w(r, 1280, 1 / 11.3)),
+               add_param(g, "b2", 1, b2s, rnd_w(r, 10, 0.01))};
   tl_graph_op(g, TL_OP_LINEAR, 3, p2, NULL, &y, NULL);
   tl_graph_mark_output(g, y, NULL);
   return g;
@@ -65,7 +67,8 @@ static int conv_relu_pool(tl_graph *g, tl_rng *r, int x, int64_t cin, int64_t co
   snprintf(n1, sizeof n1, "%s.w", nm), snprintf(n2, sizeof n2, "%s.b", nm);
   int64_t ws[4] = {cout, cin, 3, 3}, bs[1] = {cout};
   double sc = 1.0 / (3.0 * (double)cin); /* ~ 1 / sqrt(fan_in) scale */
-  int p[3] = {x, add_param(g, n1, 4, ws, rnd_w(r, cout * cin * 9, 3 * sc)), add_param(g, n2, 1, bs, rnd_w(r, cout, 0.01))};
+  int p[3] = {x, add_param(g, n1, 4, ws, rnd_w(r, cout * cin * 9, 3 * sc)),
+              add_param(g, n2, 1, bs, rnd_w(r, cout, 0.01))};
   tl_attrs a = tl_attrs_default(TL_OP_CONV2D);
   a.padding[0] = a.padding[1] = 1;
   int y;
@@ -86,7 +89,8 @@ static tl_graph *cnn(tl_rng *r) {
   y = conv_relu_pool(g, r, y, 8, 16, "c2");
   tl_attrs fa = tl_attrs_default(TL_OP_FLATTEN);
   tl_graph_op(g, TL_OP_FLATTEN, 1, &y, &fa, &y, NULL);
-  int p[3] = {y, add_param(g, "fc.w", 2, ws, rnd_w(r, 7840, 1 / 28.0)), add_param(g, "fc.b", 1, bs, rnd_w(r, 10, 0.01))};
+  int p[3] = {y, add_param(g, "fc.w", 2, ws, rnd_w(r, 7840, 1 / 28.0)),
+              add_param(g, "fc.b", 1, bs, rnd_w(r, 10, 0.01))};
   tl_graph_op(g, TL_OP_LINEAR, 3, p, NULL, &y, NULL);
   tl_graph_mark_output(g, y, NULL);
   return g;
@@ -135,12 +139,14 @@ static double run_plan(const tl_verify_plan *pl, const tl_region *reg, tl_semant
   tl_bounds *b;
   double li[16], lc[16];
   tl_status st;
-  if (tl_ibp_plan(pl, reg, sem, &b, &st) != TL_OK || tl_ibp_rows_plan(pl, reg, b, nrows, a, li, &st) != TL_OK) {
+  if (tl_ibp_plan(pl, reg, sem, &b, &st) != TL_OK ||
+      tl_ibp_rows_plan(pl, reg, b, nrows, a, li, &st) != TL_OK) {
     fprintf(stderr, "ibp: %s\n", st.msg);
     exit(1);
   }
   if (meth != M_IBP) {
-    if (tl_crown_plan(pl, reg, b, nrows, a, meth == M_CROWN_IC, meth == M_ALPHA ? 20 : 0, lc, NULL, &st) != TL_OK) {
+    if (tl_crown_plan(pl, reg, b, nrows, a, meth == M_CROWN_IC, meth == M_ALPHA ? 20 : 0, lc, NULL, &st) !=
+        TL_OK) {
       fprintf(stderr, "crown: %s\n", st.msg);
       exit(1);
     }

@@ -107,8 +107,12 @@ int main(int argc, char **argv) {
       else
         tev = tp;
     }
-    printf("  %-11s: %8.4f ms/image (%6.1fx the forward pass; %.4f ms with certificate evidence), %d/%d verified",
-           m == 2 ? "alpha-CROWN" : m ? "CROWN" : "IBP", 1e3 * tv / ns, tv / ns / t_fwd, 1e3 * tev / ns, verified, ns);
+    printf("  %-11s: %8.4f ms/image (%6.1fx the forward pass; %.4f ms with certificate evidence), %d/%d "
+           "verified",
+           m == 2 ? "alpha-CROWN"
+           : m    ? "CROWN"
+                  : "IBP",
+           1e3 * tv / ns, tv / ns / t_fwd, 1e3 * tev / ns, verified, ns);
     if (checker) {
       char path[256], cmd[700];
       snprintf(path, sizeof path, "/tmp/bench_verify_models_%ld.json", (long)getpid());
@@ -118,7 +122,8 @@ int main(int argc, char **argv) {
       double a = now_s();
       int rc = system(cmd);
       double tc = now_s() - a;
-      printf("; checker %.2f ms/image (%.1fx the verifier)%s", 1e3 * tc / ns, tc / tev, rc == 0 ? "" : " NOT ACCEPTED");
+      printf("; checker %.2f ms/image (%.1fx the verifier)%s", 1e3 * tc / ns, tc / tev,
+             rc == 0 ? "" : " NOT ACCEPTED");
       remove(path);
     }
     printf("\n");

@@ -1,10 +1,9 @@
-/* cgraph.c - torchlean-check: the checker's own reader of the embedded graph, its structural checks and the affine view of linear/conv/pool nodes. */
+/* cgraph.c - torchlean-check: the checker's own reader of the embedded graph, its structural checks and the
+ * affine view of linear/conv/pool nodes. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
 /* ---- the graph ---------------------------------------------------------------------------------- */
-
-
 
 void graph_free(cgraph *g) {
   for (int i = 0; i < g->n; i++) {
@@ -99,8 +98,9 @@ static int st_conv(const cgraph *g, int i, const cnode *n, const cnode *x) {
     return 0;
   const cnode *w = &g->nodes[n->par[1]];
   int ok = (n->np == 2 || n->np == 3) && w->op == OP_PARAM && w->nd == 4 && n->groups >= 1 &&
-           x->shape[1] % n->groups == 0 && w->shape[0] % n->groups == 0 && w->shape[1] * n->groups == x->shape[1] &&
-           n->shape[1] == w->shape[0] && n->kernel[0] == w->shape[2] && n->kernel[1] == w->shape[3];
+           x->shape[1] % n->groups == 0 && w->shape[0] % n->groups == 0 &&
+           w->shape[1] * n->groups == x->shape[1] && n->shape[1] == w->shape[0] &&
+           n->kernel[0] == w->shape[2] && n->kernel[1] == w->shape[3];
   return ok && bias_fits(g, n, w) && window_fits(n, x);
 }
 /* y = window sum / kernel size, or max over the window: channels kept, padding at most half a window */
@@ -143,7 +143,8 @@ static int st_broadcast(const cgraph *g, int i, const cnode *n, const cnode *x) 
   for (int k = 0; ok && k < n->nd; k++) {
     int64_t a = k - (n->nd - x->nd) >= 0 ? x->shape[k - (n->nd - x->nd)] : 1;
     int64_t b = k - (n->nd - y->nd) >= 0 ? y->shape[k - (n->nd - y->nd)] : 1;
-    ok = (a == n->shape[k] || a == 1) && (b == n->shape[k] || b == 1) && (a == n->shape[k] || b == n->shape[k]);
+    ok = (a == n->shape[k] || a == 1) && (b == n->shape[k] || b == 1) &&
+         (a == n->shape[k] || b == n->shape[k]);
   }
   return ok;
 }
@@ -190,8 +191,10 @@ static int check_struct(ctx *c, cgraph *g, int i) {
   const cnode *n = &g->nodes[i];
   const cnode *x = n->np > 0 ? &g->nodes[n->par[0]] : NULL;
   if (!struct_rules[n->op](g, i, n, x))
-    return fail(c, REJ, "REJECT: graph: node %d (%s) has shapes, parents or attributes that do not fit (node %d, index 0)",
-                i, op_names[n->op], i);
+    return fail(
+        c, REJ,
+        "REJECT: graph: node %d (%s) has shapes, parents or attributes that do not fit (node %d, index 0)", i,
+        op_names[n->op], i);
   return OK;
 }
 
@@ -321,7 +324,8 @@ static int read_param_data(ctx *c, const cJSON *o, cnode *n, int i, const char *
     return BAD;
   if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) != n->numel)
     return fail(c, BAD, "malformed: %s.data must be an array of %lld numbers", where, (long long)n->numel);
-  if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)) || !(n->wd = malloc((size_t)n->numel * sizeof *n->wd)))
+  if (!(n->wf = malloc((size_t)n->numel * sizeof *n->wf)) ||
+      !(n->wd = malloc((size_t)n->numel * sizeof *n->wd)))
     return fail(c, BAD, "out of memory");
   int64_t e = 0;
   for (const cJSON *it = data->child; it; it = it->next, e++) {
@@ -337,11 +341,13 @@ static int read_param_data(ctx *c, const cJSON *o, cnode *n, int i, const char *
       mpq_clear(q);
       if (rc != OK)
         return rc;
-      return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+      return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i,
+                  (long long)e);
     }
     float f = (float)d;
     if ((double)f != d)
-      return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i, (long long)e);
+      return fail(c, REJ, "REJECT: weight is not a finite binary32 value (node %d, index %lld)", i,
+                  (long long)e);
     n->wf[e] = f, n->wd[e] = d;
   }
   return OK;
@@ -522,7 +528,8 @@ int caff_build(ctx *c, const cgraph *g, int id, caff *a) {
       a->div[o] = per, a->k[o] = per + 1;
     } else {
       int conv = n->op == OP_CONV;
-      int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], O = n->shape[1], Ho = n->shape[2], Wo = n->shape[3];
+      int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], O = n->shape[1], Ho = n->shape[2],
+              Wo = n->shape[3];
       int64_t j = o % Wo, i = (o / Wo) % Ho, oc = (o / (Wo * Ho)) % O, b = o / (Wo * Ho * O);
       int64_t cpg = conv ? C / n->groups : 1, opg = conv ? O / n->groups : 1;
       for (int64_t ci = 0; ci < cpg; ci++)

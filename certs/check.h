@@ -26,7 +26,6 @@ _Static_assert(sizeof(unsigned long) == 8 && sizeof(long) == 8, "GMP ui/si calls
 #define PREC 128
 #define MAXDIM 8
 
-
 enum { OK = 0, REJ = 1, BAD = 2 };
 
 typedef struct ctx {
@@ -41,7 +40,7 @@ int fail(ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3
 typedef struct qv {
   mpq_t q;
   int inf;
-  int dy;     /* 1: also known as dm 2^de (finite, dm odd or 0, |dm| < 2^63) */
+  int dy; /* 1: also known as dm 2^de (finite, dm odd or 0, |dm| < 2^63) */
   long de;
   int64_t dm;
 } qv;
@@ -62,12 +61,12 @@ typedef struct cnode {
   mpz_t *wz; /* PARAM data as integers at the common scale 2^wze (when wzok: every weight was a hex float) */
   long wze;
   int wzok;
-  int wbits;      /* max bit length of |wz| (when wzok) */
-  int64_t *w64;   /* wz as machine integers when wbits <= 62, else NULL */
-  double *wd;     /* PARAM data as binary64 (exact: binary32 values) for the fast path */
+  int wbits;                 /* max bit length of |wz| (when wzok) */
+  int64_t *w64;              /* wz as machine integers when wbits <= 62, else NULL */
+  double *wd;                /* PARAM data as binary64 (exact: binary32 values) for the fast path */
   double dalpha, dclo, dchi; /* leaky alpha, clamp ends as exact doubles when dalpha_ok / dclamp_ok */
   int dalpha_ok, dclamp_ok;
-  bncache *bn;    /* BATCH_NORM: per channel (nbn of them) */
+  bncache *bn; /* BATCH_NORM: per channel (nbn of them) */
   int64_t nbn;
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups;
   mpq_t alpha, clo, chi, eps;
@@ -100,9 +99,9 @@ typedef struct box {
 typedef struct sample {
   const cgraph *g;
   int f32;
-  box *b;            /* cert boxes (params: their data) */
+  box *b; /* cert boxes (params: their data) */
   mpq_t flt_max;
-  mpq_t **E;         /* f32-any: per node, its error radius from check_box (NULL: none or unbounded) */
+  mpq_t **E; /* f32-any: per node, its error radius from check_box (NULL: none or unbounded) */
   unsigned char *eunb, *eover; /* per node: a parent unbounded / node_err found possible overflow */
 } sample;
 
@@ -127,7 +126,7 @@ typedef struct crown {
   int *act_of; /* node -> act index or -1 (only once validated) */
   int nmps;
   cmpool *mps;
-  int *mp_of;  /* node -> max pool lines index or -1 (only once validated); NULL: none */
+  int *mp_of; /* node -> max pool lines index or -1 (only once validated); NULL: none */
 } crown;
 
 typedef struct prop {
@@ -137,8 +136,6 @@ typedef struct prop {
   mpq_t *d;
   int *strict, *cstart;
 } prop;
-
-
 
 /* the weight node of a weighted affine node (linear, matmul, conv2d), else NULL */
 static inline const cnode *aff_weight(const cgraph *g, const cnode *n) {
@@ -152,7 +149,7 @@ static inline int64_t bias_index(const cnode *n, int64_t o) {
 /* json_num.c */
 cJSON *field(ctx *c, const cJSON *o, const char *name, const char *where);
 int get_int(ctx *c, const cJSON *o, const char *name, const char *where, int64_t lo, int64_t hi,
-                   int64_t *out);
+            int64_t *out);
 int num_item(ctx *c, const cJSON *it, mpq_t q, int *inf, int allow_inf, const char *what, long idx);
 int get_num(ctx *c, const cJSON *o, const char *name, const char *where, mpq_t q);
 int get_qarr(ctx *c, const cJSON *o, const char *name, const char *where, int64_t n, qv *out, int allow_inf);

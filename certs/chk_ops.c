@@ -4,7 +4,7 @@
 
 /* one row per op of chk_ops.def */
 const chk_op_row chk_ops[OP_N] = {
-#define CHK_OP(ENUM, name, npmin, npmax, cls, attrs, err, rel, eabs) \
+#define CHK_OP(ENUM, name, npmin, npmax, cls, attrs, err, rel, eabs)                                         \
   [OP_##ENUM] = {#name, npmin, npmax, cls, attrs, err, rel, eabs},
 #include "chk_ops.def"
 #undef CHK_OP

@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 /* class bits */
-#define CHK_AFFINE 1u /* an affine view (caff): linear sums over parent 0, optional bias, window division */
-#define CHK_ACT 2u    /* a CROWN activation: relaxation lines from the certificate */
+#define CHK_AFFINE 1u   /* an affine view (caff): linear sums over parent 0, optional bias, window division */
+#define CHK_ACT 2u      /* a CROWN activation: relaxation lines from the certificate */
 #define CHK_WEIGHTED 4u /* the affine view's weights are parent 1 (a parameter); bias: parent 2 */
 #define CHK_WAFFINE (CHK_AFFINE | CHK_WEIGHTED)
 
@@ -39,8 +39,8 @@ typedef struct chk_op_row {
   int np_min, np_max; /* parents */
   unsigned cls;       /* CHK_AFFINE, CHK_ACT */
   chk_attrs attrs;
-  chk_err err;        /* f32-any error model */
-  double rel, eabs;   /* CHK_ERR_ELEM and CHK_ERR_BN: E = rel m + eabs (exact binary64 constants) */
+  chk_err err;      /* f32-any error model */
+  double rel, eabs; /* CHK_ERR_ELEM and CHK_ERR_BN: E = rel m + eabs (exact binary64 constants) */
 } chk_op_row;
 
 /* The row of op (NULL when op is not in 0 .. OP_N - 1). */

@@ -34,8 +34,8 @@
 static int hex_mantissa(const char **pp, uint64_t *mp, long *nd, long *ep) {
   /* hex digit values, -1 for anything else */
   static const signed char HX[256] = {
-      ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-      ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+      ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+      ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
       ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16}; /* value + 1; 0: not a digit */
   const char *p = *pp;
   uint64_t m = 0;
@@ -194,13 +194,14 @@ struct fast {
   const cgraph *g;
   double **lo, **hi, **E; /* per node: claimed box (params: the weights), f32-any radius upper bounds */
   unsigned char *unb, *seen, *noover;
-  double *xa;             /* scratch: max |x| per parent element */
-  double *A, *d, *der, *cu, *cn; /* property rows (negated for safe), d, derived lower bounds, coefficient bounds */
+  double *xa; /* scratch: max |x| per parent element */
+  double *A, *d, *der, *cu,
+      *cn; /* property rows (negated for safe), d, derived lower bounds, coefficient bounds */
   int *strict, *cstart;
   size_t cap_cf, cap_d, cap_der, cap_strict, cap_cstart;
   int64_t maxnumel;
-  long ngrid;      /* elements settled on the fine per-element grid */
-  int64_t **w64;   /* per PARAM node: weights as integers at 2^wze when |W| < 2^62 (else NULL) */
+  long ngrid;    /* elements settled on the fine per-element grid */
+  int64_t **w64; /* per PARAM node: weights as integers at 2^wze when |W| < 2^62 (else NULL) */
   int *wze, *wbits;
   int64_t *xu, *xd; /* scratch: a parent box on a fixed-point grid */
 };
@@ -303,7 +304,8 @@ fast *fast_new(const cgraph *g) {
       return NULL;
     }
   size_t mx = (size_t)(F->maxnumel ? F->maxnumel : 1);
-  F->xa = malloc(mx * sizeof(double)), F->cu = malloc(mx * sizeof(double)), F->cn = malloc(mx * sizeof(double));
+  F->xa = malloc(mx * sizeof(double)), F->cu = malloc(mx * sizeof(double)),
+  F->cn = malloc(mx * sizeof(double));
   F->xu = malloc(mx * sizeof(int64_t)), F->xd = malloc(mx * sizeof(int64_t));
   if (!F->xa || !F->cu || !F->cn || !F->xu || !F->xd) {
     fast_free(F);
@@ -337,8 +339,8 @@ static int fnum(const cJSON *o, const char *name, double *v) {
 /* integer field in [lo, hi] (as get_int) */
 static int fint(const cJSON *o, const char *name, int64_t lo, int64_t hi, int64_t *v) {
   const cJSON *f = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
-  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble || f->valuedouble < (double)lo ||
-      f->valuedouble > (double)hi)
+  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble ||
+      f->valuedouble < (double)lo || f->valuedouble > (double)hi)
     return -1;
   *v = (int64_t)f->valuedouble;
   return 0;
@@ -1038,14 +1040,15 @@ static int fast_run(fast *F, const cJSON *sj, int f32) {
     if (farr(b, "lo", N, F->lo[id], 1) || farr(b, "hi", N, F->hi[id], 1))
       return NOPE;
     for (int64_t i = 0; i < N && !F->unb[id]; i++)
-      F->unb[id] = F->lo[id][i] == -DINF || F->lo[id][i] == DINF ||
-                   F->hi[id][i] == -DINF || F->hi[id][i] == DINF;
+      F->unb[id] =
+          F->lo[id][i] == -DINF || F->lo[id][i] == DINF || F->hi[id][i] == -DINF || F->hi[id][i] == DINF;
   }
   for (int i = 0; i < n; i++)
     if (g->nodes[i].op != OP_PARAM && !F->seen[i])
       return NOPE;
   /* the region, with cu, cn, xa as scratch (maxnumel >= the input's size) */
-  if (!fast_region(F, cJSON_IsObject(sj) ? cJSON_GetObjectItemCaseSensitive(sj, "region") : NULL, F->cu, F->cn, F->xa))
+  if (!fast_region(F, cJSON_IsObject(sj) ? cJSON_GetObjectItemCaseSensitive(sj, "region") : NULL, F->cu,
+                   F->cn, F->xa))
     return NOPE;
   int unsafe = 0, nrows = 0, ncl = 0;
   int64_t nout = g->nodes[g->output].numel;

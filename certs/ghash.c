@@ -54,14 +54,30 @@ typedef struct schema {
   int type[4];
 } schema;
 static const schema schemas[] = {
-    {"input", 0, {0}, {0}},           {"param", 0, {0}, {0}},          {"linear", 0, {0}, {0}},
-    {"matmul", 0, {0}, {0}},          {"add", 0, {0}, {0}},            {"sub", 0, {0}, {0}},
-    {"mul", 0, {0}, {0}},             {"div", 0, {0}, {0}},            {"max", 0, {0}, {0}},
-    {"min", 0, {0}, {0}},             {"neg", 0, {0}, {0}},            {"abs", 0, {0}, {0}},
-    {"sqrt", 0, {0}, {0}},            {"exp", 0, {0}, {0}},            {"log", 0, {0}, {0}},
-    {"relu", 0, {0}, {0}},            {"sigmoid", 0, {0}, {0}},        {"tanh", 0, {0}, {0}},
-    {"gelu", 0, {0}, {0}},            {"silu", 0, {0}, {0}},           {"global_avg_pool", 0, {0}, {0}},
-    {"embedding", 0, {0}, {0}},       {"mse_loss", 0, {0}, {0}},       {"cross_entropy", 0, {0}, {0}},
+    {"input", 0, {0}, {0}},
+    {"param", 0, {0}, {0}},
+    {"linear", 0, {0}, {0}},
+    {"matmul", 0, {0}, {0}},
+    {"add", 0, {0}, {0}},
+    {"sub", 0, {0}, {0}},
+    {"mul", 0, {0}, {0}},
+    {"div", 0, {0}, {0}},
+    {"max", 0, {0}, {0}},
+    {"min", 0, {0}, {0}},
+    {"neg", 0, {0}, {0}},
+    {"abs", 0, {0}, {0}},
+    {"sqrt", 0, {0}, {0}},
+    {"exp", 0, {0}, {0}},
+    {"log", 0, {0}, {0}},
+    {"relu", 0, {0}, {0}},
+    {"sigmoid", 0, {0}, {0}},
+    {"tanh", 0, {0}, {0}},
+    {"gelu", 0, {0}, {0}},
+    {"silu", 0, {0}, {0}},
+    {"global_avg_pool", 0, {0}, {0}},
+    {"embedding", 0, {0}, {0}},
+    {"mse_loss", 0, {0}, {0}},
+    {"cross_entropy", 0, {0}, {0}},
     {"leaky_relu", 1, {"alpha"}, {A_FLOAT}},
     {"clamp", 2, {"lo", "hi"}, {A_FLOAT, A_FLOAT}},
     {"softmax", 1, {"axis"}, {A_INT}},
@@ -121,7 +137,8 @@ static int int_array(const cJSON *a, int maxn, int64_t *v, int *n) {
 enum { MAXL = 64 };
 
 /* node i's attributes by its schema (docs/graph-hash.md); -1: message in err */
-static int hash_attrs(struct sha256_ctx *h, const cJSON *o, int i, const schema *s, char *err, size_t errlen) {
+static int hash_attrs(struct sha256_ctx *h, const cJSON *o, int i, const schema *s, char *err,
+                      size_t errlen) {
   int64_t v[MAXL];
   int nv;
   for (int a = 0; a < s->nattr; a++) {
@@ -131,23 +148,26 @@ static int hash_attrs(struct sha256_ctx *h, const cJSON *o, int i, const schema 
     switch (s->type[a]) {
     case A_INT:
       if (json_i64(f, &x))
-        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be an integer", i, s->kind, s->name[a]);
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be an integer", i, s->kind,
+                    s->name[a]);
       put_u64(h, (uint64_t)x);
       break;
     case A_INT2:
       if (int_array(f, 2, v, &nv) || nv != 2)
-        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be two integers", i, s->kind, s->name[a]);
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be two integers", i, s->kind,
+                    s->name[a]);
       put_u64(h, (uint64_t)v[0]), put_u64(h, (uint64_t)v[1]);
       break;
     case A_FLOAT:
       if (json_f64(f, &d))
-        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a number", i, s->kind, s->name[a]);
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a number", i, s->kind,
+                    s->name[a]);
       put_f64(h, d);
       break;
     default:
       if (int_array(f, MAXL, v, &nv))
-        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a list of integers", i, s->kind,
-                    s->name[a]);
+        return gerr(err, errlen, "graph node %d (%s): attribute \"%s\" must be a list of integers", i,
+                    s->kind, s->name[a]);
       put_u64(h, (uint64_t)nv);
       for (int k = 0; k < nv; k++)
         put_u64(h, (uint64_t)v[k]);
@@ -172,12 +192,13 @@ static int hash_name_kind(struct sha256_ctx *h, const cJSON *o, int i, const sch
   if (!strcmp(s->kind, "param")) {
     int64_t kind_id = -1;
     if (cJSON_IsString(pk))
-      kind_id = !strcmp(pk->valuestring, "trainable") ? 0
-                : !strcmp(pk->valuestring, "buffer")  ? 1
+      kind_id = !strcmp(pk->valuestring, "trainable")  ? 0
+                : !strcmp(pk->valuestring, "buffer")   ? 1
                 : !strcmp(pk->valuestring, "constant") ? 2
                                                        : -1;
     if (kind_id < 0)
-      return gerr(err, errlen, "graph node %d (param): \"param_kind\" must be trainable, buffer or constant", i);
+      return gerr(err, errlen, "graph node %d (param): \"param_kind\" must be trainable, buffer or constant",
+                  i);
     if (!w || !w[i])
       return gerr(err, errlen, "graph node %d (param): no weights", i);
     put_u64(h, (uint64_t)kind_id);
@@ -210,7 +231,8 @@ static int hash_node(struct sha256_ctx *h, const cJSON *o, int i, const char *ki
   put_u64(h, (uint64_t)nv);
   for (int k = 0; k < nv; k++) {
     if (v[k] < 0 || v[k] >= i)
-      return gerr(err, errlen, "graph node %d (%s): parent %lld is not an earlier node", i, s->kind, (long long)v[k]);
+      return gerr(err, errlen, "graph node %d (%s): parent %lld is not an earlier node", i, s->kind,
+                  (long long)v[k]);
     put_u64(h, (uint64_t)v[k]);
   }
   if (int_array(cJSON_GetObjectItemCaseSensitive(o, "shape"), 8, v, &nv))
@@ -245,7 +267,8 @@ int cg_hash_json(const cJSON *nodes, const char *kindkey, const cJSON *inputs, c
     put_u64(&h, (uint64_t)nv);
     for (int k = 0; k < nv; k++) {
       if (v[k] < 0 || v[k] >= nn)
-        return gerr(err, errlen, "graph %s: %lld is not a node id", l ? "outputs" : "inputs", (long long)v[k]);
+        return gerr(err, errlen, "graph %s: %lld is not a node id", l ? "outputs" : "inputs",
+                    (long long)v[k]);
       put_u64(&h, (uint64_t)v[k]);
     }
   }
@@ -270,7 +293,7 @@ int cg_hex_decode(const char *hex, uint8_t out[32]) {
   if (strlen(hex) != 64)
     return -1;
   for (int i = 0; i < 64; i++) {
-    int c = (unsigned char)hex[i], d = c >= '0' && c <= '9' ? c - '0'
+    int c = (unsigned char)hex[i], d = c >= '0' && c <= '9'   ? c - '0'
                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                                               : -1;
@@ -309,20 +332,24 @@ static int span_cmp(const void *x, const void *y) {
 }
 
 /* the 8-byte header length and the header JSON (whitespace-padded); NULL: message in err */
-static cJSON *model_header(const char *path, const uint8_t *buf, size_t len, uint64_t *hlp, char *err, size_t n) {
+static cJSON *model_header(const char *path, const uint8_t *buf, size_t len, uint64_t *hlp, char *err,
+                           size_t n) {
   if (len < 8)
     return gerr(err, n, "%s: shorter than the 8-byte header length", path), NULL;
   uint64_t hl = 0;
   for (int i = 0; i < 8; i++)
     hl |= (uint64_t)buf[i] << (8 * i);
   if (hl > len - 8 || hl == 0)
-    return gerr(err, n, "%s: header length %llu beyond the file (%zu bytes)", path, (unsigned long long)hl, len), NULL;
+    return gerr(err, n, "%s: header length %llu beyond the file (%zu bytes)", path, (unsigned long long)hl,
+                len),
+           NULL;
   if (memchr(buf + 8, 0, hl))
     return gerr(err, n, "%s: header contains a NUL byte", path), NULL;
   const char *end = NULL;
   cJSON *hdr = cJSON_ParseWithLengthOpts((const char *)buf + 8, hl, &end, 0);
   if (!hdr)
-    return gerr(err, n, "%s: header is not valid JSON (byte %ld)", path, end ? (long)(end - (const char *)buf) : -1L),
+    return gerr(err, n, "%s: header is not valid JSON (byte %ld)", path,
+                end ? (long)(end - (const char *)buf) : -1L),
            NULL;
   for (const char *p = end; p < (const char *)buf + 8 + hl; p++)
     if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') {
@@ -344,16 +371,19 @@ static int model_meta(const char *path, const cJSON *hdr, cm_model *m, cJSON **g
   if (!cJSON_IsObject(meta) || dup_keys(meta) || cJSON_GetArraySize(meta) != 3 || !cJSON_IsString(fmt) ||
       strcmp(fmt->valuestring, "torchlean.model.v1") || !cJSON_IsString(gtxt) || !cJSON_IsString(ghex) ||
       cg_hex_decode(ghex->valuestring, m->claimed))
-    return gerr(err, n,
-                "%s: __metadata__ must hold exactly format \"torchlean.model.v1\", graph and graph_sha256 (64 hex)",
-                path);
+    return gerr(
+        err, n,
+        "%s: __metadata__ must hold exactly format \"torchlean.model.v1\", graph and graph_sha256 (64 hex)",
+        path);
   *graph = cJSON_Parse(gtxt->valuestring);
   const cJSON *gf = *graph ? cJSON_GetObjectItemCaseSensitive(*graph, "format") : NULL;
   const cJSON *nodes = *graph ? cJSON_GetObjectItemCaseSensitive(*graph, "nodes") : NULL;
   if (!cJSON_IsString(gf) || strcmp(gf->valuestring, "torchlean.ir.v1") || !cJSON_IsArray(nodes) ||
       cJSON_GetArraySize(nodes) < 1 || cJSON_GetArraySize(nodes) > 1000000)
-    return gerr(err, n, "%s: __metadata__.graph must be torchlean.ir.v1 JSON with a non-empty \"nodes\" array", path);
-  if (!cJSON_GetObjectItemCaseSensitive(*graph, "inputs") || !cJSON_GetObjectItemCaseSensitive(*graph, "outputs"))
+    return gerr(err, n,
+                "%s: __metadata__.graph must be torchlean.ir.v1 JSON with a non-empty \"nodes\" array", path);
+  if (!cJSON_GetObjectItemCaseSensitive(*graph, "inputs") ||
+      !cJSON_GetObjectItemCaseSensitive(*graph, "outputs"))
     return gerr(err, n, "%s: graph: \"inputs\" and \"outputs\" are required by this reader", path);
   return 0;
 }
@@ -397,10 +427,11 @@ static int model_param(mread *r, const cJSON *o, int i, cm_model *m) {
   if (!cJSON_IsObject(t) || dup_keys(t) || cJSON_GetArraySize(t) != 3 || !cJSON_IsString(dt) ||
       strcmp(dt->valuestring, "F32") || int_array(ts, 8, tsh, &tnd) || tnd != nd ||
       memcmp(tsh, sh, (size_t)nd * sizeof *sh) || int_array(off, 2, ob, &no) || no != 2)
-    return gerr(err, n, "%s: tensor \"%s\": missing, or not {dtype F32, the param's shape, data_offsets}", path,
-                name->valuestring);
+    return gerr(err, n, "%s: tensor \"%s\": missing, or not {dtype F32, the param's shape, data_offsets}",
+                path, name->valuestring);
   if (ob[0] < 0 || ob[1] < ob[0] || (uint64_t)ob[1] > r->dlen || ob[1] - ob[0] != 4 * numel)
-    return gerr(err, n, "%s: tensor \"%s\": data_offsets [%lld, %lld] do not hold %lld float32 inside the data", path,
+    return gerr(err, n,
+                "%s: tensor \"%s\": data_offsets [%lld, %lld] do not hold %lld float32 inside the data", path,
                 name->valuestring, (long long)ob[0], (long long)ob[1], (long long)numel);
   if (r->nsp >= r->ntensors)
     return gerr(err, n, "%s: more params than tensors", path);
@@ -431,7 +462,8 @@ static int model_spans(mread *r, int nparams) {
     at = r->sp[k].e;
   }
   if (at != r->dlen)
-    return gerr(r->err, r->n, "%s: %llu data bytes belong to no tensor", r->path, (unsigned long long)(r->dlen - at));
+    return gerr(r->err, r->n, "%s: %llu data bytes belong to no tensor", r->path,
+                (unsigned long long)(r->dlen - at));
   return 0;
 }
 
@@ -459,8 +491,8 @@ static int model_tensors(mread *r, const cJSON *graph, cm_model *m) {
     return -1;
   char herr[300];
   if (cg_hash_json(nodes, "kind", cJSON_GetObjectItemCaseSensitive(graph, "inputs"),
-                   cJSON_GetObjectItemCaseSensitive(graph, "outputs"), (const float *const *)m->w, m->hash, herr,
-                   sizeof herr))
+                   cJSON_GetObjectItemCaseSensitive(graph, "outputs"), (const float *const *)m->w, m->hash,
+                   herr, sizeof herr))
     return gerr(r->err, r->n, "%s: %s", r->path, herr);
   return 0;
 }

@@ -23,9 +23,9 @@ int cg_hash_json(const cJSON *nodes, const char *kindkey, const cJSON *inputs, c
 /* A model file (safetensors layout, torchlean.model.v1), read strictly. */
 typedef struct cm_model {
   int nnodes;
-  int64_t *numel;     /* per node: element count of param nodes, 0 for other nodes */
-  float **w;          /* per node: the param's weights (owned), NULL for other nodes */
-  uint8_t hash[32];   /* recomputed from the file's graph and tensor bytes */
+  int64_t *numel;      /* per node: element count of param nodes, 0 for other nodes */
+  float **w;           /* per node: the param's weights (owned), NULL for other nodes */
+  uint8_t hash[32];    /* recomputed from the file's graph and tensor bytes */
   uint8_t claimed[32]; /* __metadata__.graph_sha256 as stored in the file */
 } cm_model;
 

@@ -1,4 +1,5 @@
-/* json_num.c - torchlean-check: exact numbers and JSON access: hex floats and "p/q" read exactly, with the dyadic (mantissa, exponent) form kept. */
+/* json_num.c - torchlean-check: exact numbers and JSON access: hex floats and "p/q" read exactly, with the
+ * dyadic (mantissa, exponent) form kept. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
@@ -158,12 +159,12 @@ cJSON *field(ctx *c, const cJSON *o, const char *name, const char *where) {
 }
 
 int get_int(ctx *c, const cJSON *o, const char *name, const char *where, int64_t lo, int64_t hi,
-                   int64_t *out) {
+            int64_t *out) {
   cJSON *f = field(c, o, name, where);
   if (!f)
     return BAD;
-  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble || f->valuedouble < (double)lo ||
-      f->valuedouble > (double)hi)
+  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble ||
+      f->valuedouble < (double)lo || f->valuedouble > (double)hi)
     return fail(c, BAD, "malformed: field \"%s\" in %s must be an integer in [%lld, %lld]", name, where,
                 (long long)lo, (long long)hi);
   *out = (int64_t)f->valuedouble;
@@ -172,7 +173,8 @@ int get_int(ctx *c, const cJSON *o, const char *name, const char *where, int64_t
 
 int num_item(ctx *c, const cJSON *it, mpq_t q, int *inf, int allow_inf, const char *what, long idx) {
   if (!cJSON_IsString(it) || parse_exact(it->valuestring, q, inf, allow_inf) != 0)
-    return fail(c, BAD, "malformed number in %s at index %ld (want a hex-float string or \"p/q\")", what, idx);
+    return fail(c, BAD, "malformed number in %s at index %ld (want a hex-float string or \"p/q\")", what,
+                idx);
   return OK;
 }
 
@@ -197,8 +199,8 @@ int get_qarr(ctx *c, const cJSON *o, const char *name, const char *where, int64_
     return fail(c, BAD, "malformed: %s must be an array of %lld numbers", w, (long long)n);
   long i = 0;
   for (cJSON *it = f->child; it; it = it->next, i++)
-    if (!cJSON_IsString(it) ||
-        parse_exact_dy(it->valuestring, out[i].q, &out[i].inf, allow_inf, &out[i].dy, &out[i].de, &out[i].dm) != 0)
+    if (!cJSON_IsString(it) || parse_exact_dy(it->valuestring, out[i].q, &out[i].inf, allow_inf, &out[i].dy,
+                                              &out[i].de, &out[i].dm) != 0)
       return fail(c, BAD, "malformed number in %s at index %ld (want a hex-float string or \"p/q\")", w, i);
   return OK;
 }

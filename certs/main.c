@@ -115,16 +115,19 @@ static int parse_args(int argc, char **argv, const char **path, const char **mod
 
 /* the certificate's header fields and its graph (read into g); claimed: graph_sha256 */
 static cJSON *read_header(ctx *c, const cJSON *root, cgraph *g, int *f32, int *crown_m, uint8_t claimed[32]) {
-  cJSON *fmt = field(c, root, "format", "certificate"), *ver = fmt ? field(c, root, "version", "certificate") : NULL;
+  cJSON *fmt = field(c, root, "format", "certificate"),
+        *ver = fmt ? field(c, root, "version", "certificate") : NULL;
   if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "torchlean.cert.v1")))
     fail(c, BAD, "malformed: format must be \"torchlean.cert.v1\"");
   if (c->code == OK && (!cJSON_IsNumber(ver) || ver->valuedouble != 1))
     fail(c, BAD, "malformed: version must be 1");
   cJSON *sem = c->code == OK ? field(c, root, "semantics", "certificate") : NULL;
-  if (c->code == OK && (!cJSON_IsString(sem) || (strcmp(sem->valuestring, "real") && strcmp(sem->valuestring, "f32-any"))))
+  if (c->code == OK &&
+      (!cJSON_IsString(sem) || (strcmp(sem->valuestring, "real") && strcmp(sem->valuestring, "f32-any"))))
     fail(c, BAD, "malformed: semantics must be \"real\" or \"f32-any\"");
   cJSON *meth = c->code == OK ? field(c, root, "method", "certificate") : NULL;
-  if (c->code == OK && (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
+  if (c->code == OK &&
+      (!cJSON_IsString(meth) || (strcmp(meth->valuestring, "ibp") && strcmp(meth->valuestring, "crown"))))
     fail(c, BAD, "malformed: method must be \"ibp\" or \"crown\"");
   cJSON *hash = c->code == OK ? field(c, root, "graph_sha256", "certificate") : NULL;
   if (c->code == OK && (!cJSON_IsString(hash) || cg_hex_decode(hash->valuestring, claimed)))
@@ -150,8 +153,8 @@ static void check_hash(ctx *c, const cJSON *gj, const cgraph *g, const uint8_t c
   if (!wv)
     fail(c, BAD, "out of memory");
   else if (cg_hash_json(cJSON_GetObjectItemCaseSensitive(gj, "nodes"), "op",
-                        cJSON_GetObjectItemCaseSensitive(gj, "inputs"), cJSON_GetObjectItemCaseSensitive(gj, "outputs"),
-                        wv, derived, herr, sizeof herr))
+                        cJSON_GetObjectItemCaseSensitive(gj, "inputs"),
+                        cJSON_GetObjectItemCaseSensitive(gj, "outputs"), wv, derived, herr, sizeof herr))
     fail(c, BAD, "malformed: %s", herr);
   else if (memcmp(derived, claimed, 32) != 0)
     fail(c, REJ, "REJECT: graph_sha256 is not the hash of the embedded graph (recomputed hash differs)");
@@ -174,10 +177,12 @@ static void check_model(ctx *c, const char *model, const cgraph *g, const uint8_
     fail(c, REJ, "REJECT: model file %s has %d nodes, the certificate's graph %d", model, m.nnodes, g->n);
   for (int i = 0; c->code == OK && i < g->n; i++) {
     int isp = g->nodes[i].op == OP_PARAM;
-    if (isp != (m.w[i] != NULL) || (isp && (m.numel[i] != g->nodes[i].numel ||
-                                            memcmp(m.w[i], g->nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
-      fail(c, REJ, "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)", model,
-           i, i);
+    if (isp != (m.w[i] != NULL) ||
+        (isp && (m.numel[i] != g->nodes[i].numel ||
+                 memcmp(m.w[i], g->nodes[i].wf, (size_t)m.numel[i] * sizeof(float)))))
+      fail(c, REJ,
+           "REJECT: model file %s: weights of node %d differ from the certificate's (node %d, index 0)",
+           model, i, i);
   }
   if (c->code == OK)
     printf("model %s: graph hash and weights match the certificate\n", model);
@@ -185,7 +190,8 @@ static void check_model(ctx *c, const char *model, const cgraph *g, const uint8_
 }
 
 /* every sample (fast path first, then the exact check), the summary and the file's verdict */
-static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times, const double t[3]) {
+static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times,
+                         const double t[3]) {
   int ns = cJSON_GetArraySize(samples), acc = 0, rej = 0, bad = 0, i = 0, nfast = 0;
   /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check */
   const char *fenv = getenv("TL_CHECK_FAST");
@@ -205,7 +211,8 @@ static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, 
   fast_free(F);
   if (times)
     fprintf(stderr,
-            "times: JSON parse %.1f ms, graph read + hash %.1f ms, %d samples %.1f ms (%.2f ms each; %d accepted by "
+            "times: JSON parse %.1f ms, graph read + hash %.1f ms, %d samples %.1f ms (%.2f ms each; %d "
+            "accepted by "
             "the fast path)\n",
             t[1] - t[0], t[2] - t[1], ns, now_ms() - t[2], (now_ms() - t[2]) / ns, nfast);
   printf("summary: %d samples, %d accepted, %d rejected, %d malformed\n", ns, acc, rej, bad);

@@ -1,4 +1,5 @@
-/* recheck_box.c - torchlean-check: re-derivation of node boxes: exact real images (fixed-point affine sums), f32-any error radii, box containment. */
+/* recheck_box.c - torchlean-check: re-derivation of node boxes: exact real images (fixed-point affine sums),
+ * f32-any error radii, box containment. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
@@ -11,7 +12,6 @@ static void set_pow2(mpq_t q, long e) {
     mpq_div_2exp(q, q, (mp_bitcnt_t)-e);
 }
 /* ---- per-sample state ------------------------------------------------------------------------ */
-
 
 int box_unb(const box *b, int64_t n) {
   for (int64_t i = 0; i < n; i++)
@@ -74,7 +74,8 @@ void bn_scale(const sample *s, const cnode *n, int64_t ch, mpq_t slo, mpq_t shi)
     mpq_set(slo, k->slo), mpq_set(shi, k->shi);
     return;
   }
-  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
+  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q,
+              *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
   mpfr_t a, b;
   mpfr_init2(a, PREC), mpfr_init2(b, PREC);
   int gpos = mpq_sgn(*gm) >= 0;
@@ -164,8 +165,8 @@ static void i128_to_z(mpz_t r, i128 v) {
 }
 
 /* output o of an affine node from its exact sums at scale 2^P: bias added, divided by the window */
-static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o, const mpz_t al, const mpz_t ah,
-                       const mpz_t as, long P, qv *lo, qv *hi, mpq_t *S, mpq_t t) {
+static void affine_out(const cgraph *g, const cnode *n, const caff *a, int64_t o, const mpz_t al,
+                       const mpz_t ah, const mpz_t as, long P, qv *lo, qv *hi, mpq_t *S, mpq_t t) {
   z_to_q(lo[o].q, al, P), z_to_q(hi[o].q, ah, P);
   if (S)
     z_to_q(S[o], as, P);
@@ -225,7 +226,8 @@ static int64_t *box_small(const caff *a, const cnode *w, mpz_t *X, int64_t nx) {
   const mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
   int bx = 0, bw = w ? w->wbits : 1, bk = 0;
   for (int64_t i = 0; i < nx; i++) {
-    int b1 = mpz_sgn(XL[i]) ? (int)mpz_sizeinbase(XL[i], 2) : 0, b2 = mpz_sgn(XH[i]) ? (int)mpz_sizeinbase(XH[i], 2) : 0;
+    int b1 = mpz_sgn(XL[i]) ? (int)mpz_sizeinbase(XL[i], 2) : 0,
+        b2 = mpz_sgn(XH[i]) ? (int)mpz_sizeinbase(XH[i], 2) : 0;
     if (b1 > bx)
       bx = b1;
     if (b2 > bx)
@@ -243,14 +245,15 @@ static int64_t *box_small(const caff *a, const cnode *w, mpz_t *X, int64_t nx) {
   if (x64) {
     int64_t *xl = x64, *xh = x64 + nx, *xa = x64 + 2 * nx;
     for (int64_t i = 0; i < nx; i++)
-      xl[i] = (int64_t)mpz_get_si(XL[i]), xh[i] = (int64_t)mpz_get_si(XH[i]), xa[i] = (int64_t)mpz_get_si(XA[i]);
+      xl[i] = (int64_t)mpz_get_si(XL[i]), xh[i] = (int64_t)mpz_get_si(XH[i]),
+      xa[i] = (int64_t)mpz_get_si(XA[i]);
   }
   return x64;
 }
 
 /* every output's exact sums in 128-bit integers (box_small) */
-static void affine_sums_i128(const cgraph *g, const cnode *n, const caff *a, const cnode *w, const int64_t *x64,
-                             int64_t nx, long P, qv *lo, qv *hi, mpq_t *S) {
+static void affine_sums_i128(const cgraph *g, const cnode *n, const caff *a, const cnode *w,
+                             const int64_t *x64, int64_t nx, long P, qv *lo, qv *hi, mpq_t *S) {
   mpz_t al, ah, as;
   mpz_init(al), mpz_init(ah), mpz_init(as);
   mpq_t t;
@@ -279,8 +282,8 @@ static void affine_sums_i128(const cgraph *g, const cnode *n, const caff *a, con
 }
 
 /* every output's exact sums in GMP integers (one mpz_addmul per term) */
-static void affine_sums_mpz(const cgraph *g, const cnode *n, const caff *a, const cnode *w, mpz_t *X, int64_t nx,
-                            long P, qv *lo, qv *hi, mpq_t *S) {
+static void affine_sums_mpz(const cgraph *g, const cnode *n, const caff *a, const cnode *w, mpz_t *X,
+                            int64_t nx, long P, qv *lo, qv *hi, mpq_t *S) {
   const mpz_t *XL = X, *XH = X + nx, *XA = X + 2 * nx;
   mpz_t al, ah, as;
   mpz_init(al), mpz_init(ah), mpz_init(as);
@@ -412,7 +415,8 @@ static int real_affine(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
 /* no interval rule (the input and parameters have no parents) */
 static int real_none(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
   (void)lo, (void)hi, (void)S;
-  return fail(c, REJ, "REJECT: op %s has no interval rule (node %d, index 0)", op_names[s->g->nodes[id].op], id);
+  return fail(c, REJ, "REJECT: op %s has no interval rule (node %d, index 0)", op_names[s->g->nodes[id].op],
+              id);
 }
 /* y = x */
 static int real_view(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
@@ -495,7 +499,8 @@ static int real_maxpool(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
         first = 0;
       }
     if (first)
-      rc = fail(c, REJ, "REJECT: max pool window without an input element (node %d, index %lld)", id, (long long)o);
+      rc = fail(c, REJ, "REJECT: max pool window without an input element (node %d, index %lld)", id,
+                (long long)o);
   }
   return rc;
 }
@@ -530,7 +535,8 @@ static int real_bn(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t *S) {
     int64_t ch = bn_channel(n, o);
     mpq_add(t, g->nodes[n->par[4]].w[ch].q, n->eps);
     if (mpq_sgn(t) <= 0) {
-      rc = fail(c, REJ, "REJECT: batch norm variance + eps not positive (node %d, index %lld)", id, (long long)ch);
+      rc = fail(c, REJ, "REJECT: batch norm variance + eps not positive (node %d, index %lld)", id,
+                (long long)ch);
       break;
     }
     bn_scale(s, n, ch, sl, sh);
@@ -631,8 +637,10 @@ static const bncache *bn_guard_channel(const cnode *n, const cgraph *g, int64_t 
 
 static int bn_may_misbehave(const sample *s, const cnode *n, int64_t ch, const box *x, int64_t o) {
   const cgraph *g = s->g;
-  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q, *beta = (const mpq_t *)&g->nodes[n->par[2]].w[ch].q;
-  const mpq_t *mu = (const mpq_t *)&g->nodes[n->par[3]].w[ch].q, *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
+  const mpq_t *gm = (const mpq_t *)&g->nodes[n->par[1]].w[ch].q,
+              *beta = (const mpq_t *)&g->nodes[n->par[2]].w[ch].q;
+  const mpq_t *mu = (const mpq_t *)&g->nodes[n->par[3]].w[ch].q,
+              *var = (const mpq_t *)&g->nodes[n->par[4]].w[ch].q;
   const bncache *k = bn_guard_channel(n, g, ch);
   if (k->bad)
     return 1;
@@ -756,7 +764,8 @@ static void node_err_elem(const cnode *n, const qv *ilo, const qv *ihi, mpq_t *E
 
 /* f32-any error radius E[o] of node id by its op's model (chk_ops.def err column; img [ilo, ihi]:
  * its real image); *over = 1 when a binary32 evaluation may overflow */
-static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over, const mpq_t *S) {
+static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq_t *E, int *over,
+                    const mpq_t *S) {
   const cnode *n = &s->g->nodes[id];
   *over = 0;
   switch (chk_ops[n->op].err) {
@@ -816,16 +825,21 @@ int check_box(ctx *c, sample *s, int id) {
   if (rc == OK && (unb || over)) {
     for (int64_t i = 0; i < N && rc == OK; i++)
       if (b->lo[i].inf != -1 || b->hi[i].inf != 1)
-        rc = fail(c, REJ, "REJECT: node may be unbounded (overflow or unbounded parent) but its box is finite "
-                          "(node %d, index %lld)", id, (long long)i);
+        rc = fail(c, REJ,
+                  "REJECT: node may be unbounded (overflow or unbounded parent) but its box is finite "
+                  "(node %d, index %lld)",
+                  id, (long long)i);
   }
   for (int64_t i = 0; rc == OK && !unb && !over && i < N; i++) {
-    if (b->lo[i].inf == 1 || b->hi[i].inf == -1 || (!b->lo[i].inf && !b->hi[i].inf && mpq_cmp(b->lo[i].q, b->hi[i].q) > 0))
+    if (b->lo[i].inf == 1 || b->hi[i].inf == -1 ||
+        (!b->lo[i].inf && !b->hi[i].inf && mpq_cmp(b->lo[i].q, b->hi[i].q) > 0))
       rc = fail(c, REJ, "REJECT: empty box (node %d, index %lld)", id, (long long)i);
     else if (!b->lo[i].inf && mpq_cmp(b->lo[i].q, lo[i].q) > 0)
-      rc = fail(c, REJ, "REJECT: lower bound above the re-derived bound (node %d, index %lld)", id, (long long)i);
+      rc = fail(c, REJ, "REJECT: lower bound above the re-derived bound (node %d, index %lld)", id,
+                (long long)i);
     else if (!b->hi[i].inf && mpq_cmp(b->hi[i].q, hi[i].q) < 0)
-      rc = fail(c, REJ, "REJECT: upper bound below the re-derived bound (node %d, index %lld)", id, (long long)i);
+      rc = fail(c, REJ, "REJECT: upper bound below the re-derived bound (node %d, index %lld)", id,
+                (long long)i);
   }
   for (int64_t i = 0; E && i < N; i++)
     mpq_clear(E[i]);

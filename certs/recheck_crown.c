@@ -4,7 +4,6 @@
 
 /* ---- CROWN -------------------------------------------------------------------------------------- */
 
-
 /* the common scale 2^le of a row of multipliers, if every one is dyadic (LONG_MAX: all zero);
  * 0: some denominator is not a power of two */
 static int row_scale(const mpq_t *row, int64_t N, long *lep) {
@@ -28,8 +27,8 @@ static int row_scale(const mpq_t *row, int64_t N, long *lep) {
  * lam = l 2^le and w = W 2^wze as integers, Lx[k][col] += 2^(le + wze) sum_o l[o] W[o, col] is
  * an integer dot product per input (one mpz_addmul per term); the bias term goes to cst[k]
  * exactly.  Sets done[k] = 1 for the rows it handled; the others keep the rational path. */
-static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx, qv *cst,
-                            int *done) {
+static int affine_back_fast(ctx *c, const cgraph *g, int id, const caff *a, int m, mpq_t *lam, mpq_t *Lx,
+                            qv *cst, int *done) {
   const cnode *n = &g->nodes[id];
   if (!is_weighted(n->op))
     return OK;
@@ -271,8 +270,8 @@ static int back_act(bwd *b, int id, mpq_t *lam) {
 }
 
 /* one multiplier l of batch norm element i (channel ch, scale in [sl, sh]) */
-static void back_bn_one(bwd *b, const cnode *n, const box *x, int64_t i, int64_t ch, size_t z, int k, mpq_t *lam,
-                        const mpq_t sl, const mpq_t sh) {
+static void back_bn_one(bwd *b, const cnode *n, const box *x, int64_t i, int64_t ch, size_t z, int k,
+                        mpq_t *lam, const mpq_t sl, const mpq_t sh) {
   const cgraph *g = b->g;
   mpq_ptr t = b->t, u = b->u, v = b->v;
   /* l s x >= l slo x - |l| (shi - slo) max|x| */
@@ -533,13 +532,14 @@ int check_act(ctx *c, crown *cr, int ai) {
     if (A->pre_lo[i].inf || A->pre_hi[i].inf || A->la[i].inf || A->lb[i].inf || A->ua[i].inf || A->ub[i].inf)
       return fail(c, REJ, "REJECT: infinite relaxation data (node %d, index %lld)", A->node, (long long)i);
     if (mpq_cmp(A->pre_lo[i].q, A->pre_hi[i].q) > 0)
-      return fail(c, REJ, "REJECT: empty pre-activation interval (node %d, index %lld)", A->node, (long long)i);
+      return fail(c, REJ, "REJECT: empty pre-activation interval (node %d, index %lld)", A->node,
+                  (long long)i);
     if (!line_valid(n, A->la[i].q, A->lb[i].q, A->pre_lo[i].q, A->pre_hi[i].q, 0))
-      return fail(c, REJ, "REJECT: lower relaxation line is not below the activation (node %d, index %lld)", A->node,
-                  (long long)i);
+      return fail(c, REJ, "REJECT: lower relaxation line is not below the activation (node %d, index %lld)",
+                  A->node, (long long)i);
     if (!line_valid(n, A->ua[i].q, A->ub[i].q, A->pre_lo[i].q, A->pre_hi[i].q, 1))
-      return fail(c, REJ, "REJECT: upper relaxation line is not above the activation (node %d, index %lld)", A->node,
-                  (long long)i);
+      return fail(c, REJ, "REJECT: upper relaxation line is not above the activation (node %d, index %lld)",
+                  A->node, (long long)i);
   }
   /* which bounds are tighter than the parent's box: those need a CROWN re-derivation */
   for (int side = 0; side < 2 && rc == OK; side++) {
@@ -567,16 +567,19 @@ int check_act(ctx *c, crown *cr, int ai) {
     for (int64_t q = 0; rc == OK && q < cnt; q++) {
       int64_t i = idx[q];
       if (lw[q].inf)
-        rc = fail(c, REJ, "REJECT: pre-activation bound not re-derivable (node %d, index %lld)", p, (long long)i);
+        rc = fail(c, REJ, "REJECT: pre-activation bound not re-derivable (node %d, index %lld)", p,
+                  (long long)i);
       else if (side == 0 && mpq_cmp(A->pre_lo[i].q, lw[q].q) > 0)
-        rc = fail(c, REJ, "REJECT: pre-activation lower bound above the re-derived CROWN bound (node %d, index %lld)",
+        rc = fail(c, REJ,
+                  "REJECT: pre-activation lower bound above the re-derived CROWN bound (node %d, index %lld)",
                   p, (long long)i);
       else if (side == 1) {
         mpq_neg(lw[q].q, lw[q].q);
         if (mpq_cmp(A->pre_hi[i].q, lw[q].q) < 0)
-          rc = fail(c, REJ,
-                    "REJECT: pre-activation upper bound below the re-derived CROWN bound (node %d, index %lld)", p,
-                    (long long)i);
+          rc = fail(
+              c, REJ,
+              "REJECT: pre-activation upper bound below the re-derived CROWN bound (node %d, index %lld)", p,
+              (long long)i);
       }
     }
     for (size_t q = 0; q < z; q++)
@@ -626,10 +629,11 @@ int check_maxpool(ctx *c, crown *cr, int mi) {
       return fail(c, REJ, "REJECT: max pool line index outside the window (node %d, index %lld)", MP->node,
                   (long long)o);
     if (MP->exact[o] && !dom)
-      return fail(c, REJ, "REJECT: max pool exact upper line without dominance (node %d, index %lld)", MP->node,
-                  (long long)o);
+      return fail(c, REJ, "REJECT: max pool exact upper line without dominance (node %d, index %lld)",
+                  MP->node, (long long)o);
     if (!MP->exact[o] && !cov)
-      return fail(c, REJ, "REJECT: max pool upper constant below the window's upper bounds (node %d, index %lld)",
+      return fail(c, REJ,
+                  "REJECT: max pool upper constant below the window's upper bounds (node %d, index %lld)",
                   MP->node, (long long)o);
   }
   return OK;

@@ -13,7 +13,6 @@ static int get_bool(ctx *c, const cJSON *o, const char *name, const char *where,
   return OK;
 }
 
-
 static void prop_free(prop *p) {
   for (int64_t i = 0; p->cf && i < (int64_t)p->nrows * p->nout; i++)
     mpq_clear(p->cf[i]);
@@ -34,8 +33,8 @@ static int read_prop(ctx *c, const cJSON *pj, int64_t nout, prop *p) {
   if (get_int(c, pj, "nout", "property", 1, 100000000, &v))
     return BAD;
   if (v != nout)
-    return fail(c, REJ, "REJECT: property refers to %lld outputs, the graph has %lld (node -1, index 0)", (long long)v,
-                (long long)nout);
+    return fail(c, REJ, "REJECT: property refers to %lld outputs, the graph has %lld (node -1, index 0)",
+                (long long)v, (long long)nout);
   p->nout = nout;
   cJSON *cl = field(c, pj, "clauses", "property");
   if (!cl)
@@ -142,7 +141,8 @@ static int check_region(ctx *c, const cJSON *rj, const cgraph *g, box *in) {
     int clamp = dom != NULL && !cJSON_IsNull(dom);
     if (rc == OK && clamp) {
       int inf;
-      if (!cJSON_IsArray(dom) || cJSON_GetArraySize(dom) != 2 || num_item(c, dom->child, dlo, &inf, 0, "region.domain", 0) ||
+      if (!cJSON_IsArray(dom) || cJSON_GetArraySize(dom) != 2 ||
+          num_item(c, dom->child, dlo, &inf, 0, "region.domain", 0) ||
           num_item(c, dom->child->next, dhi, &inf, 0, "region.domain", 1))
         rc = fail(c, BAD, "malformed: region.domain must be two numbers");
     }
@@ -154,8 +154,8 @@ static int check_region(ctx *c, const cJSON *rj, const cgraph *g, box *in) {
         qmin2(t, t, dhi);
       }
       if (mpq_cmp(lo[i].q, t) > 0) {
-        rc = fail(c, REJ, "REJECT: region box lower end above the L_inf region (node %d, index %lld)", g->input,
-                  (long long)i);
+        rc = fail(c, REJ, "REJECT: region box lower end above the L_inf region (node %d, index %lld)",
+                  g->input, (long long)i);
         break;
       }
       mpq_add(t, ctr[i].q, eps);
@@ -164,16 +164,18 @@ static int check_region(ctx *c, const cJSON *rj, const cgraph *g, box *in) {
         qmax2(t, t, dlo);
       }
       if (mpq_cmp(hi[i].q, t) < 0)
-        rc = fail(c, REJ, "REJECT: region box upper end below the L_inf region (node %d, index %lld)", g->input,
-                  (long long)i);
+        rc = fail(c, REJ, "REJECT: region box upper end below the L_inf region (node %d, index %lld)",
+                  g->input, (long long)i);
     }
   }
   /* the input node's certificate box must contain the region box */
   for (int64_t i = 0; rc == OK && i < n; i++) {
     if ((!in->lo[i].inf && mpq_cmp(in->lo[i].q, lo[i].q) > 0) || in->lo[i].inf == 1)
-      rc = fail(c, REJ, "REJECT: input box lower bound above the region (node %d, index %lld)", g->input, (long long)i);
+      rc = fail(c, REJ, "REJECT: input box lower bound above the region (node %d, index %lld)", g->input,
+                (long long)i);
     else if ((!in->hi[i].inf && mpq_cmp(in->hi[i].q, hi[i].q) < 0) || in->hi[i].inf == -1)
-      rc = fail(c, REJ, "REJECT: input box upper bound below the region (node %d, index %lld)", g->input, (long long)i);
+      rc = fail(c, REJ, "REJECT: input box upper bound below the region (node %d, index %lld)", g->input,
+                (long long)i);
   }
   qv_free(lo, n), qv_free(hi, n), qv_free(ctr, n);
   mpq_clear(eps), mpq_clear(dlo), mpq_clear(dhi), mpq_clear(t);
@@ -294,16 +296,20 @@ static int read_maxpool_lines(ctx *c, const cgraph *g, const cJSON *a, int64_t i
   const cJSON *up = arg ? field(c, a, "upper", "sample.crown.maxpools[]") : NULL;
   if (!arg || !up)
     return BAD;
-  if (!cJSON_IsArray(arg) || cJSON_GetArraySize(arg) != n || !cJSON_IsArray(up) || cJSON_GetArraySize(up) != n)
-    return fail(c, BAD, "malformed: sample.crown.maxpools[node %lld]: arg and upper must be arrays of %lld items",
+  if (!cJSON_IsArray(arg) || cJSON_GetArraySize(arg) != n || !cJSON_IsArray(up) ||
+      cJSON_GetArraySize(up) != n)
+    return fail(c, BAD,
+                "malformed: sample.crown.maxpools[node %lld]: arg and upper must be arrays of %lld items",
                 (long long)id, (long long)n);
   int rc = OK;
   int64_t o = 0;
   for (const cJSON *it = arg->child, *u = up->child; it && u && rc == OK; it = it->next, u = u->next, o++) {
     double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
     if (!(d >= 0 && d < (double)nin && d == (double)(int64_t)d))
-      return fail(c, BAD, "malformed: sample.crown.maxpools[node %lld].arg: not an input index (node %lld, index %lld)",
-                  (long long)id, (long long)id, (long long)o);
+      return fail(
+          c, BAD,
+          "malformed: sample.crown.maxpools[node %lld].arg: not an input index (node %lld, index %lld)",
+          (long long)id, (long long)id, (long long)o);
     mp->arg[o] = (int64_t)d;
     if (cJSON_IsString(u) && !strcmp(u->valuestring, "exact")) {
       mp->exact[o] = 1;
@@ -366,13 +372,14 @@ static int read_acts(ctx *c, crown *cr, const cJSON *acts) {
     if (get_int(c, a, "node", "sample.crown.activations[]", 0, g->n - 1, &id))
       return BAD;
     if (!is_act(g->nodes[id].op) || id <= prev || id >= g->output)
-      return fail(c, BAD, "malformed: sample.crown.activations: node %lld is not an activation in increasing order",
+      return fail(c, BAD,
+                  "malformed: sample.crown.activations: node %lld is not an activation in increasing order",
                   (long long)id);
     prev = (int)id;
     ca->node = (int)id;
     int64_t n = g->nodes[id].numel;
-    ca->pre_lo = qv_new(n), ca->pre_hi = qv_new(n), ca->la = qv_new(n), ca->lb = qv_new(n), ca->ua = qv_new(n),
-    ca->ub = qv_new(n);
+    ca->pre_lo = qv_new(n), ca->pre_hi = qv_new(n), ca->la = qv_new(n), ca->lb = qv_new(n),
+    ca->ua = qv_new(n), ca->ub = qv_new(n);
     cr->nacts++;
     char where[80];
     snprintf(where, sizeof where, "sample.crown.activations[node %lld]", (long long)id);
@@ -442,8 +449,10 @@ static int check_verdict(ctx *c, const cJSON *sj, const prop *p, const rows *r, 
     if (r->claimed[k].inf == -1)
       continue;
     if (r->claimed[k].inf == 1 || r->der[k].inf || mpq_cmp(r->claimed[k].q, r->der[k].q) > 0)
-      return fail(c, REJ, "REJECT: claimed lower bound of objective row above the re-derived bound (node %d, index %d)",
-                  out, k);
+      return fail(
+          c, REJ,
+          "REJECT: claimed lower bound of objective row above the re-derived bound (node %d, index %d)", out,
+          k);
   }
   cJSON *v = field(c, sj, "verdict", "sample");
   if (!v)

@@ -8,8 +8,17 @@
 extern "C" {
 #endif
 
-enum { TL_CUDA_NEG, TL_CUDA_ABS, TL_CUDA_RELU, TL_CUDA_LEAKY_RELU, TL_CUDA_SIGMOID, TL_CUDA_TANH, TL_CUDA_GELU,
-       TL_CUDA_SILU, TL_CUDA_CLAMP };
+enum {
+  TL_CUDA_NEG,
+  TL_CUDA_ABS,
+  TL_CUDA_RELU,
+  TL_CUDA_LEAKY_RELU,
+  TL_CUDA_SIGMOID,
+  TL_CUDA_TANH,
+  TL_CUDA_GELU,
+  TL_CUDA_SILU,
+  TL_CUDA_CLAMP
+};
 enum { TL_CUDA_ADD, TL_CUDA_SUB, TL_CUDA_MUL, TL_CUDA_DIV, TL_CUDA_MAX, TL_CUDA_MIN };
 
 /* y = f(x) elementwise; alpha for leaky relu, [lo, hi] for clamp. */

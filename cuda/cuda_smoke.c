@@ -17,9 +17,10 @@ int main(void) {
   float x[N], y[N], z[N], *dx = NULL, *dy = NULL, *dz = NULL;
   for (int i = 0; i < N; i++)
     x[i] = (float)(i - N / 2) / 37.0f;
-  if (cudaMalloc((void **)&dx, sizeof x) || cudaMalloc((void **)&dy, sizeof y) || cudaMalloc((void **)&dz, sizeof z) ||
-      cudaMemcpy(dx, x, sizeof x, cudaMemcpyHostToDevice) || tl_cuda_unary(TL_CUDA_RELU, dx, dy, N, 0, 0, 0) ||
-      tl_cuda_binary(TL_CUDA_ADD, dx, dy, dz, N) || cudaMemcpy(y, dy, sizeof y, cudaMemcpyDeviceToHost) ||
+  if (cudaMalloc((void **)&dx, sizeof x) || cudaMalloc((void **)&dy, sizeof y) ||
+      cudaMalloc((void **)&dz, sizeof z) || cudaMemcpy(dx, x, sizeof x, cudaMemcpyHostToDevice) ||
+      tl_cuda_unary(TL_CUDA_RELU, dx, dy, N, 0, 0, 0) || tl_cuda_binary(TL_CUDA_ADD, dx, dy, dz, N) ||
+      cudaMemcpy(y, dy, sizeof y, cudaMemcpyDeviceToHost) ||
       cudaMemcpy(z, dz, sizeof z, cudaMemcpyDeviceToHost)) {
     fprintf(stderr, "torchlean-cuda-smoke: CUDA call failed\n");
     return 1;

@@ -8,7 +8,8 @@
 #include "kernels/ew_math.h"
 
 /* y[i] = f(x[i]) for the unary op `op` */
-__global__ static void unary_kernel(int op, const float *x, float *y, long long n, float alpha, float lo, float hi) {
+__global__ static void unary_kernel(int op, const float *x, float *y, long long n, float alpha, float lo,
+                                    float hi) {
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n)
     return;

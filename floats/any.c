@@ -140,8 +140,8 @@ static tl_code any_dot(tl_dom *d, mpfi_ptr r, int64_t n, mpfi_srcptr *x, mpfi_sr
  * rounded up once; then the same widening as any_dot */
 static int any_fx_begin(tl_dom *d, const mpfi_t *x, int64_t n) { return tl_fx_begin(&S(d)->fx, x, n); }
 
-static int any_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t ws,
-                      mpfi_srcptr bias) {
+static int any_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w,
+                      int64_t ws, mpfi_srcptr bias) {
   any_scratch *s = S(d);
   if (!tl_fx_dot(&s->fx, r, n, x0, idx, w, ws, bias, s->s))
     return 0;
@@ -187,8 +187,8 @@ void tl_f32any_result_free(tl_f32any_result *r) {
   free(r);
 }
 
-tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo, const float *const *hi,
-                       tl_f32any_result **out, tl_status *st) {
+tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo,
+                       const float *const *hi, tl_f32any_result **out, tl_status *st) {
   *out = NULL;
   long prec = c ? c->prec : TL_SPEC_DEFAULT_PREC;
   if (prec < 53 || prec > 100000)

@@ -30,7 +30,8 @@ static void emu_maxmin(mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr b, int is_max) {
   if (mpfr_nan_p(V(a)) || mpfr_nan_p(V(b))) {
     mpfr_set_nan(V(r));
   } else if (mpfr_zero_p(V(a)) && mpfr_zero_p(V(b))) {
-    int neg = is_max ? (mpfr_signbit(V(a)) && mpfr_signbit(V(b))) : (mpfr_signbit(V(a)) || mpfr_signbit(V(b)));
+    int neg =
+        is_max ? (mpfr_signbit(V(a)) && mpfr_signbit(V(b))) : (mpfr_signbit(V(a)) || mpfr_signbit(V(b)));
     mpfr_set_zero(V(r), neg ? -1 : 1);
   } else {
     int a_wins = is_max ? mpfr_greater_p(V(a), V(b)) : mpfr_less_p(V(a), V(b));
@@ -146,6 +147,7 @@ typedef struct emu_rule {
   int interp;     /* 1: interp.c's rule for the op over emu_dot / emu_bin / emu_un, f32-ref order */
 } emu_rule;
 
+/* clang-format off */
 #define EMU_BIN(f) {f, NULL, 0}
 #define EMU_UN(f) {NULL, f, 0}
 #define EMU_INTERP {NULL, NULL, 1}
@@ -193,6 +195,7 @@ typedef struct emu_rule {
 #define emu_rule_attention EMU_INTERP       /* projections, scores / sqrt(dh), softmax, sums: left folds */
 #define emu_rule_mse_loss EMU_INTERP        /* (left-fold sum of (a - b)^2) / (float)n */
 #define emu_rule_cross_entropy EMU_INTERP   /* -((left-fold sum of sum_k t_k log_softmax(x)_k) / N) */
+/* clang-format on */
 
 /* one row per op of ops.def: a missing rule is a compile error */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = emu_rule_##name,

@@ -154,8 +154,8 @@ static int add_exact(mpz_ptr t, long *u, mpfr_srcptr v, mpz_ptr z) {
   return 1;
 }
 
-int tl_fx_dot(tl_fx *fx, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t wstride,
-              mpfi_srcptr bias, mpfr_ptr sum_abs) {
+int tl_fx_dot(tl_fx *fx, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w,
+              int64_t wstride, mpfi_srcptr bias, mpfr_ptr sum_abs) {
   if (!fx->ok)
     return 0;
   for (int b = 0; b < TL_FX_NB; b++) {

@@ -26,14 +26,14 @@
 #define TL_FX_NB 8 /* bands of 32 binary32 exponents: f >> 5 for f in [0, 253] */
 
 typedef struct tl_fx {
-  int64_t n, cap;     /* converted values, allocated mpz */
-  mpz_t *lo, *hi;     /* endpoints: value = lo[i] 2^E (hi unused when all are points) */
-  mpz_t *mag;         /* max(|lo|, |hi|) when want_mag */
-  long *elo, *ehi;    /* scratch exponents */
+  int64_t n, cap;  /* converted values, allocated mpz */
+  mpz_t *lo, *hi;  /* endpoints: value = lo[i] 2^E (hi unused when all are points) */
+  mpz_t *mag;      /* max(|lo|, |hi|) when want_mag */
+  long *elo, *ehi; /* scratch exponents */
   long E;
-  int points;         /* every value is a point: only lo is used */
-  int want_mag;       /* also accumulate sum |w_i| mag(x_i) (f32-any) */
-  int ok;             /* the last tl_fx_begin succeeded */
+  int points;   /* every value is a point: only lo is used */
+  int want_mag; /* also accumulate sum |w_i| mag(x_i) (f32-any) */
+  int ok;       /* the last tl_fx_begin succeeded */
   mpz_t acc_lo[TL_FX_NB], acc_hi[TL_FX_NB], acc_mag[TL_FX_NB];
   mpz_t tlo, thi, tmag, z;
 } tl_fx;
@@ -49,7 +49,7 @@ int tl_fx_begin(tl_fx *fx, const mpfi_t *x, int64_t n);
  * once (bias: its endpoints are added exactly when finite).  sum_abs (when non-NULL and the fx
  * was initialised with want_mag) receives sum |w_i| mag(x_j_i), rounded up (bias not included).
  * Returns 1, or 0 (nothing written) when a weight is infinite or NaN: use the generic path. */
-int tl_fx_dot(tl_fx *fx, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t wstride,
-              mpfi_srcptr bias, mpfr_ptr sum_abs);
+int tl_fx_dot(tl_fx *fx, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w,
+              int64_t wstride, mpfi_srcptr bias, mpfr_ptr sum_abs);
 
 #endif

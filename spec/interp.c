@@ -276,7 +276,8 @@ static tl_code rule_matmul(RULE_PARAMS) {
   TL_TRY(scratch_need_fx(sc, K, d->st));
   /* fast path: B a PARAM (x = rows of A), else A a PARAM (x = columns of B) */
   const float *wb = fx_weights(g, d, nd->parents[1]), *wa = wb ? NULL : fx_weights(g, d, nd->parents[0]);
-  int fast = (wb && d->fx_begin(d, VAL(nd->parents[0]), a->numel)) || (wa && d->fx_begin(d, VAL(nd->parents[1]), b->numel));
+  int fast = (wb && d->fx_begin(d, VAL(nd->parents[0]), a->numel)) ||
+             (wa && d->fx_begin(d, VAL(nd->parents[1]), b->numel));
   for (int64_t bi = 0; bi < batch; bi++) {
     /* batch coords */
     int64_t f = bi;
@@ -534,7 +535,8 @@ static tl_code rule_concat(RULE_PARAMS) {
     int64_t len = NODE(nd->parents[p])->shape[ax];
     for (int64_t o = 0; o < outer; o++)
       for (int64_t k = 0; k < len * inner; k++)
-        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + off) * inner + k], VAL(nd->parents[p])[o * len * inner + k]);
+        tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + off) * inner + k],
+                VAL(nd->parents[p])[o * len * inner + k]);
     off += len;
   }
   return TL_OK;
@@ -553,7 +555,7 @@ static tl_code rule_slice(RULE_PARAMS) {
     for (int64_t j = 0; j < nd->shape[ax]; j++)
       for (int64_t k = 0; k < inner; k++)
         tl_vset(VAL(nd - g->nodes)[(o * nd->shape[ax] + j) * inner + k],
-                 VAL(nd->parents[0])[(o * x->shape[ax] + nd->attrs.start + j * nd->attrs.step) * inner + k]);
+                VAL(nd->parents[0])[(o * x->shape[ax] + nd->attrs.start + j * nd->attrs.step) * inner + k]);
   return TL_OK;
 }
 
@@ -634,8 +636,8 @@ static tl_code pool2d(RULE_PARAMS, int is_max) {
         mpfi_ptr y = VAL(nd - g->nodes)[(nc * HO + i) * WO + j];
         if (is_max) {
           if (m == 0) {
-            rc = tl_dom_fail(d, TL_EVALUE, "window at (%lld, %lld) lies entirely in the padding", (long long)i,
-                             (long long)j);
+            rc = tl_dom_fail(d, TL_EVALUE, "window at (%lld, %lld) lies entirely in the padding",
+                             (long long)i, (long long)j);
             break;
           }
           tl_vset(y, sc->xs[0]);
@@ -913,9 +915,7 @@ static void set_float(mpfi_ptr r, float f) {
 
 /* ---- the rule table ------------------------------------------------------------------------ */
 /* a value supplied by the caller (tl_interp_run's contract) */
-static tl_code rule_input(RULE_PARAMS) {
-  return TL_OK;
-}
+static tl_code rule_input(RULE_PARAMS) { return TL_OK; }
 
 /* y = the exact float32 weights (konst of a float; the real domain sets them directly, exactly) */
 static tl_code rule_param(RULE_PARAMS) {
@@ -964,34 +964,22 @@ static tl_code rule_copy(RULE_PARAMS) {
 }
 
 /* y_i = e^(x_i - m) / sum_j e^(x_j - m) along the axis */
-static tl_code rule_softmax(RULE_PARAMS) {
-  return softmax_along(g, d, vals, nd, sc, 0);
-}
+static tl_code rule_softmax(RULE_PARAMS) { return softmax_along(g, d, vals, nd, sc, 0); }
 
 /* y_i = (x_i - m) - ln sum_j e^(x_j - m) along the axis */
-static tl_code rule_log_softmax(RULE_PARAMS) {
-  return softmax_along(g, d, vals, nd, sc, 1);
-}
+static tl_code rule_log_softmax(RULE_PARAMS) { return softmax_along(g, d, vals, nd, sc, 1); }
 
 /* y = sum of x over the axes */
-static tl_code rule_sum(RULE_PARAMS) {
-  return reduce_axes(g, d, vals, nd, sc, 0);
-}
+static tl_code rule_sum(RULE_PARAMS) { return reduce_axes(g, d, vals, nd, sc, 0); }
 
 /* y = (sum of x over the axes) / count */
-static tl_code rule_mean(RULE_PARAMS) {
-  return reduce_axes(g, d, vals, nd, sc, 1);
-}
+static tl_code rule_mean(RULE_PARAMS) { return reduce_axes(g, d, vals, nd, sc, 1); }
 
 /* y = max over the window (padding never wins) */
-static tl_code rule_max_pool2d(RULE_PARAMS) {
-  return pool2d(g, d, vals, nd, sc, 1);
-}
+static tl_code rule_max_pool2d(RULE_PARAMS) { return pool2d(g, d, vals, nd, sc, 1); }
 
 /* y = (sum over the window) / (kh kw), padding counted as zeros */
-static tl_code rule_avg_pool2d(RULE_PARAMS) {
-  return pool2d(g, d, vals, nd, sc, 0);
-}
+static tl_code rule_avg_pool2d(RULE_PARAMS) { return pool2d(g, d, vals, nd, sc, 0); }
 
 /* an op without an interpreter rule: no row uses it today (every op of ops.def has a rule); it
  * is the row for an op that a later change adds without real semantics, and the answer for an op
@@ -1001,23 +989,23 @@ static tl_code rule_unsupported(RULE_PARAMS) {
 }
 
 /* ops that share a rule (the rule's own comment gives the formula) */
-#define rule_add rule_binary        /* y = a + b (broadcasting) */
-#define rule_sub rule_binary        /* y = a - b */
-#define rule_mul rule_binary        /* y = a * b */
-#define rule_div rule_binary        /* y = a / b (a divisor reaching 0 is a domain error) */
-#define rule_max rule_binary        /* y = max(a, b) */
-#define rule_min rule_binary        /* y = min(a, b) */
-#define rule_neg rule_unary         /* y = -x */
-#define rule_abs rule_unary         /* y = |x| */
-#define rule_sqrt rule_unary        /* y = sqrt(x), x >= 0 */
-#define rule_exp rule_unary         /* y = e^x */
-#define rule_log rule_unary         /* y = ln x, x > 0 */
-#define rule_relu rule_unary        /* y = max(x, 0) */
-#define rule_leaky_relu rule_unary  /* y = x if x >= 0 else alpha x */
-#define rule_tanh rule_unary        /* y = tanh x */
-#define rule_reshape rule_copy      /* same elements, new shape */
-#define rule_flatten rule_copy      /* same elements, axes merged */
-#define rule_dropout rule_copy      /* eval semantics: y = x */
+#define rule_add rule_binary       /* y = a + b (broadcasting) */
+#define rule_sub rule_binary       /* y = a - b */
+#define rule_mul rule_binary       /* y = a * b */
+#define rule_div rule_binary       /* y = a / b (a divisor reaching 0 is a domain error) */
+#define rule_max rule_binary       /* y = max(a, b) */
+#define rule_min rule_binary       /* y = min(a, b) */
+#define rule_neg rule_unary        /* y = -x */
+#define rule_abs rule_unary        /* y = |x| */
+#define rule_sqrt rule_unary       /* y = sqrt(x), x >= 0 */
+#define rule_exp rule_unary        /* y = e^x */
+#define rule_log rule_unary        /* y = ln x, x > 0 */
+#define rule_relu rule_unary       /* y = max(x, 0) */
+#define rule_leaky_relu rule_unary /* y = x if x >= 0 else alpha x */
+#define rule_tanh rule_unary       /* y = tanh x */
+#define rule_reshape rule_copy     /* same elements, new shape */
+#define rule_flatten rule_copy     /* same elements, axes merged */
+#define rule_dropout rule_copy     /* eval semantics: y = x */
 
 typedef tl_code (*interp_rule)(RULE_PARAMS);
 

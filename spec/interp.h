@@ -25,8 +25,8 @@ typedef enum tl_const_id { TL_CONST_SQRT_2_OVER_PI, TL_CONST_GELU_A } tl_const_i
 typedef struct tl_dom tl_dom;
 struct tl_dom {
   tl_dom_kind kind;
-  mpfr_prec_t prec;  /* precision of every value */
-  int node;          /* node being evaluated (for messages) */
+  mpfr_prec_t prec; /* precision of every value */
+  int node;         /* node being evaluated (for messages) */
   const char *opname;
   tl_status *st;
   void *user;
@@ -72,7 +72,6 @@ int tl_interp_supports(tl_op op);
 
 /* "node 5 (log)" style failure helper for domains. */
 tl_code tl_dom_fail(tl_dom *d, tl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 
 /* The real-interval domain (used by spec/ and, widened, by the f32-any model).
  * tl_dom_real_init allocates scratch intervals; tl_dom_real_clear frees them. */

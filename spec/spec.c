@@ -20,8 +20,8 @@ static int real_fx_begin(tl_dom *d, const mpfi_t *x, int64_t n) {
   return tl_fx_begin(&s->fx, x, n);
 }
 
-static int real_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w, int64_t ws,
-                       mpfi_srcptr bias) {
+static int real_fx_dot(tl_dom *d, mpfi_ptr r, int64_t n, int64_t x0, const int64_t *idx, const float *w,
+                       int64_t ws, mpfi_srcptr bias) {
   real_scratch *s = d->user;
   return tl_fx_dot(&s->fx, r, n, x0, idx, w, ws, bias, NULL);
 }
@@ -222,6 +222,7 @@ typedef struct real_rule {
   int interp;      /* 1: interp.c's rule for the op, over tl_real_dot / tl_real_bin / tl_real_un */
 } real_rule;
 
+/* clang-format off */
 #define REAL_BIN(f) {f, NULL, 0}
 #define REAL_UN(f) {NULL, f, 0}
 #define REAL_INTERP {NULL, NULL, 1}      /* the formula is on the op's rule in interp.c */
@@ -269,6 +270,7 @@ typedef struct real_rule {
 #define real_rule_attention REAL_INTERP
 #define real_rule_mse_loss REAL_INTERP
 #define real_rule_cross_entropy REAL_INTERP
+/* clang-format on */
 
 /* one row per op of ops.def: a missing rule is a compile error */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = real_rule_##name,
@@ -290,8 +292,9 @@ tl_code tl_real_bin(tl_dom *d, tl_op op, mpfi_ptr r, mpfi_srcptr a, mpfi_srcptr 
     return tl_dom_fail(d, TL_EUNSUPPORTED, "binary op %d unknown", (int)op);
   TL_TRY(row->bin(d, r, a, b));
   if (mpfi_nan_p(r))
-    return tl_dom_fail(d, TL_EDOMAIN, "undefined result (e.g. inf - inf or 0 * inf) from [%g, %g] and [%g, %g]",
-                       lo_d(a), hi_d(a), lo_d(b), hi_d(b));
+    return tl_dom_fail(d, TL_EDOMAIN,
+                       "undefined result (e.g. inf - inf or 0 * inf) from [%g, %g] and [%g, %g]", lo_d(a),
+                       hi_d(a), lo_d(b), hi_d(b));
   return TL_OK;
 }
 
@@ -398,13 +401,13 @@ static tl_code spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *
   return TL_OK;
 }
 
-tl_code tl_spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lo, const double *const *hi,
-                     tl_spec_result **out, tl_status *st) {
+tl_code tl_spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lo,
+                     const double *const *hi, tl_spec_result **out, tl_status *st) {
   return spec_eval(c, g, lo, hi, NULL, NULL, out, st);
 }
 
-tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo, const float *const *hi,
-                         tl_spec_result **out, tl_status *st) {
+tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo,
+                         const float *const *hi, tl_spec_result **out, tl_status *st) {
   return spec_eval(c, g, NULL, NULL, lo, hi, out, st);
 }
 
@@ -424,8 +427,12 @@ mpfi_srcptr tl_spec_value(const tl_spec_result *r, int node, int64_t i) {
   TL_ASSERT(node >= 0 && node < r->vals->nnodes && i >= 0 && i < r->vals->numel[node]);
   return r->vals->v[node][i];
 }
-mpfr_srcptr tl_spec_lo(const tl_spec_result *r, int node, int64_t i) { return &tl_spec_value(r, node, i)->left; }
-mpfr_srcptr tl_spec_hi(const tl_spec_result *r, int node, int64_t i) { return &tl_spec_value(r, node, i)->right; }
+mpfr_srcptr tl_spec_lo(const tl_spec_result *r, int node, int64_t i) {
+  return &tl_spec_value(r, node, i)->left;
+}
+mpfr_srcptr tl_spec_hi(const tl_spec_result *r, int node, int64_t i) {
+  return &tl_spec_value(r, node, i)->right;
+}
 void tl_spec_get_d(const tl_spec_result *r, int node, int64_t i, double *lo, double *hi) {
   mpfi_srcptr v = tl_spec_value(r, node, i);
   *lo = mpfr_get_d(&v->left, MPFR_RNDD);

@@ -89,9 +89,10 @@ static cJSON *graph_json(const tl_graph *g) {
     if (n->name)
       cJSON_AddStringToObject(o, "name", n->name);
     if (n->op == TL_OP_PARAM)
-      cJSON_AddStringToObject(o, "param_kind", n->pkind == TL_PARAM_TRAINABLE ? "trainable"
-                                               : n->pkind == TL_PARAM_BUFFER  ? "buffer"
-                                                                              : "constant");
+      cJSON_AddStringToObject(o, "param_kind",
+                              n->pkind == TL_PARAM_TRAINABLE ? "trainable"
+                              : n->pkind == TL_PARAM_BUFFER  ? "buffer"
+                                                             : "constant");
     cJSON_AddItemToArray(nodes, o);
   }
   cJSON *ins = cJSON_AddArrayToObject(gj, "inputs"), *outs = cJSON_AddArrayToObject(gj, "outputs");
@@ -189,7 +190,8 @@ static void crown_json(cJSON *s, const tl_graph *g, const tl_verify_result *res)
   maxpools_json(cj, g, res);
 }
 
-static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_property *p, const tl_verify_result *res) {
+static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_property *p,
+                          const tl_verify_result *res) {
   cJSON *s = cJSON_CreateObject();
   region_json(s, r);
   property_json(s, p);
@@ -222,7 +224,8 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   for (int i = 0; i < n; i++)
     if (!res[i]->bounds || res[i]->method != res[0]->method || res[i]->sem != res[0]->sem ||
         (res[i]->method != TL_METHOD_IBP && !res[i]->crown))
-      return tl_fail(st, TL_EARG, "cert: sample %d: results need keep_evidence and one method and semantics", i);
+      return tl_fail(st, TL_EARG, "cert: sample %d: results need keep_evidence and one method and semantics",
+                     i);
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "format", "torchlean.cert.v1");
   cJSON_AddNumberToObject(root, "version", 1);
@@ -234,7 +237,8 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   tl_graph_hash(g, gh);
   if (info && info->graph_hash && memcmp(info->graph_hash, gh, 32) != 0) {
     cJSON_Delete(root);
-    return tl_fail(st, TL_EARG, "cert: the given graph hash is not the hash of the graph (%s)", tl_hash_hex(gh, hx));
+    return tl_fail(st, TL_EARG, "cert: the given graph hash is not the hash of the graph (%s)",
+                   tl_hash_hex(gh, hx));
   }
   cJSON_AddStringToObject(root, "graph_sha256", tl_hash_hex(gh, hx));
   if (info && info->model_ref)
@@ -265,7 +269,8 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
     rc = tl_fail(st, TL_EIO, "cert: cannot open %s for writing", tmp);
   else {
     size_t len = strlen(txt);
-    int ok = fwrite(txt, 1, len, f) == len && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok =
+        fwrite(txt, 1, len, f) == len && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
       remove(tmp);

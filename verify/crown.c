@@ -208,11 +208,11 @@ static tl_code back_node(tlv_cstate *s, int v) {
 }
 
 /* lower bounds of rows a (m x numel(start)) of node `start`; rec/how (alpha) optional */
-tl_code tlv_backward(tlv_cctx *c, int start, int m, const double *a, double *lower, int ibp_fold, double *incoef,
-                        double **rec, unsigned char *how) {
+tl_code tlv_backward(tlv_cctx *c, int start, int m, const double *a, double *lower, int ibp_fold,
+                     double *incoef, double **rec, unsigned char *how) {
   const tl_graph *g = c->g;
-  tlv_cstate s = {g,     c->b,   c->reg, c->cd, c->act_of, m,   NULL, NULL, NULL,
-              c->st, start,  ibp_fold, incoef, c->pl, c->absv, rec, how};
+  tlv_cstate s = {g,     c->b,  c->reg,   c->cd,  c->act_of, m,       NULL, NULL, NULL,
+                  c->st, start, ibp_fold, incoef, c->pl,     c->absv, rec,  how};
   s.clo = calloc((size_t)g->nnodes, sizeof *s.clo);
   s.chi = calloc((size_t)g->nnodes, sizeof *s.chi);
   s.cst = calloc((size_t)(m ? m : 1), sizeof *s.cst);
@@ -316,7 +316,8 @@ tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int 
 }
 
 tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st) {
+                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef,
+                     tl_status *st) {
   if (data)
     *data = NULL;
   tl_verify_plan *pl;
@@ -331,8 +332,9 @@ tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl
   return crown_run(pl, r, b, nrows, a, 0, 0, lower, NULL, incoef, st);
 }
 
-tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                      int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st) {
+tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                      const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                      tl_crown_data **data, tl_status *st) {
   return crown_run(pl, r, b, nrows, a, intermediate_crown, alpha_steps, lower, data, NULL, st);
 }
 
@@ -346,7 +348,8 @@ static int icrown_useful(const tl_verify_plan *pl, int p) {
   if (pl->reference || !tlv_is_affine(g, p))
     return 1;
   int q = g->nodes[p].parents[0];
-  while (g->nodes[q].op == TL_OP_FLATTEN || g->nodes[q].op == TL_OP_RESHAPE || g->nodes[q].op == TL_OP_DROPOUT)
+  while (g->nodes[q].op == TL_OP_FLATTEN || g->nodes[q].op == TL_OP_RESHAPE ||
+         g->nodes[q].op == TL_OP_DROPOUT)
     q = g->nodes[q].parents[0];
   tl_op op = g->nodes[q].op;
   return !(op == TL_OP_INPUT || op == TL_OP_CLAMP);
@@ -439,7 +442,8 @@ static tl_code crown_run(const tl_verify_plan *pl, const tl_region *r, const tl_
           A->pre_lo[i] = b->lo[p][i], A->pre_hi[i] = b->hi[p][i];
     }
     for (int64_t i = 0; rc == TL_OK && i < n->numel; i++)
-      tlv_rule_of(n->op)->lines(n->op, n->attrs.alpha, A->pre_lo[i], A->pre_hi[i], &A->la[i], &A->lb[i], &A->ua[i], &A->ub[i]);
+      tlv_rule_of(n->op)->lines(n->op, n->attrs.alpha, A->pre_lo[i], A->pre_hi[i], &A->la[i], &A->lb[i],
+                                &A->ua[i], &A->ub[i]);
     act_of[v] = cd->nacts - 1;
   }
   if (rc == TL_OK && alpha_steps > 0 && !incoef)

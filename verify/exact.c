@@ -189,8 +189,12 @@ tl_code tl_exact_eval(const tl_graph *g, const float *x, double *ylo, double *yh
   if (g->ninputs != 1)
     return tl_fail(st, TL_EUNSUPPORTED, "exact: the graph must have exactly one input");
   int out = g->noutputs ? g->outputs[0] : g->nnodes - 1;
-  xst X = {g, x, calloc((size_t)g->nnodes, 1), calloc((size_t)g->nnodes, sizeof(fxv)),
-           calloc((size_t)g->nnodes, sizeof(qbox)), st};
+  xst X = {g,
+           x,
+           calloc((size_t)g->nnodes, 1),
+           calloc((size_t)g->nnodes, sizeof(fxv)),
+           calloc((size_t)g->nnodes, sizeof(qbox)),
+           st};
   tl_code rc = X.kind && X.f && X.q ? TL_OK : tl_fail(st, TL_ENOMEM, "exact: out of memory");
   for (int i = 0; i <= out && rc == TL_OK; i++) {
     const tl_node *n = &g->nodes[i];

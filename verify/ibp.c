@@ -101,7 +101,8 @@ static tl_code ibp_node(const tl_verify_plan *pl, const tl_graph *g, int id, con
   }
   const tlv_rule *r = tlv_rule_of(n->op);
   if (!r->ibp)
-    return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d: no interval rule for op %s", id, tl_op_get(n->op)->name);
+    return tl_fail(st, TL_EUNSUPPORTED, "verify: node %d: no interval rule for op %s", id,
+                   tl_op_get(n->op)->name);
   return r->ibp(pl, g, id, reg, b, sem, lo, hi, st);
 }
 
@@ -114,7 +115,8 @@ tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bound
   return rc;
 }
 
-tl_code tl_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st) {
+tl_code tl_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
+                    tl_status *st) {
   *out = NULL;
   return tlv_ibp_plan(pl, r, sem, out, st);
 }

@@ -37,9 +37,8 @@ tl_code tlv_bcast_init(const tl_graph *g, int node, tl_bcast *b, tl_status *st) 
   return TL_OK;
 }
 
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) int tlv_box_finite(const double *lo, const double *hi,
-                                                                                int64_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) int tlv_box_finite(const double *lo,
+                                                                                const double *hi, int64_t n) {
   /* on the bits: (x & exponent mask) + 2^52 reaches bit 63 exactly when the exponent field is all
    * ones (inf, NaN); integer ops only, no early exit, so the loop vectorises */
   const uint64_t e = 0x7ff0000000000000u, one = (uint64_t)1 << 52;

@@ -229,7 +229,8 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
   return viol;
 }
 
-tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int label, int *correct, tl_status *st) {
+tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int label, int *correct,
+                              tl_status *st) {
   const tl_graph *g = pl->g;
   *correct = 0;
   if (g->ninputs != 1)
@@ -254,7 +255,7 @@ tl_code tl_clean_correct_plan(const tl_verify_plan *pl, const float *x, int labe
       for (int64_t k = 0; k < nout; k++) {
         if (k == label)
           continue;
-        all &= bl[label] > bh[k];       /* exact y[label] >= bl > bh >= exact y[k] */
+        all &= bl[label] > bh[k];        /* exact y[label] >= bl > bh >= exact y[k] */
         some_below |= bh[label] < bl[k]; /* exact y[label] <= bh < bl <= exact y[k] */
       }
       if (all)
@@ -460,8 +461,8 @@ static tl_code exact_violated(const tl_verify_plan *pl, const tl_property *p, co
 }
 
 static tl_code try_cex(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
-                       const tl_verify_opts *o,
-                       rt_ctx *rt, const float *x, int exact_first, tl_verify_result *res, tl_status *st) {
+                       const tl_verify_opts *o, rt_ctx *rt, const float *x, int exact_first,
+                       tl_verify_result *res, tl_status *st) {
   if (!in_region(r, x))
     return TL_OK;
   int64_t nout = p->nout;
@@ -528,8 +529,9 @@ static uint64_t region_seed(const tl_region *r, uint64_t seed) {
 /* Signed-gradient PGD on the score inside the box, restarts from the center (L_inf) and from
  * uniform random points; every point whose float32 score is <= 0 goes to try_cex (at most a few
  * exact evaluations per sample).  Stops at the first doubly confirmed counterexample. */
-static tl_code pgd(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p, const tl_verify_opts *o, rt_ctx *rt,
-                   const double *a, tl_verify_result *res, tl_status *st) {
+static tl_code pgd(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
+                   const tl_verify_opts *o, rt_ctx *rt, const double *a, tl_verify_result *res,
+                   tl_status *st) {
   int64_t n = r->n, nout = p->nout;
   float *x = malloc((size_t)n * sizeof *x), *gx = malloc((size_t)n * sizeof *gx);
   float *y = malloc((size_t)nout * sizeof *y), *seed = malloc((size_t)nout * sizeof *seed);
@@ -539,7 +541,8 @@ static tl_code pgd(const tl_graph *g, const tl_verify_plan *pl, const tl_region 
   int tries = 0;
   for (int rs = 0; rc == TL_OK && rs <= o->pgd_restarts && !(res->cex && res->cex_f32) && tries < 4; rs++) {
     for (int64_t i = 0; i < n; i++) {
-      double v = rs == 0 && r->center ? (double)r->center[i] : r->lo[i] + (r->hi[i] - r->lo[i]) * tl_rng_uniform(&rng);
+      double v = rs == 0 && r->center ? (double)r->center[i]
+                                      : r->lo[i] + (r->hi[i] - r->lo[i]) * tl_rng_uniform(&rng);
       if (!to_f32_in(v, r->lo[i], r->hi[i], &x[i]))
         x[i] = (float)r->lo[i];
     }
@@ -608,7 +611,10 @@ static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_reg
         int ok = 1;
         for (int64_t i = 0; i < n && ok; i++) {
           double c = coef[(size_t)k * n + i];
-          ok = to_f32_in(c > 0 ? r->lo[i] : c < 0 ? r->hi[i] : (r->lo[i] + r->hi[i]) / 2, r->lo[i], r->hi[i], &x[i]);
+          ok = to_f32_in(c > 0   ? r->lo[i]
+                         : c < 0 ? r->hi[i]
+                                 : (r->lo[i] + r->hi[i]) / 2,
+                         r->lo[i], r->hi[i], &x[i]);
         }
         if (ok)
           rc = try_cex(g, pl, r, p, o, &rt, x, 0, res, st);
@@ -624,8 +630,9 @@ static tl_code falsify(const tl_graph *g, const tl_verify_plan *pl, const tl_reg
 }
 
 /* one sample with plan pl (of g) and an optional per-thread float32 runtime cache rtc */
-static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r, const tl_property *p,
-                          const tl_verify_opts *o, rt_ctx *rtc, tl_verify_result **out, tl_status *st) {
+static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_region *r,
+                          const tl_property *p, const tl_verify_opts *o, rt_ctx *rtc, tl_verify_result **out,
+                          tl_status *st) {
   *out = NULL;
   double t0 = now_s();
   int outn = g->noutputs ? g->outputs[0] : g->nnodes - 1;
@@ -674,8 +681,8 @@ static tl_code sample_run(const tl_graph *g, const tl_verify_plan *pl, const tl_
 }
 
 /* the options' plan (checked against g), or a new one in *own */
-static tl_code get_plan(const tl_graph *g, const tl_verify_opts *o, const tl_verify_plan **pl, tl_verify_plan **own,
-                        tl_status *st) {
+static tl_code get_plan(const tl_graph *g, const tl_verify_opts *o, const tl_verify_plan **pl,
+                        tl_verify_plan **own, tl_status *st) {
   *own = NULL;
   if (o->plan) {
     if (o->plan->g != g)
@@ -746,8 +753,8 @@ static void *batch_worker(void *arg) {
 }
 
 tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r, const tl_property *const *p,
-                        const tl_verify_opts *o, int nthreads, tl_verify_result **out, tl_verify_progress_fn progress,
-                        void *progress_user, tl_status *st) {
+                        const tl_verify_opts *o, int nthreads, tl_verify_result **out,
+                        tl_verify_progress_fn progress, void *progress_user, tl_status *st) {
   if (n < 0 || nthreads < 1 || !o)
     return tl_fail(st, TL_EARG, "verify: batch needs n >= 0, nthreads >= 1 and options");
   for (int64_t i = 0; i < n; i++)
@@ -757,7 +764,8 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
   TL_TRY(get_plan(g, o, &pl, &own, st));
   batch_job b;
   memset(&b, 0, sizeof b);
-  b.pl = pl, b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress, b.user = progress_user;
+  b.pl = pl, b.g = g, b.n = n, b.r = r, b.p = p, b.o = o, b.out = out, b.progress = progress,
+  b.user = progress_user;
   atomic_init(&b.next, 0), atomic_init(&b.done, 0), atomic_init(&b.failed, 0);
   pthread_mutex_init(&b.mu, NULL);
   b.rc = TL_OK;
@@ -836,8 +844,8 @@ static tl_code ds_sample(ds_job *j, int64_t i) {
     tl_verify_result *res = NULL;
     rc = sample_run(j->g, j->pl, r, p, &o, j->rt, &res, &j->st);
     if (rc == TL_OK) {
-      (m ? j->crown : j->ibp)[i] = j->correct[i] || res->verdict == TL_VERDICT_FALSIFIED ? res->verdict
-                                                                                         : TL_VERDICT_UNKNOWN;
+      (m ? j->crown : j->ibp)[i] =
+          j->correct[i] || res->verdict == TL_VERDICT_FALSIFIED ? res->verdict : TL_VERDICT_UNKNOWN;
       (m ? j->tcrown : j->tibp)[i] = res->seconds;
     }
     tl_verify_result_free(res);
@@ -861,9 +869,9 @@ static void *ds_worker(void *arg) {
   return NULL;
 }
 
-tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, int64_t n, double eps, int clamp,
-                          double dom_lo, double dom_hi, tl_semantics sem, const tl_verify_opts *base, int nthreads,
-                          tl_dataset_report **out, tl_status *st) {
+tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, int64_t n, double eps,
+                          int clamp, double dom_lo, double dom_hi, tl_semantics sem,
+                          const tl_verify_opts *base, int nthreads, tl_dataset_report **out, tl_status *st) {
   *out = NULL;
   if (g->ninputs != 1 || nthreads < 1 || n < 0)
     return tl_fail(st, TL_EARG, "verify: dataset needs one graph input, n >= 0 and nthreads >= 1");
@@ -889,8 +897,8 @@ tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, 
   int started = 0;
   for (int t = 0; rc == TL_OK && t < nthreads; t++) {
     ds_job *j = &jobs[t];
-    *j = (ds_job){g, pl, NULL, x, labels, n, d, eps, dom_lo, dom_hi, clamp, sem, base, nthreads, t, correct, rep->ibp,
-                  rep->crown, tibp, tcr, TL_OK, {TL_OK, {0}}};
+    *j = (ds_job){g,   pl,   NULL,     x, labels,  n,        d,          eps,  dom_lo, dom_hi, clamp,
+                  sem, base, nthreads, t, correct, rep->ibp, rep->crown, tibp, tcr,    TL_OK,  {TL_OK, {0}}};
     if (t == 0 && nthreads == 1) {
       ds_worker(j);
       started = 1;

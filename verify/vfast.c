@@ -146,32 +146,35 @@ void tl_verify_plan_set_reference(tl_verify_plan *p, int reference) {
 
 /* ---- kernels (FE_UPWARD) -------------------------------------------------------------------- */
 /* macros, not functions: passing 32-byte vectors by value would change the ABI without AVX */
-#define V4ABS(x)                                                                                                    \
-  ((v4d)((v4l)(x) & (v4l){0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL}))
-#define LDW(dst, w)                                                                                                 \
-  do {                                                                                                              \
-    v4f f_;                                                                                                         \
-    memcpy(&f_, (w), sizeof f_);                                                                                    \
-    (dst) = __builtin_convertvector(f_, v4d);                                                                       \
+#define V4ABS(x)                                                                                             \
+  ((v4d)((v4l)(x) &                                                                                          \
+         (v4l){0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL}))
+#define LDW(dst, w)                                                                                          \
+  do {                                                                                                       \
+    v4f f_;                                                                                                  \
+    memcpy(&f_, (w), sizeof f_);                                                                             \
+    (dst) = __builtin_convertvector(f_, v4d);                                                                \
   } while (0)
 #define LDD(dst, x) memcpy(&(dst), (x), sizeof(dst))
-#define HSUM(out, a, b)                                                                                             \
-  do {                                                                                                              \
-    v4d s_ = (a) + (b);                                                                                             \
-    (out) = (s_[0] + s_[1]) + (s_[2] + s_[3]);                                                                      \
+#define HSUM(out, a, b)                                                                                      \
+  do {                                                                                                       \
+    v4d s_ = (a) + (b);                                                                                      \
+    (out) = (s_[0] + s_[1]) + (s_[2] + s_[3]);                                                               \
   } while (0)
 
 /* S += sum w c, R += sum |w| r, M += sum |w| m (upward), n terms */
 __attribute__((target_clones("avx2", "default"))) static void dot3(const float *w, const double *c,
-                                                                     const double *r, const double *m, int64_t n,
-                                                                     double *S, double *R, double *M) {
+                                                                   const double *r, const double *m,
+                                                                   int64_t n, double *S, double *R,
+                                                                   double *M) {
   v4d s0 = {0, 0, 0, 0}, s1 = s0, r0 = s0, r1 = s0, m0 = s0, m1 = s0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     v4d w0, w1, c0, c1, q0, q1, n0, n1;
     LDW(w0, w + i);
     LDW(w1, w + i + 4);
-    LDD(c0, c + i), LDD(c1, c + i + 4), LDD(q0, r + i), LDD(q1, r + i + 4), LDD(n0, m + i), LDD(n1, m + i + 4);
+    LDD(c0, c + i), LDD(c1, c + i + 4), LDD(q0, r + i), LDD(q1, r + i + 4), LDD(n0, m + i),
+        LDD(n1, m + i + 4);
     v4d a0 = V4ABS(w0), a1 = V4ABS(w1);
     s0 += w0 * c0, s1 += w1 * c1;
     r0 += a0 * q0, r1 += a1 * q1;
@@ -190,7 +193,7 @@ __attribute__((target_clones("avx2", "default"))) static void dot3(const float *
 
 /* sum |w| x (upward), n terms */
 __attribute__((target_clones("avx2", "default"))) static double dot1abs(const float *w, const double *x,
-                                                                          int64_t n) {
+                                                                        int64_t n) {
   v4d s0 = {0, 0, 0, 0}, s1 = s0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -210,15 +213,15 @@ __attribute__((target_clones("avx2", "default"))) static double dot1abs(const fl
 
 /* t[0..n) += l * w[0..n) (upward) */
 __attribute__((target_clones("avx2", "default"))) static void axpyf(double *t, double l, const float *w,
-                                                                      int64_t n) {
+                                                                    int64_t n) {
   for (int64_t i = 0; i < n; i++)
     t[i] += l * (double)w[i];
 }
 
 /* S += w c, R += |w| r, M += |w| m over n (upward) */
 __attribute__((target_clones("avx2", "default"))) static void axpy3(double *S, double *R, double *M, double w,
-                                                                      const double *c, const double *r,
-                                                                      const double *m, int64_t n) {
+                                                                    const double *c, const double *r,
+                                                                    const double *m, int64_t n) {
   double a = fabs(w);
   for (int64_t i = 0; i < n; i++) {
     S[i] += w * c[i];
@@ -228,7 +231,7 @@ __attribute__((target_clones("avx2", "default"))) static void axpy3(double *S, d
 }
 
 __attribute__((target_clones("avx2", "default"))) static void axpyd(double *t, double l, const double *x,
-                                                                      int64_t n) {
+                                                                    int64_t n) {
   for (int64_t i = 0; i < n; i++)
     t[i] += l * x[i];
 }
@@ -308,7 +311,7 @@ tl_code tlv_fast_ibp(const tl_verify_plan *pl, int id, const double *xl, const d
     r[i] = fmax(xh[i] - ci, ci - xl[i]);
     m[i] = fabs(ci) + r[i];
   }
-  int64_t nterm; /* leaves of every output sum, bias included (binary64 error bound) */
+  int64_t nterm;  /* leaves of every output sum, bias included (binary64 error bound) */
   int64_t kround; /* f32-any: roundings k of gamma_k (docs/certificates.md) */
   if (tlv_fast_kind(pl, id) == TLV_FAST_LINEAR) {
     int64_t in = g->nodes[n->parents[1]].shape[1];

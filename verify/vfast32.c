@@ -81,8 +81,8 @@ typedef int v16i __attribute__((vector_size(64)));
 #pragma GCC pop_options
 
 typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
-typedef void conv_fn(const float *, const float *, int64_t, int, const float *, const float *, int64_t, float *,
-                     float *);
+typedef void conv_fn(const float *, const float *, int64_t, int, const float *, const float *, int64_t,
+                     float *, float *);
 /* 2: AVX-512, 1: AVX2 + FMA, 0: baseline */
 static int isa_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -93,7 +93,6 @@ static int isa_level(void) {
   return 0;
 #endif
 }
-
 
 /* The centre / radius preparation of tlv_fast_ibp_f32 (run in FE_UPWARD, see there); returns
  * a word whose bit 63 is set when some |l|, |h| >= 2^65 (inf, NaN) or some radius is negative. */
@@ -117,7 +116,8 @@ prep(const double *xl, const double *xh, double g1, double gk, float *cf, float 
 
 /* the largest bits of n binary32 values >= 0 (or NaN): the largest value (a NaN's bits exceed
  * every number's), as int32 */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static int32_t max_bits(const float *t, int64_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) static int32_t max_bits(const float *t,
+                                                                                     int64_t n) {
   int32_t m = 0;
   for (int64_t o = 0; o < n; o++) {
     int32_t b;
@@ -152,12 +152,14 @@ finish_down(const float *S, const float *B, int bvec, double *lo, int64_t n) {
 
 /* im2col of one group block x (cpg, H, W) for stride 1 and dilation 1: column row k = (ci, p, q)
  * at output (i, j) is x[ci][i - pad0 + p][j - pad1 + q], 0 outside; rows of stride P8, zero tails */
-static void im2col_unit(float *col, const float *x, const tlv_conv *cv, int64_t pad0, int64_t pad1, int64_t P8) {
+static void im2col_unit(float *col, const float *x, const tlv_conv *cv, int64_t pad0, int64_t pad1,
+                        int64_t P8) {
   for (int64_t ci = 0; ci < cv->cpg; ci++)
     for (int64_t p = 0; p < cv->kh; p++)
       for (int64_t q = 0; q < cv->kw; q++) {
         float *dst = col + ((ci * cv->kh + p) * cv->kw + q) * P8;
-        int64_t jlo = pad1 - q > 0 ? pad1 - q : 0, jhi = cv->W + pad1 - q < cv->Wo ? cv->W + pad1 - q : cv->Wo;
+        int64_t jlo = pad1 - q > 0 ? pad1 - q : 0,
+                jhi = cv->W + pad1 - q < cv->Wo ? cv->W + pad1 - q : cv->Wo;
         for (int64_t i = 0; i < cv->Ho; i++) {
           float *d = dst + i * cv->Wo;
           int64_t hh = i - pad0 + p;
@@ -197,8 +199,8 @@ static int centre_small(const float *cf, const float *af, int64_t nin, double g1
 }
 
 /* S, T of a linear node in round-to-nearest (the error model of the top), four outputs at a time */
-static void f32_linear(const tl_graph *g, int id, dot_fn *dot, const float *W, const float *cf, const float *af,
-                       float *S, float *T) {
+static void f32_linear(const tl_graph *g, int id, dot_fn *dot, const float *W, const float *cf,
+                       const float *af, float *S, float *T) {
   const tl_node *n = &g->nodes[id];
   int64_t nout = n->numel, nterm = g->nodes[n->parents[1]].shape[1];
   int64_t out = g->nodes[n->parents[1]].shape[0];
@@ -207,7 +209,7 @@ static void f32_linear(const tl_graph *g, int id, dot_fn *dot, const float *W, c
     for (int64_t o = 0; o < out; o += 4) {
       int nr = out - o < 4 ? (int)(out - o) : 4;
       dot(W + o * nterm, nterm, nr, cf + rw * nterm, af + rw * nterm, nterm, S + rw * out + o,
-             T + rw * out + o);
+          T + rw * out + o);
     }
 }
 
@@ -262,9 +264,9 @@ static int f32_conv(const tl_node *n, const tlv_conv *cv, conv_fn *conv, const f
 
 /* lo, hi from S, T in binary64 with directed rounding; 0 when the bounds are not finite (the
  * binary64 path then) */
-static int f32_finish(const tl_graph *g, int id, int lin, const tlv_conv *cv, const float *B, double g1, double gk,
-                      tl_semantics sem, int64_t nterm, int64_t kround, const float *S, const float *T, double *lo,
-                      double *hi) {
+static int f32_finish(const tl_graph *g, int id, int lin, const tlv_conv *cv, const float *B, double g1,
+                      double gk, tl_semantics sem, int64_t nterm, int64_t kround, const float *S,
+                      const float *T, double *lo, double *hi) {
   const tl_node *n = &g->nodes[id];
   int64_t nout = n->numel;
   /* finish in binary64 with directed rounding; the bias of output o is that of channel

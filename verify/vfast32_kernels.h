@@ -8,8 +8,8 @@
  * one lane summing its K products in order: 1 + K roundings. */
 
 /* for `rows` (<= 4) rows w + r*ld: S[r] = sum_i w[r][i] c[i], A[r] = sum_i |w[r][i]| a[i], n terms */
-KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, const float *a, int64_t n, float *S,
-                         float *A) {
+KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, const float *a, int64_t n,
+                         float *S, float *A) {
   const float *wr[4] = {w, rows > 1 ? w + ld : w, rows > 2 ? w + 2 * ld : w, rows > 3 ? w + 3 * ld : w};
   VI mask;
   for (int q = 0; q < VL; q++)
@@ -42,10 +42,11 @@ KATTR static void DOT2X4(const float *w, int64_t ld, int rows, const float *c, c
 
 /* conv, `rows` (<= 4) output channels at once: S[r][p] = sum_k w[r][k] cc[k][p], A likewise with
  * wa = |w| and ac, for p in [0, Pv) (Pv a multiple of 16, the column buffers' row stride) */
-KATTR static void CONV2X4(const float *w, const float *wa, int64_t K, int rows, const float *cc, const float *ac,
-                          int64_t Pv, float *S, float *A) {
+KATTR static void CONV2X4(const float *w, const float *wa, int64_t K, int rows, const float *cc,
+                          const float *ac, int64_t Pv, float *S, float *A) {
   const float *w1 = rows > 1 ? w + K : w, *w2 = rows > 2 ? w + 2 * K : w, *w3 = rows > 3 ? w + 3 * K : w;
-  const float *a1 = rows > 1 ? wa + K : wa, *a2 = rows > 2 ? wa + 2 * K : wa, *a3 = rows > 3 ? wa + 3 * K : wa;
+  const float *a1 = rows > 1 ? wa + K : wa, *a2 = rows > 2 ? wa + 2 * K : wa,
+              *a3 = rows > 3 ? wa + 3 * K : wa;
   for (int64_t p = 0; p < Pv; p += VL) {
     VF s0 = {0}, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
     for (int64_t k = 0; k < K; k++) {

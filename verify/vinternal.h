@@ -113,7 +113,8 @@ tl_code tlv_ibp_final(const tl_graph *g, const tl_region *r, const tl_bounds *b,
                       double *lower, tl_status *st);
 /* tl_crown, also returning the input coefficients (nrows x n) when incoef != NULL */
 tl_code tlv_crown_ex(const tl_graph *g, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef, tl_status *st);
+                     int intermediate_crown, double *lower, tl_crown_data **data, double *incoef,
+                     tl_status *st);
 
 /* The rule table (rules/table.c, vrules.h): does op have the face?  IBP: a box rule; CROWN: a
  * backward rule (without one the node is concretised on its box); EXACT: an exact-evaluation rule. */
@@ -130,10 +131,10 @@ typedef struct tlv_conv {
 struct tl_verify_plan {
   const tl_graph *g;
   int nnodes;
-  int reference;   /* 1: the reference (sparse, per-element) kernels everywhere */
-  int *kind;       /* per node: TLV_FAST_* */
-  tlv_conv **conv; /* per node, conv only */
-  unsigned char *wonly; /* per PARAM node: only a weight/bias operand of fast nodes (no IBP box) */
+  int reference;          /* 1: the reference (sparse, per-element) kernels everywhere */
+  int *kind;              /* per node: TLV_FAST_* */
+  tlv_conv **conv;        /* per node, conv only */
+  unsigned char *wonly;   /* per PARAM node: only a weight/bias operand of fast nodes (no IBP box) */
   unsigned char *wfinite; /* per PARAM node: every weight finite */
 };
 /* is the box of parent p of a node finite (PARAM nodes without a box: their weights) */

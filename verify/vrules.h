@@ -23,12 +23,8 @@
 #define TLV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 /* fmax/fmin without the libm call (a NaN operand yields the other one, as fmax does; the sign of
  * a zero result may differ, which no bound depends on) */
-static inline double vmax(double a, double b) {
-  return a > b || b != b ? a : b;
-}
-static inline double vmin(double a, double b) {
-  return a < b || b != b ? a : b;
-}
+static inline double vmax(double a, double b) { return a > b || b != b ? a : b; }
+static inline double vmin(double a, double b) { return a < b || b != b ? a : b; }
 
 /* box [lo, hi] of node id (parents' boxes finite); reg: the input region (NULL when id is no input) */
 typedef tl_code (*tlv_ibp_fn)(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,

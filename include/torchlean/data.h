@@ -21,21 +21,22 @@ extern "C" {
 #endif
 
 typedef struct tl_dataset {
-  tl_tensor *x;      /* float32 (N, ...) */
-  tl_tensor *y;      /* float32 (N, ...): one-hot (N, K) for classification */
+  tl_tensor *x; /* float32 (N, ...) */
+  tl_tensor *y; /* float32 (N, ...): one-hot (N, K) for classification */
   int64_t n;
-  int num_classes;   /* 0 for regression */
-  char name[256];    /* where it came from, for messages */
+  int num_classes; /* 0 for regression */
+  char name[256];  /* where it came from, for messages */
 } tl_dataset;
 
 /* From tensors (converted to float32; first dimensions must agree). */
-tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, const char *name, tl_status *st);
+tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, const char *name,
+                                tl_status *st);
 /* Supervised source: an x file and a y file (NPY or CSV, any numeric dtype). */
 tl_code tl_dataset_load_supervised(tl_dataset **out, const char *x_path, const char *y_path, tl_status *st);
 /* Labelled source: x file and a file of integer class labels (N) or (N, 1), each checked to lie in
  * [0, num_classes), then one-hot encoded.  num_classes <= 0: 1 + the largest label. */
-tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path, int num_classes,
-                                tl_status *st);
+tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path,
+                                int num_classes, tl_status *st);
 /* Tabular CSV source: each row is x_1..x_m, y_1..y_k with k = y_cols (header detected). */
 tl_code tl_dataset_load_tabular_csv(tl_dataset **out, const char *path, int y_cols, tl_status *st);
 /* Fashion-MNIST (or MNIST) IDX files in dir: split "train" or "t10k"; pixels scaled to [0, 1] as
@@ -56,8 +57,8 @@ int tl_dataset_label(const tl_dataset *d, int64_t i);
 typedef enum tl_transform_kind { TL_TF_NORMALIZE = 0, TL_TF_FLATTEN, TL_TF_ONE_HOT } tl_transform_kind;
 typedef struct tl_transform {
   tl_transform_kind kind;
-  double mean, std;  /* normalize: x = (x - mean) / std */
-  int num_classes;   /* one_hot: y (N) or (N, 1) integer labels -> (N, K) */
+  double mean, std; /* normalize: x = (x - mean) / std */
+  int num_classes;  /* one_hot: y (N) or (N, 1) integer labels -> (N, K) */
 } tl_transform;
 tl_code tl_transform_apply(tl_dataset *d, const tl_transform *t, tl_status *st);
 /* Compose: apply ts[0], then ts[1], ... */
@@ -70,7 +71,7 @@ typedef struct tl_loader {
   int shuffle;
   int drop_last;
   uint64_t seed;
-  int64_t *order;    /* owned: permutation of the current epoch */
+  int64_t *order; /* owned: permutation of the current epoch */
   int64_t pos;
   int64_t epoch;
   int64_t x_row, y_row; /* floats per row */

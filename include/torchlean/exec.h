@@ -45,10 +45,10 @@ typedef struct tl_exec_opts {
   tl_exec_mode mode;
   tl_kernels kernels;
   tl_device device;
-  int training;   /* 1: dropout active, batch norm uses batch statistics and updates running stats */
-  uint64_t seed;  /* dropout masks: element i of node n at step t draws from (seed, t, n, i) */
-  int threads;    /* our own worker threads for FAST kernels that split work (conv2d, 2x2 max
-                   * pool): 0 = one per core, 1 = none.  Results do not depend on it. */
+  int training;  /* 1: dropout active, batch norm uses batch statistics and updates running stats */
+  uint64_t seed; /* dropout masks: element i of node n at step t draws from (seed, t, n, i) */
+  int threads;   /* our own worker threads for FAST kernels that split work (conv2d, 2x2 max
+                  * pool): 0 = one per core, 1 = none.  Results do not depend on it. */
 } tl_exec_opts;
 
 typedef struct tl_exec tl_exec; /* opaque */
@@ -129,9 +129,9 @@ tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv
 /* ---- building with a context (same code in eager and compiled modes) ----------------------- */
 typedef struct tl_ctx {
   tl_graph *g;
-  tl_exec *exec;  /* eager: runs each node as it is added; NULL or compiled: only records */
-  tl_code err;    /* first failure (sticky): later ops return -1 and do nothing */
-  tl_status st;   /* its message */
+  tl_exec *exec; /* eager: runs each node as it is added; NULL or compiled: only records */
+  tl_code err;   /* first failure (sticky): later ops return -1 and do nothing */
+  tl_status st;  /* its message */
 } tl_ctx;
 
 void tl_ctx_init(tl_ctx *c, tl_graph *g, tl_exec *exec);

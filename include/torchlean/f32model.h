@@ -45,6 +45,7 @@ typedef struct tl_f32_err {
 #define TL_F32_BN_ABS 0x1p-140
 
 /* one row per op (named after the op's name in ops.def; a missing row is a compile error) */
+/* clang-format off */
 #define TL_F32_NO {TL_F32_NONE, 0, 0}
 #define TL_F32_EX {TL_F32_EXACT, 0, 0}
 #define TL_F32_DOTK {TL_F32_DOT, 0, 0}
@@ -94,6 +95,7 @@ typedef struct tl_f32_err {
 #define TL_F32_attention TL_F32_NO              /* no IBP rule */
 #define TL_F32_mse_loss TL_F32_NO               /* no IBP rule */
 #define TL_F32_cross_entropy TL_F32_NO          /* no IBP rule */
+/* clang-format on */
 
 /* the row of op (op < TL_OP_COUNT) */
 static inline const tl_f32_err *tl_f32_model(tl_op op) {

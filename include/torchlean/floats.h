@@ -60,8 +60,8 @@ typedef struct tl_f32any_result tl_f32any_result; /* opaque */
 
 /* Enclosures of every binary32 evaluation for float32 inputs in the box [lo[k], hi[k]] (hi NULL
  * or hi[k] NULL: points).  c may be NULL (128 bits).  Caller frees *out. */
-tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo, const float *const *hi,
-                       tl_f32any_result **out, tl_status *st);
+tl_code tl_f32any_eval(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo,
+                       const float *const *hi, tl_f32any_result **out, tl_status *st);
 void tl_f32any_result_free(tl_f32any_result *r); /* NULL is fine */
 mpfi_srcptr tl_f32any_value(const tl_f32any_result *r, int node, int64_t i);
 /* Bounds as doubles rounded outward. */
@@ -87,21 +87,21 @@ typedef struct tl_compare_node {
   double max_abs_err, max_rel_err, max_ulp_err;
   /* emulator (f32-ref) vs exact */
   double emu_max_abs_err, emu_max_rel_err, emu_max_ulp_err;
-  int64_t emu_mismatch;   /* elements whose caller value differs bitwise from the emulator (NaN == NaN) */
-  int64_t outside_any;    /* caller values outside the f32-any enclosure */
+  int64_t emu_mismatch; /* elements whose caller value differs bitwise from the emulator (NaN == NaN) */
+  int64_t outside_any;  /* caller values outside the f32-any enclosure */
   int64_t emu_outside_any;
-  double max_any_width;   /* widest f32-any enclosure (hi - lo, rounded up) */
-  int have_values;        /* the caller supplied values for this node */
+  double max_any_width; /* widest f32-any enclosure (hi - lo, rounded up) */
+  int have_values;      /* the caller supplied values for this node */
 } tl_compare_node;
 
 typedef struct tl_compare_report {
   int nnodes;
-  tl_compare_node *nodes;   /* one per graph node (owned) */
-  tl_spec_result *spec;     /* real enclosures (owned) */
-  tl_f32_values *emu;       /* f32-ref values (owned) */
-  tl_f32any_result *any;    /* f32-any enclosures (owned; NULL when it failed: any_status says why) */
+  tl_compare_node *nodes; /* one per graph node (owned) */
+  tl_spec_result *spec;   /* real enclosures (owned) */
+  tl_f32_values *emu;     /* f32-ref values (owned) */
+  tl_f32any_result *any;  /* f32-any enclosures (owned; NULL when it failed: any_status says why) */
   tl_status any_status;
-  int all_inside_any;       /* every supplied value lies in its f32-any enclosure */
+  int all_inside_any; /* every supplied value lies in its f32-any enclosure */
   int64_t total_emu_mismatch;
 } tl_compare_report;
 

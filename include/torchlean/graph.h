@@ -33,28 +33,28 @@ typedef enum tl_op {
 
 /* What an op's VJP reads and may do (the `backward` column of ops.def). */
 enum tl_bwd_fact {
-  TL_BWD_IN = 1,     /* reads the parents' values */
-  TL_BWD_OUT = 2,    /* reads the op's own output */
-  TL_BWD_ASSIGN = 4  /* may assign parent 0's cotangent (tl_kctx.gin_assign) instead of adding */
+  TL_BWD_IN = 1,    /* reads the parents' values */
+  TL_BWD_OUT = 2,   /* reads the op's own output */
+  TL_BWD_ASSIGN = 4 /* may assign parent 0's cotangent (tl_kctx.gin_assign) instead of adding */
 };
 
 /* Attributes: one struct for every op; the op registry says which fields an op uses. */
 typedef struct tl_attrs {
-  int64_t axis;        /* softmax, log_softmax, concat, slice; flatten start */
-  int64_t axis_end;    /* flatten end (inclusive, may be negative) */
+  int64_t axis;             /* softmax, log_softmax, concat, slice; flatten start */
+  int64_t axis_end;         /* flatten end (inclusive, may be negative) */
   int64_t start, end, step; /* slice */
   int64_t kernel[2], stride[2], padding[2], dilation[2];
-  int64_t groups;      /* conv2d */
-  int64_t heads;       /* attention */
-  int64_t keepdim;     /* sum, mean */
-  int64_t causal;      /* attention: mask j > i */
-  double alpha;        /* leaky_relu negative slope */
-  double eps;          /* batch_norm, layer_norm */
-  double momentum;     /* batch_norm running-stat update */
-  double p;            /* dropout probability */
-  double lo, hi;       /* clamp */
+  int64_t groups;  /* conv2d */
+  int64_t heads;   /* attention */
+  int64_t keepdim; /* sum, mean */
+  int64_t causal;  /* attention: mask j > i */
+  double alpha;    /* leaky_relu negative slope */
+  double eps;      /* batch_norm, layer_norm */
+  double momentum; /* batch_norm running-stat update */
+  double p;        /* dropout probability */
+  double lo, hi;   /* clamp */
   int nlist;
-  int64_t *list;       /* sum/mean axes, permute perm (owned by the node) */
+  int64_t *list; /* sum/mean axes, permute perm (owned by the node) */
 } tl_attrs;
 
 /* Parameter roles in the weight store. */
@@ -67,39 +67,39 @@ typedef enum tl_param_kind {
 typedef struct tl_node {
   tl_op op;
   int nparents;
-  int *parents;       /* owned */
+  int *parents; /* owned */
   int ndim;
-  int64_t *shape;     /* owned; output shape */
+  int64_t *shape; /* owned; output shape */
   int64_t numel;
   tl_attrs attrs;
-  char *name;         /* owned; required for INPUT and PARAM, optional otherwise */
+  char *name; /* owned; required for INPUT and PARAM, optional otherwise */
   /* PARAM only: */
   tl_param_kind pkind;
-  int64_t woff;       /* offset of the first element in the weight store */
+  int64_t woff; /* offset of the first element in the weight store */
 } tl_node;
 
 typedef struct tl_graph {
   int nnodes, cap;
   tl_node *nodes;
   int ninputs;
-  int *inputs;        /* INPUT node ids in order of creation */
+  int *inputs; /* INPUT node ids in order of creation */
   int noutputs;
-  int *outputs;       /* node ids marked as outputs */
+  int *outputs; /* node ids marked as outputs */
   int64_t nweights, wcap;
-  float *weights;     /* the weight store (owned) */
+  float *weights; /* the weight store (owned) */
 } tl_graph;
 
 /* ---- op registry ---------------------------------------------------------------------- */
 typedef enum tl_attr_type { TL_ATTR_INT, TL_ATTR_INT2, TL_ATTR_FLOAT, TL_ATTR_LIST } tl_attr_type;
 
 typedef struct tl_attr_field {
-  const char *name;   /* JSON key, e.g. "stride" */
+  const char *name; /* JSON key, e.g. "stride" */
   tl_attr_type type;
-  size_t offset;      /* offsetof(tl_attrs, ...) */
+  size_t offset; /* offsetof(tl_attrs, ...) */
 } tl_attr_field;
 
 typedef struct tl_op_info {
-  const char *name;   /* stable name used in files: "linear", "conv2d", ... */
+  const char *name;             /* stable name used in files: "linear", "conv2d", ... */
   int min_parents, max_parents; /* max -1: any number */
   const tl_attr_field *attrs;   /* terminated by {NULL} */
   unsigned backward;            /* TL_BWD_* facts of its VJP */
@@ -118,8 +118,8 @@ int64_t *tl_attr_int_ptr(tl_attrs *a, const tl_attr_field *f);
 double *tl_attr_float_ptr(tl_attrs *a, const tl_attr_field *f);
 
 /* ---- building ------------------------------------------------------------------------- */
-tl_graph *tl_graph_new(void);     /* NULL only when out of memory */
-void tl_graph_free(tl_graph *g);  /* NULL is fine */
+tl_graph *tl_graph_new(void);    /* NULL only when out of memory */
+void tl_graph_free(tl_graph *g); /* NULL is fine */
 /* Deep copy (nodes and weights). */
 tl_code tl_graph_clone(tl_graph **out, const tl_graph *g, tl_status *st);
 

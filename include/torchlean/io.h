@@ -87,7 +87,12 @@ tl_code tl_idx_read(const char *path, tl_tensor **out, tl_status *st);
 tl_code tl_idx_read_mem(const void *buf, size_t len, const char *name, tl_tensor **out, tl_status *st);
 
 /* ---- any of the above ---------------------------------------------------------------------- */
-typedef enum tl_file_format { TL_FORMAT_UNKNOWN = 0, TL_FORMAT_NPY, TL_FORMAT_CSV, TL_FORMAT_IDX } tl_file_format;
+typedef enum tl_file_format {
+  TL_FORMAT_UNKNOWN = 0,
+  TL_FORMAT_NPY,
+  TL_FORMAT_CSV,
+  TL_FORMAT_IDX
+} tl_file_format;
 /* Guess the format from the magic bytes, then the extension (.npy, .csv, .idx/.gz/-ubyte). */
 tl_file_format tl_file_format_guess(const char *path);
 /* "npy", "csv", "idx" or "unknown".  Never NULL; static storage. */

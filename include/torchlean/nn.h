@@ -43,34 +43,34 @@ typedef struct tl_model tl_model;
 typedef int (*tl_forward_fn)(tl_ctx *c, const tl_module *m, int x);
 
 struct tl_module {
-  const char *kind;      /* "Linear", "Conv2d", "Sequential", ... */
-  char label[96];        /* "Linear(784, 128)" */
+  const char *kind; /* "Linear", "Conv2d", "Sequential", ... */
+  char label[96];   /* "Linear(784, 128)" */
   tl_forward_fn forward;
   int np;
-  int params[6];         /* node ids of this module's own parameters in the model graph */
+  int params[6]; /* node ids of this module's own parameters in the model graph */
   int nchild;
-  tl_module **child;     /* owned by the model */
-  const char *pname[6];  /* local parameter names ("weight", "bias", ...) */
-  char cname[32];        /* name given by the parent ("0", "conv1"); empty at the root */
-  int64_t i[8];          /* layer integers (sizes, kernel, stride, padding, heads, flags) */
-  double f[4];           /* layer reals (alpha, p, eps, momentum) */
+  tl_module **child;    /* owned by the model */
+  const char *pname[6]; /* local parameter names ("weight", "bias", ...) */
+  char cname[32];       /* name given by the parent ("0", "conv1"); empty at the root */
+  int64_t i[8];         /* layer integers (sizes, kernel, stride, padding, heads, flags) */
+  double f[4];          /* layer reals (alpha, p, eps, momentum) */
 };
 
 struct tl_model {
-  tl_graph *g;           /* parameters first; forward passes append after them */
-  int nparam_nodes;      /* nodes [0, nparam_nodes) are parameters */
+  tl_graph *g;      /* parameters first; forward passes append after them */
+  int nparam_nodes; /* nodes [0, nparam_nodes) are parameters */
   tl_module *root;
-  tl_rng seeds;          /* seed stream for initialisation */
+  tl_rng seeds; /* seed stream for initialisation */
   tl_code err;
   tl_status st;
   int nmods, capmods;
-  tl_module **mods;      /* every module, for freeing */
-  int64_t in_ndim;       /* input shape without the batch dimension */
+  tl_module **mods; /* every module, for freeing */
+  int64_t in_ndim;  /* input shape without the batch dimension */
   int64_t in_shape[4];
-  int num_classes;       /* output width of a classifier (0 if unknown) */
+  int num_classes; /* output width of a classifier (0 if unknown) */
 };
 
-tl_model *tl_model_new(uint64_t seed);  /* NULL only when out of memory */
+tl_model *tl_model_new(uint64_t seed); /* NULL only when out of memory */
 void tl_model_free(tl_model *m);
 tl_code tl_model_status(const tl_model *m, tl_status *st);
 /* Set the model's root module and its per-sample input shape (without batch). */
@@ -82,29 +82,30 @@ int tl_module_forward(tl_ctx *c, const tl_module *mod, int x);
 tl_code tl_nn_init(tl_model *m, int id, tl_init scheme, double a, double b);
 
 /* ---- layers ------------------------------------------------------------------------------ */
-tl_module *tl_nn_linear(tl_model *m, int64_t in, int64_t out);           /* Xavier weight, zero bias */
+tl_module *tl_nn_linear(tl_model *m, int64_t in, int64_t out); /* Xavier weight, zero bias */
 tl_module *tl_nn_relu(tl_model *m);
 tl_module *tl_nn_leaky_relu(tl_model *m, double alpha);
 tl_module *tl_nn_silu(tl_model *m);
 tl_module *tl_nn_gelu(tl_model *m);
 tl_module *tl_nn_sigmoid(tl_model *m);
 tl_module *tl_nn_tanh(tl_model *m);
-tl_module *tl_nn_softmax(tl_model *m);                                    /* last axis */
-tl_module *tl_nn_flatten(tl_model *m);                                    /* axes 1.. */
+tl_module *tl_nn_softmax(tl_model *m); /* last axis */
+tl_module *tl_nn_flatten(tl_model *m); /* axes 1.. */
 tl_module *tl_nn_dropout(tl_model *m, double p);
 tl_module *tl_nn_conv2d(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding);
-tl_module *tl_nn_conv2d_nobias(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding);
+tl_module *tl_nn_conv2d_nobias(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                               int64_t padding);
 tl_module *tl_nn_max_pool2d(tl_model *m, int64_t k, int64_t stride);
 tl_module *tl_nn_avg_pool2d(tl_model *m, int64_t k, int64_t stride);
 tl_module *tl_nn_global_avg_pool(tl_model *m);
-tl_module *tl_nn_batch_norm(tl_model *m, int64_t channels);               /* eps 1e-5, momentum 0.1 */
-tl_module *tl_nn_layer_norm(tl_model *m, int64_t dim);                    /* eps 1e-6 */
+tl_module *tl_nn_batch_norm(tl_model *m, int64_t channels); /* eps 1e-5, momentum 0.1 */
+tl_module *tl_nn_layer_norm(tl_model *m, int64_t dim);      /* eps 1e-6 */
 tl_module *tl_nn_attention(tl_model *m, int64_t embed, int64_t heads);
 tl_module *tl_nn_embedding(tl_model *m, int64_t num, int64_t dim);
 tl_module *tl_nn_mean_axis1(tl_model *m);
 /* y = (x - mean) / std with constant scalars, as part of the graph (so verification regions stay
  * in the data's own units, e.g. pixels in [0, 1]). */
-tl_module *tl_nn_normalize(tl_model *m, double mean, double std);                                 /* (N, L, E) -> (N, E) */
+tl_module *tl_nn_normalize(tl_model *m, double mean, double std); /* (N, L, E) -> (N, E) */
 
 /* ---- blocks ------------------------------------------------------------------------------ */
 /* Sequential: children run in order; their parameters are renamed "<index>.<name>". */
@@ -114,7 +115,8 @@ tl_module *tl_nn_residual(tl_model *m, tl_module *inner);
 /* mlp: Linear(d0, d1), act, ..., Linear(d_{n-2}, d_{n-1}) (no activation after the last). */
 tl_module *tl_nn_mlp(tl_model *m, int n, const int64_t *dims, tl_op act);
 /* conv -> activation -> max pool */
-tl_module *tl_nn_conv_act_pool(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t pad, tl_op act, int64_t pool);
+tl_module *tl_nn_conv_act_pool(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t pad, tl_op act,
+                               int64_t pool);
 /* ResNet basic block: conv3x3(s)-bn-relu-conv3x3-bn + shortcut (identity, or conv1x1(s)-bn when the
  * shape changes), then relu. */
 tl_module *tl_nn_resnet_basic_block(tl_model *m, int64_t cin, int64_t cout, int64_t stride);
@@ -141,8 +143,9 @@ tl_model *tl_zoo_transformer(uint64_t seed, int64_t vocab, int64_t len, int64_t 
  * [Normalize (mean, std) when normalize != NULL], per-row linear embedding + learned positions,
  * `layers` post-norm encoder blocks, mean over tokens, linear.  `torchlean train --model
  * transformer` (embed 64, 4 heads, hidden 128, 2 layers). */
-tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed, int64_t heads,
-                                 int64_t hidden, int layers, int64_t classes, const double *normalize);
+tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed,
+                                 int64_t heads, int64_t hidden, int layers, int64_t classes,
+                                 const double *normalize);
 
 /* ---- summary ----------------------------------------------------------------------------- */
 /* Print one line per top-level layer ("[i] Linear(2, 8): [2] -> [8] params=24") and totals,

@@ -18,7 +18,14 @@
 extern "C" {
 #endif
 
-typedef enum tl_optim_kind { TL_OPT_SGD = 0, TL_OPT_ADAGRAD, TL_OPT_RMSPROP, TL_OPT_ADAM, TL_OPT_ADAMW, TL_OPT_ADADELTA } tl_optim_kind;
+typedef enum tl_optim_kind {
+  TL_OPT_SGD = 0,
+  TL_OPT_ADAGRAD,
+  TL_OPT_RMSPROP,
+  TL_OPT_ADAM,
+  TL_OPT_ADAMW,
+  TL_OPT_ADADELTA
+} tl_optim_kind;
 
 typedef struct tl_optim_config {
   tl_optim_kind kind;
@@ -32,12 +39,12 @@ typedef struct tl_optim_config {
 } tl_optim_config;
 
 /* Configurations with TorchLean's defaults. */
-tl_optim_config tl_optim_sgd(double lr, double momentum);  /* lr 0.01 in TorchLean's trainer */
-tl_optim_config tl_optim_adagrad(double lr);               /* eps 1e-10 */
-tl_optim_config tl_optim_rmsprop(double lr);               /* alpha 0.99, eps 1e-8 */
-tl_optim_config tl_optim_adam(double lr);                  /* betas 0.9, 0.999, eps 1e-8 */
-tl_optim_config tl_optim_adamw(double lr);                 /* as Adam, weight decay 0.01 */
-tl_optim_config tl_optim_adadelta(double lr);              /* rho 0.9, eps 1e-6, lr 1.0 usual */
+tl_optim_config tl_optim_sgd(double lr, double momentum); /* lr 0.01 in TorchLean's trainer */
+tl_optim_config tl_optim_adagrad(double lr);              /* eps 1e-10 */
+tl_optim_config tl_optim_rmsprop(double lr);              /* alpha 0.99, eps 1e-8 */
+tl_optim_config tl_optim_adam(double lr);                 /* betas 0.9, 0.999, eps 1e-8 */
+tl_optim_config tl_optim_adamw(double lr);                /* as Adam, weight decay 0.01 */
+tl_optim_config tl_optim_adadelta(double lr);             /* rho 0.9, eps 1e-6, lr 1.0 usual */
 /* Parse "sgd", "adam", ... into a default configuration with the given lr; -1 if unknown. */
 int tl_optim_parse(const char *name, double lr, tl_optim_config *out);
 const char *tl_optim_name(tl_optim_kind k);
@@ -60,15 +67,20 @@ tl_code tl_optim_step(tl_optim *o, tl_graph *g, const float *grads, double lr, t
 tl_code tl_optim_step_exec(tl_optim *o, tl_exec *e, double lr, tl_status *st);
 
 /* ---- schedulers (t = completed updates) ------------------------------------------------- */
-typedef enum tl_sched_kind { TL_SCHED_CONSTANT = 0, TL_SCHED_STEP, TL_SCHED_EXPONENTIAL, TL_SCHED_WARMUP_COSINE } tl_sched_kind;
+typedef enum tl_sched_kind {
+  TL_SCHED_CONSTANT = 0,
+  TL_SCHED_STEP,
+  TL_SCHED_EXPONENTIAL,
+  TL_SCHED_WARMUP_COSINE
+} tl_sched_kind;
 typedef struct tl_sched {
   tl_sched_kind kind;
-  double base;     /* constant, step, exponential: base lr; warmup-cosine: peak lr */
-  double gamma;    /* step, exponential */
-  int64_t every;   /* step: k */
-  int64_t warmup;  /* warmup-cosine: w */
-  int64_t total;   /* warmup-cosine: total updates */
-  double min_lr;   /* warmup-cosine: floor */
+  double base;    /* constant, step, exponential: base lr; warmup-cosine: peak lr */
+  double gamma;   /* step, exponential */
+  int64_t every;  /* step: k */
+  int64_t warmup; /* warmup-cosine: w */
+  int64_t total;  /* warmup-cosine: total updates */
+  double min_lr;  /* warmup-cosine: floor */
 } tl_sched;
 
 /* constant: base; step: base gamma^floor(t/k); exponential: base gamma^t;

@@ -27,7 +27,7 @@ uint64_t tl_splitmix64(uint64_t x);
 
 typedef struct tl_rng {
   uint64_t state;
-  int has_spare;  /* Box-Muller produces normals in pairs */
+  int has_spare; /* Box-Muller produces normals in pairs */
   double spare;
 } tl_rng;
 

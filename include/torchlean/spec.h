@@ -43,11 +43,11 @@ typedef struct tl_spec_result tl_spec_result; /* opaque: one interval per elemen
 /* Evaluate over a box: lo[k], hi[k] are the bounds of input k (g->inputs[k]), numel doubles each.
  * hi == NULL, or hi[k] == NULL, means the point lo[k].  Rejects NaN and lo > hi (TL_EARG);
  * infinite endpoints are allowed and give unbounded enclosures where they reach. */
-tl_code tl_spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lo, const double *const *hi,
-                     tl_spec_result **out, tl_status *st);
+tl_code tl_spec_eval(const tl_spec_ctx *c, const tl_graph *g, const double *const *lo,
+                     const double *const *hi, tl_spec_result **out, tl_status *st);
 /* The same with float32 bounds (each float is an exact real). */
-tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo, const float *const *hi,
-                         tl_spec_result **out, tl_status *st);
+tl_code tl_spec_eval_f32(const tl_spec_ctx *c, const tl_graph *g, const float *const *lo,
+                         const float *const *hi, tl_spec_result **out, tl_status *st);
 void tl_spec_result_free(tl_spec_result *r); /* NULL is fine */
 
 /* 1 when the spec has a real-semantics rule for op (every op of ops.def today; an op without one

@@ -39,8 +39,7 @@ void tl_status_clear(tl_status *st);
 
 /* Record a failure: st->code = code, st->msg = printf(fmt, ...).  Returns code, so callers write
  * `return tl_fail(st, TL_EFORMAT, "%s: byte %zu: bad magic", path, off);`.  st may be NULL. */
-tl_code tl_fail(tl_status *st, tl_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+tl_code tl_fail(tl_status *st, tl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Put printf(fmt, ...) in front of the existing message (adds context such as a file name).
  * Returns st->code.  st may be NULL. */
@@ -54,11 +53,11 @@ _Noreturn void tl_assert_fail(const char *file, int line, const char *expr);
 #define TL_ASSERT(cond) ((cond) ? (void)0 : tl_assert_fail(__FILE__, __LINE__, #cond))
 
 /* Propagate a failure: evaluate expr (a tl_code) and return it from the caller when not TL_OK. */
-#define TL_TRY(expr)                 \
-  do {                               \
-    tl_code tl_try_code_ = (expr);   \
-    if (tl_try_code_ != TL_OK)       \
-      return tl_try_code_;           \
+#define TL_TRY(expr)                                                                                         \
+  do {                                                                                                       \
+    tl_code tl_try_code_ = (expr);                                                                           \
+    if (tl_try_code_ != TL_OK)                                                                               \
+      return tl_try_code_;                                                                                   \
   } while (0)
 
 #ifdef __cplusplus

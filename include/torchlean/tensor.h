@@ -48,10 +48,10 @@ typedef struct tl_storage tl_storage; /* opaque, reference counted */
 
 typedef struct tl_tensor {
   tl_dtype dtype;
-  int ndim;          /* 0 for a scalar */
-  int64_t *shape;    /* ndim entries, owned by the tensor (NULL when ndim == 0) */
-  int64_t numel;     /* product of shape (1 for a scalar) */
-  void *data;        /* numel * tl_dtype_size(dtype) bytes, contiguous row-major */
+  int ndim;       /* 0 for a scalar */
+  int64_t *shape; /* ndim entries, owned by the tensor (NULL when ndim == 0) */
+  int64_t numel;  /* product of shape (1 for a scalar) */
+  void *data;     /* numel * tl_dtype_size(dtype) bytes, contiguous row-major */
   tl_storage *storage;
 } tl_tensor;
 
@@ -61,19 +61,18 @@ typedef struct tl_tensor {
 /* numel = prod(shape), rejecting negative dimensions and products whose byte size (for an
  * element of elem_size bytes) overflows or exceeds TL_TENSOR_MAX_BYTES.  `what` names the
  * source in the message (a file name, a node). */
-tl_code tl_shape_numel(int ndim, const int64_t *shape, size_t elem_size, int64_t *numel,
-                       const char *what, tl_status *st);
+tl_code tl_shape_numel(int ndim, const int64_t *shape, size_t elem_size, int64_t *numel, const char *what,
+                       tl_status *st);
 
 /* New zero-filled tensor.  Caller frees *out with tl_tensor_free. */
 tl_code tl_tensor_new(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape, tl_status *st);
 /* New tensor holding a copy of `data` (numel elements of dt).  Caller frees. */
-tl_code tl_tensor_from(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape,
-                       const void *data, tl_status *st);
+tl_code tl_tensor_from(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape, const void *data,
+                       tl_status *st);
 /* Deep copy.  Caller frees. */
 tl_code tl_tensor_clone(tl_tensor **out, const tl_tensor *t, tl_status *st);
 /* A view with a new shape of the same numel that shares t's bytes.  Caller frees the view. */
-tl_code tl_tensor_reshape(tl_tensor **out, const tl_tensor *t, int ndim, const int64_t *shape,
-                          tl_status *st);
+tl_code tl_tensor_reshape(tl_tensor **out, const tl_tensor *t, int ndim, const int64_t *shape, tl_status *st);
 /* A copy converted to dtype dt (values as by a C cast through double; bool is x != 0). */
 tl_code tl_tensor_convert(tl_tensor **out, const tl_tensor *t, tl_dtype dt, tl_status *st);
 /* Release t (NULL is fine). */

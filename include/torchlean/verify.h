@@ -49,11 +49,11 @@ const char *tl_verdict_name(tl_verdict v);     /* "verified", "falsified", "unkn
  * that is actually verified: an outward-rounded binary64 superset of the exact region. */
 typedef struct tl_region {
   tl_region_kind kind;
-  int64_t n;           /* number of input elements (numel of the graph's input) */
-  double *lo, *hi;     /* owned, n each */
-  float *center;       /* owned, n; L_inf only (NULL for a box) */
-  double eps;          /* L_inf only */
-  int clamp;           /* L_inf only */
+  int64_t n;       /* number of input elements (numel of the graph's input) */
+  double *lo, *hi; /* owned, n each */
+  float *center;   /* owned, n; L_inf only (NULL for a box) */
+  double eps;      /* L_inf only */
+  int clamp;       /* L_inf only */
   double dom_lo, dom_hi;
 } tl_region;
 
@@ -67,15 +67,15 @@ void tl_region_free(tl_region *r);
 
 /* ---- output property --------------------------------------------------------------------- */
 typedef struct tl_property {
-  int64_t nout;        /* output elements the rows refer to */
+  int64_t nout; /* output elements the rows refer to */
   int nrows;
-  double *c;           /* owned, nrows * nout coefficients (row-major) */
-  double *d;           /* owned, nrows right-hand sides */
+  double *c;             /* owned, nrows * nout coefficients (row-major) */
+  double *d;             /* owned, nrows right-hand sides */
   unsigned char *strict; /* owned, nrows: 1 for c.y < d, 0 for c.y <= d */
   int nclauses;
-  int *clause_start;   /* owned, nclauses + 1 offsets into the rows (a clause is a conjunction) */
-  int unsafe;          /* 0: the DNF is the safe set; 1: the DNF is the unsafe set (VNNLIB) */
-  int label;           /* robustness label, or -1 for a general property */
+  int *clause_start; /* owned, nclauses + 1 offsets into the rows (a clause is a conjunction) */
+  int unsafe;        /* 0: the DNF is the safe set; 1: the DNF is the unsafe set (VNNLIB) */
+  int label;         /* robustness label, or -1 for a general property */
 } tl_property;
 
 /* Robustness of `label` among nout logits: one clause, rows y_j - y_label < 0 for j != label. */
@@ -98,7 +98,7 @@ int tl_property_violated_exact(const tl_property *p, const double *ylo, const do
 typedef struct tl_bounds {
   int nnodes;
   tl_semantics sem;
-  double **lo, **hi;   /* owned, except where shared[i] */
+  double **lo, **hi;     /* owned, except where shared[i] */
   unsigned char *shared; /* owned, may be NULL: shared[i] = 1 when node i (flatten, reshape, dropout)
                           * uses its parent's arrays (same values); read-only, freed with the parent */
 } tl_bounds;
@@ -116,13 +116,13 @@ tl_code tl_ibp(const tl_graph *g, const tl_region *r, tl_semantics sem, tl_bound
  * [pre_lo, pre_hi] that was used (the IBP box, or its intersection with CROWN intermediate
  * bounds). */
 typedef struct tl_crown_act {
-  int node;            /* the activation node */
+  int node; /* the activation node */
   int64_t n;
   double *pre_lo, *pre_hi, *la, *lb, *ua, *ub; /* owned, n each */
 } tl_crown_act;
 typedef struct tl_crown_data {
   int nacts;
-  tl_crown_act *acts;  /* owned */
+  tl_crown_act *acts;     /* owned */
   int intermediate_crown; /* 1 when pre-activation bounds came from CROWN passes */
 } tl_crown_data;
 void tl_crown_data_free(tl_crown_data *c);
@@ -151,22 +151,24 @@ void tl_verify_plan_free(tl_verify_plan *p);
  * neuron) instead of the fast ones; for testing and comparison. */
 void tl_verify_plan_set_reference(tl_verify_plan *p, int reference);
 /* tl_ibp with a plan (the plan's graph) */
-tl_code tl_ibp_plan(const tl_verify_plan *p, const tl_region *r, tl_semantics sem, tl_bounds **out, tl_status *st);
+tl_code tl_ibp_plan(const tl_verify_plan *p, const tl_region *r, tl_semantics sem, tl_bounds **out,
+                    tl_status *st);
 /* IBP lower bounds of rows a (nrows x nout) on the output with the specification folded into the
  * last affine layer (what tl_verify_sample reports for method ibp), from boxes b of tl_ibp_plan. */
-tl_code tl_ibp_rows_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                         double *lower, tl_status *st);
+tl_code tl_ibp_rows_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows,
+                         const double *a, double *lower, tl_status *st);
 /* tl_crown with a plan.  alpha_steps > 0: alpha-CROWN: the lower slopes of unstable relu
  * neurons of the final pass are optimised (projected signed-gradient ascent, alpha_steps steps,
  * in ordinary floating point; the search starts from the upper-line slopes, CROWN's adaptive
  * slopes are the incumbent); every candidate is bounded soundly and one is kept only if it raises
  * sum_k min(L_k, 0) and no row decided at 0 gets worse: each row with a negative CROWN bound is at
  * least as tight as CROWN, each row CROWN proves (L >= 0) stays >= 0.  (Rows are assumed to be
- * decided at 0, as robustness rows are.)  The chosen slopes are the `la` of the returned data (the certificate's lines).
- * Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten, reshape and
- * dropout (concretised ops are fine) get plain CROWN. */
-tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows, const double *a,
-                      int intermediate_crown, int alpha_steps, double *lower, tl_crown_data **data, tl_status *st);
+ * decided at 0, as robustness rows are.)  The chosen slopes are the `la` of the returned data (the
+ * certificate's lines). Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten,
+ * reshape and dropout (concretised ops are fine) get plain CROWN. */
+tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows,
+                      const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                      tl_crown_data **data, tl_status *st);
 
 /* ---- exact evaluation ---------------------------------------------------------------------- */
 /* Exact real-semantics output of g at input x (n floats): rational ops are evaluated exactly
@@ -184,7 +186,8 @@ tl_code tl_exact_eval_reference(const tl_graph *g, const float *x, double *ylo, 
  * otherwise tl_exact_eval decides (ylo[label] > yhi[k]).  For graphs of rational ops both give the
  * same answer; after sigmoid/tanh/batch norm the IBP decision can be the tighter one, never a
  * wrong one.  Thread-safe with a shared plan. */
-tl_code tl_clean_correct_plan(const tl_verify_plan *p, const float *x, int label, int *correct, tl_status *st);
+tl_code tl_clean_correct_plan(const tl_verify_plan *p, const float *x, int label, int *correct,
+                              tl_status *st);
 
 /* ---- verification of one sample ----------------------------------------------------------- */
 /* Confirmation of a candidate counterexample in float32: run the deployed float32 model at x
@@ -212,8 +215,8 @@ typedef struct tl_verify_opts {
                               when BOTH the exact evaluation and this float32 run violate the
                               property (cex_exact and cex_f32), and it lies in the exact region. */
   void *f32_user;
-  int keep_evidence;       /* keep boxes and CROWN data in the result (for certificates) */
-  int alpha_steps;         /* TL_METHOD_ALPHA_CROWN: slope optimisation steps (<= 0: 20) */
+  int keep_evidence;          /* keep boxes and CROWN data in the result (for certificates) */
+  int alpha_steps;            /* TL_METHOD_ALPHA_CROWN: slope optimisation steps (<= 0: 20) */
   const tl_verify_plan *plan; /* a plan of this graph (tl_verify_plan_new) to reuse across samples and
                               threads; NULL: tl_verify_sample builds one per call, tl_verify_batch and
                               tl_verify_dataset one per call shared by all samples */
@@ -223,12 +226,12 @@ tl_verify_opts tl_verify_opts_default(void); /* CROWN, f32-any, IBP intermediate
 typedef struct tl_verify_result {
   tl_verdict verdict;
   int nrows;
-  double *row_lower;       /* owned: lower bound of each objective row (see tl_objective_rows) */
-  float *cex;              /* owned: counterexample input (falsified), else NULL */
-  int cex_exact, cex_f32;  /* which confirmations the counterexample passed */
+  double *row_lower;      /* owned: lower bound of each objective row (see tl_objective_rows) */
+  float *cex;             /* owned: counterexample input (falsified), else NULL */
+  int cex_exact, cex_f32; /* which confirmations the counterexample passed */
   double seconds;
-  tl_bounds *bounds;       /* owned, when keep_evidence */
-  tl_crown_data *crown;    /* owned, CROWN with keep_evidence */
+  tl_bounds *bounds;    /* owned, when keep_evidence */
+  tl_crown_data *crown; /* owned, CROWN with keep_evidence */
   tl_method method;
   tl_semantics sem;
 } tl_verify_result;
@@ -252,15 +255,15 @@ tl_code tl_verify_sample(const tl_graph *g, const tl_region *r, const tl_propert
  * each sample with the number done so far; it must be thread-safe. */
 typedef void (*tl_verify_progress_fn)(void *user, int64_t done, int64_t total);
 tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r, const tl_property *const *p,
-                        const tl_verify_opts *o, int nthreads, tl_verify_result **out, tl_verify_progress_fn progress,
-                        void *progress_user, tl_status *st);
+                        const tl_verify_opts *o, int nthreads, tl_verify_result **out,
+                        tl_verify_progress_fn progress, void *progress_user, tl_status *st);
 
 /* ---- dataset mode ---------------------------------------------------------------------------- */
 typedef struct tl_dataset_report {
   int64_t n;
-  int64_t clean_correct;       /* exact argmax at the center equals the label (ties: incorrect) */
+  int64_t clean_correct; /* exact argmax at the center equals the label (ties: incorrect) */
   int64_t verified_ibp, verified_crown, falsified;
-  tl_verdict *ibp, *crown;     /* owned, n each */
+  tl_verdict *ibp, *crown;           /* owned, n each */
   double seconds_ibp, seconds_crown; /* summed per-sample times */
 } tl_dataset_report;
 void tl_dataset_report_free(tl_dataset_report *r);
@@ -268,15 +271,15 @@ void tl_dataset_report_free(tl_dataset_report *r);
  * [dom_lo, dom_hi]) in semantics sem, with IBP and CROWN, on nthreads threads (>= 1).  A sample
  * counts as certified only when it is correctly classified and verified.  Results do not depend
  * on nthreads. */
-tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, int64_t n, double eps, int clamp,
-                          double dom_lo, double dom_hi, tl_semantics sem, const tl_verify_opts *base, int nthreads,
-                          tl_dataset_report **out, tl_status *st);
+tl_code tl_verify_dataset(const tl_graph *g, const float *x, const int *labels, int64_t n, double eps,
+                          int clamp, double dom_lo, double dom_hi, tl_semantics sem,
+                          const tl_verify_opts *base, int nthreads, tl_dataset_report **out, tl_status *st);
 
 /* ---- certificates (docs/certificates.md) --------------------------------------------------- */
 typedef struct tl_cert_info {
-  const uint8_t *graph_hash;   /* 32 bytes (SHA-256 of the graph, docs/graph-hash.md) or NULL */
-  const char *model_ref;       /* model file name or NULL */
-  const char *producer;        /* e.g. "torchlean 0.1.0"; NULL for the default */
+  const uint8_t *graph_hash; /* 32 bytes (SHA-256 of the graph, docs/graph-hash.md) or NULL */
+  const char *model_ref;     /* model file name or NULL */
+  const char *producer;      /* e.g. "torchlean 0.1.0"; NULL for the default */
 } tl_cert_info;
 /* Write one certificate (a result produced with keep_evidence) as a cJSON-printed document to
  * path, atomically (temporary file + rename).  The graph is embedded (structure and weights as

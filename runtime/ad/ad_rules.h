@@ -15,10 +15,10 @@
 #include "exec/backend.h"
 
 typedef struct tl_adrule {
-  const tl_kctx *k;         /* the node: parent values k->in, output value k->out; k->gout = g (second) */
-  const float *const *din;  /* parent tangents, n->nparents entries; NULL entry: zero tangent */
-  const float *dy;          /* second-order rules: tangent of the node's output (NULL: zero) */
-  const float *zeros;       /* at least as many +0 floats as the largest node */
+  const tl_kctx *k;        /* the node: parent values k->in, output value k->out; k->gout = g (second) */
+  const float *const *din; /* parent tangents, n->nparents entries; NULL entry: zero tangent */
+  const float *dy;         /* second-order rules: tangent of the node's output (NULL: zero) */
+  const float *zeros;      /* at least as many +0 floats as the largest node */
 } tl_adrule;
 
 /* Write dy (numel of the node) = J dx.  Fails with TL_EUNSUPPORTED naming the node for ops

@@ -43,9 +43,7 @@ static tl_code nomem(const tl_kctx *k) {
   return tl_fail(k->st, TL_ENOMEM, "%s: out of memory for attention tangents", tl_node_where(k, w, sizeof w));
 }
 
-static void adat_free(adat *a) {
-  free(a->qkv);
-}
+static void adat_free(adat *a) { free(a->qkv); }
 
 /* the forward in double with its tangent along d (5 parent tangents, zeros where none) */
 static tl_code adat_forward(const tl_kctx *k, const float *const *d, adat *a) {

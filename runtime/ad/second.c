@@ -25,12 +25,12 @@ static const float GELU_C = 0.7978845608028654f, GELU_A = 0.044715f;
 /* f''(x) of the smooth unary ops, from x and y = f(x), in double */
 static double second_derivative(tl_op op, double x, double y) {
   switch (op) {
-  case TL_OP_SQRT: return -0.25 / (y * y * y);            /* (sqrt x)'' = -1 / (4 y^3) */
-  case TL_OP_EXP: return y;                               /* (e^x)'' = e^x */
-  case TL_OP_LOG: return -1.0 / (x * x);                  /* (ln x)'' = -1 / x^2 */
-  case TL_OP_SIGMOID: return y * (1 - y) * (1 - 2 * y);   /* s'' = s (1 - s) (1 - 2 s) */
-  case TL_OP_TANH: return -2 * y * (1 - y * y);           /* tanh'' = -2 y (1 - y^2) */
-  case TL_OP_SILU: { /* (x s)'' = s (1 - s) (2 + x (1 - 2 s)) */
+  case TL_OP_SQRT: return -0.25 / (y * y * y);          /* (sqrt x)'' = -1 / (4 y^3) */
+  case TL_OP_EXP: return y;                             /* (e^x)'' = e^x */
+  case TL_OP_LOG: return -1.0 / (x * x);                /* (ln x)'' = -1 / x^2 */
+  case TL_OP_SIGMOID: return y * (1 - y) * (1 - 2 * y); /* s'' = s (1 - s) (1 - 2 s) */
+  case TL_OP_TANH: return -2 * y * (1 - y * y);         /* tanh'' = -2 y (1 - y^2) */
+  case TL_OP_SILU: {                                    /* (x s)'' = s (1 - s) (2 + x (1 - 2 s)) */
     double s = 1 / (1 + exp(-x));
     return s * (1 - s) * (2 + x * (1 - 2 * s));
   }
@@ -58,11 +58,15 @@ static tl_code binary_second(const tl_adrule *r, float *const *dgin) {
   for (int64_t i = 0; i < n; i++) {
     double gi = g[i], av = a[ia[i]], bv = b[ib[i]], dav = da[ia[i]], dbv = db[ib[i]];
     if (y->op == TL_OP_MUL) {
-      if (ga) ga[ia[i]] += (float)(gi * dbv);
-      if (gb) gb[ib[i]] += (float)(gi * dav);
+      if (ga)
+        ga[ia[i]] += (float)(gi * dbv);
+      if (gb)
+        gb[ib[i]] += (float)(gi * dav);
     } else {
-      if (ga) ga[ia[i]] += (float)(-gi * dbv / (bv * bv));
-      if (gb) gb[ib[i]] += (float)(-gi * dav / (bv * bv) + 2 * gi * av * dbv / (bv * bv * bv));
+      if (ga)
+        ga[ia[i]] += (float)(-gi * dbv / (bv * bv));
+      if (gb)
+        gb[ib[i]] += (float)(-gi * dav / (bv * bv) + 2 * gi * av * dbv / (bv * bv * bv));
     }
   }
   free(ia);
@@ -111,8 +115,10 @@ static void mse_second(const tl_adrule *r, float *const *dgin) {
   double f = 2.0 * k->gout[0] / (double)n;
   for (int64_t i = 0; i < n; i++) {
     double v = f * ((double)da[i] - db[i]);
-    if (dgin[0]) dgin[0][i] += (float)v;
-    if (dgin[1]) dgin[1][i] -= (float)v;
+    if (dgin[0])
+      dgin[0][i] += (float)v;
+    if (dgin[1])
+      dgin[1][i] -= (float)v;
   }
 }
 
@@ -139,8 +145,10 @@ static tl_code cross_entropy_second(const tl_adrule *r, float *const *dgin) {
     }
     for (int64_t c = 0; c < K; c++) {
       double dls = dx[n * K + c] - pdx;
-      if (dgin[0]) dgin[0][n * K + c] += (float)(f * (p[c] * dls * ts + p[c] * dts - dt[n * K + c]));
-      if (dgin[1]) dgin[1][n * K + c] += (float)(-f * dls);
+      if (dgin[0])
+        dgin[0][n * K + c] += (float)(f * (p[c] * dls * ts + p[c] * dts - dt[n * K + c]));
+      if (dgin[1])
+        dgin[1][n * K + c] += (float)(-f * dls);
     }
   }
   free(p);
@@ -166,8 +174,8 @@ static void norm_group_second(const float *x, const float *dx, const float *g, c
   double m = (double)M;
   for (int64_t j = 0; j < M; j++) {
     double gh = g[idx[j]] * gam[j], dgh = g[idx[j]] * dgam[j];
-    dgx[idx[j]] += (float)(dinv * (gh - A / m - xh[j] * B / m) +
-                           inv * (dgh - dA / m - dxh[j] * B / m - xh[j] * dB / m));
+    dgx[idx[j]] +=
+        (float)(dinv * (gh - A / m - xh[j] * B / m) + inv * (dgh - dA / m - dxh[j] * B / m - xh[j] * dB / m));
   }
 }
 
@@ -198,7 +206,8 @@ static tl_code batchnorm_second(const tl_adrule *r, const float *const *d, float
       double s = 0;
       for (int64_t j = 0; j < M; j++)
         s += gdx[j];
-      if (dgin[1]) dgin[1][c] += (float)s;
+      if (dgin[1])
+        dgin[1][c] += (float)s;
       continue;
     }
     double inv = 1.0 / sqrt((double)rv[c] + eps), dinv = -0.5 * inv * inv * inv * d[4][c];
@@ -208,12 +217,17 @@ static tl_code batchnorm_second(const tl_adrule *r, const float *const *d, float
       double xm = (double)x[at] - rm[c], dxm = (double)d[0][at] - d[3][c];
       sgdxh += g[at] * (dxm * inv + xm * dinv);
       sg += g[at];
-      srv += g[at] * (d[1][c] * xm * inv * inv * inv + gam[c] * dxm * inv * inv * inv + 3 * gam[c] * xm * inv * inv * dinv);
-      if (dgin[0]) dgin[0][at] += (float)(g[at] * q);
+      srv += g[at] * (d[1][c] * xm * inv * inv * inv + gam[c] * dxm * inv * inv * inv +
+                      3 * gam[c] * xm * inv * inv * dinv);
+      if (dgin[0])
+        dgin[0][at] += (float)(g[at] * q);
     }
-    if (dgin[1]) dgin[1][c] += (float)sgdxh;
-    if (dgin[3]) dgin[3][c] += (float)(-sg * q);
-    if (dgin[4]) dgin[4][c] += (float)(-0.5 * srv);
+    if (dgin[1])
+      dgin[1][c] += (float)sgdxh;
+    if (dgin[3])
+      dgin[3][c] += (float)(-sg * q);
+    if (dgin[4])
+      dgin[4][c] += (float)(-0.5 * srv);
   }
   free(idx);
   free(buf);
@@ -252,9 +266,7 @@ static tl_code layernorm_second(const tl_adrule *r, const float *const *d, float
 /* ---- the rules: dgx_k += sum_j [d_{x_j} B_k(x, g)] dx_j ---- */
 
 /* VJP independent of the inputs, or piecewise constant in them: no second-order term */
-static tl_code hvp_zero(const tl_adrule *r, float *const *dgin) {
-  return TL_OK;
-}
+static tl_code hvp_zero(const tl_adrule *r, float *const *dgin) { return TL_OK; }
 
 /* smooth unary f (gx = g f'(x)): dgx += g f''(x) dx */
 static tl_code hvp_smooth_unary(const tl_adrule *r, float *const *dgin) {
@@ -360,9 +372,7 @@ static const tl_hvp_fn hvp_rules[TL_OP_COUNT] = {
 };
 #undef TL_OP
 
-int tl_ad_has_hvp(tl_op op) {
-  return (unsigned)op < TL_OP_COUNT && hvp_rules[op] != NULL;
-}
+int tl_ad_has_hvp(tl_op op) { return (unsigned)op < TL_OP_COUNT && hvp_rules[op] != NULL; }
 
 tl_code tl_ad_second(const tl_adrule *r, float *const *dgin) {
   const tl_kctx *k = r->k;

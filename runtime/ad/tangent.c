@@ -352,9 +352,7 @@ static const tl_jvp_fn jvp_rules[TL_OP_COUNT] = {
 };
 #undef TL_OP
 
-int tl_ad_has_jvp(tl_op op) {
-  return (unsigned)op < TL_OP_COUNT && jvp_rules[op] != NULL;
-}
+int tl_ad_has_jvp(tl_op op) { return (unsigned)op < TL_OP_COUNT && jvp_rules[op] != NULL; }
 
 tl_code tl_ad_tangent(const tl_adrule *r, float *dy) {
   const tl_kctx *k = r->k;

@@ -12,9 +12,9 @@ struct tl_storage {
 };
 
 static const size_t dtype_sizes[TL_DTYPE_COUNT] = {4, 8, 2, 1, 2, 4, 8, 1, 2, 4, 8, 1};
-static const char *const dtype_names[TL_DTYPE_COUNT] = {
-    "float32", "float64", "float16", "int8",   "int16",  "int32",
-    "int64",   "uint8",   "uint16",  "uint32", "uint64", "bool"};
+static const char *const dtype_names[TL_DTYPE_COUNT] = {"float32", "float64", "float16", "int8",
+                                                        "int16",   "int32",   "int64",   "uint8",
+                                                        "uint16",  "uint32",  "uint64",  "bool"};
 
 size_t tl_dtype_size(tl_dtype dt) {
   TL_ASSERT(dt >= 0 && dt < TL_DTYPE_COUNT);
@@ -27,27 +27,26 @@ const char *tl_dtype_name(tl_dtype dt) {
 
 int tl_dtype_is_float(tl_dtype dt) { return dt == TL_F32 || dt == TL_F64 || dt == TL_F16; }
 
-tl_code tl_shape_numel(int ndim, const int64_t *shape, size_t elem_size, int64_t *numel,
-                       const char *what, tl_status *st) {
+tl_code tl_shape_numel(int ndim, const int64_t *shape, size_t elem_size, int64_t *numel, const char *what,
+                       tl_status *st) {
   if (ndim < 0)
     return tl_fail(st, TL_ESHAPE, "%s: negative rank %d", what, ndim);
   int64_t n = 1;
   int64_t limit = TL_TENSOR_MAX_BYTES / (int64_t)(elem_size ? elem_size : 1);
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
-      return tl_fail(st, TL_ESHAPE, "%s: dimension %d is negative (%lld)", what, i,
-                     (long long)shape[i]);
+      return tl_fail(st, TL_ESHAPE, "%s: dimension %d is negative (%lld)", what, i, (long long)shape[i]);
     if (shape[i] != 0 && n > limit / shape[i])
-      return tl_fail(st, TL_ENOMEM, "%s: dimension %d (%lld) makes the tensor larger than 2^40 bytes",
-                     what, i, (long long)shape[i]);
+      return tl_fail(st, TL_ENOMEM, "%s: dimension %d (%lld) makes the tensor larger than 2^40 bytes", what,
+                     i, (long long)shape[i]);
     n *= shape[i];
   }
   *numel = n;
   return TL_OK;
 }
 
-static tl_code tensor_alloc(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape,
-                            tl_storage *share, tl_status *st) {
+static tl_code tensor_alloc(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape, tl_storage *share,
+                            tl_status *st) {
   *out = NULL;
   if (dt < 0 || dt >= TL_DTYPE_COUNT)
     return tl_fail(st, TL_EARG, "tensor: invalid dtype %d", (int)dt);
@@ -93,8 +92,8 @@ tl_code tl_tensor_new(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *sha
   return tensor_alloc(out, dt, ndim, shape, NULL, st);
 }
 
-tl_code tl_tensor_from(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape,
-                       const void *data, tl_status *st) {
+tl_code tl_tensor_from(tl_tensor **out, tl_dtype dt, int ndim, const int64_t *shape, const void *data,
+                       tl_status *st) {
   TL_TRY(tensor_alloc(out, dt, ndim, shape, NULL, st));
   if ((*out)->numel)
     memcpy((*out)->data, data, (size_t)(*out)->numel * tl_dtype_size(dt));
@@ -156,12 +155,12 @@ uint16_t tl_f64_to_f16(double x) {
   double a = fabs(x);
   if (a >= 65520.0) /* rounds to infinity (max finite 65504, halfway 65520) */
     return sign | 0x7c00;
-  if (a < ldexp(1.0, -14)) { /* subnormal range: quantum 2^-24 */
+  if (a < ldexp(1.0, -14)) {                  /* subnormal range: quantum 2^-24 */
     double q = nearbyint(a * ldexp(1.0, 24)); /* default mode: round half to even */
     return sign | (uint16_t)q;                /* q == 1024 becomes the smallest normal */
   }
   int e;
-  double m = frexp(a, &e); /* a = m 2^e, m in [0.5, 1) */
+  double m = frexp(a, &e);          /* a = m 2^e, m in [0.5, 1) */
   double q = nearbyint(m * 2048.0); /* 11 significant bits */
   if (q == 2048.0) {
     q = 1024.0;
@@ -206,11 +205,18 @@ void tl_tensor_set(tl_tensor *t, int64_t i, double v) {
   case TL_I8: *(int8_t *)p = SAT(int8_t, INT8_MIN, INT8_MAX); return;
   case TL_I16: *(int16_t *)p = SAT(int16_t, INT16_MIN, INT16_MAX); return;
   case TL_I32: *(int32_t *)p = SAT(int32_t, INT32_MIN, INT32_MAX); return;
-  case TL_I64: *(int64_t *)p = isnan(v) ? 0 : v < -9.2233720368547758e18 ? INT64_MIN : v >= 9.2233720368547758e18 ? INT64_MAX : (int64_t)v; return;
+  case TL_I64:
+    *(int64_t *)p = isnan(v)                     ? 0
+                    : v < -9.2233720368547758e18 ? INT64_MIN
+                    : v >= 9.2233720368547758e18 ? INT64_MAX
+                                                 : (int64_t)v;
+    return;
   case TL_U8: *(uint8_t *)p = SAT(uint8_t, 0, UINT8_MAX); return;
   case TL_U16: *(uint16_t *)p = SAT(uint16_t, 0, UINT16_MAX); return;
   case TL_U32: *(uint32_t *)p = SAT(uint32_t, 0, UINT32_MAX); return;
-  case TL_U64: *(uint64_t *)p = isnan(v) || v <= 0 ? 0 : v >= 1.8446744073709552e19 ? UINT64_MAX : (uint64_t)v; return;
+  case TL_U64:
+    *(uint64_t *)p = isnan(v) || v <= 0 ? 0 : v >= 1.8446744073709552e19 ? UINT64_MAX : (uint64_t)v;
+    return;
   case TL_BOOL: *(uint8_t *)p = v != 0; return;
   default: break;
   }

@@ -25,7 +25,8 @@ static tl_code to_f32(tl_tensor **t, tl_status *st) {
   return TL_OK;
 }
 
-tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, const char *name, tl_status *st) {
+tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, const char *name,
+                                tl_status *st) {
   *out = NULL;
   tl_code rc = TL_OK;
   if (x->ndim < 1 || y->ndim < 1)
@@ -83,7 +84,8 @@ static tl_code one_hot(tl_tensor **labels, int k, const char *what, tl_status *s
   for (int64_t i = 0; i < l->numel; i++) {
     double v = tl_tensor_get(l, i);
     if (!(v >= 0 && v < k) || v != floor(v))
-      return tl_fail(st, TL_EVALUE, "%s: row %lld: label %g is not an integer in [0, %d)", what, (long long)i, v, k);
+      return tl_fail(st, TL_EVALUE, "%s: row %lld: label %g is not an integer in [0, %d)", what, (long long)i,
+                     v, k);
   }
   tl_tensor *h;
   int64_t shape[] = {l->shape[0], k};
@@ -96,8 +98,8 @@ static tl_code one_hot(tl_tensor **labels, int k, const char *what, tl_status *s
   return TL_OK;
 }
 
-tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path, int num_classes,
-                                tl_status *st) {
+tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path,
+                                int num_classes, tl_status *st) {
   *out = NULL;
   tl_tensor *x = NULL, *y = NULL;
   TL_TRY(tl_tensor_load(x_path, &x, st));
@@ -125,7 +127,8 @@ tl_code tl_dataset_load_tabular_csv(tl_dataset **out, const char *path, int y_co
   int64_t rows = t->shape[0], cols = t->shape[1];
   if (y_cols < 1 || y_cols >= cols) {
     tl_tensor_free(t);
-    return tl_fail(st, TL_ESHAPE, "%s: %lld columns cannot hold x and %d target columns", path, (long long)cols, y_cols);
+    return tl_fail(st, TL_ESHAPE, "%s: %lld columns cannot hold x and %d target columns", path,
+                   (long long)cols, y_cols);
   }
   tl_tensor *x = NULL, *y = NULL;
   int64_t xs[] = {rows, cols - y_cols}, ys[] = {rows, y_cols};
@@ -189,7 +192,8 @@ tl_code tl_dataset_load_mnist_idx(tl_dataset **out, const char *dir, const char 
 static int64_t row_floats(const tl_tensor *t) { return t->shape[0] ? t->numel / t->shape[0] : 0; }
 
 /* rows idx[0..count) of d into a new dataset */
-static tl_code gather(tl_dataset **out, const tl_dataset *d, const int64_t *idx, int64_t count, tl_status *st) {
+static tl_code gather(tl_dataset **out, const tl_dataset *d, const int64_t *idx, int64_t count,
+                      tl_status *st) {
   *out = NULL;
   int64_t xr = row_floats(d->x), yr = row_floats(d->y);
   int64_t *xs = malloc((size_t)d->x->ndim * sizeof *xs), *ys = malloc((size_t)d->y->ndim * sizeof *ys);

@@ -71,7 +71,8 @@ tl_code tl_tensor_load(const char *path, tl_tensor **out, tl_status *st) {
     break;
   }
   default:
-    rc = tl_fail(st, TL_EUNSUPPORTED, "%s: byte 0: unknown file format (expected NPY, IDX, or a .csv file)", path);
+    rc = tl_fail(st, TL_EUNSUPPORTED, "%s: byte 0: unknown file format (expected NPY, IDX, or a .csv file)",
+                 path);
   }
   free(buf);
   return rc;

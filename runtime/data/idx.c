@@ -39,8 +39,8 @@ static tl_code idx_parse(const unsigned char *b, size_t len, const char *name, c
   int ndim = b[3];
   size_t hdr = 4 + 4 * (size_t)ndim;
   if (len < hdr)
-    return tl_fail(st, TL_EFORMAT, "%s: byte %zu%s: file ends inside the %d dimension sizes", name, len, where,
-                   ndim);
+    return tl_fail(st, TL_EFORMAT, "%s: byte %zu%s: file ends inside the %d dimension sizes", name, len,
+                   where, ndim);
   int64_t dims[255];
   for (int i = 0; i < ndim; i++)
     dims[i] = (int64_t)tl_io_load_be32(b + 4 + 4 * (size_t)i);
@@ -51,8 +51,8 @@ static tl_code idx_parse(const unsigned char *b, size_t len, const char *name, c
   TL_TRY(tl_shape_numel(ndim, dims, size, &numel, what, st));
   uint64_t want = (uint64_t)numel * size, have = len - hdr;
   if (have != want)
-    return tl_fail(st, TL_EFORMAT, "%s: byte %zu%s: payload is %llu bytes, the header promises %llu (%s)", name,
-                   hdr, where, (unsigned long long)have, (unsigned long long)want,
+    return tl_fail(st, TL_EFORMAT, "%s: byte %zu%s: payload is %llu bytes, the header promises %llu (%s)",
+                   name, hdr, where, (unsigned long long)have, (unsigned long long)want,
                    have < want ? "file truncated" : "trailing bytes");
   tl_tensor *t;
   if (tl_tensor_new(&t, dt, ndim, dims, st) != TL_OK)
@@ -136,8 +136,8 @@ static tl_code gunzip(const unsigned char *src, size_t len, const char *name, un
       goto done;
   }
   if (in_off != len) {
-    rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: %zu bytes of trailing data after the gzip stream", name, in_off,
-                 len - in_off);
+    rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: %zu bytes of trailing data after the gzip stream", name,
+                 in_off, len - in_off);
     goto done;
   }
 done:

@@ -48,8 +48,8 @@ static tl_code perr(npy_parser *p, tl_code code, const char *what) {
 }
 
 static void skip_ws(npy_parser *p) {
-  while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
-                           p->s[p->pos] == '\r'))
+  while (p->pos < p->n &&
+         (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
     p->pos++;
 }
 
@@ -185,8 +185,9 @@ static tl_code parse_descr(npy_parser *p, tl_dtype *dt, int *swap) {
     size_t size = tl_dtype_size(npy_kinds[i].dtype);
     if (order == '|' && size > 1) {
       p->pos = at;
-      return tl_fail(p->st, TL_EFORMAT, "%s: byte %zu: byte order '|' is only valid for 1-byte dtypes, got '%s'",
-                     p->name, p->base + at, d);
+      return tl_fail(p->st, TL_EFORMAT,
+                     "%s: byte %zu: byte order '|' is only valid for 1-byte dtypes, got '%s'", p->name,
+                     p->base + at, d);
     }
     int little = tl_io_host_little();
     *dt = npy_kinds[i].dtype;
@@ -243,8 +244,8 @@ static tl_code parse_header(npy_parser *p, npy_header *h) {
       seen = &have_shape;
     else {
       p->pos = key_at;
-      return tl_fail(p->st, TL_EFORMAT, "%s: byte %zu: unexpected key '%s' in header", p->name, p->base + key_at,
-                     key);
+      return tl_fail(p->st, TL_EFORMAT, "%s: byte %zu: unexpected key '%s' in header", p->name,
+                     p->base + key_at, key);
     }
     if (*seen) {
       p->pos = key_at;
@@ -272,7 +273,10 @@ static tl_code parse_header(npy_parser *p, npy_header *h) {
   skip_ws(p);
   if (p->pos != p->n)
     return perr(p, TL_EFORMAT, "unexpected text after the header dict");
-  const char *missing = !have_descr ? "descr" : !have_fortran ? "fortran_order" : !have_shape ? "shape" : NULL;
+  const char *missing = !have_descr     ? "descr"
+                        : !have_fortran ? "fortran_order"
+                        : !have_shape   ? "shape"
+                                        : NULL;
   if (missing) {
     p->pos = 0;
     return tl_fail(p->st, TL_EFORMAT, "%s: byte %zu: header lacks the key '%s'", p->name, p->base, missing);
@@ -444,7 +448,8 @@ static tl_code build_preamble(const tl_tensor *t, const tl_npy_write_opts *o, co
   size_t hlen = total - hstart;
   if (version == 1 && hlen > 65535) {
     free(dict);
-    return tl_fail(st, TL_EARG, "%s: header of %zu bytes does not fit NPY version 1; use version 2", path, hlen);
+    return tl_fail(st, TL_EARG, "%s: header of %zu bytes does not fit NPY version 1; use version 2", path,
+                   hlen);
   }
   unsigned char *b = malloc(total);
   if (!b) {

@@ -20,13 +20,13 @@ typedef struct ad {
   tl_exec *e;
   tl_exec_env env;
   const tl_graph *g;
-  int top;                 /* nodes 0..top are looked at */
-  unsigned char *in;       /* node depends on wrt and feeds top */
-  const float **val;       /* values */
-  float **vown;            /* recomputed values (owned) */
-  float **dv;              /* tangents (NULL: zero) */
-  float **gr, **dg;        /* HVP: cotangents and their tangents */
-  unsigned char *dgnz;     /* dg[i] may be non-zero */
+  int top;             /* nodes 0..top are looked at */
+  unsigned char *in;   /* node depends on wrt and feeds top */
+  const float **val;   /* values */
+  float **vown;        /* recomputed values (owned) */
+  float **dv;          /* tangents (NULL: zero) */
+  float **gr, **dg;    /* HVP: cotangents and their tangents */
+  unsigned char *dgnz; /* dg[i] may be non-zero */
   float *zeros;
   tl_status *st;
 } ad;
@@ -49,9 +49,20 @@ static void ad_free(ad *a) {
 
 static tl_kctx kctx_of(const ad *a, int id, const float *const *in) {
   const tl_node *n = &a->g->nodes[id];
-  tl_kctx k = {.g = a->g, .id = id, .n = n, .in = in, .out = (float *)a->val[id], .kernels = a->env.kernels,
-               .training = a->env.training, .seed = a->env.seed, .step = a->env.step, .weights = NULL,
-               .be = a->env.be, .ws = a->env.ws, .pool = NULL, .st = a->st};
+  tl_kctx k = {.g = a->g,
+               .id = id,
+               .n = n,
+               .in = in,
+               .out = (float *)a->val[id],
+               .kernels = a->env.kernels,
+               .training = a->env.training,
+               .seed = a->env.seed,
+               .step = a->env.step,
+               .weights = NULL,
+               .be = a->env.be,
+               .ws = a->env.ws,
+               .pool = NULL,
+               .st = a->st};
   return k;
 }
 
@@ -125,7 +136,8 @@ static tl_code ad_recompute(ad *a, int out, const unsigned char *vneed, tl_statu
     const float *buf[8], **inv = parent_vals(a, i, buf);
     for (int k = 0; inv && k < n->nparents && rc == TL_OK; k++)
       if (!inv[k])
-        rc = tl_fail(st, TL_EARG, "node %d (%s): parent node %d has no value", i, opname(g, i), n->parents[k]);
+        rc =
+            tl_fail(st, TL_EARG, "node %d (%s): parent node %d has no value", i, opname(g, i), n->parents[k]);
     if (!inv)
       rc = tl_fail(st, TL_ENOMEM, "autograd: out of memory");
     if (rc == TL_OK) {
@@ -250,7 +262,7 @@ static tl_code ad_reverse_node(ad *a, int i) {
   if (rc == TL_OK) {
     tl_kctx k = kctx_of(a, i, inv);
     rc = tl_ad_call_bwd(&k, n, inv, a->val[i], a->gr[i], gin); /* gx = B(x, g) */
-    if (rc == TL_OK && a->dgnz[i])                               /* dgx = B(x, dg) + ... */
+    if (rc == TL_OK && a->dgnz[i])                             /* dgx = B(x, dg) + ... */
       rc = tl_ad_call_bwd(&k, n, inv, a->val[i], a->dg[i], dgin);
     if (rc == TL_OK) { /* ... + [d_x B(x, g)] dx */
       k.gout = a->gr[i];
@@ -274,8 +286,8 @@ tl_code tl_autograd_hvp(tl_exec *e, int loss, int wrt, const float *v, float *hv
   tl_code rc = ad_init(&a, e, loss, wrt, st);
   const tl_graph *g = a.g;
   if (rc == TL_OK && g->nodes[loss].numel != 1)
-    rc = tl_fail(st, TL_EARG, "autograd: hvp of node %d (%s), which has %lld elements, not a scalar loss", loss,
-                 opname(g, loss), (long long)g->nodes[loss].numel);
+    rc = tl_fail(st, TL_EARG, "autograd: hvp of node %d (%s), which has %lld elements, not a scalar loss",
+                 loss, opname(g, loss), (long long)g->nodes[loss].numel);
   if (rc == TL_OK)
     rc = ad_tangents(&a, wrt, v);
   int n1 = a.top + 1;

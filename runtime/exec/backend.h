@@ -61,13 +61,13 @@ typedef struct tl_kctx {
   int training;
   uint64_t seed, step;
   int fuse_relu;
-  float *weights;         /* g->weights, writable: batch-norm running statistics */
+  float *weights; /* g->weights, writable: batch-norm running statistics */
   const struct tl_backend *be;
   tl_ws *ws;
-  tl_pool *pool;          /* our worker threads (NULL: run tasks serially); FAST kernels only */
-  unsigned gin_assign;    /* backward, bit i: gin[i] was NOT zeroed and this call is its only
-                           * contributor: write every element as (+0 + cotangent), i.e. the bits
-                           * accumulating into a zeroed buffer gives (only ops tl_op_bwd_can_assign) */
+  tl_pool *pool;       /* our worker threads (NULL: run tasks serially); FAST kernels only */
+  unsigned gin_assign; /* backward, bit i: gin[i] was NOT zeroed and this call is its only
+                        * contributor: write every element as (+0 + cotangent), i.e. the bits
+                        * accumulating into a zeroed buffer gives (only ops tl_op_bwd_can_assign) */
   tl_status *st;
 } tl_kctx;
 
@@ -107,7 +107,9 @@ double tl_dropout_uniform(uint64_t seed, uint64_t step, int id, int64_t i);
 const char *tl_node_where(const tl_kctx *k, char *buf, size_t cap);
 
 /* ---- kernel entry points (runtime/k_*.c) ---- */
-#define TL_K(name) tl_code tl_k_##name##_fwd(const tl_kctx *k); tl_code tl_k_##name##_bwd(const tl_kctx *k);
+#define TL_K(name)                                                                                           \
+  tl_code tl_k_##name##_fwd(const tl_kctx *k);                                                               \
+  tl_code tl_k_##name##_bwd(const tl_kctx *k);
 TL_K(binary)
 TL_K(unary)
 TL_K(linear)

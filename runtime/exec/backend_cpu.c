@@ -13,12 +13,8 @@
 #define TL_EXEC_SMALL_FLOPS 4e6 /* e.g. the CNN head 64x784 -> 10 (1 Mflop) stays on one thread */
 #endif
 
-static void *cpu_alloc(size_t bytes) {
-  return malloc(bytes ? bytes : 1);
-}
-static void cpu_free(void *p) {
-  free(p);
-}
+static void *cpu_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void cpu_free(void *p) { free(p); }
 
 static void cpu_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *b, int ldb, float beta, float *c, int ldc) {
@@ -75,15 +71,9 @@ const char *tl_node_where(const tl_kctx *k, char *buf, size_t cap) {
   return buf;
 }
 
-int tl_op_bwd_needs_in(tl_op op) {
-  return (tl_op_get(op)->backward & TL_BWD_IN) != 0;
-}
-int tl_op_bwd_needs_out(tl_op op) {
-  return (tl_op_get(op)->backward & TL_BWD_OUT) != 0;
-}
-int tl_op_bwd_can_assign(tl_op op) {
-  return (tl_op_get(op)->backward & TL_BWD_ASSIGN) != 0;
-}
+int tl_op_bwd_needs_in(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_IN) != 0; }
+int tl_op_bwd_needs_out(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_OUT) != 0; }
+int tl_op_bwd_can_assign(tl_op op) { return (tl_op_get(op)->backward & TL_BWD_ASSIGN) != 0; }
 
 /* One row per op of ops.def: the kernel family (tl_k_<family>_fwd / _bwd) that runs the op; a
  * missing row is a compile error.  CPU_NONE: no kernel (the executor supplies the value).  The math
@@ -159,6 +149,4 @@ static const tl_backend cpu_backend = {
 #undef TL_OP
 };
 
-const tl_backend *tl_backend_cpu(void) {
-  return &cpu_backend;
-}
+const tl_backend *tl_backend_cpu(void) { return &cpu_backend; }

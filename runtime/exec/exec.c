@@ -17,21 +17,21 @@ struct tl_exec {
   int grad_enabled; /* compiled plan keeps what backward needs */
   int input_grads;  /* backward also computes cotangents of INPUT nodes */
   uint64_t step;
-  int cap;             /* per-node arrays */
-  float **val;         /* current value pointer (NULL: not available) */
-  float **own;         /* eager values and input values: owned buffers */
+  int cap;     /* per-node arrays */
+  float **val; /* current value pointer (NULL: not available) */
+  float **own; /* eager values and input values: owned buffers */
   int64_t *owncap;
-  unsigned char *ran;  /* eager: node ran; compiled: value valid after forward */
-  unsigned char *isset;/* INPUT value supplied */
+  unsigned char *ran;   /* eager: node ran; compiled: value valid after forward */
+  unsigned char *isset; /* INPUT value supplied */
   float **grad;
   int64_t *gradcap;
   unsigned char *need; /* scratch for backward */
   int *gsole;          /* backward: the one consumer that may assign (not accumulate) this cotangent, or -1 */
   float *pgrad;
   int64_t npgrad;
-  int pgrad_zero;      /* 1: pgrad is all +0; 2: logically all +0 but not yet cleared (lazy
-                        * tl_exec_zero_grad: backward clears only what it does not assign) */
-  unsigned char *galias;/* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
+  int pgrad_zero;        /* 1: pgrad is all +0; 2: logically all +0 but not yet cleared (lazy
+                          * tl_exec_zero_grad: backward clears only what it does not assign) */
+  unsigned char *galias; /* grad[i] points into pgrad (PARAM accumulated in place), not an owned buffer */
   /* deferred batch-1 linear weight cotangents: PARAM node i with dfer[i] has its pgrad slice
    * logically equal to +0 + g[o] x[i] (factors dfac[i] = g (O floats) then x (I floats)), written
    * only when read (tl_exec_param_grads, tl_exec_grad, the next accumulating backward); an
@@ -41,13 +41,13 @@ struct tl_exec {
   int64_t *dfcap, *dfO;
   int ndefer;
   tl_ws ws;
-  tl_pool *tpool;      /* our worker threads, started by the first FAST kernel that splits work */
+  tl_pool *tpool; /* our worker threads, started by the first FAST kernel that splits work */
   int tpool_tried;
   /* compiled plan */
   int planned_n, planned_grad;
-  int *fuse_src;       /* relu node: id of the linear/conv it absorbs, else -1 */
-  unsigned char *fused;/* linear/conv computed by its relu child */
-  unsigned char *keep; /* value stays valid after forward */
+  int *fuse_src;        /* relu node: id of the linear/conv it absorbs, else -1 */
+  unsigned char *fused; /* linear/conv computed by its relu child */
+  unsigned char *keep;  /* value stays valid after forward */
   int *buf_of;
   float **pool;
   int npool;
@@ -69,16 +69,32 @@ static tl_code grow(tl_exec *e, int n, tl_status *st) {
   int cap = e->cap ? e->cap : 16;
   while (cap < n)
     cap *= 2;
-#define G(f)                                                               \
-  do {                                                                     \
-    void *p_ = realloc(e->f, (size_t)cap * sizeof *e->f);                  \
-    if (!p_)                                                               \
-      return tl_fail(st, TL_ENOMEM, "exec: out of memory");                \
-    e->f = p_;                                                             \
-    memset(e->f + e->cap, 0, (size_t)(cap - e->cap) * sizeof *e->f);       \
+#define G(f)                                                                                                 \
+  do {                                                                                                       \
+    void *p_ = realloc(e->f, (size_t)cap * sizeof *e->f);                                                    \
+    if (!p_)                                                                                                 \
+      return tl_fail(st, TL_ENOMEM, "exec: out of memory");                                                  \
+    e->f = p_;                                                                                               \
+    memset(e->f + e->cap, 0, (size_t)(cap - e->cap) * sizeof *e->f);                                         \
   } while (0)
-  G(val); G(own); G(owncap); G(ran); G(isset); G(grad); G(gradcap); G(need); G(galias); G(fuse_src); G(fused); G(keep);
-  G(buf_of); G(gsole); G(dfer); G(dfac); G(dfcap); G(dfO);
+  G(val);
+  G(own);
+  G(owncap);
+  G(ran);
+  G(isset);
+  G(grad);
+  G(gradcap);
+  G(need);
+  G(galias);
+  G(fuse_src);
+  G(fused);
+  G(keep);
+  G(buf_of);
+  G(gsole);
+  G(dfer);
+  G(dfac);
+  G(dfcap);
+  G(dfO);
 #undef G
   e->cap = cap;
   return TL_OK;
@@ -126,9 +142,24 @@ void tl_exec_free(tl_exec *e) {
     free(e->dfac[i]);
   }
   free_pool(e);
-  free(e->val); free(e->own); free(e->owncap); free(e->ran); free(e->isset); free(e->grad); free(e->gradcap);
-  free(e->need); free(e->galias); free(e->fuse_src); free(e->fused); free(e->keep); free(e->buf_of); free(e->gsole);
-  free(e->dfer); free(e->dfac); free(e->dfcap); free(e->dfO);
+  free(e->val);
+  free(e->own);
+  free(e->owncap);
+  free(e->ran);
+  free(e->isset);
+  free(e->grad);
+  free(e->gradcap);
+  free(e->need);
+  free(e->galias);
+  free(e->fuse_src);
+  free(e->fused);
+  free(e->keep);
+  free(e->buf_of);
+  free(e->gsole);
+  free(e->dfer);
+  free(e->dfac);
+  free(e->dfcap);
+  free(e->dfO);
   free(e->pgrad);
   tl_ws_free(&e->ws);
   tl_pool_free(e->tpool);
@@ -195,9 +226,10 @@ static tl_code missing(const tl_exec *e, int id, int p, tl_status *st) {
   const tl_graph *g = e->g;
   const tl_node *pn = &g->nodes[p];
   if (pn->op == TL_OP_INPUT)
-    return tl_fail(st, TL_EARG, "node %d (%s): input '%s' (node %d) has no value (call tl_exec_set_input)", id,
-                   opname(g, id), pn->name, p);
-  return tl_fail(st, TL_EARG, "node %d (%s): parent node %d (%s) has no value", id, opname(g, id), p, opname(g, p));
+    return tl_fail(st, TL_EARG, "node %d (%s): input '%s' (node %d) has no value (call tl_exec_set_input)",
+                   id, opname(g, id), pn->name, p);
+  return tl_fail(st, TL_EARG, "node %d (%s): parent node %d (%s) has no value", id, opname(g, id), p,
+                 opname(g, p));
 }
 
 /* run kernel of node `src` writing into `out` (fuse_relu when computing a fused relu) */
@@ -213,9 +245,21 @@ static tl_code run_kernel(tl_exec *e, int src, float *out, int fuse_relu, tl_sta
     if (!(in[i] = value_of(e, n->parents[i])))
       rc = missing(e, src, n->parents[i], st);
   if (rc == TL_OK) {
-    tl_kctx k = {.g = g, .id = src, .n = n, .in = in, .out = out, .kernels = e->o.kernels,
-                 .training = e->o.training, .seed = e->o.seed, .step = e->step, .fuse_relu = fuse_relu,
-                 .weights = e->g->weights, .be = e->be, .ws = &e->ws, .pool = pool_for(e, n->op), .st = st};
+    tl_kctx k = {.g = g,
+                 .id = src,
+                 .n = n,
+                 .in = in,
+                 .out = out,
+                 .kernels = e->o.kernels,
+                 .training = e->o.training,
+                 .seed = e->o.seed,
+                 .step = e->step,
+                 .fuse_relu = fuse_relu,
+                 .weights = e->g->weights,
+                 .be = e->be,
+                 .ws = &e->ws,
+                 .pool = pool_for(e, n->op),
+                 .st = st};
     tl_kernel_fn f = e->be->forward[n->op];
     rc = f ? f(&k) : tl_fail(st, TL_EUNSUPPORTED, "node %d (%s): no kernel", src, opname(g, src));
   }

@@ -109,9 +109,7 @@ void tl_pool_free(tl_pool *p) {
   free(p);
 }
 
-int tl_pool_workers(const tl_pool *p) {
-  return p ? p->nthreads : 1;
-}
+int tl_pool_workers(const tl_pool *p) { return p ? p->nthreads : 1; }
 
 void tl_pool_run(tl_pool *p, int ntasks, tl_task_fn fn, void *arg) {
   if (ntasks <= 0)

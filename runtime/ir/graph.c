@@ -92,7 +92,8 @@ static tl_code check_name(const tl_graph *g, const char *name, const char *what,
   return TL_OK;
 }
 
-tl_code tl_graph_input(tl_graph *g, const char *name, int ndim, const int64_t *shape, int *id, tl_status *st) {
+tl_code tl_graph_input(tl_graph *g, const char *name, int ndim, const int64_t *shape, int *id,
+                       tl_status *st) {
   TL_TRY(check_name(g, name, "input", st));
   tl_node *n = push_node(g, st);
   if (!n)
@@ -259,7 +260,8 @@ tl_code tl_graph_clone(tl_graph **out, const tl_graph *g, tl_status *st) {
   c->weights = g->nweights ? malloc((size_t)g->nweights * sizeof(float)) : NULL;
   c->inputs = dup_mem(g->inputs, (size_t)g->ninputs * sizeof(int));
   c->outputs = dup_mem(g->outputs, (size_t)g->noutputs * sizeof(int));
-  int ok = c->nodes && (!g->nweights || c->weights) && (!g->ninputs || c->inputs) && (!g->noutputs || c->outputs);
+  int ok =
+      c->nodes && (!g->nweights || c->weights) && (!g->ninputs || c->inputs) && (!g->noutputs || c->outputs);
   if (ok) {
     c->ninputs = g->ninputs;
     c->noutputs = g->noutputs;
@@ -299,7 +301,8 @@ tl_code tl_graph_validate(const tl_graph *g, tl_status *st) {
     int64_t numel;
     TL_TRY(tl_shape_numel(n->ndim, n->shape, sizeof(float), &numel, where, st));
     if (numel != n->numel)
-      return tl_fail(st, TL_EFORMAT, "%s: element count %lld does not match its shape", where, (long long)n->numel);
+      return tl_fail(st, TL_EFORMAT, "%s: element count %lld does not match its shape", where,
+                     (long long)n->numel);
     if (n->name)
       for (int j = 0; j < i; j++)
         if (g->nodes[j].name && strcmp(g->nodes[j].name, n->name) == 0)
@@ -311,8 +314,8 @@ tl_code tl_graph_validate(const tl_graph *g, tl_status *st) {
         return tl_fail(st, TL_EFORMAT, "%s: must have a name", where);
       if (n->op == TL_OP_PARAM) {
         if (n->woff < 0 || n->woff > g->nweights || n->numel > g->nweights - n->woff)
-          return tl_fail(st, TL_EFORMAT, "%s '%s': weights [%lld, +%lld) outside the store of %lld", where, n->name,
-                         (long long)n->woff, (long long)n->numel, (long long)g->nweights);
+          return tl_fail(st, TL_EFORMAT, "%s '%s': weights [%lld, +%lld) outside the store of %lld", where,
+                         n->name, (long long)n->woff, (long long)n->numel, (long long)g->nweights);
         covered += n->numel;
       }
       continue;
@@ -345,7 +348,8 @@ tl_code tl_graph_validate(const tl_graph *g, tl_status *st) {
                    (long long)g->nweights);
   for (int i = 0; i < g->noutputs; i++)
     if (g->outputs[i] < 0 || g->outputs[i] >= g->nnodes)
-      return tl_fail(st, TL_EFORMAT, "graph: output %d names node %d, which does not exist", i, g->outputs[i]);
+      return tl_fail(st, TL_EFORMAT, "graph: output %d names node %d, which does not exist", i,
+                     g->outputs[i]);
   for (int i = 0; i < g->ninputs; i++)
     if (g->inputs[i] < 0 || g->inputs[i] >= g->nnodes || g->nodes[g->inputs[i]].op != TL_OP_INPUT)
       return tl_fail(st, TL_EFORMAT, "graph: input %d is not an input node", i);

@@ -81,16 +81,12 @@ void tl_graph_hash(const tl_graph *g, uint8_t out[32]) {
     tl_attrs a = n->attrs; /* accessors take a non-const pointer; we only read */
     for (const tl_attr_field *f = info->attrs; f->name; f++) {
       switch (f->type) {
-      case TL_ATTR_INT:
-        h_i64(&h, *tl_attr_int_ptr(&a, f));
-        break;
+      case TL_ATTR_INT: h_i64(&h, *tl_attr_int_ptr(&a, f)); break;
       case TL_ATTR_INT2:
         h_i64(&h, tl_attr_int_ptr(&a, f)[0]);
         h_i64(&h, tl_attr_int_ptr(&a, f)[1]);
         break;
-      case TL_ATTR_FLOAT:
-        h_f64(&h, *tl_attr_float_ptr(&a, f));
-        break;
+      case TL_ATTR_FLOAT: h_f64(&h, *tl_attr_float_ptr(&a, f)); break;
       case TL_ATTR_LIST:
         h_u64(&h, (uint64_t)a.nlist);
         for (int k = 0; k < a.nlist; k++)

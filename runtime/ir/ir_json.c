@@ -89,7 +89,8 @@ tl_code tl_json_parse(const char *json, size_t len, cJSON **out, tl_status *st) 
   *out = NULL;
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-  size_t off = root ? (size_t)(end - json) : (end && end >= json && end <= json + len ? (size_t)(end - json) : 0);
+  size_t off =
+      root ? (size_t)(end - json) : (end && end >= json && end <= json + len ? (size_t)(end - json) : 0);
   if (root) {
     while (off < len && (json[off] == ' ' || json[off] == '\t' || json[off] == '\n' || json[off] == '\r'))
       off++;
@@ -125,8 +126,8 @@ tl_code tl_json_check_keys(const cJSON *obj, const char *const *allowed, const c
   return TL_OK;
 }
 
-tl_code tl_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out, const char *where, const char *field,
-                    tl_status *st) {
+tl_code tl_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out, const char *where,
+                    const char *field, tl_status *st) {
   const double lim = 9007199254740992.0; /* 2^53 */
   if (!v)
     return tl_fail(st, TL_EFORMAT, "%s: missing field \"%s\"", where, field);
@@ -144,8 +145,8 @@ tl_code tl_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out, const 
 }
 
 /* An array of integers into a malloc'ed list (*n entries; *list NULL when empty). */
-static tl_code json_int_list(const cJSON *v, int64_t lo, int64_t hi, int64_t **list, int *n, const char *where,
-                             const char *field, tl_status *st) {
+static tl_code json_int_list(const cJSON *v, int64_t lo, int64_t hi, int64_t **list, int *n,
+                             const char *where, const char *field, tl_status *st) {
   *list = NULL;
   *n = 0;
   if (!v)
@@ -210,8 +211,8 @@ static tl_code json_double(const cJSON *v, double *out, const char *where, const
       return TL_OK;
     }
   }
-  return tl_fail(st, TL_EFORMAT, "%s: \"%s\" must be a number (or \"inf\", \"-inf\", a hex-float string)", where,
-                 field);
+  return tl_fail(st, TL_EFORMAT, "%s: \"%s\" must be a number (or \"inf\", \"-inf\", a hex-float string)",
+                 where, field);
 }
 
 static void put_f32(tl_sb *b, float f) {
@@ -295,15 +296,12 @@ tl_code tl_ir_json_write(const tl_graph *g, int with_weights, char **out_json, t
     for (const tl_attr_field *f = info->attrs; f->name; f++) {
       tl_sb_printf(&b, ", \"%s\": ", f->name);
       switch (f->type) {
-      case TL_ATTR_INT:
-        tl_sb_printf(&b, "%lld", (long long)*tl_attr_int_ptr(&a, f));
-        break;
+      case TL_ATTR_INT: tl_sb_printf(&b, "%lld", (long long)*tl_attr_int_ptr(&a, f)); break;
       case TL_ATTR_INT2:
-        tl_sb_printf(&b, "[%lld, %lld]", (long long)tl_attr_int_ptr(&a, f)[0], (long long)tl_attr_int_ptr(&a, f)[1]);
+        tl_sb_printf(&b, "[%lld, %lld]", (long long)tl_attr_int_ptr(&a, f)[0],
+                     (long long)tl_attr_int_ptr(&a, f)[1]);
         break;
-      case TL_ATTR_FLOAT:
-        put_double(&b, *tl_attr_float_ptr(&a, f));
-        break;
+      case TL_ATTR_FLOAT: put_double(&b, *tl_attr_float_ptr(&a, f)); break;
       case TL_ATTR_LIST:
         tl_sb_puts(&b, "[");
         for (int k = 0; k < a.nlist; k++)
@@ -313,7 +311,8 @@ tl_code tl_ir_json_write(const tl_graph *g, int with_weights, char **out_json, t
       }
     }
     if (n->op == TL_OP_PARAM) {
-      tl_sb_printf(&b, ", \"param_kind\": \"%s\", \"numel\": %lld", pkind_names[n->pkind], (long long)n->numel);
+      tl_sb_printf(&b, ", \"param_kind\": \"%s\", \"numel\": %lld", pkind_names[n->pkind],
+                   (long long)n->numel);
       if (with_weights) {
         tl_sb_puts(&b, ", \"weights\": [");
         const float *w = g->weights + n->woff;
@@ -339,7 +338,8 @@ tl_code tl_ir_json_write(const tl_graph *g, int with_weights, char **out_json, t
 /* ---- reader ---------------------------------------------------------------------------------- */
 #define MAX_KEYS 32
 
-static tl_code read_attrs(const cJSON *obj, const tl_op_info *info, tl_attrs *a, const char *where, tl_status *st) {
+static tl_code read_attrs(const cJSON *obj, const tl_op_info *info, tl_attrs *a, const char *where,
+                          tl_status *st) {
   for (const tl_attr_field *f = info->attrs; f->name; f++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
     if (!v)
@@ -358,9 +358,7 @@ static tl_code read_attrs(const cJSON *obj, const tl_op_info *info, tl_attrs *a,
       TL_TRY(tl_json_int(v->child->next, INT64_MIN, INT64_MAX, &tl_attr_int_ptr(a, f)[1], where, fn, st));
       break;
     }
-    case TL_ATTR_FLOAT:
-      TL_TRY(json_double(v, tl_attr_float_ptr(a, f), where, f->name, st));
-      break;
+    case TL_ATTR_FLOAT: TL_TRY(json_double(v, tl_attr_float_ptr(a, f), where, f->name, st)); break;
     case TL_ATTR_LIST:
       free(a->list);
       a->list = NULL;
@@ -385,10 +383,11 @@ static tl_code read_weights(const cJSON *v, int64_t numel, float **out, const ch
   for (const cJSON *c = v->child; c; c = c->next, i++) {
     if (!cJSON_IsString(c) || !parse_f32(c->valuestring, &w[i])) {
       free(w);
-      return tl_fail(st, TL_EFORMAT,
-                     "%s: weights[%d] is not a float32 (want a hex-float string like \"0x1.8p+1\", \"inf\" or "
-                     "\"nan:0x7fc00000\")",
-                     where, i);
+      return tl_fail(
+          st, TL_EFORMAT,
+          "%s: weights[%d] is not a float32 (want a hex-float string like \"0x1.8p+1\", \"inf\" or "
+          "\"nan:0x7fc00000\")",
+          where, i);
     }
   }
   *out = w;
@@ -411,10 +410,12 @@ static tl_code read_node_kind(const cJSON *c, int i, int *op, char *where, size_
   int64_t id;
   TL_TRY(tl_json_int(cJSON_GetObjectItemCaseSensitive(c, "id"), INT32_MIN, INT32_MAX, &id, where, "id", st));
   if (id < i)
-    return tl_fail(st, TL_EFORMAT, "%s: duplicate id %lld (ids must be 0, 1, 2, ... in order)", where, (long long)id);
+    return tl_fail(st, TL_EFORMAT, "%s: duplicate id %lld (ids must be 0, 1, 2, ... in order)", where,
+                   (long long)id);
   if (id != i)
-    return tl_fail(st, TL_EFORMAT, "%s: id %lld out of order, expected %d (ids must be 0, 1, 2, ... in order)",
-                   where, (long long)id, i);
+    return tl_fail(st, TL_EFORMAT,
+                   "%s: id %lld out of order, expected %d (ids must be 0, 1, 2, ... in order)", where,
+                   (long long)id, i);
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
   snprintf(where, cap, "node %d", i);
   if (!kind)
@@ -547,8 +548,8 @@ static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, 
   tl_code rc = json_int_list(cJSON_GetObjectItemCaseSensitive(c, "shape"), 0, INT64_MAX, &shape, &ndim, where,
                              "shape", st);
   if (rc == TL_OK)
-    rc = json_int_list(cJSON_GetObjectItemCaseSensitive(c, "parents"), INT32_MIN, INT32_MAX, &parents64, &np, where,
-                       "parents", st);
+    rc = json_int_list(cJSON_GetObjectItemCaseSensitive(c, "parents"), INT32_MIN, INT32_MAX, &parents64, &np,
+                       where, "parents", st);
   int *parents = NULL;
   float *w = NULL;
   tl_attrs a = tl_attrs_default((tl_op)op);
@@ -582,7 +583,8 @@ static tl_code read_node(tl_graph *g, const cJSON *c, int i, int *weights_mode, 
 static tl_code read_doc(const cJSON *root, int64_t max_weights, tl_graph **out, tl_status *st) {
   if (!cJSON_IsObject(root))
     return tl_fail(st, TL_EFORMAT, "the document must be a JSON object");
-  static const char *const top_keys[] = {"format", "input_id", "output_id", "inputs", "outputs", "nodes", NULL};
+  static const char *const top_keys[] = {"format",  "input_id", "output_id", "inputs",
+                                         "outputs", "nodes",    NULL};
   TL_TRY(tl_json_check_keys(root, top_keys, "top level", st));
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
   if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, TL_IR_FORMAT) != 0)
@@ -601,8 +603,8 @@ static tl_code read_doc(const cJSON *root, int64_t max_weights, tl_graph **out, 
   int n = g->nnodes;
   int64_t in_id = -1, out_id = -1;
   if (rc == TL_OK)
-    rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(root, "input_id"), -1, n - 1, &in_id, "top level", "input_id",
-                     st);
+    rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(root, "input_id"), -1, n - 1, &in_id, "top level",
+                     "input_id", st);
   if (rc == TL_OK)
     rc = tl_json_int(cJSON_GetObjectItemCaseSensitive(root, "output_id"), -1, n - 1, &out_id, "top level",
                      "output_id", st);
@@ -647,7 +649,8 @@ static tl_code read_doc(const cJSON *root, int64_t max_weights, tl_graph **out, 
   return TL_OK;
 }
 
-tl_code tl_ir_json_read_bounded(const char *json, size_t len, int64_t max_weights, tl_graph **out, tl_status *st) {
+tl_code tl_ir_json_read_bounded(const char *json, size_t len, int64_t max_weights, tl_graph **out,
+                                tl_status *st) {
   *out = NULL;
   cJSON *root;
   TL_TRY(tl_json_parse(json, len, &root, st));

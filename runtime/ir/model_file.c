@@ -202,7 +202,8 @@ static tl_code check_spans(span *spans, int ns, uint64_t dlen, tl_status *st) {
   return rc;
 }
 
-static tl_code load_tensors(const cJSON *root, tl_graph *g, const uint8_t *data, uint64_t dlen, tl_status *st) {
+static tl_code load_tensors(const cJSON *root, tl_graph *g, const uint8_t *data, uint64_t dlen,
+                            tl_status *st) {
   int count = 0;
   for (const cJSON *c = root->child; c; c = c->next)
     count++;
@@ -242,10 +243,11 @@ static tl_code load_mem(const uint8_t *buf, size_t len, tl_graph **out, tl_statu
   for (int i = 0; i < 8; i++)
     hn |= (uint64_t)buf[i] << (8 * i);
   if (hn > len - 8)
-    return tl_fail(st, TL_EFORMAT, "header length %llu exceeds the %zu bytes after it", (unsigned long long)hn,
-                   len - 8);
+    return tl_fail(st, TL_EFORMAT, "header length %llu exceeds the %zu bytes after it",
+                   (unsigned long long)hn, len - 8);
   if (hn < 2)
-    return tl_fail(st, TL_EFORMAT, "header length %llu is too small for a JSON object", (unsigned long long)hn);
+    return tl_fail(st, TL_EFORMAT, "header length %llu is too small for a JSON object",
+                   (unsigned long long)hn);
   cJSON *root;
   tl_code rc = tl_json_parse((const char *)buf + 8, (size_t)hn, &root, st);
   if (rc != TL_OK)
@@ -293,7 +295,8 @@ static tl_code load_mem(const uint8_t *buf, size_t len, tl_graph **out, tl_statu
     char hex[65];
     tl_graph_hash_hex(g, hex);
     if (strcmp(hex, hash->valuestring) != 0)
-      rc = tl_fail(st, TL_EFORMAT, "__metadata__.graph_sha256 mismatch: the file says %s, its contents hash to %s",
+      rc = tl_fail(st, TL_EFORMAT,
+                   "__metadata__.graph_sha256 mismatch: the file says %s, its contents hash to %s",
                    hash->valuestring, hex);
   }
   cJSON_Delete(root);

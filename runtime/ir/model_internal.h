@@ -35,7 +35,7 @@ tl_code tl_json_parse(const char *json, size_t len, cJSON **out, tl_status *st);
 /* Fail unless every key of obj is in `allowed` (NULL-terminated) and no key repeats. */
 tl_code tl_json_check_keys(const cJSON *obj, const char *const *allowed, const char *where, tl_status *st);
 /* An integral JSON number in [lo, hi] (|x| <= 2^53). */
-tl_code tl_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out, const char *where, const char *field,
-                    tl_status *st);
+tl_code tl_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out, const char *where,
+                    const char *field, tl_status *st);
 
 #endif

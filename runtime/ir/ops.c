@@ -24,7 +24,8 @@ static tl_code copy_shape(const tl_graph *g, int id, int *ndim, int64_t **shape,
 /* axis in [-rank, rank) -> [0, rank) */
 static tl_code norm_axis(int64_t *axis, int rank, const char *what, const char *where, tl_status *st) {
   if (*axis < -rank || *axis >= rank)
-    return tl_fail(st, TL_EVALUE, "%s: %s %lld out of range for rank %d", where, what, (long long)*axis, rank);
+    return tl_fail(st, TL_EVALUE, "%s: %s %lld out of range for rank %d", where, what, (long long)*axis,
+                   rank);
   if (*axis < 0)
     *axis += rank;
   return TL_OK;
@@ -33,14 +34,16 @@ static tl_code norm_axis(int64_t *axis, int rank, const char *what, const char *
 static tl_code shape_mismatch(const tl_graph *g, int a, int b, const char *where, tl_status *st) {
   char sa[128], sb[128];
   return tl_fail(st, TL_ESHAPE, "%s: shapes %s (node %d) and %s (node %d) do not fit", where,
-                 tl_shape_str(RANK(a), SHAPE(a), sa, sizeof sa), a, tl_shape_str(RANK(b), SHAPE(b), sb, sizeof sb), b);
+                 tl_shape_str(RANK(a), SHAPE(a), sa, sizeof sa), a,
+                 tl_shape_str(RANK(b), SHAPE(b), sb, sizeof sb), b);
 }
 
 /* ---- infer functions ---------------------------------------------------------------------- */
 
 static tl_code infer_none(const tl_graph *g, const int *p, int np, tl_attrs *a, int *nd, int64_t **s,
                           const char *where, tl_status *st) {
-  return tl_fail(st, TL_EARG, "%s: inputs and parameters are added with tl_graph_input/tl_graph_param", where);
+  return tl_fail(st, TL_EARG, "%s: inputs and parameters are added with tl_graph_input/tl_graph_param",
+                 where);
 }
 
 static tl_code infer_same(const tl_graph *g, const int *p, int np, tl_attrs *a, int *nd, int64_t **s,
@@ -179,8 +182,8 @@ static tl_code infer_reshape(const tl_graph *g, const int *p, int np, tl_attrs *
     known = numel;
   }
   if (known != numel)
-    return tl_fail(st, TL_ESHAPE, "%s: target shape has %lld elements, input has %lld", where, (long long)known,
-                   (long long)numel);
+    return tl_fail(st, TL_ESHAPE, "%s: target shape has %lld elements, input has %lld", where,
+                   (long long)known, (long long)numel);
   *nd = a->nlist;
   TL_TRY(alloc_shape(*nd, s, st));
   memcpy(*s, a->list, (size_t)*nd * sizeof **s);
@@ -278,7 +281,8 @@ static tl_code infer_conv2d(const tl_graph *g, const int *p, int np, tl_attrs *a
                             const char *where, tl_status *st) {
   int x = p[0], w = p[1];
   if (RANK(x) != 4 || RANK(w) != 4)
-    return tl_fail(st, TL_ESHAPE, "%s: conv2d wants input (N, C, H, W) and weight (O, C/groups, kH, kW)", where);
+    return tl_fail(st, TL_ESHAPE, "%s: conv2d wants input (N, C, H, W) and weight (O, C/groups, kH, kW)",
+                   where);
   int64_t c = SHAPE(x)[1], o = SHAPE(w)[0];
   if (a->groups < 1 || c % a->groups || o % a->groups || SHAPE(w)[1] * a->groups != c)
     return shape_mismatch(g, x, w, where, st);
@@ -395,6 +399,7 @@ static tl_code infer_cross_entropy(const tl_graph *g, const int *p, int np, tl_a
 }
 
 /* ---- attribute schemas --------------------------------------------------------------------- */
+/* clang-format off */
 #define F(name, type, field) {name, type, offsetof(tl_attrs, field)}
 static const tl_attr_field no_attrs[] = {{NULL, 0, 0}};
 static const tl_attr_field leaky_attrs[] = {F("alpha", TL_ATTR_FLOAT, alpha), {NULL, 0, 0}};
@@ -416,11 +421,12 @@ static const tl_attr_field bn_attrs[] = {F("eps", TL_ATTR_FLOAT, eps), F("moment
 static const tl_attr_field ln_attrs[] = {F("eps", TL_ATTR_FLOAT, eps), {NULL, 0, 0}};
 static const tl_attr_field dropout_attrs[] = {F("p", TL_ATTR_FLOAT, p), {NULL, 0, 0}};
 static const tl_attr_field attn_attrs[] = {F("heads", TL_ATTR_INT, heads), F("causal", TL_ATTR_INT, causal), {NULL, 0, 0}};
+/* clang-format on */
 #undef F
 
 /* one row per op of ops.def: a schema or inference function that does not exist is a compile error */
 static const tl_op_info op_table[TL_OP_COUNT] = {
-#define TL_OP(ENUM, name, minp, maxp, attrs, infer, backward) \
+#define TL_OP(ENUM, name, minp, maxp, attrs, infer, backward)                                                \
   [TL_OP_##ENUM] = {#name, minp, maxp, attrs##_attrs, backward, infer_##infer},
 #include "torchlean/ops.def"
 #undef TL_OP

@@ -95,7 +95,8 @@ tl_code tl_graph_summary(const tl_graph *g, FILE *out, tl_status *st) {
   for (int i = 0; i < g->nnodes; i++) {
     const tl_node *n = &g->nodes[i];
     if (n->op == TL_OP_INPUT)
-      tl_sb_printf(&b, "input %s: %s\n", n->name ? n->name : "?", tl_shape_str(n->ndim, n->shape, s, sizeof s));
+      tl_sb_printf(&b, "input %s: %s\n", n->name ? n->name : "?",
+                   tl_shape_str(n->ndim, n->shape, s, sizeof s));
     else if (n->op == TL_OP_PARAM)
       counts[n->pkind] += n->numel;
     else

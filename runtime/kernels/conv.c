@@ -139,8 +139,9 @@ static void conv_ref(const tl_kctx *k, const cgeom *c) {
 #endif
 
 static int64_t task_samples(const cgeom *c) {
-  return (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS > 0 ? (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS
-                                                                 : 1;
+  return (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS > 0
+             ? (c->N + TL_CONV_MAX_TASKS - 1) / TL_CONV_MAX_TASKS
+             : 1;
 }
 
 /* FAST im2col in two steps: the sample's Cg planes are copied into a zero-bordered buffer xpad
@@ -246,8 +247,8 @@ static void conv_fwd_task(void *arg, int t, int w) {
     for (int64_t g = 0; g < c->G; g++) {
       float *yg = k->out + (n * c->O + g * c->Og) * c->P;
       fast_im2col(c, x + (n * c->C + g * c->Cg) * c->H * c->W, xpad, col);
-      k->be->sgemm_st(0, 0, (int)c->Og, (int)c->P, (int)c->K, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K, col,
-                      (int)c->P, 0.0f, yg, (int)c->P);
+      k->be->sgemm_st(0, 0, (int)c->Og, (int)c->P, (int)c->K, 1.0f, k->in[1] + g * c->Og * c->K, (int)c->K,
+                      col, (int)c->P, 0.0f, yg, (int)c->P);
       for (int64_t o = 0; o < c->Og; o++) {
         float *y = yg + o * c->P, bo = b ? b[g * c->Og + o] : 0.0f;
         if (b && k->fuse_relu)
@@ -315,8 +316,8 @@ static void conv_bwd_task(void *arg, int t, int w) {
                         n == n0 ? 0.0f : 1.0f, wp + g * c->Og * c->K, (int)c->K);
       }
       if (j->gx) {
-        k->be->sgemm_st(1, 0, (int)c->K, (int)c->P, (int)c->Og, 1.0f, Wg, (int)c->K, gy, (int)c->P, 0.0f, gcol,
-                        (int)c->P);
+        k->be->sgemm_st(1, 0, (int)c->K, (int)c->P, (int)c->Og, 1.0f, Wg, (int)c->K, gy, (int)c->P, 0.0f,
+                        gcol, (int)c->P);
         if (k->gin_assign & 1u)
           col2im_assign(c, gcol, gxpad, j->gx + (n * c->C + g * c->Cg) * c->H * c->W);
         else
@@ -337,8 +338,13 @@ static void add_parts(float *dst, const float *part, int nt, int64_t n, int64_t 
 
 static tl_code conv_bwd_fast(const tl_kctx *k, const cgeom *c, float *gx, float *gw, float *gb) {
   int nw = tl_pool_workers(k->pool);
-  conv_job j = {.k = k, .c = c, .ts = task_samples(c), .scr_n = 2 * c->K * c->P + 2 * pad_floats(c), .gx = gx,
-                .gw = gw, .gb = gb};
+  conv_job j = {.k = k,
+                .c = c,
+                .ts = task_samples(c),
+                .scr_n = 2 * c->K * c->P + 2 * pad_floats(c),
+                .gx = gx,
+                .gw = gw,
+                .gb = gb};
   int nt = (int)((c->N + j.ts - 1) / j.ts);
   if (nt <= 0)
     return TL_OK;
@@ -399,8 +405,8 @@ tl_code tl_k_conv2d_bwd(const tl_kctx *k) {
                      gw + g * c.Og * c.K, (int)c.K);
       }
       if (gx) { /* gcol (K x P) = W_g^T (K x Og) gy (Og x P); gx += col2im(gcol) */
-        k->be->sgemm(1, 0, (int)c.K, (int)c.P, (int)c.Og, 1.0f, k->in[1] + g * c.Og * c.K, (int)c.K, gy, (int)c.P,
-                     0.0f, gcol, (int)c.P);
+        k->be->sgemm(1, 0, (int)c.K, (int)c.P, (int)c.Og, 1.0f, k->in[1] + g * c.Og * c.K, (int)c.K, gy,
+                     (int)c.P, 0.0f, gcol, (int)c.P);
         col2im(&c, gcol, gx + (n * c.C + g * c.Cg) * c.H * c.W, c.P);
       }
     }

@@ -36,14 +36,14 @@ static tl_code bc_init(bcast *b, const tl_node *y, const tl_node *pa, const tl_n
 }
 
 /* advance the multi-index by one output element */
-#define BC_NEXT(b, ia, ib)                         \
-  for (int d_ = (b).nd - 1; d_ >= 0; d_--) {       \
-    ia += (b).sa[d_], ib += (b).sb[d_];            \
-    if (++(b).cnt[d_] < (b).dim[d_])               \
-      break;                                       \
-    ia -= (b).sa[d_] * (b).dim[d_];                \
-    ib -= (b).sb[d_] * (b).dim[d_];                \
-    (b).cnt[d_] = 0;                               \
+#define BC_NEXT(b, ia, ib)                                                                                   \
+  for (int d_ = (b).nd - 1; d_ >= 0; d_--) {                                                                 \
+    ia += (b).sa[d_], ib += (b).sb[d_];                                                                      \
+    if (++(b).cnt[d_] < (b).dim[d_])                                                                         \
+      break;                                                                                                 \
+    ia -= (b).sa[d_] * (b).dim[d_];                                                                          \
+    ib -= (b).sb[d_] * (b).dim[d_];                                                                          \
+    (b).cnt[d_] = 0;                                                                                         \
   }
 
 #define fmax_nan tl_ew_max
@@ -51,10 +51,10 @@ static tl_code bc_init(bcast *b, const tl_node *y, const tl_node *pa, const tl_n
 
 static inline float binop(tl_op op, float a, float b) {
   switch (op) {
-  case TL_OP_ADD: return a + b;       /* y = a + b */
-  case TL_OP_SUB: return a - b;       /* y = a - b */
-  case TL_OP_MUL: return a * b;       /* y = a * b */
-  case TL_OP_DIV: return a / b;       /* y = a / b */
+  case TL_OP_ADD: return a + b;          /* y = a + b */
+  case TL_OP_SUB: return a - b;          /* y = a - b */
+  case TL_OP_MUL: return a * b;          /* y = a * b */
+  case TL_OP_DIV: return a / b;          /* y = a / b */
   case TL_OP_MAX: return fmax_nan(a, b); /* y = max(a, b), NaN propagates */
   default: return fmin_nan(a, b);        /* y = min(a, b), NaN propagates */
   }
@@ -68,20 +68,48 @@ tl_code tl_k_binary_fwd(const tl_kctx *k) {
   tl_op op = y->op;
   if (pa->numel == n && pb->numel == n) { /* same shape: straight loops the compiler vectorises */
     switch (op) {
-    case TL_OP_ADD: for (int64_t i = 0; i < n; i++) o[i] = a[i] + b[i]; return TL_OK;
-    case TL_OP_SUB: for (int64_t i = 0; i < n; i++) o[i] = a[i] - b[i]; return TL_OK;
-    case TL_OP_MUL: for (int64_t i = 0; i < n; i++) o[i] = a[i] * b[i]; return TL_OK;
-    default: for (int64_t i = 0; i < n; i++) o[i] = binop(op, a[i], b[i]); return TL_OK;
+    case TL_OP_ADD:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] + b[i];
+      return TL_OK;
+    case TL_OP_SUB:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] - b[i];
+      return TL_OK;
+    case TL_OP_MUL:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] * b[i];
+      return TL_OK;
+    default:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = binop(op, a[i], b[i]);
+      return TL_OK;
     }
   }
-  if (k->kernels == TL_KERNELS_FAST && pa->numel == n && pb->numel == 1) { /* tensor op scalar (e.g. x - mean) */
+  if (k->kernels == TL_KERNELS_FAST && pa->numel == n &&
+      pb->numel == 1) { /* tensor op scalar (e.g. x - mean) */
     float bs = b[0];
     switch (op) {
-    case TL_OP_ADD: for (int64_t i = 0; i < n; i++) o[i] = a[i] + bs; return TL_OK;
-    case TL_OP_SUB: for (int64_t i = 0; i < n; i++) o[i] = a[i] - bs; return TL_OK;
-    case TL_OP_MUL: for (int64_t i = 0; i < n; i++) o[i] = a[i] * bs; return TL_OK;
-    case TL_OP_DIV: for (int64_t i = 0; i < n; i++) o[i] = a[i] / bs; return TL_OK;
-    default: for (int64_t i = 0; i < n; i++) o[i] = binop(op, a[i], bs); return TL_OK;
+    case TL_OP_ADD:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] + bs;
+      return TL_OK;
+    case TL_OP_SUB:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] - bs;
+      return TL_OK;
+    case TL_OP_MUL:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] * bs;
+      return TL_OK;
+    case TL_OP_DIV:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = a[i] / bs;
+      return TL_OK;
+    default:
+      for (int64_t i = 0; i < n; i++)
+        o[i] = binop(op, a[i], bs);
+      return TL_OK;
     }
   }
   bcast bc;
@@ -109,26 +137,36 @@ tl_code tl_k_binary_bwd(const tl_kctx *k) {
     float gi = g[i];
     switch (op) {
     case TL_OP_ADD:
-      if (ga) ga[ia] += gi;
-      if (gb) gb[ib] += gi;
+      if (ga)
+        ga[ia] += gi;
+      if (gb)
+        gb[ib] += gi;
       break;
     case TL_OP_SUB:
-      if (ga) ga[ia] += gi;
-      if (gb) gb[ib] -= gi;
+      if (ga)
+        ga[ia] += gi;
+      if (gb)
+        gb[ib] -= gi;
       break;
     case TL_OP_MUL:
-      if (ga) ga[ia] += gi * b[ib];
-      if (gb) gb[ib] += gi * a[ia];
+      if (ga)
+        ga[ia] += gi * b[ib];
+      if (gb)
+        gb[ib] += gi * a[ia];
       break;
     case TL_OP_DIV:
-      if (ga) ga[ia] += gi / b[ib];
-      if (gb) gb[ib] -= gi * a[ia] / (b[ib] * b[ib]);
+      if (ga)
+        ga[ia] += gi / b[ib];
+      if (gb)
+        gb[ib] -= gi * a[ia] / (b[ib] * b[ib]);
       break;
     default: {
       float av = a[ia], bv = b[ib];
       float wa = av == bv ? 0.5f : ((op == TL_OP_MAX) == (av > bv) ? 1.0f : 0.0f);
-      if (ga) ga[ia] += gi * wa;
-      if (gb) gb[ib] += gi * (1.0f - wa);
+      if (ga)
+        ga[ia] += gi * wa;
+      if (gb)
+        gb[ib] += gi * (1.0f - wa);
     }
     }
     BC_NEXT(bc, ia, ib)
@@ -146,32 +184,59 @@ tl_code tl_k_unary_fwd(const tl_kctx *k) {
   int64_t n = k->n->numel;
   const tl_attrs *at = &k->n->attrs;
   switch (k->n->op) {
-  case TL_OP_NEG: for (int64_t i = 0; i < n; i++) y[i] = -x[i]; break;          /* y = -x */
-  case TL_OP_ABS: for (int64_t i = 0; i < n; i++) y[i] = fabsf(x[i]); break;    /* y = |x| */
-  case TL_OP_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]); break;   /* y = sqrt x */
-  case TL_OP_EXP: for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]); break;     /* y = e^x */
-  case TL_OP_LOG: for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]); break;     /* y = ln x */
+  case TL_OP_NEG:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = -x[i];
+    break; /* y = -x */
+  case TL_OP_ABS:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = fabsf(x[i]);
+    break; /* y = |x| */
+  case TL_OP_SQRT:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = sqrtf(x[i]);
+    break; /* y = sqrt x */
+  case TL_OP_EXP:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = expf(x[i]);
+    break; /* y = e^x */
+  case TL_OP_LOG:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = logf(x[i]);
+    break;         /* y = ln x */
   case TL_OP_RELU: /* y = max(x, +0): relu(-0) = +0, relu(NaN) = NaN */
-    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_relu(x[i]);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = tl_ew_relu(x[i]);
     break;
   case TL_OP_LEAKY_RELU: { /* y = x (x >= 0), alpha x (x < 0) */
     float al = (float)at->alpha;
-    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_leaky_relu(x[i], al);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = tl_ew_leaky_relu(x[i], al);
     break;
   }
-  case TL_OP_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]); break; /* 1/(1+e^-x) */
-  case TL_OP_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]); break;
-  case TL_OP_GELU: /* y = x/2 (1 + tanh(c (x + 0.044715 x^3))) */
-    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_gelu(x[i]);
+  case TL_OP_SIGMOID:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = sigmoidf(x[i]);
+    break; /* 1/(1+e^-x) */
+  case TL_OP_TANH:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = tanhf(x[i]);
     break;
-  case TL_OP_SILU: for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]); break; /* x s(x) */
+  case TL_OP_GELU: /* y = x/2 (1 + tanh(c (x + 0.044715 x^3))) */
+    for (int64_t i = 0; i < n; i++)
+      y[i] = tl_ew_gelu(x[i]);
+    break;
+  case TL_OP_SILU:
+    for (int64_t i = 0; i < n; i++)
+      y[i] = x[i] * sigmoidf(x[i]);
+    break;            /* x s(x) */
   case TL_OP_CLAMP: { /* y = minimum(maximum(x, lo), hi) (IEEE 754-2019): NaN stays NaN, +0/-0 as max/min */
     float lo = (float)at->lo, hi = (float)at->hi;
-    for (int64_t i = 0; i < n; i++) y[i] = tl_ew_clamp(x[i], lo, hi);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = tl_ew_clamp(x[i], lo, hi);
     break;
   }
-  default:
-    return tl_fail(k->st, TL_EUNSUPPORTED, "exec: unary kernel got op %d", (int)k->n->op);
+  default: return tl_fail(k->st, TL_EUNSUPPORTED, "exec: unary kernel got op %d", (int)k->n->op);
   }
   return TL_OK;
 }
@@ -184,15 +249,28 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
   if (!gx)
     return TL_OK;
   switch (k->n->op) {
-  case TL_OP_NEG: for (int64_t i = 0; i < n; i++) gx[i] -= g[i]; break;                    /* -g */
+  case TL_OP_NEG:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] -= g[i];
+    break;        /* -g */
   case TL_OP_ABS: /* g sign(x), 0 at 0 */
-    for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0.0f);
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0.0f);
     break;
-  case TL_OP_SQRT: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * 0.5f / y[i]; break;     /* g / (2y) */
-  case TL_OP_EXP: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;             /* g y */
-  case TL_OP_LOG: for (int64_t i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;             /* g / x */
-  case TL_OP_RELU: /* g [x>0]; loads hoisted out of the select so the loop vectorises */
-    if (k->gin_assign & 1u) { /* gx not zeroed, we are its only writer: +0 + (...) exactly */
+  case TL_OP_SQRT:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += g[i] * 0.5f / y[i];
+    break; /* g / (2y) */
+  case TL_OP_EXP:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += g[i] * y[i];
+    break; /* g y */
+  case TL_OP_LOG:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += g[i] / x[i];
+    break;                              /* g / x */
+  case TL_OP_RELU:                      /* g [x>0]; loads hoisted out of the select so the loop vectorises */
+    if (k->gin_assign & 1u) {           /* gx not zeroed, we are its only writer: +0 + (...) exactly */
       for (int64_t i = 0; i < n; i++) { /* the select through a bit mask: GCC vectorises it */
         float gi = g[i], yi = y[i], t;
         uint32_t u, m = 0u - (uint32_t)(yi > 0.0f);
@@ -210,11 +288,18 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
     break;
   case TL_OP_LEAKY_RELU: { /* g (x > 0 ? 1 : alpha) */
     float al = (float)at->alpha;
-    for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? g[i] : al * g[i];
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += x[i] > 0.0f ? g[i] : al * g[i];
     break;
   }
-  case TL_OP_SIGMOID: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]); break; /* g y(1-y) */
-  case TL_OP_TANH: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * (1.0f - y[i] * y[i]); break;    /* g (1-y^2) */
+  case TL_OP_SIGMOID:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += g[i] * y[i] * (1.0f - y[i]);
+    break; /* g y(1-y) */
+  case TL_OP_TANH:
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += g[i] * (1.0f - y[i] * y[i]);
+    break;         /* g (1-y^2) */
   case TL_OP_GELU: /* g (1/2 (1+t) + x/2 (1-t^2) c (1 + 3 0.044715 x^2)) */
     for (int64_t i = 0; i < n; i++) {
       float v = x[i], t = tanhf(GELU_C * (v + 0.044715f * v * v * v));
@@ -230,11 +315,11 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
     break;
   case TL_OP_CLAMP: { /* g [lo <= x <= hi] */
     float lo = (float)at->lo, hi = (float)at->hi;
-    for (int64_t i = 0; i < n; i++) gx[i] += (x[i] >= lo && x[i] <= hi) ? g[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+      gx[i] += (x[i] >= lo && x[i] <= hi) ? g[i] : 0.0f;
     break;
   }
-  default:
-    return tl_fail(k->st, TL_EUNSUPPORTED, "exec: unary kernel got op %d", (int)k->n->op);
+  default: return tl_fail(k->st, TL_EUNSUPPORTED, "exec: unary kernel got op %d", (int)k->n->op);
   }
   return TL_OK;
 }

@@ -14,17 +14,25 @@
 
 /* max/min with NaN propagation; max prefers +0 over -0, min prefers -0 (IEEE 754-2019) */
 TL_HD float tl_ew_max(float a, float b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  if (a > b) return a;
-  if (b > a) return b;
+  if (a != a)
+    return a;
+  if (b != b)
+    return b;
+  if (a > b)
+    return a;
+  if (b > a)
+    return b;
   return signbit(a) ? b : a;
 }
 TL_HD float tl_ew_min(float a, float b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  if (a < b) return a;
-  if (b < a) return b;
+  if (a != a)
+    return a;
+  if (b != b)
+    return b;
+  if (a < b)
+    return a;
+  if (b < a)
+    return b;
   return signbit(a) ? a : b;
 }
 /* y = max(x, +0): relu(-0) = +0, relu(NaN) = NaN */

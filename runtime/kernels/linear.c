@@ -21,9 +21,9 @@ static void relu_inplace(float *y, int64_t n) {
 /* gW[o, i] = +0 + g[o] x[i] (batch-1 weight cotangent assigned: the bits of accumulating the one
  * product into +0); the AVX2 clone does the same two roundings per element on 8 lanes */
 __attribute__((target_clones("avx2", "default"))) void tl_k_linear_ger_assign(float *restrict gw,
-                                                                             const float *restrict g,
-                                                                             const float *restrict x, int64_t O,
-                                                                             int64_t I) {
+                                                                              const float *restrict g,
+                                                                              const float *restrict x,
+                                                                              int64_t O, int64_t I) {
   for (int64_t o = 0; o < O; o++) {
     float go = g[o], *restrict row = gw + o * I;
     for (int64_t i = 0; i < I; i++)
@@ -92,7 +92,8 @@ tl_code tl_k_linear_bwd(const tl_kctx *k) {
 }
 
 /* batch offsets of a and b for output batch index t (broadcast batch dims) */
-static void mm_offsets(const tl_node *y, const tl_node *a, const tl_node *b, int64_t t, int64_t *oa, int64_t *ob) {
+static void mm_offsets(const tl_node *y, const tl_node *a, const tl_node *b, int64_t t, int64_t *oa,
+                       int64_t *ob) {
   int nb = y->ndim - 2;
   int64_t ia = 0, ib = 0, sa = 1, sb = 1;
   for (int d = nb - 1; d >= 0; d--) {

@@ -126,7 +126,8 @@ static tl_code attn_forward(const tl_kctx *k, attn *a, float *extra, size_t next
       for (int64_t c = 0; c < 3 * E; c++)
         a->qkv[r * 3 * E + c] = dot_ref(x + r * E, win + c * E, E) + bin[c];
   } else {
-    k->be->sgemm(0, 1, (int)NL, (int)(3 * E), (int)E, 1.0f, x, (int)E, win, (int)E, 0.0f, a->qkv, (int)(3 * E));
+    k->be->sgemm(0, 1, (int)NL, (int)(3 * E), (int)E, 1.0f, x, (int)E, win, (int)E, 0.0f, a->qkv,
+                 (int)(3 * E));
     for (int64_t r = 0; r < NL; r++)
       for (int64_t c = 0; c < 3 * E; c++)
         a->qkv[r * 3 * E + c] += bin[c];
@@ -243,11 +244,11 @@ tl_code tl_k_attention_bwd(const tl_kctx *k) {
       }
     }
   if (k->gin[0])
-    k->be->sgemm(0, 0, (int)NL, (int)E, (int)(3 * E), 1.0f, gqkv, (int)(3 * E), k->in[1], (int)E, 1.0f, k->gin[0],
-                 (int)E);
+    k->be->sgemm(0, 0, (int)NL, (int)E, (int)(3 * E), 1.0f, gqkv, (int)(3 * E), k->in[1], (int)E, 1.0f,
+                 k->gin[0], (int)E);
   if (k->gin[1])
-    k->be->sgemm(1, 0, (int)(3 * E), (int)E, (int)NL, 1.0f, gqkv, (int)(3 * E), k->in[0], (int)E, 1.0f, k->gin[1],
-                 (int)E);
+    k->be->sgemm(1, 0, (int)(3 * E), (int)E, (int)NL, 1.0f, gqkv, (int)(3 * E), k->in[0], (int)E, 1.0f,
+                 k->gin[1], (int)E);
   if (k->gin[2])
     for (int64_t r = 0; r < NL; r++)
       for (int64_t c = 0; c < 3 * E; c++)

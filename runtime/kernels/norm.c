@@ -90,8 +90,10 @@ tl_code tl_k_batchnorm_bwd(const tl_kctx *k) {
         sgx += (double)g[at] * xh;
         sgd += (double)g[at] * (x[at] - mean);
       }
-    if (k->gin[1]) k->gin[1][c] += (float)sgx;
-    if (k->gin[2]) k->gin[2][c] += (float)sg;
+    if (k->gin[1])
+      k->gin[1][c] += (float)sgx;
+    if (k->gin[2])
+      k->gin[2][c] += (float)sg;
     if (k->training && M > 0) {
       if (k->gin[0]) {
         float f = gamma[c] * inv / (float)M;
@@ -109,8 +111,10 @@ tl_code tl_k_batchnorm_bwd(const tl_kctx *k) {
             int64_t at = (n * C + c) * S + i;
             k->gin[0][at] += g[at] * gamma[c] * inv;
           }
-      if (k->gin[3]) k->gin[3][c] -= (float)(sg * gamma[c] * inv);
-      if (k->gin[4]) k->gin[4][c] -= (float)(0.5 * sgd * gamma[c] * (double)inv * inv * inv);
+      if (k->gin[3])
+        k->gin[3][c] -= (float)(sg * gamma[c] * inv);
+      if (k->gin[4])
+        k->gin[4][c] -= (float)(0.5 * sgd * gamma[c] * (double)inv * inv * inv);
     }
   }
   return TL_OK;
@@ -142,8 +146,10 @@ tl_code tl_k_layernorm_fwd(const tl_kctx *k) {
     ln_row(x, D, eps, &mean, &den);
     for (int64_t i = 0; i < D; i++) {
       float v = (x[i] - mean) / den;
-      if (gamma) v = v * gamma[i];
-      if (beta) v = v + beta[i];
+      if (gamma)
+        v = v * gamma[i];
+      if (beta)
+        v = v + beta[i];
       o[i] = v;
     }
   }
@@ -167,8 +173,10 @@ tl_code tl_k_layernorm_bwd(const tl_kctx *k) {
       float xh = (x[i] - mean) * inv, gh = gamma ? g[i] * gamma[i] : g[i];
       s1 += gh;
       s2 += (double)gh * xh;
-      if (ggam) ggam[i] += g[i] * xh;
-      if (gbet) gbet[i] += g[i];
+      if (ggam)
+        ggam[i] += g[i] * xh;
+      if (gbet)
+        gbet[i] += g[i];
     }
     if (k->gin[0])
       for (int64_t i = 0; i < D; i++) {

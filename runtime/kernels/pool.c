@@ -30,8 +30,9 @@ typedef struct pgeom {
 static pgeom pgeo(const tl_kctx *k) {
   const tl_node *y = k->n, *x = &k->g->nodes[y->parents[0]];
   const tl_attrs *a = &y->attrs;
-  pgeom c = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], a->kernel[0], a->kernel[1],
-             a->stride[0], a->stride[1], a->padding[0], a->padding[1], a->dilation[0], a->dilation[1]};
+  pgeom c = {x->shape[0],   x->shape[1],   x->shape[2],    x->shape[3],   y->shape[2],
+             y->shape[3],   a->kernel[0],  a->kernel[1],   a->stride[0],  a->stride[1],
+             a->padding[0], a->padding[1], a->dilation[0], a->dilation[1]};
   return c;
 }
 
@@ -57,8 +58,8 @@ static int64_t argmax_at(const pgeom *c, const float *x, int64_t i, int64_t j) {
 
 /* FAST path applies: 2x2, stride 2, dilation 1, no padding, every window inside the plane */
 static int is_pool2x2(const tl_kctx *k, const pgeom *c) {
-  return k->kernels == TL_KERNELS_FAST && c->kh == 2 && c->kw == 2 && c->s0 == 2 && c->s1 == 2 && c->p0 == 0 &&
-         c->p1 == 0 && c->d0 == 1 && c->d1 == 1 && 2 * c->Ho <= c->H && 2 * c->Wo <= c->W;
+  return k->kernels == TL_KERNELS_FAST && c->kh == 2 && c->kw == 2 && c->s0 == 2 && c->s1 == 2 &&
+         c->p0 == 0 && c->p1 == 0 && c->d0 == 1 && c->d1 == 1 && 2 * c->Ho <= c->H && 2 * c->Wo <= c->W;
 }
 
 /* the argmax_at rule on four taps in (p, q) order: index 0..3 of the first maximum (a NaN
@@ -92,12 +93,16 @@ typedef struct max4x4 {
   __m128 t1, t2, t3, m;
 } max4x4;
 
-static inline __m128 sel4(__m128 t, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(t, a), _mm_andnot_ps(t, b)); }
+static inline __m128 sel4(__m128 t, __m128 a, __m128 b) {
+  return _mm_or_ps(_mm_and_ps(t, a), _mm_andnot_ps(t, b));
+}
 
 static inline max4x4 first_max4x4(const float *r0, const float *r1) {
   __m128 u0 = _mm_loadu_ps(r0), u1 = _mm_loadu_ps(r0 + 4), l0 = _mm_loadu_ps(r1), l1 = _mm_loadu_ps(r1 + 4);
-  __m128 a = _mm_shuffle_ps(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1));
-  __m128 c = _mm_shuffle_ps(l0, l1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(l0, l1, _MM_SHUFFLE(3, 1, 3, 1));
+  __m128 a = _mm_shuffle_ps(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+         b = _mm_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1));
+  __m128 c = _mm_shuffle_ps(l0, l1, _MM_SHUFFLE(2, 0, 2, 0)),
+         d = _mm_shuffle_ps(l0, l1, _MM_SHUFFLE(3, 1, 3, 1));
   max4x4 r;
   __m128 m = a;
   r.t1 = _mm_and_ps(_mm_cmpord_ps(m, m), _mm_or_ps(_mm_cmpgt_ps(b, m), _mm_cmpunord_ps(b, b)));
@@ -140,7 +145,8 @@ static void maxpool2x2_fwd(const pgeom *c, int64_t nplanes, const float *x, floa
 
 /* gx = +0 + (g at the first max of the window, else +0): gx not zeroed before, windows do not
  * overlap and cover only the first 2 Ho x 2 Wo taps, so the rest of each plane is set to +0 */
-static void maxpool2x2_bwd_assign(const pgeom *c, int64_t nplanes, const float *x, const float *g, float *gx) {
+static void maxpool2x2_bwd_assign(const pgeom *c, int64_t nplanes, const float *x, const float *g,
+                                  float *gx) {
   for (int64_t nc = 0; nc < nplanes; nc++, x += c->H * c->W, gx += c->H * c->W, g += c->Ho * c->Wo) {
     for (int64_t i = 0; i < c->Ho; i++) {
       const float *r0 = x + 2 * i * c->W, *r1 = r0 + c->W;
@@ -154,7 +160,8 @@ static void maxpool2x2_bwd_assign(const pgeom *c, int64_t nplanes, const float *
         max4x4 r = first_max4x4(r0 + 2 * j, r1 + 2 * j);
         __m128 w[4], v = _mm_add_ps(_mm_setzero_ps(), _mm_loadu_ps(gr + j));
         winners(&r, w);
-        __m128 e0 = _mm_and_ps(w[0], v), o0 = _mm_and_ps(w[1], v), e1 = _mm_and_ps(w[2], v), o1 = _mm_and_ps(w[3], v);
+        __m128 e0 = _mm_and_ps(w[0], v), o0 = _mm_and_ps(w[1], v), e1 = _mm_and_ps(w[2], v),
+               o1 = _mm_and_ps(w[3], v);
         _mm_storeu_ps(g0 + 2 * j, _mm_unpacklo_ps(e0, o0));
         _mm_storeu_ps(g0 + 2 * j + 4, _mm_unpackhi_ps(e0, o0));
         _mm_storeu_ps(g1 + 2 * j, _mm_unpacklo_ps(e1, o1));

@@ -42,21 +42,21 @@ static tl_code perm_strides(const tl_kctx *k, int64_t **out) {
 }
 
 /* walks output elements in order; calls body with (output index o, input index xi) */
-#define PERM_LOOP(k, s, body)                                                    \
-  do {                                                                           \
-    const tl_node *y_ = (k)->n;                                                  \
-    int nd_ = y_->ndim;                                                          \
-    int64_t *cnt_ = (s) + 2 * nd_, xi = 0;                                       \
-    for (int64_t o = 0; o < y_->numel; o++) {                                    \
-      body;                                                                      \
-      for (int d_ = nd_ - 1; d_ >= 0; d_--) {                                    \
-        xi += (s)[d_];                                                           \
-        if (++cnt_[d_] < y_->shape[d_])                                          \
-          break;                                                                 \
-        xi -= (s)[d_] * y_->shape[d_];                                           \
-        cnt_[d_] = 0;                                                            \
-      }                                                                          \
-    }                                                                            \
+#define PERM_LOOP(k, s, body)                                                                                \
+  do {                                                                                                       \
+    const tl_node *y_ = (k)->n;                                                                              \
+    int nd_ = y_->ndim;                                                                                      \
+    int64_t *cnt_ = (s) + 2 * nd_, xi = 0;                                                                   \
+    for (int64_t o = 0; o < y_->numel; o++) {                                                                \
+      body;                                                                                                  \
+      for (int d_ = nd_ - 1; d_ >= 0; d_--) {                                                                \
+        xi += (s)[d_];                                                                                       \
+        if (++cnt_[d_] < y_->shape[d_])                                                                      \
+          break;                                                                                             \
+        xi -= (s)[d_] * y_->shape[d_];                                                                       \
+        cnt_[d_] = 0;                                                                                        \
+      }                                                                                                      \
+    }                                                                                                        \
   } while (0)
 
 /* y[.., i_k, ..] = x[.., i_{perm^-1}, ..]: output axis k is input axis perm[k] */
@@ -180,20 +180,20 @@ static tl_code reduce_strides(const tl_kctx *k, int64_t **out, int64_t *count) {
 }
 
 /* walk input elements in row-major order; yi is the output index */
-#define RED_LOOP(xn, s, body)                                                    \
-  do {                                                                           \
-    int nd_ = (xn)->ndim;                                                        \
-    int64_t *cnt_ = (s) + nd_, yi = 0;                                           \
-    for (int64_t i = 0; i < (xn)->numel; i++) {                                  \
-      body;                                                                      \
-      for (int d_ = nd_ - 1; d_ >= 0; d_--) {                                    \
-        yi += (s)[d_];                                                           \
-        if (++cnt_[d_] < (xn)->shape[d_])                                        \
-          break;                                                                 \
-        yi -= (s)[d_] * (xn)->shape[d_];                                         \
-        cnt_[d_] = 0;                                                            \
-      }                                                                          \
-    }                                                                            \
+#define RED_LOOP(xn, s, body)                                                                                \
+  do {                                                                                                       \
+    int nd_ = (xn)->ndim;                                                                                    \
+    int64_t *cnt_ = (s) + nd_, yi = 0;                                                                       \
+    for (int64_t i = 0; i < (xn)->numel; i++) {                                                              \
+      body;                                                                                                  \
+      for (int d_ = nd_ - 1; d_ >= 0; d_--) {                                                                \
+        yi += (s)[d_];                                                                                       \
+        if (++cnt_[d_] < (xn)->shape[d_])                                                                    \
+          break;                                                                                             \
+        yi -= (s)[d_] * (xn)->shape[d_];                                                                     \
+        cnt_[d_] = 0;                                                                                        \
+      }                                                                                                      \
+    }                                                                                                        \
   } while (0)
 
 /* sum: y = sum over axes; mean: y = sum / count */

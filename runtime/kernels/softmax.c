@@ -111,8 +111,10 @@ tl_code tl_k_mse_bwd(const tl_kctx *k) {
   float f = 2.0f * k->gout[0] / (float)n;
   for (int64_t i = 0; i < n; i++) {
     float v = f * (a[i] - b[i]);
-    if (k->gin[0]) k->gin[0][i] += v;
-    if (k->gin[1]) k->gin[1][i] -= v;
+    if (k->gin[0])
+      k->gin[0][i] += v;
+    if (k->gin[1])
+      k->gin[1][i] -= v;
   }
   return TL_OK;
 }
@@ -154,8 +156,10 @@ tl_code tl_k_cross_entropy_bwd(const tl_kctx *k) {
     for (int64_t c = 0; c < K; c++)
       ts += t[c];
     for (int64_t c = 0; c < K; c++) {
-      if (k->gin[0]) k->gin[0][n * K + c] += f * (expf(ls[c]) * ts - t[c]);
-      if (k->gin[1]) k->gin[1][n * K + c] -= f * ls[c];
+      if (k->gin[0])
+        k->gin[0][n * K + c] += f * (expf(ls[c]) * ts - t[c]);
+      if (k->gin[1])
+        k->gin[1][n * K + c] -= f * ls[c];
     }
   }
   return TL_OK;

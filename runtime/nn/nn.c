@@ -83,8 +83,8 @@ int tl_nn_module_adopt(tl_model *m, tl_module *parent, tl_module *child, const c
 }
 
 /* Create a parameter of `mod` with a temporary unique name; final names come from set_root. */
-int tl_nn_param(tl_model *m, tl_module *mod, const char *local, tl_param_kind kind, int ndim, const int64_t *shape,
-                tl_init init, double a, double b) {
+int tl_nn_param(tl_model *m, tl_module *mod, const char *local, tl_param_kind kind, int ndim,
+                const int64_t *shape, tl_init init, double a, double b) {
   if (m->err || !mod)
     return -1;
   if (mod->np >= 6) {
@@ -175,7 +175,9 @@ int tl_model_forward(tl_ctx *c, const tl_model *m, int x) { return tl_module_for
 
 /* ---- layers ------------------------------------------------------------------------------ */
 
-static int fwd_linear(tl_ctx *c, const tl_module *m, int x) { return tl_linear(c, x, m->params[0], m->params[1]); }
+static int fwd_linear(tl_ctx *c, const tl_module *m, int x) {
+  return tl_linear(c, x, m->params[0], m->params[1]);
+}
 
 tl_module *tl_nn_linear(tl_model *m, int64_t in, int64_t out) {
   tl_module *mod = tl_nn_module_new(m, "Linear", fwd_linear);
@@ -233,7 +235,8 @@ static int fwd_conv(tl_ctx *c, const tl_module *m, int x) {
   return tl_conv2d(c, x, m->params[0], m->np > 1 ? m->params[1] : -1, (int)m->i[3], (int)m->i[4], 1, 1);
 }
 
-static tl_module *conv(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding, int bias) {
+static tl_module *conv(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding,
+                       int bias) {
   tl_module *mod = tl_nn_module_new(m, "Conv2d", fwd_conv);
   if (!mod)
     return NULL;
@@ -250,12 +253,17 @@ static tl_module *conv(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_
 tl_module *tl_nn_conv2d(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding) {
   return conv(m, cin, cout, k, stride, padding, 1);
 }
-tl_module *tl_nn_conv2d_nobias(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding) {
+tl_module *tl_nn_conv2d_nobias(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                               int64_t padding) {
   return conv(m, cin, cout, k, stride, padding, 0);
 }
 
-static int fwd_maxpool(tl_ctx *c, const tl_module *m, int x) { return tl_max_pool2d(c, x, (int)m->i[0], (int)m->i[1], 0); }
-static int fwd_avgpool(tl_ctx *c, const tl_module *m, int x) { return tl_avg_pool2d(c, x, (int)m->i[0], (int)m->i[1], 0); }
+static int fwd_maxpool(tl_ctx *c, const tl_module *m, int x) {
+  return tl_max_pool2d(c, x, (int)m->i[0], (int)m->i[1], 0);
+}
+static int fwd_avgpool(tl_ctx *c, const tl_module *m, int x) {
+  return tl_avg_pool2d(c, x, (int)m->i[0], (int)m->i[1], 0);
+}
 
 static tl_module *pool(tl_model *m, const char *kind, tl_forward_fn f, int64_t k, int64_t stride) {
   tl_module *mod = tl_nn_module_new(m, kind, f);
@@ -265,10 +273,16 @@ static tl_module *pool(tl_model *m, const char *kind, tl_forward_fn f, int64_t k
   }
   return mod;
 }
-tl_module *tl_nn_max_pool2d(tl_model *m, int64_t k, int64_t stride) { return pool(m, "MaxPool2d", fwd_maxpool, k, stride); }
-tl_module *tl_nn_avg_pool2d(tl_model *m, int64_t k, int64_t stride) { return pool(m, "AvgPool2d", fwd_avgpool, k, stride); }
+tl_module *tl_nn_max_pool2d(tl_model *m, int64_t k, int64_t stride) {
+  return pool(m, "MaxPool2d", fwd_maxpool, k, stride);
+}
+tl_module *tl_nn_avg_pool2d(tl_model *m, int64_t k, int64_t stride) {
+  return pool(m, "AvgPool2d", fwd_avgpool, k, stride);
+}
 
-static int fwd_gap(tl_ctx *c, const tl_module *m, int x) { return tl_op_node(c, TL_OP_GLOBAL_AVG_POOL, 1, &x, NULL); }
+static int fwd_gap(tl_ctx *c, const tl_module *m, int x) {
+  return tl_op_node(c, TL_OP_GLOBAL_AVG_POOL, 1, &x, NULL);
+}
 tl_module *tl_nn_global_avg_pool(tl_model *m) { return tl_nn_module_new(m, "GlobalAvgPool", fwd_gap); }
 
 static int fwd_mean1(tl_ctx *c, const tl_module *m, int x) {
@@ -330,7 +344,8 @@ tl_module *tl_nn_attention(tl_model *m, int64_t embed, int64_t heads) {
   tl_module *mod = tl_nn_module_new(m, "MultiheadAttention", fwd_attn);
   if (!mod)
     return NULL;
-  snprintf(mod->label, sizeof mod->label, "MultiheadAttention(%lld, heads=%lld)", (long long)embed, (long long)heads);
+  snprintf(mod->label, sizeof mod->label, "MultiheadAttention(%lld, heads=%lld)", (long long)embed,
+           (long long)heads);
   mod->i[0] = embed, mod->i[1] = heads;
   int64_t win[] = {3 * embed, embed}, bin[] = {3 * embed}, wo[] = {embed, embed}, bo[] = {embed};
   tl_nn_param(m, mod, "in_proj_weight", TL_PARAM_TRAINABLE, 2, win, TL_INIT_XAVIER, 0, 0);

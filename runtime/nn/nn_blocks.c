@@ -73,7 +73,8 @@ tl_module *tl_nn_mlp(tl_model *m, int n, const int64_t *dims, tl_op act) {
 
 tl_module *tl_nn_conv_act_pool(tl_model *m, int64_t cin, int64_t cout, int64_t k, int64_t pad, tl_op act,
                                int64_t pool) {
-  tl_module *mods[3] = {tl_nn_conv2d(m, cin, cout, k, 1, pad), activation(m, act), tl_nn_max_pool2d(m, pool, pool)};
+  tl_module *mods[3] = {tl_nn_conv2d(m, cin, cout, k, 1, pad), activation(m, act),
+                        tl_nn_max_pool2d(m, pool, pool)};
   tl_module *s = m->err ? NULL : tl_nn_sequential(m, 3, mods);
   if (s)
     s->kind = "ConvActPool";
@@ -128,8 +129,8 @@ tl_module *tl_nn_transformer_block(tl_model *m, int64_t embed, int64_t heads, in
   tl_module *b = tl_nn_module_new(m, "TransformerEncoderBlock", fwd_transformer);
   if (!b)
     return NULL;
-  snprintf(b->label, sizeof b->label, "TransformerEncoderBlock(%lld, heads=%lld, ffn=%lld, %s)", (long long)embed,
-           (long long)heads, (long long)hidden, pre_norm ? "pre-norm" : "post-norm");
+  snprintf(b->label, sizeof b->label, "TransformerEncoderBlock(%lld, heads=%lld, ffn=%lld, %s)",
+           (long long)embed, (long long)heads, (long long)hidden, pre_norm ? "pre-norm" : "post-norm");
   b->i[0] = pre_norm;
   int ok = tl_nn_module_adopt(m, b, tl_nn_attention(m, embed, heads), "self_attn") &&
            tl_nn_module_adopt(m, b, tl_nn_layer_norm(m, embed), "norm1") &&

@@ -145,8 +145,9 @@ static int fwd_rows(tl_ctx *c, const tl_module *m, int x) {
   return tl_add(c, tl_linear(c, t, m->params[0], m->params[1]), m->params[2]);
 }
 
-tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed, int64_t heads,
-                                 int64_t hidden, int layers, int64_t classes, const double *normalize) {
+tl_model *tl_zoo_row_transformer(uint64_t seed, int64_t in_ch, int64_t h, int64_t w, int64_t embed,
+                                 int64_t heads, int64_t hidden, int layers, int64_t classes,
+                                 const double *normalize) {
   tl_model *m = transformer_model(seed, layers);
   if (!m || m->err)
     return m;

@@ -51,8 +51,9 @@ tl_code tl_trainer_save_checkpoint(const tl_trainer *t, const char *path, tl_sta
   if (!buf)
     return tl_fail(st, TL_ENOMEM, "%s: out of memory", path);
   memcpy(buf, MAGIC, 8);
-  uint64_t fields[NFIELDS] = {(uint64_t)n, (uint64_t)t->opt->cfg.kind, (uint64_t)t->opt->t, (uint64_t)t->step,
-                              (uint64_t)t->epoch, (uint64_t)t->pos, t->cfg.seed};
+  uint64_t fields[NFIELDS] = {(uint64_t)n,       (uint64_t)t->opt->cfg.kind, (uint64_t)t->opt->t,
+                              (uint64_t)t->step, (uint64_t)t->epoch,         (uint64_t)t->pos,
+                              t->cfg.seed};
   for (int i = 0; i < NFIELDS; i++)
     put_u64(buf + 8 + 8 * i, fields[i]);
   put_f32s(buf + head, t->model->g->weights, n);
@@ -93,8 +94,8 @@ tl_code tl_trainer_load_checkpoint(tl_trainer *t, const char *path, tl_status *s
     sha256_update(&h, len - SHA256_DIGEST_SIZE, p);
     sha256_digest(&h, SHA256_DIGEST_SIZE, digest);
     if (memcmp(digest, p + len - SHA256_DIGEST_SIZE, SHA256_DIGEST_SIZE) != 0)
-      rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: SHA-256 digest does not match the contents (corrupted)", path,
-                   len - SHA256_DIGEST_SIZE);
+      rc = tl_fail(st, TL_EFORMAT, "%s: byte %zu: SHA-256 digest does not match the contents (corrupted)",
+                   path, len - SHA256_DIGEST_SIZE);
   }
   if (rc == TL_OK) {
     t->opt->t = (int64_t)get_u64(p + 24);

@@ -69,7 +69,8 @@ int tl_optim_parse(const char *name, double lr, tl_optim_config *out) {
 tl_code tl_optim_new(tl_optim **out, const tl_optim_config *cfg, int64_t nweights, tl_status *st) {
   *out = NULL;
   if (!(cfg->lr >= 0) || !(cfg->eps >= 0) || cfg->momentum < 0 || cfg->weight_decay < 0)
-    return tl_fail(st, TL_EVALUE, "optim %s: lr, eps, momentum and weight decay must be >= 0", tl_optim_name(cfg->kind));
+    return tl_fail(st, TL_EVALUE, "optim %s: lr, eps, momentum and weight decay must be >= 0",
+                   tl_optim_name(cfg->kind));
   tl_optim *o = calloc(1, sizeof *o);
   size_t n = (size_t)(nweights > 0 ? nweights : 1);
   if (o) {
@@ -96,8 +97,9 @@ void tl_optim_free(tl_optim *o) {
 
 /* Adam over a range whose arrays do not overlap (restrict: the loop vectorises); coupled adds the
  * L2 term wd p to the gradient (Adam), else not (AdamW, whose decay is applied before) */
-static void adam_range(float *restrict p, const float *restrict g, float *restrict s1, float *restrict s2, int64_t n,
-                       int coupled, float wd, float b1, float b2, float step, float rbc2, float eps) {
+static void adam_range(float *restrict p, const float *restrict g, float *restrict s1, float *restrict s2,
+                       int64_t n, int coupled, float wd, float b1, float b2, float step, float rbc2,
+                       float eps) {
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i];
     if (coupled)
@@ -112,9 +114,10 @@ static void adam_range(float *restrict p, const float *restrict g, float *restri
 /* SGD over non-overlapping arrays (restrict: the loops vectorise; the same operations per element
  * as the scalar form, so the same bits; AVX2 clone: twice the lanes, no FMA since -std=c11 keeps
  * -ffp-contract=off): p -= lr (g + wd p), with momentum buf = mu buf + (g + wd p) */
-__attribute__((target_clones("avx2", "default"))) static void sgd_range(float *restrict p, const float *restrict g, int64_t n, float wd, float lr) {
+__attribute__((target_clones("avx2", "default"))) static void
+sgd_range(float *restrict p, const float *restrict g, int64_t n, float wd, float lr) {
   if (wd == 0) /* no decay term (as PyTorch): the same bits except that an infinite weight stays
-                 * infinite (0 * inf would make it NaN); fewer operations in a loop that bounds the step */
+                * infinite (0 * inf would make it NaN); fewer operations in a loop that bounds the step */
     for (int64_t i = 0; i < n; i++)
       p[i] -= lr * g[i];
   else
@@ -122,8 +125,9 @@ __attribute__((target_clones("avx2", "default"))) static void sgd_range(float *r
       p[i] -= lr * (g[i] + wd * p[i]);
 }
 
-__attribute__((target_clones("avx2", "default"))) static void sgd_momentum_range(float *restrict p, const float *restrict g, float *restrict s1, int64_t n, float wd,
-                               float mu, float lr) {
+__attribute__((target_clones("avx2", "default"))) static void
+sgd_momentum_range(float *restrict p, const float *restrict g, float *restrict s1, int64_t n, float wd,
+                   float mu, float lr) {
   for (int64_t i = 0; i < n; i++) {
     float b = mu * s1[i] + (g[i] + wd * p[i]);
     s1[i] = b;
@@ -133,11 +137,9 @@ __attribute__((target_clones("avx2", "default"))) static void sgd_momentum_range
 
 /* SGD on an O x I weight whose gradient is rank-1 (deferred by the exec): gi = +0 + gf[o] x[i]
  * rounded as tl_k_linear_ger_assign writes it, then exactly the sgd_range / sgd_momentum_range step */
-__attribute__((target_clones("avx2", "default"))) static void sgd_ger_range(float *restrict p, const float *restrict gf,
-                                                                            const float *restrict x,
-                                                                            float *restrict s1, int64_t O,
-                                                                            int64_t I, float wd, float mu,
-                                                                            float lr) {
+__attribute__((target_clones("avx2", "default"))) static void
+sgd_ger_range(float *restrict p, const float *restrict gf, const float *restrict x, float *restrict s1,
+              int64_t O, int64_t I, float wd, float mu, float lr) {
   for (int64_t o = 0; o < O; o++) {
     float go = gf[o], *restrict po = p + o * I;
     if (mu != 0) {
@@ -203,7 +205,8 @@ static void update_range(const tl_optim_config *c, double lr, int64_t t, float *
       adam_range(p, g, s1, s2, n, 1, wd, b1, b2, step, rbc2, (float)c->eps);
     break;
   }
-  case TL_OPT_ADADELTA: /* v = r v + (1-r) g^2; d = sqrt(u+eps)/sqrt(v+eps) g; u = r u + (1-r) d^2; p -= lr d */
+  case TL_OPT_ADADELTA: /* v = r v + (1-r) g^2; d = sqrt(u+eps)/sqrt(v+eps) g; u = r u + (1-r) d^2; p -= lr d
+                         */
     for (int64_t i = 0; i < n; i++) {
       float gi = g[i] + wd * p[i];
       float r = (float)c->rho, e = (float)c->eps;
@@ -248,8 +251,8 @@ tl_code tl_optim_step_exec(tl_optim *o, tl_exec *e, double lr, tl_status *st) {
     int64_t O;
     if (tl_exec_grad_factors(e, i, &gf, &xf, &O)) {
       if (o->cfg.kind == TL_OPT_SGD) {
-        sgd_ger_range(g->weights + n->woff, gf, xf, o->s1 + n->woff, O, n->numel / O, (float)o->cfg.weight_decay,
-                      (float)o->cfg.momentum, (float)lr);
+        sgd_ger_range(g->weights + n->woff, gf, xf, o->s1 + n->woff, O, n->numel / O,
+                      (float)o->cfg.weight_decay, (float)o->cfg.momentum, (float)lr);
         continue;
       }
       tl_exec_grad_materialize(e, i);
@@ -270,8 +273,9 @@ double tl_sched_lr(const tl_sched *s, int64_t t) {
       return s->base * (double)(t + 1) / (double)s->warmup;
     if (t >= s->total || s->total <= s->warmup)
       return s->min_lr;
-    return s->min_lr + (s->base - s->min_lr) * 0.5 *
-                           (1 + cos(3.141592653589793 * (double)(t - s->warmup) / (double)(s->total - s->warmup)));
+    return s->min_lr +
+           (s->base - s->min_lr) * 0.5 *
+               (1 + cos(3.141592653589793 * (double)(t - s->warmup) / (double)(s->total - s->warmup)));
   }
   return s->base;
 }

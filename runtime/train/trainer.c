@@ -84,7 +84,8 @@ void tl_trainer_free(tl_trainer *t) {
 
 /* Build x -> model -> out, target y and the loss on a batch of `batch` rows.  In eager mode the
  * nodes run as they are added, so the inputs are supplied right after their nodes exist. */
-static tl_code build(tl_trainer *t, int64_t batch, int y_cols, const float *xb, const float *yb, tl_status *st) {
+static tl_code build(tl_trainer *t, int64_t batch, int y_cols, const float *xb, const float *yb,
+                     tl_status *st) {
   tl_model *m = t->model;
   tl_graph_truncate(m->g, m->nparam_nodes);
   tl_exec_reset(t->exec, m->nparam_nodes);
@@ -117,8 +118,8 @@ static tl_code build(tl_trainer *t, int64_t batch, int y_cols, const float *xb, 
   return TL_OK;
 }
 
-tl_code tl_trainer_run_batch(tl_trainer *t, const float *xb, const float *yb, int64_t batch, int y_cols, int train,
-                             double *loss, tl_status *st) {
+tl_code tl_trainer_run_batch(tl_trainer *t, const float *xb, const float *yb, int64_t batch, int y_cols,
+                             int train, double *loss, tl_status *st) {
   tl_exec_set_training(t->exec, train);
   tl_exec_set_step(t->exec, (uint64_t)t->step);
   if (t->cfg.backend == TL_EAGER) {
@@ -156,7 +157,8 @@ tl_code tl_trainer_run_batch(tl_trainer *t, const float *xb, const float *yb, in
 static tl_code pass(tl_trainer *t, const tl_dataset *d, int64_t batch, tl_eval_result *r, tl_status *st) {
   tl_loader l;
   TL_TRY(tl_loader_init(&l, d, batch, 0, 0, 0, st));
-  float *xb = malloc((size_t)(batch * l.x_row) * sizeof *xb), *yb = malloc((size_t)(batch * l.y_row) * sizeof *yb);
+  float *xb = malloc((size_t)(batch * l.x_row) * sizeof *xb),
+        *yb = malloc((size_t)(batch * l.y_row) * sizeof *yb);
   tl_code rc = xb && yb ? TL_OK : tl_fail(st, TL_ENOMEM, "trainer: out of memory");
   double sum = 0;
   int64_t correct = 0, n;
@@ -239,7 +241,8 @@ tl_code tl_trainer_predict(tl_trainer *t, const tl_tensor *x, tl_tensor **out, t
     double loss;
     rc = tl_trainer_run_batch(t, xb, yb, b, (int)k, 0, &loss, st);
     if (rc == TL_OK)
-      memcpy(tl_tensor_f32(res) + done * k, tl_exec_value(t->exec, t->out_id), (size_t)(b * k) * sizeof(float));
+      memcpy(tl_tensor_f32(res) + done * k, tl_exec_value(t->exec, t->out_id),
+             (size_t)(b * k) * sizeof(float));
     done += b;
   }
   free(xb);
@@ -267,12 +270,13 @@ static void progress_bar(FILE *out, const tl_train_event *e, double rate, double
   fprintf(out, "\r[");
   for (int i = 0; i < width; i++)
     fputc(i < fill ? '=' : i == fill ? '>' : ' ', out);
-  fprintf(out, "] %lld/%lld loss=%.4f %.0f samples/s ETA %.0fs ", (long long)e->step, (long long)e->total_steps,
-          e->loss, samples_per_s, eta);
+  fprintf(out, "] %lld/%lld loss=%.4f %.0f samples/s ETA %.0fs ", (long long)e->step,
+          (long long)e->total_steps, e->loss, samples_per_s, eta);
   fflush(out);
 }
 
-static tl_code write_log(const char *path, const tl_train_report *rep, cJSON *steps, cJSON *epochs, tl_status *st) {
+static tl_code write_log(const char *path, const tl_train_report *rep, cJSON *steps, cJSON *epochs,
+                         tl_status *st) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "format", "torchlean.trainlog.v1");
   cJSON_AddNumberToObject(root, "loss_before", rep->loss_before);

@@ -90,10 +90,10 @@ Test(tensor, float16_round_trip_and_rounding) {
   }
   cr_assert_eq(tl_f64_to_f16(1.0), 0x3c00);
   cr_assert_eq(tl_f64_to_f16(65504.0), 0x7bff);
-  cr_assert_eq(tl_f64_to_f16(65520.0), 0x7c00);            /* ties away from max go to inf */
-  cr_assert_eq(tl_f64_to_f16(1.0 + 0x1p-11), 0x3c00);      /* tie to even */
-  cr_assert_eq(tl_f64_to_f16(1.0 + 3 * 0x1p-11), 0x3c02);  /* tie to even (up) */
-  cr_assert_eq(tl_f64_to_f16(0x1p-25), 0x0000);            /* half the smallest subnormal: even */
+  cr_assert_eq(tl_f64_to_f16(65520.0), 0x7c00);           /* ties away from max go to inf */
+  cr_assert_eq(tl_f64_to_f16(1.0 + 0x1p-11), 0x3c00);     /* tie to even */
+  cr_assert_eq(tl_f64_to_f16(1.0 + 3 * 0x1p-11), 0x3c02); /* tie to even (up) */
+  cr_assert_eq(tl_f64_to_f16(0x1p-25), 0x0000);           /* half the smallest subnormal: even */
   cr_assert_eq(tl_f64_to_f16(0x1.8p-25), 0x0001);
   cr_assert_eq(tl_f64_to_f16(-0.0), 0x8000);
 }

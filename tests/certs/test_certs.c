@@ -20,8 +20,8 @@
 static int run_check(const char *path) {
   char cmd[1024];
   /* sanitizer reports must not look like a REJECT (exit 1) */
-  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER, path,
-           path);
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER,
+           path, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -29,8 +29,9 @@ static int run_check(const char *path) {
 
 static int run_check_model(const char *path, const char *model) {
   char cmd[1200];
-  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s --model %s > %s.out 2>&1",
-           CHECKER, path, model, path);
+  snprintf(cmd, sizeof cmd,
+           "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s --model %s > %s.out 2>&1", CHECKER, path,
+           model, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -121,7 +122,8 @@ Test(certs, verifier_certificates_are_accepted) {
         tl_graph *extra = vnet_cnn(8, 1);
         for (int k = 0; k < 6; k++) {
           tl_graph *g = k < 5 ? nets[k] : extra;
-          tl_verdict v = make_cert(g, 50 + k, k == 4 || k == 5 ? 0.01 : 0.02, (tl_semantics)sem, (tl_method)m, ic, path);
+          tl_verdict v =
+              make_cert(g, 50 + k, k == 4 || k == 5 ? 0.01 : 0.02, (tl_semantics)sem, (tl_method)m, ic, path);
           verified += v == TL_VERDICT_VERIFIED;
           int rc = run_check(path);
           char cmd[600];
@@ -189,7 +191,8 @@ Test(certs, mutations_are_rejected) {
   }
   /* 6. a relaxation slope changed (upper line below relu) and a verdict without proof */
   {
-    cJSON *j = load(path), *acts = cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations");
+    cJSON *j = load(path),
+          *acts = cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations");
     cJSON *a = cJSON_GetArrayItem(acts, 0);
     cJSON_ReplaceItemInObject(a, "ua", cJSON_CreateArray());
     save(mp, j), cJSON_Delete(j);

@@ -30,8 +30,8 @@
 
 static int run(const char *bin, const char *path) {
   char cmd[1400];
-  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", bin, path,
-           path);
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", bin,
+           path, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -143,8 +143,8 @@ Test(certs_diff, verifier_accepted_tightened_rejected) {
     tl_cert_info info = {NULL, "net.safetensors", NULL};
     cr_assert_eq(tl_cert_write(path, g, reg, p, res, &info, &st), TL_OK, "%s", st.msg);
     int rc = check(path);
-    cr_assert_eq(rc, 0, "cert %d (cnn %d, sem %d, method %d, icrown %d): checker exit %d", it, is_cnn, sem, m, icrown,
-                 rc);
+    cr_assert_eq(rc, 0, "cert %d (cnn %d, sem %d, method %d, icrown %d): checker exit %d", it, is_cnn, sem, m,
+                 icrown, rc);
     ncert++;
 
     /* tightened single numbers */
@@ -205,7 +205,8 @@ Test(certs_diff, verifier_accepted_tightened_rejected) {
           } else { /* lower line above f at x (or upper line below): intercept moved */
             int up = (int)tl_rng_below(&r, 2);
             double sl = num(cJSON_GetArrayItem(cJSON_GetObjectItem(a, up ? "ua" : "la"), i));
-            double b = up ? fx - sl * x - margin(fx) - fabs(sl * x) * 1e-9 : fx - sl * x + margin(fx) + fabs(sl * x) * 1e-9;
+            double b = up ? fx - sl * x - margin(fx) - fabs(sl * x) * 1e-9
+                          : fx - sl * x + margin(fx) + fabs(sl * x) * 1e-9;
             set_num(cJSON_GetObjectItem(a, up ? "ub" : "lb"), i, b);
             snprintf(what, sizeof what, "%s of node %d index %d", up ? "ub" : "lb", id, i);
           }
@@ -215,8 +216,8 @@ Test(certs_diff, verifier_accepted_tightened_rejected) {
       if (done) {
         save(mp, j);
         int rm = check(mp);
-        cr_assert_eq(rm, 1, "cert %d (cnn %d, sem %d, method %d, icrown %d), tightened %s: checker exit %d", it, is_cnn,
-                     sem, m, icrown, what, rm);
+        cr_assert_eq(rm, 1, "cert %d (cnn %d, sem %d, method %d, icrown %d), tightened %s: checker exit %d",
+                     it, is_cnn, sem, m, icrown, what, rm);
         nrej++;
       }
       cJSON_Delete(j);

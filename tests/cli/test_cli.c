@@ -24,8 +24,16 @@ static char out[1 << 16];
 Test(cli, help_lists_commands_and_every_command_has_help) {
   static char top[1 << 14];
   cr_assert_eq(run("--help", top, sizeof top), 0);
-  const char *cmds[] = {"quickstart_tensors", "quickstart_autograd", "quickstart_mlp", "quickstart_cnn", "train",
-                        "evaluate",           "predict",             "summary",        "export",         "inspect"};
+  const char *cmds[] = {"quickstart_tensors",
+                        "quickstart_autograd",
+                        "quickstart_mlp",
+                        "quickstart_cnn",
+                        "train",
+                        "evaluate",
+                        "predict",
+                        "summary",
+                        "export",
+                        "inspect"};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     cr_assert(strstr(top, cmds[i]), "%s missing from --help", cmds[i]);
     char args[64];
@@ -107,15 +115,22 @@ Test(cli, train_evaluate_predict_on_a_csv) {
   /* verify: verdicts, a summary, certificates the checker ACCEPTs bound to the model file */
   char cert[256];
   snprintf(cert, sizeof cert, "%s/c.json", dir);
-  snprintf(args, sizeof args, "verify %s --data %s --first 6 --eps 0.01 --method crown --cert %s --threads 2", model,
-           path, cert);
+  snprintf(args, sizeof args, "verify %s --data %s --first 6 --eps 0.01 --method crown --cert %s --threads 2",
+           model, path, cert);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "summary method=crown eps=0.01") && strstr(out, "certified"), "%s", out);
-  snprintf(args, sizeof args, "%s/certs/torchlean-check %s --model %s > /dev/null", TL_BUILD_DIR, cert, model);
+  snprintf(args, sizeof args, "%s/certs/torchlean-check %s --model %s > /dev/null", TL_BUILD_DIR, cert,
+           model);
   cr_assert_eq(WEXITSTATUS(system(args)), 0, "checker did not accept %s", cert);
-  const char *bad[] = {"--first 2", "--first 2 --eps x", "--first 2 --eps 0.1 --method foo",
-                       "--eps 0.1", "--index 0 --first 2 --eps 0.1", "--index 100000 --eps 0.1",
-                       "--first 2 --eps 0.1 --semantics f64", "--first 2 --eps -1", "--first 2 --eps 0.1 --threads 0"};
+  const char *bad[] = {"--first 2",
+                       "--first 2 --eps x",
+                       "--first 2 --eps 0.1 --method foo",
+                       "--eps 0.1",
+                       "--index 0 --first 2 --eps 0.1",
+                       "--index 100000 --eps 0.1",
+                       "--first 2 --eps 0.1 --semantics f64",
+                       "--first 2 --eps -1",
+                       "--first 2 --eps 0.1 --threads 0"};
   for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
     snprintf(args, sizeof args, "verify %s --data %s %s", model, path, bad[k]);
     cr_assert_eq(run(args, out, sizeof out), 2, "%s: %s", bad[k], out);
@@ -149,20 +164,22 @@ Test(cli, train_transformer_on_image_rows) {
     ((int64_t *)y->data)[i] = i % 2;
     for (int r = 0; r < 6; r++)
       for (int c = 0; c < 6; c++)
-        ((float *)x->data)[(i * 6 + r) * 6 + c] = ((r < 3) == (i % 2) ? 0.9f : 0.1f) + 0.01f * (float)((i + c) % 5);
+        ((float *)x->data)[(i * 6 + r) * 6 + c] =
+            ((r < 3) == (i % 2) ? 0.9f : 0.1f) + 0.01f * (float)((i + c) % 5);
   }
   cr_assert_eq(tl_npy_write(xp, x, NULL, NULL), TL_OK);
   cr_assert_eq(tl_npy_write(yp, y, NULL, NULL), TL_OK);
   tl_tensor_free(x), tl_tensor_free(y);
-  snprintf(args, sizeof args, "train --model transformer --data %s,%s --epochs 8 --batch-size 16 --out %s", xp, yp,
-           model);
+  snprintf(args, sizeof args, "train --model transformer --data %s,%s --epochs 8 --batch-size 16 --out %s",
+           xp, yp, model);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   snprintf(args, sizeof args, "evaluate %s --data %s,%s", model, xp, yp);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "accuracy=1.0000"), "%s", out);
   snprintf(args, sizeof args, "summary %s", model);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
-  cr_assert(strstr(out, "Linear(6, 64): [1, 6, 6] -> [1, 6, 64]") && strstr(out, "Attention(heads=4)"), "%s", out);
+  cr_assert(strstr(out, "Linear(6, 64): [1, 6, 6] -> [1, 6, 64]") && strstr(out, "Attention(heads=4)"), "%s",
+            out);
   char csv[256];
   snprintf(csv, sizeof csv, "%s/d.csv", dir);
   FILE *f = fopen(csv, "w");

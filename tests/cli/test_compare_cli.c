@@ -85,9 +85,22 @@ Test(compare_cli, table_json_and_bad_inputs) {
   snprintf(args, sizeof args, "'%s' --input '%s' --index 2", f.model, f.x);
   int rc = run(&f, args, &out, &err);
   cr_assert_eq(rc, 0, "exit %d, stderr: %s", rc, err);
-  const char *cols[] = {"node", "op", "numel", "max_abs", "max_rel", "max_ulp", "any_bound", "ratio", "inside",
-                        "ref==emu", "linear", "relu", "summary:", "largest error/bound ratio",
-                        "all inside f32-any: yes", "REF == emulator: yes"};
+  const char *cols[] = {"node",
+                        "op",
+                        "numel",
+                        "max_abs",
+                        "max_rel",
+                        "max_ulp",
+                        "any_bound",
+                        "ratio",
+                        "inside",
+                        "ref==emu",
+                        "linear",
+                        "relu",
+                        "summary:",
+                        "largest error/bound ratio",
+                        "all inside f32-any: yes",
+                        "REF == emulator: yes"};
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
     cr_assert(strstr(out, cols[i]), "missing '%s' in:\n%s", cols[i], out);
   cr_assert_eq(err[0], 0, "stderr: %s", err);
@@ -96,9 +109,16 @@ Test(compare_cli, table_json_and_bad_inputs) {
   snprintf(args, sizeof args, "'%s' --input '%s' --json", f.model, f.x);
   rc = run(&f, args, &out, &err);
   cr_assert_eq(rc, 0, "exit %d, stderr: %s", rc, err);
-  const char *keys[] = {"\"nodes\": [", "\"max_abs_err\"", "\"max_rel_err\"", "\"max_ulp_err\"", "\"any_bound\"",
-                        "\"inside_any\": true", "\"ref_equals_emulator\": true", "\"max_ratio\"",
-                        "\"all_inside_any\": true", "\"index\": 0"};
+  const char *keys[] = {"\"nodes\": [",
+                        "\"max_abs_err\"",
+                        "\"max_rel_err\"",
+                        "\"max_ulp_err\"",
+                        "\"any_bound\"",
+                        "\"inside_any\": true",
+                        "\"ref_equals_emulator\": true",
+                        "\"max_ratio\"",
+                        "\"all_inside_any\": true",
+                        "\"index\": 0"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     cr_assert(strstr(out, keys[i]), "missing %s in:\n%s", keys[i], out);
   free(out), free(err);

@@ -22,8 +22,8 @@ static void expect_values(const tl_tensor *t, int64_t rows, int64_t cols, const 
   cr_assert(t->shape[0] == rows && t->shape[1] == cols, "shape [%lld, %lld]", (long long)t->shape[0],
             (long long)t->shape[1]);
   for (int64_t i = 0; i < rows * cols; i++)
-    cr_assert(tl_tensor_get(t, i) == v[i] || (isnan(v[i]) && isnan(tl_tensor_get(t, i))), "element %lld: %g vs %g",
-              (long long)i, tl_tensor_get(t, i), v[i]);
+    cr_assert(tl_tensor_get(t, i) == v[i] || (isnan(v[i]) && isnan(tl_tensor_get(t, i))),
+              "element %lld: %g vs %g", (long long)i, tl_tensor_get(t, i), v[i]);
 }
 
 static void expect_error(const char *text, tl_csv_opts o, tl_code code, const char *msg) {
@@ -140,7 +140,8 @@ Test(csv, cell_errors_name_row_and_column) {
 Test(csv, quoted_cells) {
   tl_csv_opts o = {0, -1, TL_F64};
   int hh = 0;
-  tl_tensor *t = read_ok("\"a,b\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n\"1.5\", \"2\" ,3\r\n\" 4 \",5,\"-6e1\"\n", o, &hh);
+  tl_tensor *t = read_ok(
+      "\"a,b\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n\"1.5\", \"2\" ,3\r\n\" 4 \",5,\"-6e1\"\n", o, &hh);
   cr_assert_eq(hh, 1);
   expect_values(t, 2, 3, (const double[]){1.5, 2, 3, 4, 5, -60});
   tl_tensor_free(t);
@@ -150,5 +151,6 @@ Test(csv, quoted_cells) {
   tl_tensor_free(t);
   /* the header spans lines 1-2, so the bad data row is line 4 */
   expect_error("\"x\ny\",z\n1,2\n3,q\n", o, TL_EFORMAT, "t.csv: row 4, col 2: 'q' is not a number");
-  expect_error("\"x\ny\",z\n1,2,3\n", o, TL_EFORMAT, "t.csv: row 3, col 1: 3 cells, but the header (row 1) has 2");
+  expect_error("\"x\ny\",z\n1,2,3\n", o, TL_EFORMAT,
+               "t.csv: row 3, col 1: 3 cells, but the header (row 1) has 2");
 }

@@ -48,7 +48,8 @@ Test(idx, fashion_mnist_test_labels_and_images) {
     cr_assert_eq(counts[c], 1000, "class %d", c); /* the test set is balanced */
   tl_tensor_free(t);
   cr_assert_eq(tl_tensor_load(FASHION "/t10k-images-idx3-ubyte.gz", &t, &st), TL_OK, "%s", st.msg);
-  cr_assert(t->dtype == TL_U8 && t->ndim == 3 && t->shape[0] == 10000 && t->shape[1] == 28 && t->shape[2] == 28);
+  cr_assert(t->dtype == TL_U8 && t->ndim == 3 && t->shape[0] == 10000 && t->shape[1] == 28 &&
+            t->shape[2] == 28);
   tl_tensor_free(t);
 }
 
@@ -77,7 +78,8 @@ Test(idx, malformed_plain_files) {
   b[2] = 0x0A;
   expect_reject(b, sizeof good, TL_EFORMAT, "byte 2: unknown IDX element type 0x0a");
   expect_reject(good, 9, TL_EFORMAT, "byte 9: file ends inside the 2 dimension sizes");
-  expect_reject(good, sizeof good - 1, TL_EFORMAT, "byte 12: payload is 5 bytes, the header promises 6 (file truncated)");
+  expect_reject(good, sizeof good - 1, TL_EFORMAT,
+                "byte 12: payload is 5 bytes, the header promises 6 (file truncated)");
   memcpy(b, good, sizeof good);
   b[sizeof good] = 7;
   expect_reject(b, sizeof good + 1, TL_EFORMAT, "(trailing bytes)");

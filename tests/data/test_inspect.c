@@ -38,9 +38,10 @@ Test(inspect, npy_summary) {
   char *out, *err;
   int rc = run_inspect(TL_FIXTURES "/npy/f4_be_f_v2.npy", &out, &err);
   cr_assert_eq(rc, 0, "stderr: %s", err);
-  cr_assert(strstr(out, "format: npy\n") && strstr(out, "dtype: float32\n") && strstr(out, "shape: [2, 3, 4]\n") &&
-                strstr(out, "numel: 24\n") && strstr(out, "min: -1.5\n") && strstr(out, "max: 10\n") &&
-                strstr(out, "mean: 4.25\n") && strstr(out, "nan: 0\n"),
+  cr_assert(strstr(out, "format: npy\n") && strstr(out, "dtype: float32\n") &&
+                strstr(out, "shape: [2, 3, 4]\n") && strstr(out, "numel: 24\n") &&
+                strstr(out, "min: -1.5\n") && strstr(out, "max: 10\n") && strstr(out, "mean: 4.25\n") &&
+                strstr(out, "nan: 0\n"),
             "%s", out);
   free(out);
   free(err);
@@ -55,13 +56,15 @@ Test(inspect, csv_and_idx_summary) {
   char *out, *err;
   int rc = run_inspect(TL_FIXTURES "/csv/header.csv", &out, &err);
   cr_assert_eq(rc, 0, "stderr: %s", err);
-  cr_assert(strstr(out, "format: csv\n") && strstr(out, "header: yes\n") && strstr(out, "shape: [2, 3]\n"), "%s", out);
+  cr_assert(strstr(out, "format: csv\n") && strstr(out, "header: yes\n") && strstr(out, "shape: [2, 3]\n"),
+            "%s", out);
   free(out);
   free(err);
   rc = run_inspect(TL_FIXTURES "/idx/u1_3x2x2.idx.gz", &out, &err);
   cr_assert_eq(rc, 0, "stderr: %s", err);
-  cr_assert(strstr(out, "format: idx\n") && strstr(out, "dtype: uint8\n") && strstr(out, "shape: [3, 2, 2]\n"), "%s",
-            out);
+  cr_assert(strstr(out, "format: idx\n") && strstr(out, "dtype: uint8\n") &&
+                strstr(out, "shape: [3, 2, 2]\n"),
+            "%s", out);
   free(out);
   free(err);
 }
@@ -79,7 +82,8 @@ Test(inspect, corrupt_file_one_line_exit_2) {
   int rc = run_inspect(path, &out, &err);
   cr_assert_eq(rc, 2);
   cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
-  cr_assert(strncmp(err, "torchlean inspect: ", 19) == 0 && strstr(err, "corrupt.npy: byte 128: data is 93 bytes"),
+  cr_assert(strncmp(err, "torchlean inspect: ", 19) == 0 &&
+                strstr(err, "corrupt.npy: byte 128: data is 93 bytes"),
             "stderr: %s", err);
   cr_assert_str_eq(out, "");
   free(out);

@@ -93,7 +93,8 @@ Test(npy, header_tolerates_whitespace_order_quotes_and_py2_longs) {
       unsigned char *b = make_npy(version, headers[k], le_2x3_u2, sizeof le_2x3_u2, &len);
       tl_tensor *t;
       tl_status st;
-      cr_assert_eq(tl_npy_read_mem(b, len, "ok.npy", &t, &st), TL_OK, "header %zu v%d: %s", k, version, st.msg);
+      cr_assert_eq(tl_npy_read_mem(b, len, "ok.npy", &t, &st), TL_OK, "header %zu v%d: %s", k, version,
+                   st.msg);
       cr_assert_eq(t->dtype, TL_U16);
       cr_assert(t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3);
       for (int i = 0; i < 6; i++)
@@ -105,7 +106,8 @@ Test(npy, header_tolerates_whitespace_order_quotes_and_py2_longs) {
   /* a Fortran-ordered 2x3: file holds columns (1 4)(2 5)(3 6) */
   const unsigned char f_data[6] = {1, 4, 2, 5, 3, 6};
   size_t len;
-  unsigned char *b = make_npy(1, "{'descr': '|u1', 'fortran_order': True, 'shape': (2, 3), }\n", f_data, 6, &len);
+  unsigned char *b =
+      make_npy(1, "{'descr': '|u1', 'fortran_order': True, 'shape': (2, 3), }\n", f_data, 6, &len);
   tl_tensor *t;
   cr_assert_eq(tl_npy_read_mem(b, len, "f.npy", &t, NULL), TL_OK);
   for (int i = 0; i < 6; i++)
@@ -130,47 +132,72 @@ typedef struct bad_case {
   const char *msg; /* substring of the message after "bad.npy: " */
 } bad_case;
 
-static void expect_reject(const unsigned char *b, size_t len, tl_code code, const char *msg, const char *what) {
+static void expect_reject(const unsigned char *b, size_t len, tl_code code, const char *msg,
+                          const char *what) {
   tl_tensor *t = (tl_tensor *)1;
   tl_status st;
   tl_status_clear(&st);
   tl_code rc = tl_npy_read_mem(b, len, "bad.npy", &t, &st);
   cr_assert_eq(rc, code, "%s: got %s (%s)", what, tl_code_name(rc), st.msg);
   cr_assert_null(t, "%s: *out not NULL on failure", what);
-  cr_assert(strncmp(st.msg, "bad.npy: byte ", 14) == 0, "%s: message lacks 'bad.npy: byte N': %s", what, st.msg);
+  cr_assert(strncmp(st.msg, "bad.npy: byte ", 14) == 0, "%s: message lacks 'bad.npy: byte N': %s", what,
+            st.msg);
   cr_assert(strstr(st.msg, msg) != NULL, "%s: message '%s' lacks '%s'", what, st.msg, msg);
 }
 
 Test(npy, malformed_headers_rejected_with_position) {
   static const bad_case cases[] = {
-      {"missing shape", 1, "{'descr': '<f4', 'fortran_order': False}", 0, TL_EFORMAT, "byte 10: header lacks the key 'shape'"},
+      {"missing shape", 1, "{'descr': '<f4', 'fortran_order': False}", 0, TL_EFORMAT,
+       "byte 10: header lacks the key 'shape'"},
       {"missing descr", 2, "{'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT, "lacks the key 'descr'"},
-      {"unknown dtype", 1, "{'descr': '<x3', 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT, "byte 20: unknown dtype '<x3'"},
-      {"complex dtype", 1, "{'descr': '<c8', 'fortran_order': False, 'shape': ()}", 8, TL_EUNSUPPORTED, "unsupported dtype '<c8'"},
-      {"structured dtype", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}", 4, TL_EUNSUPPORTED, "structured"},
-      {"pipe on f4", 1, "{'descr': '|f4', 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT, "only valid for 1-byte"},
-      {"negative dim", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}", 0, TL_EFORMAT, "byte 64: negative dimension"},
-      {"absurd dim", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", 0, TL_EFORMAT, "absurd dimension"},
-      {"size overflow", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648, 4)}", 0, TL_ENOMEM, "byte 10: shape: dimension"},
-      {"over 2^40 bytes", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,)}", 0, TL_ENOMEM, "larger than 2^40"},
-      {"shape not a tuple", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3)}", 12, TL_EFORMAT, "written (n,)"},
+      {"unknown dtype", 1, "{'descr': '<x3', 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT,
+       "byte 20: unknown dtype '<x3'"},
+      {"complex dtype", 1, "{'descr': '<c8', 'fortran_order': False, 'shape': ()}", 8, TL_EUNSUPPORTED,
+       "unsupported dtype '<c8'"},
+      {"structured dtype", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}", 4,
+       TL_EUNSUPPORTED, "structured"},
+      {"pipe on f4", 1, "{'descr': '|f4', 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT,
+       "only valid for 1-byte"},
+      {"negative dim", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}", 0, TL_EFORMAT,
+       "byte 64: negative dimension"},
+      {"absurd dim", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", 0,
+       TL_EFORMAT, "absurd dimension"},
+      {"size overflow", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648, 4)}",
+       0, TL_ENOMEM, "byte 10: shape: dimension"},
+      {"over 2^40 bytes", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,)}", 0,
+       TL_ENOMEM, "larger than 2^40"},
+      {"shape not a tuple", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3)}", 12, TL_EFORMAT,
+       "written (n,)"},
       {"shape a list", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': [3]}", 12, TL_EFORMAT, "tuple"},
-      {"missing comma", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3 4)}", 48, TL_EFORMAT, "expected ',' or ')'"},
+      {"missing comma", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3 4)}", 48, TL_EFORMAT,
+       "expected ',' or ')'"},
       {"fortran 1", 1, "{'descr': '<f4', 'fortran_order': 1, 'shape': ()}", 4, TL_EFORMAT, "True or False"},
-      {"fortran Truex", 1, "{'descr': '<f4', 'fortran_order': Truex, 'shape': ()}", 4, TL_EFORMAT, "True or False"},
-      {"duplicate key", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT, "given twice"},
-      {"extra key", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': 1}", 4, TL_EFORMAT, "unexpected key 'x'"},
+      {"fortran Truex", 1, "{'descr': '<f4', 'fortran_order': Truex, 'shape': ()}", 4, TL_EFORMAT,
+       "True or False"},
+      {"duplicate key", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}", 4,
+       TL_EFORMAT, "given twice"},
+      {"extra key", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': 1}", 4, TL_EFORMAT,
+       "unexpected key 'x'"},
       {"not a dict", 1, "['descr', '<f4']", 4, TL_EFORMAT, "byte 10: header is not a dict"},
-      {"text after dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} x", 4, TL_EFORMAT, "after the header dict"},
+      {"text after dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} x", 4, TL_EFORMAT,
+       "after the header dict"},
       {"unterminated", 1, "{'descr': '<f4", 4, TL_EFORMAT, "byte 20: unterminated string"},
-      {"garbage dtype", 1, "{'descr': '<f4, 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT, "unknown dtype '<f4, '"},
-      {"datetime dtype", 1, "{'descr': '<M8[ns]', 'fortran_order': False, 'shape': ()}", 8, TL_EUNSUPPORTED, "unsupported dtype"},
-      {"unclosed dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()", 4, TL_EFORMAT, "expected ',' or '}'"},
-      {"non-ascii v1", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", 4, TL_EFORMAT, "byte 64: non-ASCII byte 0xc3"},
-      {"non-ascii v2", 2, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", 4, TL_EFORMAT, "non-ASCII"},
-      {"data short", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n", 11, TL_EFORMAT, "byte 66: data is 11 bytes, the header promises 12 (file truncated)"},
-      {"data long", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n", 13, TL_EFORMAT, "(trailing bytes)"},
-      {"bool 2", 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}\n", 3, TL_EFORMAT, "bool value 0x02"},
+      {"garbage dtype", 1, "{'descr': '<f4, 'fortran_order': False, 'shape': ()}", 4, TL_EFORMAT,
+       "unknown dtype '<f4, '"},
+      {"datetime dtype", 1, "{'descr': '<M8[ns]', 'fortran_order': False, 'shape': ()}", 8, TL_EUNSUPPORTED,
+       "unsupported dtype"},
+      {"unclosed dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()", 4, TL_EFORMAT,
+       "expected ',' or '}'"},
+      {"non-ascii v1", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", 4, TL_EFORMAT,
+       "byte 64: non-ASCII byte 0xc3"},
+      {"non-ascii v2", 2, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", 4, TL_EFORMAT,
+       "non-ASCII"},
+      {"data short", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n", 11, TL_EFORMAT,
+       "byte 66: data is 11 bytes, the header promises 12 (file truncated)"},
+      {"data long", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n", 13, TL_EFORMAT,
+       "(trailing bytes)"},
+      {"bool 2", 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}\n", 3, TL_EFORMAT,
+       "bool value 0x02"},
   };
   unsigned char data[64];
   for (size_t i = 0; i < sizeof data; i++)
@@ -183,14 +210,16 @@ Test(npy, malformed_headers_rejected_with_position) {
   }
   /* v3 allows UTF-8 in the header, but the parser still only accepts it where Python would */
   size_t len;
-  unsigned char *b = make_npy(3, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", data, 4, &len);
+  unsigned char *b =
+      make_npy(3, "{'descr': '<f4', 'fortran_order': False, 'shape': ()} \xc3\xa9", data, 4, &len);
   expect_reject(b, len, TL_EFORMAT, "after the header dict", "utf8 v3");
   free(b);
 }
 
 Test(npy, malformed_preamble_rejected) {
   size_t len;
-  unsigned char *good = make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()}", "\0\0\0\0", 4, &len);
+  unsigned char *good =
+      make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': ()}", "\0\0\0\0", 4, &len);
   unsigned char b[256];
   memcpy(b, good, len);
   b[1] = 'M';
@@ -210,7 +239,8 @@ Test(npy, malformed_preamble_rejected) {
   memcpy(b, good, len);
   b[8] = 0xff;
   b[9] = 0xff;
-  expect_reject(b, len, TL_EFORMAT, "byte 8: header length 65535 runs past the end of the file", "hlen past end");
+  expect_reject(b, len, TL_EFORMAT, "byte 8: header length 65535 runs past the end of the file",
+                "hlen past end");
   free(good);
   good = make_npy(2, "{'descr': '<f4', 'fortran_order': False, 'shape': ()}", "\0\0\0\0", 4, &len);
   memcpy(b, good, len);
@@ -235,8 +265,8 @@ static tl_tensor *expected_tensor(const char *code, int ndim, const int64_t *sha
   return t;
 }
 
-static const char *const all_codes[] = {"f2", "f4", "f8", "i1", "i2", "i4", "i8",
-                                        "u1", "u2", "u4", "u8", "b1"};
+static const char *const all_codes[] = {"f2", "f4", "f8", "i1", "i2", "i4",
+                                        "i8", "u1", "u2", "u4", "u8", "b1"};
 
 typedef struct shape_case {
   int ndim;
@@ -245,7 +275,8 @@ typedef struct shape_case {
 } shape_case;
 
 static const shape_case shapes[] = {
-    {3, {2, 3, 4}, "2,3,4"}, {0, {0}, "-"}, {1, {5}, "5,"}, {2, {0, 3}, "0,3"}, {5, {1, 2, 1, 3, 2}, "1,2,1,3,2"},
+    {3, {2, 3, 4}, "2,3,4"},           {0, {0}, "-"}, {1, {5}, "5,"}, {2, {0, 3}, "0,3"},
+    {5, {1, 2, 1, 3, 2}, "1,2,1,3,2"},
 };
 
 /* Write every dtype x version x byte order x order x shape into dir, with a manifest line each.
@@ -271,8 +302,8 @@ static int write_all(const char *dir) {
             tl_status st;
             cr_assert_eq(tl_npy_write(path, t, &o, &st), TL_OK, "%s: %s", name, st.msg);
             char bo = tl_dtype_size(t->dtype) == 1 ? '|' : be ? '>' : '<';
-            fprintf(mf, "%s %s %c %c %d %s\n", name, code, bo, fortran && shapes[s].ndim > 1 ? 'F' : 'C', version,
-                    shapes[s].str);
+            fprintf(mf, "%s %s %c %c %d %s\n", name, code, bo, fortran && shapes[s].ndim > 1 ? 'F' : 'C',
+                    version, shapes[s].str);
             tl_tensor_free(t);
             n++;
           }

@@ -45,13 +45,13 @@ static unsigned char *mutate(tl_rng *r, const unsigned char *seed, size_t len, f
     case 1: /* byte set: random, 0, 0xff or a format-relevant character */
       if (n) {
         unsigned k = (unsigned)tl_rng_below(r, 4);
-        b[at] = k == 0 ? (unsigned char)tl_rng_below(r, 256) : k == 1 ? 0 : k == 2 ? 0xff
-                : (unsigned char)csv_chars[tl_rng_below(r, sizeof csv_chars - 1)];
+        b[at] = k == 0   ? (unsigned char)tl_rng_below(r, 256)
+                : k == 1 ? 0
+                : k == 2 ? 0xff
+                         : (unsigned char)csv_chars[tl_rng_below(r, sizeof csv_chars - 1)];
       }
       break;
-    case 2: /* truncate */
-      n = n ? (size_t)tl_rng_below(r, n + 1) : 0;
-      break;
+    case 2: /* truncate */ n = n ? (size_t)tl_rng_below(r, n + 1) : 0; break;
     case 3: { /* insert up to 8 bytes */
       size_t k = 1 + (size_t)tl_rng_below(r, 8);
       if (n + k > cap)
@@ -172,16 +172,17 @@ static void fuzz(const char *const *files, size_t nfiles, fmt f, reader_fn read,
 
 Test(fuzz, npy_reader) {
   static const char *const files[] = {
-      TL_FIXTURES "/npy/f4_le_c_v1.npy", TL_FIXTURES "/npy/i2_be_f_v2.npy", TL_FIXTURES "/npy/b1_na_f_v3.npy",
-      TL_FIXTURES "/npy/f2_be_c_v1.npy", TL_FIXTURES "/npy/u1_shapescalar_c.npy",
-      TL_FIXTURES "/npy/f4_shape1x2x1x3x2_f.npy", TL_FIXTURES "/npy/u8_le_c_v2.npy",
+      TL_FIXTURES "/npy/f4_le_c_v1.npy",       TL_FIXTURES "/npy/i2_be_f_v2.npy",
+      TL_FIXTURES "/npy/b1_na_f_v3.npy",       TL_FIXTURES "/npy/f2_be_c_v1.npy",
+      TL_FIXTURES "/npy/u1_shapescalar_c.npy", TL_FIXTURES "/npy/f4_shape1x2x1x3x2_f.npy",
+      TL_FIXTURES "/npy/u8_le_c_v2.npy",
   };
   fuzz(files, sizeof files / sizeof files[0], FMT_NPY, npy_reader, 0x5eed0001);
 }
 
 Test(fuzz, idx_reader) {
   static const char *const files[] = {
-      TL_FIXTURES "/idx/u1_3x2x2.idx",    TL_FIXTURES "/idx/f8_7.idx", TL_FIXTURES "/idx/i2_3x2x2.idx",
+      TL_FIXTURES "/idx/u1_3x2x2.idx",    TL_FIXTURES "/idx/f8_7.idx",        TL_FIXTURES "/idx/i2_3x2x2.idx",
       TL_FIXTURES "/idx/u1_3x2x2.idx.gz", TL_FIXTURES "/idx/f8_3x2x2.idx.gz",
   };
   fuzz(files, sizeof files / sizeof files[0], FMT_IDX, idx_reader, 0x5eed0002);

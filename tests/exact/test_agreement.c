@@ -29,7 +29,9 @@ typedef struct acase {
   int64_t list[6];
 } acase;
 
-static int64_t rint_(tl_rng *r, int64_t lo, int64_t hi) { return lo + (int64_t)tl_rng_below(r, (uint64_t)(hi - lo + 1)); }
+static int64_t rint_(tl_rng *r, int64_t lo, int64_t hi) {
+  return lo + (int64_t)tl_rng_below(r, (uint64_t)(hi - lo + 1));
+}
 
 static void shp(acase *c, int k, int nd, int64_t a, int64_t b, int64_t d, int64_t e) {
   int64_t s[4] = {a, b, d, e};
@@ -39,13 +41,20 @@ static void shp(acase *c, int k, int nd, int64_t a, int64_t b, int64_t d, int64_
 }
 
 /* the ops with an f32-ref order (training-mode ops are f32-any only) */
-static const tl_op ref_ops[] = {
-    TL_OP_LINEAR, TL_OP_MATMUL, TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_MAX, TL_OP_MIN, TL_OP_NEG,
-    TL_OP_ABS, TL_OP_SQRT, TL_OP_EXP, TL_OP_LOG, TL_OP_RELU, TL_OP_LEAKY_RELU, TL_OP_SIGMOID, TL_OP_TANH,
-    TL_OP_GELU, TL_OP_SILU, TL_OP_SOFTMAX, TL_OP_LOG_SOFTMAX, TL_OP_CLAMP, TL_OP_SUM, TL_OP_MEAN, TL_OP_RESHAPE,
-    TL_OP_FLATTEN, TL_OP_PERMUTE, TL_OP_CONCAT, TL_OP_SLICE, TL_OP_CONV2D, TL_OP_MAX_POOL2D, TL_OP_AVG_POOL2D,
-    TL_OP_GLOBAL_AVG_POOL, TL_OP_BATCH_NORM, TL_OP_LAYER_NORM, TL_OP_DROPOUT, TL_OP_EMBEDDING, TL_OP_MSE_LOSS,
-    TL_OP_CROSS_ENTROPY, TL_OP_ATTENTION};
+static const tl_op ref_ops[] = {TL_OP_LINEAR,     TL_OP_MATMUL,     TL_OP_ADD,
+                                TL_OP_SUB,        TL_OP_MUL,        TL_OP_DIV,
+                                TL_OP_MAX,        TL_OP_MIN,        TL_OP_NEG,
+                                TL_OP_ABS,        TL_OP_SQRT,       TL_OP_EXP,
+                                TL_OP_LOG,        TL_OP_RELU,       TL_OP_LEAKY_RELU,
+                                TL_OP_SIGMOID,    TL_OP_TANH,       TL_OP_GELU,
+                                TL_OP_SILU,       TL_OP_SOFTMAX,    TL_OP_LOG_SOFTMAX,
+                                TL_OP_CLAMP,      TL_OP_SUM,        TL_OP_MEAN,
+                                TL_OP_RESHAPE,    TL_OP_FLATTEN,    TL_OP_PERMUTE,
+                                TL_OP_CONCAT,     TL_OP_SLICE,      TL_OP_CONV2D,
+                                TL_OP_MAX_POOL2D, TL_OP_AVG_POOL2D, TL_OP_GLOBAL_AVG_POOL,
+                                TL_OP_BATCH_NORM, TL_OP_LAYER_NORM, TL_OP_DROPOUT,
+                                TL_OP_EMBEDDING,  TL_OP_MSE_LOSS,   TL_OP_CROSS_ENTROPY,
+                                TL_OP_ATTENTION};
 
 static void make_case(tl_op op, tl_rng *r, acase *c) {
   memset(c, 0, sizeof *c);
@@ -53,123 +62,201 @@ static void make_case(tl_op op, tl_rng *r, acase *c) {
   c->a = tl_attrs_default(op);
   int64_t B = rint_(r, 1, 3), D = rint_(r, 1, 6), D2 = rint_(r, 1, 5);
   switch (op) {
-  case TL_OP_ADD: case TL_OP_SUB: case TL_OP_MUL: case TL_OP_DIV: case TL_OP_MAX: case TL_OP_MIN: {
+  case TL_OP_ADD:
+  case TL_OP_SUB:
+  case TL_OP_MUL:
+  case TL_OP_DIV:
+  case TL_OP_MAX:
+  case TL_OP_MIN: {
     c->np = 2;
     shp(c, 0, 3, B, D, D2, 0);
     int v = (int)rint_(r, 0, 2);
-    if (v == 0) shp(c, 1, 3, B, D, D2, 0);
-    else if (v == 1) shp(c, 1, 1, D2, 0, 0, 0);
-    else shp(c, 1, 3, 1, D, 1, 0);
+    if (v == 0)
+      shp(c, 1, 3, B, D, D2, 0);
+    else if (v == 1)
+      shp(c, 1, 1, D2, 0, 0, 0);
+    else
+      shp(c, 1, 3, 1, D, 1, 0);
     break;
   }
   case TL_OP_LEAKY_RELU: c->a.alpha = 0.01 + 0.3 * tl_rng_uniform(r); /* fallthrough */
-  case TL_OP_NEG: case TL_OP_ABS: case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_LOG: case TL_OP_RELU:
-  case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_GELU: case TL_OP_SILU: case TL_OP_DROPOUT:
-    c->np = 1; shp(c, 0, 3, B, D, D2 + 3, 0); break;
+  case TL_OP_NEG:
+  case TL_OP_ABS:
+  case TL_OP_SQRT:
+  case TL_OP_EXP:
+  case TL_OP_LOG:
+  case TL_OP_RELU:
+  case TL_OP_SIGMOID:
+  case TL_OP_TANH:
+  case TL_OP_GELU:
+  case TL_OP_SILU:
+  case TL_OP_DROPOUT:
+    c->np = 1;
+    shp(c, 0, 3, B, D, D2 + 3, 0);
+    break;
   case TL_OP_CLAMP: {
     static const double los[] = {0.0, -0.5, -1e-40, -3.0}, his[] = {6.0, 0.7, 0.0, 1e30};
     int k = (int)rint_(r, 0, 3);
-    c->np = 1; shp(c, 0, 2, B, D + 3, 0, 0); c->a.lo = los[k]; c->a.hi = his[k];
+    c->np = 1;
+    shp(c, 0, 2, B, D + 3, 0, 0);
+    c->a.lo = los[k];
+    c->a.hi = his[k];
     break;
   }
-  case TL_OP_SOFTMAX: case TL_OP_LOG_SOFTMAX:
-    c->np = 1; shp(c, 0, 3, B, D + 1, D2, 0); c->a.axis = rint_(r, 0, 2); break;
-  case TL_OP_SUM: case TL_OP_MEAN:
-    c->np = 1; shp(c, 0, 3, B, D, D2 + 1, 0);
+  case TL_OP_SOFTMAX:
+  case TL_OP_LOG_SOFTMAX:
+    c->np = 1;
+    shp(c, 0, 3, B, D + 1, D2, 0);
+    c->a.axis = rint_(r, 0, 2);
+    break;
+  case TL_OP_SUM:
+  case TL_OP_MEAN:
+    c->np = 1;
+    shp(c, 0, 3, B, D, D2 + 1, 0);
     c->a.nlist = (int)rint_(r, 0, 2);
-    c->list[0] = rint_(r, 0, 1); c->list[1] = 2;
+    c->list[0] = rint_(r, 0, 1);
+    c->list[1] = 2;
     c->a.keepdim = rint_(r, 0, 1);
     break;
   case TL_OP_RESHAPE:
-    c->np = 1; shp(c, 0, 3, B, D, 2, 0); c->a.nlist = 2; c->list[0] = 2; c->list[1] = -1; break;
+    c->np = 1;
+    shp(c, 0, 3, B, D, 2, 0);
+    c->a.nlist = 2;
+    c->list[0] = 2;
+    c->list[1] = -1;
+    break;
   case TL_OP_FLATTEN:
-    c->np = 1; shp(c, 0, 4, B, D, 2, D2); c->a.axis = rint_(r, 0, 1); c->a.axis_end = rint_(r, 2, 3); break;
+    c->np = 1;
+    shp(c, 0, 4, B, D, 2, D2);
+    c->a.axis = rint_(r, 0, 1);
+    c->a.axis_end = rint_(r, 2, 3);
+    break;
   case TL_OP_PERMUTE: {
-    c->np = 1; shp(c, 0, 3, B + 1, D, D2 + 1, 0);
+    c->np = 1;
+    shp(c, 0, 3, B + 1, D, D2 + 1, 0);
     int64_t perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
     int k = (int)rint_(r, 0, 5);
-    c->a.nlist = 3; memcpy(c->list, perms[k], sizeof perms[k]);
+    c->a.nlist = 3;
+    memcpy(c->list, perms[k], sizeof perms[k]);
     break;
   }
   case TL_OP_CONCAT:
-    c->np = 3; c->a.axis = rint_(r, 0, 2);
+    c->np = 3;
+    c->a.axis = rint_(r, 0, 2);
     for (int k = 0; k < 3; k++) {
       shp(c, k, 3, B, D, D2, 0);
       c->sh[k][c->a.axis] = rint_(r, 1, 3);
     }
     break;
   case TL_OP_SLICE:
-    c->np = 1; shp(c, 0, 3, B, D + 3, D2, 0); c->a.axis = 1; c->a.start = rint_(r, 0, 1);
-    c->a.end = D + 3 - rint_(r, 0, 1); c->a.step = rint_(r, 1, 2);
+    c->np = 1;
+    shp(c, 0, 3, B, D + 3, D2, 0);
+    c->a.axis = 1;
+    c->a.start = rint_(r, 0, 1);
+    c->a.end = D + 3 - rint_(r, 0, 1);
+    c->a.step = rint_(r, 1, 2);
     break;
   case TL_OP_LINEAR: {
     int64_t I = rint_(r, 1, 40), O = rint_(r, 1, 6);
     c->np = rint_(r, 0, 3) ? 3 : 2;
     shp(c, 0, rint_(r, 0, 1) ? 2 : 3, B, rint_(r, 1, 3), I, 0);
     c->sh[0][c->nd[0] - 1] = I;
-    shp(c, 1, 2, O, I, 0, 0); shp(c, 2, 1, O, 0, 0, 0);
+    shp(c, 1, 2, O, I, 0, 0);
+    shp(c, 2, 1, O, 0, 0, 0);
     break;
   }
   case TL_OP_MATMUL: {
     int64_t M = rint_(r, 1, 4), K = rint_(r, 1, 20), N = rint_(r, 1, 4);
     c->np = 2;
-    if (rint_(r, 0, 1)) { shp(c, 0, 2, M, K, 0, 0); shp(c, 1, 2, K, N, 0, 0); }
-    else { shp(c, 0, 3, B, M, K, 0); shp(c, 1, 3, 1, K, N, 0); }
+    if (rint_(r, 0, 1)) {
+      shp(c, 0, 2, M, K, 0, 0);
+      shp(c, 1, 2, K, N, 0, 0);
+    } else {
+      shp(c, 0, 3, B, M, K, 0);
+      shp(c, 1, 3, 1, K, N, 0);
+    }
     break;
   }
   case TL_OP_CONV2D: {
-    int64_t G = rint_(r, 1, 2), Cg = rint_(r, 1, 3), Og = rint_(r, 1, 2), k0 = rint_(r, 1, 3), k1 = rint_(r, 1, 3);
+    int64_t G = rint_(r, 1, 2), Cg = rint_(r, 1, 3), Og = rint_(r, 1, 2), k0 = rint_(r, 1, 3),
+            k1 = rint_(r, 1, 3);
     for (int i = 0; i < 2; i++) {
-      c->a.stride[i] = rint_(r, 1, 2); c->a.padding[i] = rint_(r, 0, 2); c->a.dilation[i] = rint_(r, 1, 2);
+      c->a.stride[i] = rint_(r, 1, 2);
+      c->a.padding[i] = rint_(r, 0, 2);
+      c->a.dilation[i] = rint_(r, 1, 2);
     }
     c->a.groups = G;
     c->np = rint_(r, 0, 2) ? 3 : 2;
     shp(c, 0, 4, rint_(r, 1, 2), G * Cg, rint_(r, 5, 7), rint_(r, 5, 7));
-    shp(c, 1, 4, G * Og, Cg, k0, k1); shp(c, 2, 1, G * Og, 0, 0, 0);
+    shp(c, 1, 4, G * Og, Cg, k0, k1);
+    shp(c, 2, 1, G * Og, 0, 0, 0);
     break;
   }
-  case TL_OP_MAX_POOL2D: case TL_OP_AVG_POOL2D:
-    c->np = 1; shp(c, 0, 4, B, rint_(r, 1, 2), rint_(r, 3, 6), rint_(r, 3, 6));
+  case TL_OP_MAX_POOL2D:
+  case TL_OP_AVG_POOL2D:
+    c->np = 1;
+    shp(c, 0, 4, B, rint_(r, 1, 2), rint_(r, 3, 6), rint_(r, 3, 6));
     for (int i = 0; i < 2; i++) {
-      c->a.kernel[i] = rint_(r, 1, 3); c->a.stride[i] = rint_(r, 1, 2);
-      c->a.padding[i] = rint_(r, 0, c->a.kernel[i] / 2); c->a.dilation[i] = 1;
+      c->a.kernel[i] = rint_(r, 1, 3);
+      c->a.stride[i] = rint_(r, 1, 2);
+      c->a.padding[i] = rint_(r, 0, c->a.kernel[i] / 2);
+      c->a.dilation[i] = 1;
     }
     break;
   case TL_OP_GLOBAL_AVG_POOL:
-    c->np = 1; shp(c, 0, 4, B, D, rint_(r, 1, 4), rint_(r, 1, 4)); break;
+    c->np = 1;
+    shp(c, 0, 4, B, D, rint_(r, 1, 4), rint_(r, 1, 4));
+    break;
   case TL_OP_BATCH_NORM: {
     int64_t C = rint_(r, 1, 3);
-    c->np = 5; shp(c, 0, rint_(r, 0, 1) ? 2 : 4, rint_(r, 1, 3), C, 2, 3);
-    for (int k = 1; k < 5; k++) shp(c, k, 1, C, 0, 0, 0);
+    c->np = 5;
+    shp(c, 0, rint_(r, 0, 1) ? 2 : 4, rint_(r, 1, 3), C, 2, 3);
+    for (int k = 1; k < 5; k++)
+      shp(c, k, 1, C, 0, 0, 0);
     c->a.eps = rint_(r, 0, 1) ? 1e-5 : 0.1;
     break;
   }
   case TL_OP_LAYER_NORM:
-    c->np = (int)rint_(r, 1, 3); shp(c, 0, 2, B, rint_(r, 1, 9), 0, 0);
-    shp(c, 1, 1, c->sh[0][1], 0, 0, 0); shp(c, 2, 1, c->sh[0][1], 0, 0, 0);
+    c->np = (int)rint_(r, 1, 3);
+    shp(c, 0, 2, B, rint_(r, 1, 9), 0, 0);
+    shp(c, 1, 1, c->sh[0][1], 0, 0, 0);
+    shp(c, 2, 1, c->sh[0][1], 0, 0, 0);
     c->a.eps = rint_(r, 0, 1) ? 1e-6 : 1e-5;
     break;
   case TL_OP_EMBEDDING:
-    c->np = 2; shp(c, 0, 2, B, D, 0, 0); c->index_rows = rint_(r, 1, 5); shp(c, 1, 2, c->index_rows, D2, 0, 0);
+    c->np = 2;
+    shp(c, 0, 2, B, D, 0, 0);
+    c->index_rows = rint_(r, 1, 5);
+    shp(c, 1, 2, c->index_rows, D2, 0, 0);
     c->kind[0] = V_INDEX;
     break;
   case TL_OP_MSE_LOSS:
-    c->np = 2; shp(c, 0, 2, B, D, 0, 0); shp(c, 1, 2, B, D, 0, 0); break;
+    c->np = 2;
+    shp(c, 0, 2, B, D, 0, 0);
+    shp(c, 1, 2, B, D, 0, 0);
+    break;
   case TL_OP_CROSS_ENTROPY:
-    c->np = 2; shp(c, 0, 2, B, D + 1, 0, 0); shp(c, 1, 2, B, D + 1, 0, 0); c->kind[1] = V_PROB; break;
+    c->np = 2;
+    shp(c, 0, 2, B, D + 1, 0, 0);
+    shp(c, 1, 2, B, D + 1, 0, 0);
+    c->kind[1] = V_PROB;
+    break;
   case TL_OP_ATTENTION: { /* x (N, L, E), W_in (3E, E), b_in (3E), W_out (E, E), b_out (E) */
     int64_t H = rint_(r, 1, 2), E = H * rint_(r, 1, 3), L = rint_(r, 1, 4);
     c->a.heads = H;
     c->a.causal = rint_(r, 0, 1);
     c->np = 5;
-    shp(c, 0, 3, B, L, E, 0); shp(c, 1, 2, 3 * E, E, 0, 0); shp(c, 2, 1, 3 * E, 0, 0, 0);
-    shp(c, 3, 2, E, E, 0, 0); shp(c, 4, 1, E, 0, 0, 0);
+    shp(c, 0, 3, B, L, E, 0);
+    shp(c, 1, 2, 3 * E, E, 0, 0);
+    shp(c, 2, 1, 3 * E, 0, 0, 0);
+    shp(c, 3, 2, E, E, 0, 0);
+    shp(c, 4, 1, E, 0, 0, 0);
     break;
   }
-  default:
-    cr_assert_fail("no case for op %d", (int)op);
+  default: cr_assert_fail("no case for op %d", (int)op);
   }
-  if (c->a.nlist) c->a.list = c->list;
+  if (c->a.nlist)
+    c->a.list = c->list;
 }
 
 static float bits_to_float(uint32_t u) {
@@ -186,16 +273,15 @@ static float draw(tl_rng *r, int special) {
     return (float)(2 * tl_rng_uniform(r) - 1) * (float)(1 + 3 * tl_rng_uniform(r));
   uint32_t sign = (uint32_t)tl_rng_below(r, 2) << 31;
   switch (tl_rng_below(r, 9)) {
-  case 0: return bits_to_float(sign);                                            /* +-0 */
-  case 1: return bits_to_float(sign | (uint32_t)(1 + tl_rng_below(r, 0x7fffff))); /* subnormal */
+  case 0: return bits_to_float(sign);                                                       /* +-0 */
+  case 1: return bits_to_float(sign | (uint32_t)(1 + tl_rng_below(r, 0x7fffff)));           /* subnormal */
   case 2: return bits_to_float(sign | (uint32_t)(0x00800000 + tl_rng_below(r, 0x3000000))); /* tiny normal */
-  case 3: return bits_to_float(sign | (uint32_t)(0x7e800000 + tl_rng_below(r, 0x7fffff))); /* ~1e38 */
+  case 3: return bits_to_float(sign | (uint32_t)(0x7e800000 + tl_rng_below(r, 0x7fffff)));  /* ~1e38 */
   case 4: return NAN;
   case 5: return sign ? -INFINITY : INFINITY;
   case 6: return bits_to_float(sign | (uint32_t)(0x3f800000 + tl_rng_below(r, 0x7fffff))); /* [1, 2) */
   case 7: return sign ? -88.5f : 89.0f; /* exp overflow/underflow edges */
-  default: /* any finite float */
-    return bits_to_float(sign | (uint32_t)tl_rng_below(r, 0x7f800000));
+  default: /* any finite float */ return bits_to_float(sign | (uint32_t)tl_rng_below(r, 0x7f800000));
   }
 }
 
@@ -211,8 +297,10 @@ static void fill(tl_rng *r, const acase *c, int k, float *v, int64_t n, int spec
   if (c->kind[k] == V_PROB) /* rows sum to about 1 */
     for (int64_t i = 0; i < n; i += last) {
       float s = 0;
-      for (int64_t j = 0; j < last; j++) s += v[i + j];
-      for (int64_t j = 0; j < last; j++) v[i + j] /= s;
+      for (int64_t j = 0; j < last; j++)
+        s += v[i + j];
+      for (int64_t j = 0; j < last; j++)
+        v[i + j] /= s;
     }
 }
 
@@ -288,7 +376,8 @@ static double check_any(tl_graph *g, const float *const *inputs, const char *wha
     float **v = run_runtime(g, inputs, TL_COMPILED, (tl_kernels)kern);
     tl_compare_report *rep;
     tl_status st;
-    cr_assert_eq(tl_compare_run(NULL, g, inputs, (const float *const *)v, &rep, &st), TL_OK, "%s: %s", what, st.msg);
+    cr_assert_eq(tl_compare_run(NULL, g, inputs, (const float *const *)v, &rep, &st), TL_OK, "%s: %s", what,
+                 st.msg);
     cr_assert_not_null(rep->any, "%s: f32-any failed: %s", what, rep->any_status.msg);
     for (int id = 0; id < g->nnodes; id++) {
       const tl_compare_node *cn = &rep->nodes[id];
@@ -297,7 +386,8 @@ static double check_any(tl_graph *g, const float *const *inputs, const char *wha
                    tl_op_get(g->nodes[id].op)->name, (long long)cn->outside_any, kern ? "REF" : "FAST");
       if (kern == TL_KERNELS_REF && cn->have_values)
         cr_assert_eq(cn->emu_mismatch, 0, "%s: node %d: REF differs from emulator", what, id);
-      if (cn->have_values && cn->max_any_width > 0 && isfinite(cn->max_any_width) && cn->max_abs_err / cn->max_any_width > worst)
+      if (cn->have_values && cn->max_any_width > 0 && isfinite(cn->max_any_width) &&
+          cn->max_abs_err / cn->max_any_width > worst)
         worst = cn->max_abs_err / cn->max_any_width;
     }
     cr_assert(rep->all_inside_any);
@@ -326,7 +416,8 @@ static void run_op_case(const acase *c, tl_rng *r, int special, int rep) {
   char what[96];
   snprintf(what, sizeof what, "%s rep %d%s", name, rep, special ? " (special values)" : "");
   int nc = check_ref_vs_emu(g, (const float *const *)vals, what);
-  if (getenv("TL_AGREE_DEBUG")) fprintf(stderr, "%s: %d nodes, out %lld elems\n", what, nc, (long long)g->nodes[out].numel);
+  if (getenv("TL_AGREE_DEBUG"))
+    fprintf(stderr, "%s: %d nodes, out %lld elems\n", what, nc, (long long)g->nodes[out].numel);
   for (int k = 0; k < c->np; k++)
     free(vals[k]);
   tl_graph_free(g);

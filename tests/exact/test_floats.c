@@ -150,16 +150,16 @@ Test(floats, nan_propagation_and_signed_zeros) {
   tl_f32_values *v;
   tl_status st;
   cr_assert_eq(tl_f32_emulate(g, in, &v, &st), TL_OK, "%s", st.msg);
-  cr_assert_eq(bits(v->v[mx][0]), bits(0.0f));   /* max(-0, +0) = +0 */
-  cr_assert_eq(bits(v->v[mn][0]), bits(-0.0f));  /* min(-0, +0) = -0 */
-  cr_assert_eq(bits(v->v[mx][2]), bits(-0.0f));  /* max(-0, -0) = -0 */
+  cr_assert_eq(bits(v->v[mx][0]), bits(0.0f));  /* max(-0, +0) = +0 */
+  cr_assert_eq(bits(v->v[mn][0]), bits(-0.0f)); /* min(-0, +0) = -0 */
+  cr_assert_eq(bits(v->v[mx][2]), bits(-0.0f)); /* max(-0, -0) = -0 */
   cr_assert(isnan(v->v[mx][1]) && isnan(v->v[mx][3]) && isnan(v->v[mn][1]) && isnan(v->v[mn][3]));
-  cr_assert_eq(bits(v->v[re][0]), bits(0.0f));   /* relu(-0) = +0 */
+  cr_assert_eq(bits(v->v[re][0]), bits(0.0f)); /* relu(-0) = +0 */
   cr_assert_eq(bits(v->v[re][2]), bits(0.0f));
-  cr_assert(isnan(v->v[re][1]));                 /* relu(NaN) = NaN */
+  cr_assert(isnan(v->v[re][1])); /* relu(NaN) = NaN */
   cr_assert(isnan(v->v[ad][1]) && isnan(v->v[ad][3]));
-  cr_assert_eq(bits(v->v[ad][2]), bits(-0.0f));  /* -0 + -0 = -0 */
-  cr_assert_eq(bits(v->v[ad][0]), bits(0.0f));   /* -0 + +0 = +0 */
+  cr_assert_eq(bits(v->v[ad][2]), bits(-0.0f)); /* -0 + -0 = -0 */
+  cr_assert_eq(bits(v->v[ad][0]), bits(0.0f));  /* -0 + +0 = +0 */
   tl_f32_values_free(v);
   /* spec and f32-any refuse NaN inputs */
   tl_spec_result *sr;
@@ -268,8 +268,8 @@ Test(floats, random_graphs_orders_inside_f32_any) {
     tl_status st;
     cr_assert_eq(tl_compare_run(NULL, t.g, in, vals, &r, &st), TL_OK, "%s", st.msg);
     cr_assert_not_null(r->any, "%s", r->any_status.msg);
-    cr_assert_eq(r->nodes[t.out].emu_mismatch, 0, "seed %llu: emulator differs from the sequential float code",
-                 (unsigned long long)seed);
+    cr_assert_eq(r->nodes[t.out].emu_mismatch, 0,
+                 "seed %llu: emulator differs from the sequential float code", (unsigned long long)seed);
     cr_assert(r->all_inside_any);
     for (int id = 0; id < t.g->nnodes; id++)
       cr_assert_eq(r->nodes[id].emu_outside_any, 0, "seed %llu node %d", (unsigned long long)seed, id);
@@ -391,8 +391,9 @@ Test(floats, composite_elementwise_ops_match_reference_order) {
   struct {
     tl_op op;
     float (*f)(float);
-  } cases[] = {{TL_OP_SIGMOID, f_sigmoid}, {TL_OP_SILU, f_silu}, {TL_OP_GELU, f_gelu}, {TL_OP_TANH, tanhf},
-               {TL_OP_EXP, expf}, {TL_OP_LEAKY_RELU, f_leaky}, {TL_OP_SQRT, sqrtf}, {TL_OP_LOG, logf}};
+  } cases[] = {{TL_OP_SIGMOID, f_sigmoid}, {TL_OP_SILU, f_silu}, {TL_OP_GELU, f_gelu},
+               {TL_OP_TANH, tanhf},        {TL_OP_EXP, expf},    {TL_OP_LEAKY_RELU, f_leaky},
+               {TL_OP_SQRT, sqrtf},        {TL_OP_LOG, logf}};
   enum { N = 2001 };
   float *x = malloc(N * sizeof *x), *ref = malloc(N * sizeof *ref);
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -415,7 +416,8 @@ Test(floats, composite_elementwise_ops_match_reference_order) {
     cr_assert_not_null(r->any, "%s", r->any_status.msg);
     cr_assert_eq(r->nodes[y].emu_mismatch, 0, "%s: emulator differs from the reference order",
                  tl_op_get(cases[c].op)->name);
-    cr_assert_eq(r->nodes[y].outside_any, 0, "%s: a float32 value outside f32-any", tl_op_get(cases[c].op)->name);
+    cr_assert_eq(r->nodes[y].outside_any, 0, "%s: a float32 value outside f32-any",
+                 tl_op_get(cases[c].op)->name);
     cr_log_info("%s: max error %.2f ulp, f32-any width up to %g", tl_op_get(cases[c].op)->name,
                 r->nodes[y].max_ulp_err, r->nodes[y].max_any_width);
     tl_compare_report_free(r);
@@ -482,8 +484,8 @@ Test(floats, f32_any_box_encloses_sampled_float_evaluations) {
       for (int order = NET_SEQ; order <= NET_PAIR; order++) {
         tnet_eval_f32(&t, x, order, y);
         for (int64_t i = 0; i < no; i++)
-          cr_assert(tl_f32any_contains(r, t.out, i, y[i]), "seed %llu sample %d order %d", (unsigned long long)seed,
-                    k, order);
+          cr_assert(tl_f32any_contains(r, t.out, i, y[i]), "seed %llu sample %d order %d",
+                    (unsigned long long)seed, k, order);
       }
     }
     tl_f32any_result_free(r);

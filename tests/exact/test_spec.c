@@ -83,8 +83,10 @@ Test(spec, box_encloses_sampled_points) {
       for (int64_t i = 0; i < t.nin; i++) {
         uint64_t b = tnet_rand(&s);
         /* corners, faces and interior */
-        x[i] = k < 2 ? (k == 0 ? lo[i] : hi[i]) : (b & 3) == 0 ? lo[i] : (b & 3) == 1 ? hi[i]
-                                                     : lo[i] + (hi[i] - lo[i]) * (double)(b >> 11) / 0x1p53;
+        x[i] = k < 2          ? (k == 0 ? lo[i] : hi[i])
+               : (b & 3) == 0 ? lo[i]
+               : (b & 3) == 1 ? hi[i]
+                              : lo[i] + (hi[i] - lo[i]) * (double)(b >> 11) / 0x1p53;
       }
       tnet_eval_q(&t, x, q);
       for (int64_t i = 0; i < no; i++)
@@ -159,7 +161,8 @@ static void check_unary(tl_op op, double (*ref)(double), double a, double b, dou
     double lo, hi, v = ref(x);
     tl_spec_get_d(r, y, 0, &lo, &hi);
     double tol = rtol * (fabs(v) + 1e-300) + 1e-300;
-    cr_assert(lo - tol <= v && v <= hi + tol, "%s(%a) = %a not in [%a, %a]", tl_op_get(op)->name, x, v, lo, hi);
+    cr_assert(lo - tol <= v && v <= hi + tol, "%s(%a) = %a not in [%a, %a]", tl_op_get(op)->name, x, v, lo,
+              hi);
     cr_assert(tight(tl_spec_value(r, y, 0)), "%s(%a): width %g", tl_op_get(op)->name, x, hi - lo);
     tl_spec_result_free(r);
   }
@@ -390,18 +393,12 @@ static float fx_weight(uint64_t *s) {
   uint64_t b = tnet_rand(s);
   float v = tnet_randf(s);
   switch (b % 11) {
-  case 0:
-    return 0.0f;
-  case 1:
-    return v * 0x1p-140f; /* subnormal */
-  case 2:
-    return v * 0x1p100f;
-  case 3:
-    return v * 0x1p-120f;
-  case 4:
-    return -0.0f;
-  default:
-    return v;
+  case 0: return 0.0f;
+  case 1: return v * 0x1p-140f; /* subnormal */
+  case 2: return v * 0x1p100f;
+  case 3: return v * 0x1p-120f;
+  case 4: return -0.0f;
+  default: return v;
   }
 }
 
@@ -409,14 +406,10 @@ static double fx_input(uint64_t *s) {
   uint64_t b = tnet_rand(s);
   double v = (double)tnet_randf(s) + (double)tnet_randf(s) * 0x1p-40;
   switch (b % 9) {
-  case 0:
-    return 0.0;
-  case 1:
-    return v * 0x1p-300;
-  case 2:
-    return v * 0x1p60;
-  default:
-    return v;
+  case 0: return 0.0;
+  case 1: return v * 0x1p-300;
+  case 2: return v * 0x1p60;
+  default: return v;
   }
 }
 
@@ -514,7 +507,8 @@ static void fx_exact_conv1(const fx_net *n, const double *c, int o, int i, int j
 }
 
 /* every element of every node: fast enclosure inside the generic one (width factor <= 1) */
-static void fx_check_inside(const tl_graph *g, const tl_spec_result *fast, const tl_spec_result *slow, uint64_t seed) {
+static void fx_check_inside(const tl_graph *g, const tl_spec_result *fast, const tl_spec_result *slow,
+                            uint64_t seed) {
   for (int nd = 0; nd < g->nnodes; nd++)
     for (int64_t i = 0; i < tl_spec_numel(fast, nd); i++)
       cr_assert(mpfi_is_inside(tl_spec_value(fast, nd, i), tl_spec_value(slow, nd, i)),
@@ -552,13 +546,16 @@ Test(spec, fast_dot_paths_inside_generic_and_exact) {
     mpq_init(q);
     for (int k = 0; k < 8; k++) {
       for (int i = 0; i < 12; i++)
-        xp[i] = k == 0 ? xl[i] : k == 1 ? xh[i] : xl[i] + (xh[i] - xl[i]) * (double)(tnet_rand(&s) >> 11) / 0x1p53;
+        xp[i] = k == 0   ? xl[i]
+                : k == 1 ? xh[i]
+                         : xl[i] + (xh[i] - xl[i]) * (double)(tnet_rand(&s) >> 11) / 0x1p53;
       for (int i = 0; i < 50; i++)
         cp[i] = k == 0 ? cl[i] : k == 1 ? ch[i] : tnet_rand(&s) % 2 ? cl[i] : ch[i];
       for (int r = 0; r < 2; r++)
         for (int o = 0; o < 5; o++) {
           fx_exact_lin1(&n, xp, r, o, q);
-          cr_assert(q_inside(rf, n.lin1, r * 5 + o, q), "seed %llu lin1 (%d, %d)", (unsigned long long)seed, r, o);
+          cr_assert(q_inside(rf, n.lin1, r * 5 + o, q), "seed %llu lin1 (%d, %d)", (unsigned long long)seed,
+                    r, o);
         }
       for (int o = 0; o < 3; o++)
         for (int i = 0; i < 3; i++)
@@ -575,8 +572,8 @@ Test(spec, fast_dot_paths_inside_generic_and_exact) {
       for (int nd = 0; nd < n.g->nnodes; nd++)
         for (int64_t i = 0; i < tl_spec_numel(pf, nd); i++)
           cr_assert(mpfi_is_inside(tl_spec_value(pf, nd, i), tl_spec_value(rf, nd, i)),
-                    "seed %llu sample %d node %d element %lld outside the box enclosure", (unsigned long long)seed, k,
-                    nd, (long long)i);
+                    "seed %llu sample %d node %d element %lld outside the box enclosure",
+                    (unsigned long long)seed, k, nd, (long long)i);
       /* at a point the first linear layer is the exact sum rounded once: a tight enclosure */
       for (int i = 0; i < 10; i++)
         cr_assert(tight(tl_spec_value(pf, n.lin1, i)));

@@ -196,10 +196,10 @@ Test(graph, truncate_drops_nodes_outputs_and_trailing_weights) {
 static void corrupt(int k, const char *needle) {
   tl_graph *g = small();
   switch (k) {
-  case 0: g->nodes[3].parents[0] = 3; break;                /* self/forward parent */
-  case 1: g->nodes[4].shape[1] = 4; break;                  /* wrong recorded shape (numel too) */
+  case 0: g->nodes[3].parents[0] = 3; break;                         /* self/forward parent */
+  case 1: g->nodes[4].shape[1] = 4; break;                           /* wrong recorded shape (numel too) */
   case 2: g->nodes[4].shape[0] = 3, g->nodes[4].shape[1] = 2; break; /* same numel, wrong shape */
-  case 3: g->nodes[2].woff = 14; break;                     /* weights outside the store */
+  case 3: g->nodes[2].woff = 14; break;                              /* weights outside the store */
   case 4: g->nodes[3].op = TL_OP_COUNT; break;
   case 5: g->nodes[3].nparents = 1; break;
   case 6: free(g->nodes[2].name), g->nodes[2].name = strdup("w"); break;

@@ -16,9 +16,9 @@
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 static const uint32_t special_bits[] = {
-    0x00000000u, 0x80000000u, /* +0, -0 */
-    0x00000001u, 0x807fffffu, 0x00400000u, /* subnormals */
-    0x7f800000u, 0xff800000u, /* inf */
+    0x00000000u, 0x80000000u,                           /* +0, -0 */
+    0x00000001u, 0x807fffffu, 0x00400000u,              /* subnormals */
+    0x7f800000u, 0xff800000u,                           /* inf */
     0x7fc00000u, 0x7fc00001u, 0xffbfffffu, 0x7f800001u, /* NaNs with payloads, signalling */
     0x7f7fffffu, 0x00800000u, 0x3f800000u, 0xbdcccccdu,
 };
@@ -126,7 +126,8 @@ Test(hash, pinned_vector_for_independent_checkers) {
   cr_assert_str_eq(hex, PINNED_HASH);
   /* and an independent stdlib-only Python recomputation agrees */
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/graph_hash_ref.py | grep -qx %s", TL_SOURCE_DIR, PINNED_HASH);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/graph_hash_ref.py | grep -qx %s", TL_SOURCE_DIR,
+           PINNED_HASH);
   cr_assert_eq(system(cmd), 0, "tests/ir/graph_hash_ref.py disagrees");
   tl_graph_free(g);
 }
@@ -210,7 +211,8 @@ Test(ir_json, structure_only_round_trip_zero_fills) {
 }
 
 static const char *small_doc =
-    "{\"format\": \"torchlean.ir.v1\", \"input_id\": 0, \"output_id\": 3, \"inputs\": [0], \"outputs\": [3],\n"
+    "{\"format\": \"torchlean.ir.v1\", \"input_id\": 0, \"output_id\": 3, \"inputs\": [0], \"outputs\": "
+    "[3],\n"
     " \"nodes\": [\n"
     "  {\"id\": 0, \"kind\": \"input\", \"parents\": [], \"shape\": [2, 4], \"name\": \"x\"},\n"
     "  {\"id\": 1, \"kind\": \"param\", \"parents\": [], \"shape\": [3, 4], \"name\": \"w\", \"param_kind\": "
@@ -250,7 +252,8 @@ Test(ir_json, strict_errors_name_the_node) {
   expect_ir_error("\"shape\": [2, 3]}", "\"shape\": [2, 4]}", "node 2 (linear): recorded shape [2, 4]");
   expect_ir_error("\"shape\": [3, 4]", "\"shape\": [3, 5]", "node 1 (param): \"numel\" 12");
   expect_ir_error("\"shape\": [3, 4], \"name\": \"w\",", "\"shape\": [5, 4], \"name\": \"w\",", "numel");
-  expect_ir_error("\"axis\": 1}", "\"axis\": 1, \"stride\": 2}", "node 3 (softmax): unknown field \"stride\"");
+  expect_ir_error("\"axis\": 1}", "\"axis\": 1, \"stride\": 2}",
+                  "node 3 (softmax): unknown field \"stride\"");
   expect_ir_error("\"axis\": 1}", "\"axis\": \"1\"}", "node 3 (softmax): \"axis\" must be an integer");
   expect_ir_error("\"axis\": 1}", "\"axis\": 1.5}", "node 3 (softmax): \"axis\" must be an integer");
   expect_ir_error("\"axis\": 1}", "\"axis\": 7}", "node 3 (softmax): axis 7 out of range");
@@ -259,7 +262,8 @@ Test(ir_json, strict_errors_name_the_node) {
   expect_ir_error("{\"id\": 2,", "{\"id\": 5,", "id 5 out of order");
   expect_ir_error("\"id\": 3, \"kind\": \"softmax\", \"parents\": [2]", "\"id\": 3, \"kind\": \"softmax\"",
                   "node 3 (softmax): missing field \"parents\"");
-  expect_ir_error("\"param_kind\": \"trainable\"", "\"param_kind\": \"frozen\"", "node 1 (param): \"param_kind\"");
+  expect_ir_error("\"param_kind\": \"trainable\"", "\"param_kind\": \"frozen\"",
+                  "node 1 (param): \"param_kind\"");
   expect_ir_error(", \"name\": \"w\"", "", "node 1 (param): missing field \"name\"");
   expect_ir_error("\"name\": \"w\"", "\"name\": \"x\"", "name 'x'");
   expect_ir_error("\"inputs\": [0]", "\"inputs\": [1]", "\"inputs\"");
@@ -430,7 +434,8 @@ Test(model_file, malformed_files_give_clear_errors) {
   /* dtype, shape */
   expect_replaced(&p, "\"fc.bias\":{\"dtype\":\"F32\"", "\"fc.bias\":{\"dtype\":\"F64\"",
                   "tensor 'fc.bias': dtype \"F64\" is not supported");
-  expect_replaced(&p, "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[3]", "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[1,3]",
+  expect_replaced(&p, "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[3]",
+                  "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[1,3]",
                   "tensor 'fc.bias': shape differs from the graph's [3]");
   expect_replaced(&p, "\"fc.bias\":{\"dtype\":\"F32\"", "\"fc.bias\":{\"dtype\":\"F32\",\"x\":1",
                   "tensor 'fc.bias': unknown field \"x\"");
@@ -548,7 +553,8 @@ Test(model_file, python_numpy_reads_it_without_safetensors) {
   fclose(f);
   cr_assert_eq(system("/usr/bin/python3 -c 'import numpy' 2>/dev/null"), 0,
                "/usr/bin/python3 with numpy is required (scripts/setup.sh installs python3-numpy)");
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/check_model_file.py %s %s", TL_SOURCE_DIR, path, exp);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ir/check_model_file.py %s %s", TL_SOURCE_DIR, path,
+           exp);
   int rc = system(cmd);
   cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "python check failed: %d", rc);
   tl_graph_free(g);
@@ -601,8 +607,10 @@ Test(cli, export_and_summary) {
   snprintf(args, sizeof args, "summary %s", model);
   cr_assert_eq(run_cli(args, out, err), 0);
   s = slurp(out);
-  cr_assert(strstr(s, "[3] Conv2d(1, 4, kernel=(3, 3), padding=(1, 1)): [2, 1, 6, 6] -> [2, 4, 6, 6] params=40") != NULL,
-            "%s", s);
+  cr_assert(
+      strstr(s, "[3] Conv2d(1, 4, kernel=(3, 3), padding=(1, 1)): [2, 1, 6, 6] -> [2, 4, 6, 6] params=40") !=
+          NULL,
+      "%s", s);
   cr_assert(strstr(s, "[14] Linear(36, 3): [2, 36] -> [2, 3] params=111") != NULL, "%s", s);
   cr_assert(strstr(s, "total params=173 trainable=162 buffers=8 constants=3") != NULL, "%s", s);
   free(s);

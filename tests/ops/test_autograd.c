@@ -28,12 +28,12 @@ static double g_jvp_err, g_hvp_err, g_sym_err, g_att_jvp, g_att_hvp, g_att_sym; 
 
 typedef struct opgraph {
   tl_graph *g;
-  int z, ztot;          /* z: INPUT holding the sliced inputs (or -1) */
-  int in[5];            /* INPUT node of each op input (-1: sliced from z) */
-  int par[5];           /* node feeding op input k */
+  int z, ztot; /* z: INPUT holding the sliced inputs (or -1) */
+  int in[5];   /* INPUT node of each op input (-1: sliced from z) */
+  int par[5];  /* node feeding op input k */
   int64_t zoff[5];
   int out, r, loss;
-  int ninputs;          /* INPUT nodes in g->inputs order: z, separate inputs, r */
+  int ninputs; /* INPUT nodes in g->inputs order: z, separate inputs, r */
 } opgraph;
 
 /* allz: every differentiable input sliced from z (tangents on every parent) */
@@ -45,14 +45,18 @@ static void build(const tcase *c, tl_rng *rng, opgraph *o, int allz) {
   int64_t tot = 0, nk[5];
   for (int k = 0; k < c->np; k++) {
     nk[k] = 1;
-    for (int d = 0; d < c->nd[k]; d++) nk[k] *= c->sh[k][d];
-    if (!c->nograd[k] && first < 0) first = k;
+    for (int d = 0; d < c->nd[k]; d++)
+      nk[k] *= c->sh[k][d];
+    if (!c->nograd[k] && first < 0)
+      first = k;
     fromz[k] = !c->nograd[k] && (tl_rng_below(rng, 4) != 0 || allz);
     any |= fromz[k];
   }
-  if (!any) fromz[first] = 1; /* at least one: the first differentiable input */
+  if (!any)
+    fromz[first] = 1; /* at least one: the first differentiable input */
   for (int k = 0; k < c->np; k++)
-    if (fromz[k]) o->zoff[k] = tot, tot += nk[k];
+    if (fromz[k])
+      o->zoff[k] = tot, tot += nk[k];
   o->ztot = (int)tot;
   int64_t zs[1] = {tot};
   cr_assert_eq(tl_graph_input(g, "z", 1, zs, &o->z, &st), TL_OK, "%s", st.msg);
@@ -60,7 +64,8 @@ static void build(const tcase *c, tl_rng *rng, opgraph *o, int allz) {
     o->in[k] = -1;
     if (fromz[k]) {
       int64_t n = 1;
-      for (int d = 0; d < c->nd[k]; d++) n *= c->sh[k][d];
+      for (int d = 0; d < c->nd[k]; d++)
+        n *= c->sh[k][d];
       tl_attrs a = tl_attrs_default(TL_OP_SLICE);
       a.axis = 0, a.start = o->zoff[k], a.end = o->zoff[k] + n, a.step = 1;
       int s, rs;
@@ -77,8 +82,8 @@ static void build(const tcase *c, tl_rng *rng, opgraph *o, int allz) {
       o->par[k] = o->in[k];
     }
   }
-  cr_assert_eq(tl_graph_op(g, c->op, c->np, o->par, &c->a, &o->out, &st), TL_OK, "%s: %s", tl_op_get(c->op)->name,
-               st.msg);
+  cr_assert_eq(tl_graph_op(g, c->op, c->np, o->par, &c->a, &o->out, &st), TL_OK, "%s: %s",
+               tl_op_get(c->op)->name, st.msg);
   const tl_node *on = &g->nodes[o->out];
   cr_assert_eq(tl_graph_input(g, "r", on->ndim, on->shape, &o->r, &st), TL_OK, "%s", st.msg);
   int mp[2] = {o->out, o->r}, m;
@@ -106,21 +111,26 @@ static void make_vals(const tcase *c, const opgraph *o, tl_rng *rng, opvals *val
       for (int k = 0; k < c->np; k++)
         if (o->in[k] < 0) {
           int64_t nk = 1;
-          for (int d = 0; d < c->nd[k]; d++) nk *= c->sh[k][d];
+          for (int d = 0; d < c->nd[k]; d++)
+            nk *= c->sh[k][d];
           opcase_fill(rng, c, k, vals->v[i] + o->zoff[k], nk);
         }
     } else if (id == o->r) {
-      for (int64_t j = 0; j < n; j++) vals->v[i][j] = (float)(2 * tl_rng_uniform(rng) - 1);
+      for (int64_t j = 0; j < n; j++)
+        vals->v[i][j] = (float)(2 * tl_rng_uniform(rng) - 1);
     } else {
       for (int k = 0; k < c->np; k++)
-        if (o->in[k] == id) opcase_fill(rng, c, k, vals->v[i], n);
+        if (o->in[k] == id)
+          opcase_fill(rng, c, k, vals->v[i], n);
     }
-    for (int64_t j = 0; j < n; j++) vals->d[i][j] = vals->v[i][j];
+    for (int64_t j = 0; j < n; j++)
+      vals->d[i][j] = vals->v[i][j];
   }
 }
 
 static void free_vals(opvals *v) {
-  for (int i = 0; i < v->n; i++) free(v->v[i]), free(v->d[i]);
+  for (int i = 0; i < v->n; i++)
+    free(v->v[i]), free(v->d[i]);
 }
 
 static tl_exec *new_exec(tl_graph *g, const opvals *vals, int training, tl_exec_mode mode, tl_kernels kern) {
@@ -131,7 +141,8 @@ static tl_exec *new_exec(tl_graph *g, const opvals *vals, int training, tl_exec_
   cr_assert_eq(tl_exec_new(&e, g, &o, &st), TL_OK);
   for (int i = 0; i < g->ninputs; i++)
     cr_assert_eq(tl_exec_set_input(e, g->inputs[i], vals->v[i], &st), TL_OK, "%s", st.msg);
-  if (mode == TL_COMPILED) cr_assert_eq(tl_exec_plan(e, &st), TL_OK, "%s", st.msg);
+  if (mode == TL_COMPILED)
+    cr_assert_eq(tl_exec_plan(e, &st), TL_OK, "%s", st.msg);
   cr_assert_eq(tl_exec_forward(e, &st), TL_OK, "%s", st.msg);
   return e;
 }
@@ -154,7 +165,8 @@ static void ref_hvp(const opgraph *o, opvals *vals, int zi, const float *v, int 
     double f[4];
     for (int s = 0; s < 4; s++) {
       double sv = s < 2 ? h : -h, se = (s % 2 == 0) ? h : -h;
-      for (int64_t i = 0; i < n; i++) z[i] = z0[i] + sv * v[i];
+      for (int64_t i = 0; i < n; i++)
+        z[i] = z0[i] + sv * v[i];
       z[j] += se;
       f[s] = ref_loss(o, vals, training);
     }
@@ -164,10 +176,13 @@ static void ref_hvp(const opgraph *o, opvals *vals, int zi, const float *v, int 
   free(z0);
 }
 
-static int bits_equal(const float *a, const float *b, int64_t n) { return memcmp(a, b, sizeof(float) * (size_t)n) == 0; }
+static int bits_equal(const float *a, const float *b, int64_t n) {
+  return memcmp(a, b, sizeof(float) * (size_t)n) == 0;
+}
 
 static void randv(tl_rng *r, float *v, int64_t n) {
-  for (int64_t i = 0; i < n; i++) v[i] = (float)(2 * tl_rng_uniform(r) - 1);
+  for (int64_t i = 0; i < n; i++)
+    v[i] = (float)(2 * tl_rng_uniform(r) - 1);
 }
 
 static void check_op_case(const tcase *c, tl_rng *rng, int rep, int allz) {
@@ -183,7 +198,8 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep, int allz) {
   double *href = malloc(sizeof(double) * (size_t)nz);
   ref_hvp(&o, &vals, zi, v, c->training, href);
   double hscale = 0;
-  for (int64_t j = 0; j < nz; j++) hscale = fmax(hscale, fabs(href[j]));
+  for (int64_t j = 0; j < nz; j++)
+    hscale = fmax(hscale, fabs(href[j]));
   float *jv[2][2], *hv[2][2], *hu = malloc(sizeof(float) * (size_t)nz);
   float *jac = malloc(sizeof(float) * (size_t)(ny * nz));
   for (int kern = 0; kern < 2; kern++)
@@ -197,12 +213,14 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep, int allz) {
       cr_assert_eq(tl_autograd_jacobian(e, o.out, o.z, jac, &st), TL_OK, "%s", st.msg);
       for (int64_t i = 0; i < ny; i++) {
         double s = 0, sa = 0;
-        for (int64_t j = 0; j < nz; j++) s += (double)jac[i * nz + j] * v[j], sa += fabs((double)jac[i * nz + j] * v[j]);
+        for (int64_t j = 0; j < nz; j++)
+          s += (double)jac[i * nz + j] * v[j], sa += fabs((double)jac[i * nz + j] * v[j]);
         double err = fabs(jv[kern][mode][i] - s) / (1 + sa);
         g_jvp_err = fmax(g_jvp_err, err);
-        if (c->op == TL_OP_ATTENTION) g_att_jvp = fmax(g_att_jvp, err);
-        cr_assert(err <= 2e-6, "%s rep %d kern %d mode %d: jvp[%lld] = %.9g, J v = %.9g", name, rep, kern, mode,
-                  (long long)i, jv[kern][mode][i], s);
+        if (c->op == TL_OP_ATTENTION)
+          g_att_jvp = fmax(g_att_jvp, err);
+        cr_assert(err <= 2e-6, "%s rep %d kern %d mode %d: jvp[%lld] = %.9g, J v = %.9g", name, rep, kern,
+                  mode, (long long)i, jv[kern][mode][i], s);
       }
       /* (b) HVP vs central differences of the double reference; symmetry */
       cr_assert_eq(tl_autograd_hvp(e, o.loss, o.z, v, hv[kern][mode], &st), TL_OK, "%s: %s", name, st.msg);
@@ -211,34 +229,48 @@ static void check_op_case(const tcase *c, tl_rng *rng, int rep, int allz) {
       for (int64_t j = 0; j < nz; j++) {
         double err = fabs(hv[kern][mode][j] - href[j]) / (1 + hscale);
         g_hvp_err = fmax(g_hvp_err, err);
-        if (c->op == TL_OP_ATTENTION) g_att_hvp = fmax(g_att_hvp, err);
-        cr_assert(err <= 2e-4, "%s rep %d kern %d mode %d: Hv[%lld] = %.9g, central differences %.9g", name, rep, kern,
-                  mode, (long long)j, hv[kern][mode][j], href[j]);
+        if (c->op == TL_OP_ATTENTION)
+          g_att_hvp = fmax(g_att_hvp, err);
+        cr_assert(err <= 2e-4, "%s rep %d kern %d mode %d: Hv[%lld] = %.9g, central differences %.9g", name,
+                  rep, kern, mode, (long long)j, hv[kern][mode][j], href[j]);
         uhv += (double)u[j] * hv[kern][mode][j], vhu += (double)v[j] * hu[j];
         sa += fabs((double)u[j] * hv[kern][mode][j]);
       }
       g_sym_err = fmax(g_sym_err, fabs(uhv - vhu) / (1 + sa));
-      if (c->op == TL_OP_ATTENTION) g_att_sym = fmax(g_att_sym, fabs(uhv - vhu) / (1 + sa));
-      cr_assert(fabs(uhv - vhu) <= 1e-5 * (1 + sa), "%s rep %d: u^T H v = %.9g, v^T H u = %.9g", name, rep, uhv, vhu);
+      if (c->op == TL_OP_ATTENTION)
+        g_att_sym = fmax(g_att_sym, fabs(uhv - vhu) / (1 + sa));
+      cr_assert(fabs(uhv - vhu) <= 1e-5 * (1 + sa), "%s rep %d: u^T H v = %.9g, v^T H u = %.9g", name, rep,
+                uhv, vhu);
       tl_exec_free(e);
     }
   for (int kern = 0; kern < 2; kern++) {
-    cr_assert(bits_equal(jv[kern][0], jv[kern][1], ny), "%s rep %d kern %d: eager/compiled JVP differ", name, rep, kern);
-    cr_assert(bits_equal(hv[kern][0], hv[kern][1], nz), "%s rep %d kern %d: eager/compiled HVP differ", name, rep, kern);
+    cr_assert(bits_equal(jv[kern][0], jv[kern][1], ny), "%s rep %d kern %d: eager/compiled JVP differ", name,
+              rep, kern);
+    cr_assert(bits_equal(hv[kern][0], hv[kern][1], nz), "%s rep %d kern %d: eager/compiled HVP differ", name,
+              rep, kern);
   }
-  switch (c->op) { /* the check can fail: curvature well above the tolerance, so a missing rule would be caught */
-  case TL_OP_SQRT: case TL_OP_EXP: case TL_OP_LOG: case TL_OP_SIGMOID: case TL_OP_TANH: case TL_OP_GELU:
-  case TL_OP_SILU: case TL_OP_SOFTMAX: case TL_OP_LOG_SOFTMAX: case TL_OP_MSE_LOSS:
+  switch (
+      c->op) { /* the check can fail: curvature well above the tolerance, so a missing rule would be caught */
+  case TL_OP_SQRT:
+  case TL_OP_EXP:
+  case TL_OP_LOG:
+  case TL_OP_SIGMOID:
+  case TL_OP_TANH:
+  case TL_OP_GELU:
+  case TL_OP_SILU:
+  case TL_OP_SOFTMAX:
+  case TL_OP_LOG_SOFTMAX:
+  case TL_OP_MSE_LOSS:
     cr_assert(hscale > 1e-2, "%s: reference Hv too small (%g) to test the rule", name, hscale);
     break;
   case TL_OP_ATTENTION: /* random cases may have L = 1 or few parents with tangents; the fixed ones not */
     cr_assert(!allz || hscale > 1e-2, "%s: reference Hv too small (%g) to test the rule", name, hscale);
     break;
-  default:
-    break;
+  default: break;
   }
   for (int kern = 0; kern < 2; kern++)
-    for (int mode = 0; mode < 2; mode++) free(jv[kern][mode]), free(hv[kern][mode]);
+    for (int mode = 0; mode < 2; mode++)
+      free(jv[kern][mode]), free(hv[kern][mode]);
   free(v), free(u), free(hu), free(href), free(jac);
   free_vals(&vals);
   tl_graph_free(o.g);
@@ -255,7 +287,8 @@ Test(autograd, every_op_jvp_equals_reverse_and_hvp_equals_central_differences, .
     }
   /* attention, fixed shapes on top of the random ones: several heads, causal and not, batch 2,
    * tangents on every parent (x, W_in, b_in, W_out, b_out all sliced from z) */
-  static const int64_t att[4][4] = {{2, 3, 2, 1}, {3, 4, 1, 0}, {2, 5, 3, 1}, {1, 4, 2, 0}}; /* H, L, dh, causal */
+  static const int64_t att[4][4] = {
+      {2, 3, 2, 1}, {3, 4, 1, 0}, {2, 5, 3, 1}, {1, 4, 2, 0}}; /* H, L, dh, causal */
   for (int i = 0; i < 4; i++) {
     tcase c;
     opcase_make(TL_OP_ATTENTION, &r, &c);
@@ -265,22 +298,26 @@ Test(autograd, every_op_jvp_equals_reverse_and_hvp_equals_central_differences, .
     c.a.heads = H, c.a.causal = att[i][3];
     check_op_case(&c, &r, 100 + i, 1);
   }
-  printf("autograd ops: max JVP err %.3g (vs J v, scaled), max HVP err %.3g (vs central differences, scaled), "
-         "max asymmetry %.3g\n",
-         g_jvp_err, g_hvp_err, g_sym_err);
+  printf(
+      "autograd ops: max JVP err %.3g (vs J v, scaled), max HVP err %.3g (vs central differences, scaled), "
+      "max asymmetry %.3g\n",
+      g_jvp_err, g_hvp_err, g_sym_err);
   printf("autograd attention: max JVP err %.3g, max HVP err %.3g, max asymmetry %.3g\n", g_att_jvp, g_att_hvp,
          g_att_sym);
 }
 
 /* ---- closed forms ---------------------------------------------------------------------------- */
-static tl_exec *exec_with(tl_graph *g, tl_exec_mode mode, tl_kernels kern, int n, const int *ids, float *const *v) {
+static tl_exec *exec_with(tl_graph *g, tl_exec_mode mode, tl_kernels kern, int n, const int *ids,
+                          float *const *v) {
   tl_exec_opts o = tl_exec_opts_default();
   o.mode = mode, o.kernels = kern;
   tl_exec *e;
   tl_status st;
   cr_assert_eq(tl_exec_new(&e, g, &o, &st), TL_OK);
-  for (int i = 0; i < n; i++) cr_assert_eq(tl_exec_set_input(e, ids[i], v[i], &st), TL_OK, "%s", st.msg);
-  if (mode == TL_COMPILED) cr_assert_eq(tl_exec_plan(e, &st), TL_OK, "%s", st.msg);
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(tl_exec_set_input(e, ids[i], v[i], &st), TL_OK, "%s", st.msg);
+  if (mode == TL_COMPILED)
+    cr_assert_eq(tl_exec_plan(e, &st), TL_OK, "%s", st.msg);
   cr_assert_eq(tl_exec_forward(e, &st), TL_OK, "%s", st.msg);
   return e;
 }
@@ -305,14 +342,16 @@ Test(autograd, quadratic_hvp_is_exact) {
     cr_assert_eq(tl_autograd_hvp(e, L, x, v, hv, &st), TL_OK, "%s", st.msg);
     for (int i = 0; i < 6; i++) {
       double s = 0;
-      for (int j = 0; j < 6; j++) s += ((double)Av[i * 6 + j] + Av[j * 6 + i]) * v[j];
+      for (int j = 0; j < 6; j++)
+        s += ((double)Av[i * 6 + j] + Av[j * 6 + i]) * v[j];
       cr_assert(fabs(hv[i] - s) <= 1e-6 * (1 + fabs(s)), "hv[%d] %.9g vs %.9g", i, hv[i], s);
     }
     /* H wrt A: L = sum_ij x_i A_ij x_j is linear in A */
     float va[36], ha[36];
     randv(&r, va, 36);
     cr_assert_eq(tl_autograd_hvp(e, L, A, va, ha, &st), TL_OK, "%s", st.msg);
-    for (int i = 0; i < 36; i++) cr_assert_eq(ha[i], 0.0f);
+    for (int i = 0; i < 36; i++)
+      cr_assert_eq(ha[i], 0.0f);
     tl_exec_free(e);
   }
   tl_graph_free(g);
@@ -331,8 +370,10 @@ Test(autograd, cross_entropy_hessian_is_diag_p_minus_p_p_transpose) {
   double p[N * K];
   for (int n = 0; n < N; n++) {
     double z = 0;
-    for (int k = 0; k < K; k++) z += exp(xv[n * K + k]);
-    for (int k = 0; k < K; k++) p[n * K + k] = exp(xv[n * K + k]) / z;
+    for (int k = 0; k < K; k++)
+      z += exp(xv[n * K + k]);
+    for (int k = 0; k < K; k++)
+      p[n * K + k] = exp(xv[n * K + k]) / z;
   }
   float *vals[2] = {xv, tv};
   for (int kern = 0; kern < 2; kern++)
@@ -345,7 +386,8 @@ Test(autograd, cross_entropy_hessian_is_diag_p_minus_p_p_transpose) {
         cr_assert_eq(tl_autograd_hvp(e, L, x, v, hv, &st), TL_OK, "%s", st.msg);
         for (int row = 0; row < N * K; row++) {
           double h = row / K != col / K ? 0 : ((row == col ? p[row] : 0) - p[row] * p[col]) / N;
-          cr_assert(fabs(hv[row] - h) <= 1e-7, "H[%d][%d] = %.9g, diag(p) - p p^T gives %.9g", row, col, hv[row], h);
+          cr_assert(fabs(hv[row] - h) <= 1e-7, "H[%d][%d] = %.9g, diag(p) - p p^T gives %.9g", row, col,
+                    hv[row], h);
           g_hvp_err = fmax(g_hvp_err, fabs(hv[row] - h));
         }
       }
@@ -368,7 +410,8 @@ Test(autograd, sigmoid_and_tanh_second_derivatives) {
     tl_graph_op(g, TL_OP_SUM, 1, &m, NULL, &L, NULL);
     float xv[16], rv[16], v[16], hv[16];
     randv(&r, xv, 16), randv(&r, rv, 16), randv(&r, v, 16);
-    for (int i = 0; i < 16; i++) xv[i] *= 3;
+    for (int i = 0; i < 16; i++)
+      xv[i] *= 3;
     float *vals[2] = {xv, rv};
     tl_exec *e = exec_with(g, TL_EAGER, TL_KERNELS_FAST, 2, (int[]){x, rr}, vals);
     tl_status st;
@@ -379,8 +422,8 @@ Test(autograd, sigmoid_and_tanh_second_derivatives) {
       double d2 = f ? -2 * th * (1 - th * th) : sgm * (1 - sgm) * (1 - 2 * sgm);
       double d1 = f ? 1 - th * th : sgm * (1 - sgm);
       double want = rv[i] * d2 * v[i];
-      cr_assert(fabs(hv[i] - want) <= 1e-6 * (1 + fabs(want)), "%s''(%g): Hv %.9g vs %.9g", f ? "tanh" : "sigmoid", X,
-                hv[i], want);
+      cr_assert(fabs(hv[i] - want) <= 1e-6 * (1 + fabs(want)), "%s''(%g): Hv %.9g vs %.9g",
+                f ? "tanh" : "sigmoid", X, hv[i], want);
       worst_wrong = fmax(worst_wrong, fabs(rv[i] * d1 * v[i] - want));
     }
     cr_assert(worst_wrong > 1e-3, "the check would not catch f' in place of f''");
@@ -400,13 +443,15 @@ static int param(tl_graph *g, tl_rng *r, const char *name, int nd, const int64_t
   int id;
   cr_assert_eq(tl_graph_param(g, name, TL_PARAM_TRAINABLE, nd, sh, NULL, &id, NULL), TL_OK);
   float *w = tl_graph_param_data(g, id);
-  for (int64_t i = 0; i < g->nodes[id].numel; i++) w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
+  for (int64_t i = 0; i < g->nodes[id].numel; i++)
+    w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
   return id;
 }
 
 static void one_hot(tl_rng *r, float *t, int64_t N, int64_t K) {
   memset(t, 0, sizeof(float) * (size_t)(N * K));
-  for (int64_t n = 0; n < N; n++) t[n * K + (int64_t)tl_rng_below(r, (uint64_t)K)] = 1;
+  for (int64_t n = 0; n < N; n++)
+    t[n * K + (int64_t)tl_rng_below(r, (uint64_t)K)] = 1;
 }
 
 static int param_named(const tl_graph *g, const char *suffix) {
@@ -414,7 +459,8 @@ static int param_named(const tl_graph *g, const char *suffix) {
   for (int i = 0; i < g->nnodes; i++) {
     const tl_node *n = &g->nodes[i];
     size_t ln = strlen(n->name);
-    if (n->op == TL_OP_PARAM && ln >= ls && strcmp(n->name + ln - ls, suffix) == 0) return i;
+    if (n->op == TL_OP_PARAM && ln >= ls && strcmp(n->name + ln - ls, suffix) == 0)
+      return i;
   }
   cr_assert_fail("no parameter named *%s", suffix);
   return -1;
@@ -433,21 +479,26 @@ static void make_transformer(net *m, int causal) {
   tl_graph *g = m->g;
   for (int i = 0; i < g->nnodes; i++) {
     tl_node *n = &g->nodes[i];
-    if (n->op == TL_OP_ATTENTION) n->attrs.causal = causal;
-    if (n->op != TL_OP_PARAM) continue;
+    if (n->op == TL_OP_ATTENTION)
+      n->attrs.causal = causal;
+    if (n->op != TL_OP_PARAM)
+      continue;
     float *w = tl_graph_param_data(g, i);
-    for (int64_t j = 0; j < n->numel; j++) w[j] += (float)(0.3 * (2 * tl_rng_uniform(&r) - 1));
+    for (int64_t j = 0; j < n->numel; j++)
+      w[j] += (float)(0.3 * (2 * tl_rng_uniform(&r) - 1));
   }
   int x = tl_graph_find(g, "x"), y = g->outputs[0];
   int64_t ts[2] = {2, 3};
   m->x = x;
   cr_assert_eq(tl_graph_input(g, "t", 2, ts, &m->t, &st), TL_OK, "%s", st.msg);
-  cr_assert_eq(tl_graph_op(g, TL_OP_CROSS_ENTROPY, 2, (int[]){y, m->t}, NULL, &m->loss, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_graph_op(g, TL_OP_CROSS_ENTROPY, 2, (int[]){y, m->t}, NULL, &m->loss, &st), TL_OK, "%s",
+               st.msg);
   m->wrt[0] = param_named(g, "self_attn.in_proj_weight");
   m->wrt[1] = param_named(g, "self_attn.out_proj.weight");
   m->wrt[2] = param_named(g, "0.weight"); /* the token table: tangents on the attention's x */
   m->xv = malloc(sizeof(float) * 10), m->tv = malloc(sizeof(float) * 6);
-  for (int i = 0; i < 10; i++) m->xv[i] = (float)tl_rng_below(&r, 11);
+  for (int i = 0; i < 10; i++)
+    m->xv[i] = (float)tl_rng_below(&r, 11);
   one_hot(&r, m->tv, 2, 3);
 }
 
@@ -477,7 +528,8 @@ static void make_net(net *m, int cnn) {
     randv(&r, m->xv, 96);
     one_hot(&r, m->tv, 8, 5);
   } else {
-    int64_t ws[4] = {4, 1, 3, 3}, bs[1] = {4}, w2s[2] = {3, 64}, b2s[1] = {3}, xs[4] = {2, 1, 8, 8}, ts[2] = {2, 3};
+    int64_t ws[4] = {4, 1, 3, 3}, bs[1] = {4}, w2s[2] = {3, 64}, b2s[1] = {3}, xs[4] = {2, 1, 8, 8},
+            ts[2] = {2, 3};
     int W = param(g, &r, "W", 4, ws, 0.5), b = param(g, &r, "b", 1, bs, 0.2);
     int W2 = param(g, &r, "W2", 2, w2s, 0.3), b2 = param(g, &r, "b2", 1, b2s, 0.2);
     tl_graph_input(g, "x", 4, xs, &m->x, NULL);
@@ -498,14 +550,17 @@ static void make_net(net *m, int cnn) {
     randv(&r, m->xv, 128);
     one_hot(&r, m->tv, 2, 3);
   }
-  cr_assert_eq(tl_graph_op(g, TL_OP_CROSS_ENTROPY, 2, (int[]){y, m->t}, NULL, &m->loss, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_graph_op(g, TL_OP_CROSS_ENTROPY, 2, (int[]){y, m->t}, NULL, &m->loss, &st), TL_OK, "%s",
+               st.msg);
 }
 
 static double net_ref_loss(const net *m, int wrt, const double *w) {
   int64_t nx = m->g->nodes[m->x].numel, nt = m->g->nodes[m->t].numel;
   double *xd = malloc(sizeof(double) * (size_t)nx), *td = malloc(sizeof(double) * (size_t)nt);
-  for (int64_t i = 0; i < nx; i++) xd[i] = m->xv[i];
-  for (int64_t i = 0; i < nt; i++) td[i] = m->tv[i];
+  for (int64_t i = 0; i < nx; i++)
+    xd[i] = m->xv[i];
+  for (int64_t i = 0; i < nt; i++)
+    td[i] = m->tv[i];
   double *ins[2] = {xd, td};
   double **vv = ref_graph(m->g, ins, wrt, w, 0, 0, 0);
   cr_assert_not_null(vv);
@@ -534,18 +589,21 @@ static void check_net(int cnn) {
     double *href = malloc(sizeof(double) * (size_t)n), scale = 0, h = 1e-4;
     randv(&r, v, n);
     const float *wf = tl_graph_param_data(m.g, id);
-    for (int64_t i = 0; i < n; i++) w0[i] = wf[i];
+    for (int64_t i = 0; i < n; i++)
+      w0[i] = wf[i];
     for (int64_t j = 0; j < n; j++) { /* central second differences of the double reference */
       double f[4];
       for (int s = 0; s < 4; s++) {
-        for (int64_t i = 0; i < n; i++) wp[i] = w0[i] + (s < 2 ? h : -h) * v[i];
+        for (int64_t i = 0; i < n; i++)
+          wp[i] = w0[i] + (s < 2 ? h : -h) * v[i];
         wp[j] += s % 2 == 0 ? h : -h;
         f[s] = net_ref_loss(&m, id, wp);
       }
       href[j] = (f[0] - f[1] - f[2] + f[3]) / (4 * h * h);
       scale = fmax(scale, fabs(href[j]));
     }
-    cr_assert(scale > 1e-3, "%s wrt %s: reference Hv too small (%g)", net_name(cnn), m.g->nodes[id].name, scale);
+    cr_assert(scale > 1e-3, "%s wrt %s: reference Hv too small (%g)", net_name(cnn), m.g->nodes[id].name,
+              scale);
     float *wsave = malloc(sizeof(float) * (size_t)m.g->nweights);
     memcpy(wsave, m.g->weights, sizeof(float) * (size_t)m.g->nweights);
     for (int kern = 0; kern < 2; kern++)
@@ -572,7 +630,8 @@ static void check_net(int cnn) {
       cr_assert(bits_equal(hv[kern][0], hv[kern][1], n), "%s: eager and compiled HVP differ (kern %d)",
                 net_name(cnn), kern);
     for (int kern = 0; kern < 2; kern++)
-      for (int mode = 0; mode < 2; mode++) free(hv[kern][mode]);
+      for (int mode = 0; mode < 2; mode++)
+        free(hv[kern][mode]);
     free(v), free(w0), free(wp), free(href), free(wsave);
   }
   printf("autograd %s: max HVP err %.3g (vs central differences of the double reference, scaled)\n",

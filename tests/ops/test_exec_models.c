@@ -15,7 +15,8 @@ static int add_param(tl_graph *g, tl_rng *r, const char *name, int nd, const int
   tl_status st;
   cr_assert_eq(tl_graph_param(g, name, TL_PARAM_TRAINABLE, nd, shape, NULL, &id, &st), TL_OK, "%s", st.msg);
   float *w = tl_graph_param_data(g, id);
-  for (int64_t i = 0; i < g->nodes[id].numel; i++) w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
+  for (int64_t i = 0; i < g->nodes[id].numel; i++)
+    w[i] = (float)(scale * (2 * tl_rng_uniform(r) - 1));
   return id;
 }
 
@@ -38,7 +39,8 @@ static void make_params(tl_graph *g, model *m, uint64_t seed) {
     m->p[3] = add_param(g, &r, "fc2.bias", 1, b2, 0.1);
     m->np = 4;
   } else {
-    int64_t c1[4] = {8, 1, 3, 3}, cb1[1] = {8}, c2[4] = {16, 8, 3, 3}, cb2[1] = {16}, f[2] = {10, 16 * 7 * 7}, fb[1] = {10};
+    int64_t c1[4] = {8, 1, 3, 3}, cb1[1] = {8}, c2[4] = {16, 8, 3, 3}, cb2[1] = {16}, f[2] = {10, 16 * 7 * 7},
+            fb[1] = {10};
     m->p[0] = add_param(g, &r, "conv1.weight", 4, c1, 0.3);
     m->p[1] = add_param(g, &r, "conv1.bias", 1, cb1, 0.1);
     m->p[2] = add_param(g, &r, "conv2.weight", 4, c2, 0.1);
@@ -50,7 +52,8 @@ static void make_params(tl_graph *g, model *m, uint64_t seed) {
 }
 
 /* model code: the same in eager and compiled mode; returns the loss node; *xin, *tin inputs */
-static int forward(tl_ctx *c, const model *m, const float *x, const float *t, tl_exec *eager, int *xin, int *tin) {
+static int forward(tl_ctx *c, const model *m, const float *x, const float *t, tl_exec *eager, int *xin,
+                   int *tin) {
   int64_t xs[4] = {m->batch, 784}, xc[4] = {m->batch, 1, 28, 28}, ts[2] = {m->batch, 10};
   int X = m->cnn ? tl_input(c, "x", 4, xc) : tl_input(c, "x", 2, xs);
   int T = tl_input(c, "t", 2, ts);
@@ -77,8 +80,10 @@ static void data(const model *m, float **x, float **t) {
   int64_t nx = m->batch * 784;
   *x = malloc(sizeof(float) * (size_t)nx);
   *t = calloc((size_t)(m->batch * 10), sizeof(float));
-  for (int64_t i = 0; i < nx; i++) (*x)[i] = (float)tl_rng_uniform(&r);
-  for (int64_t b = 0; b < m->batch; b++) (*t)[b * 10 + (int64_t)tl_rng_below(&r, 10)] = 1.0f;
+  for (int64_t i = 0; i < nx; i++)
+    (*x)[i] = (float)tl_rng_uniform(&r);
+  for (int64_t b = 0; b < m->batch; b++)
+    (*t)[b * 10 + (int64_t)tl_rng_below(&r, 10)] = 1.0f;
 }
 
 typedef struct run_out {
@@ -123,7 +128,8 @@ static void run_model(model *m, tl_exec_mode mode, tl_kernels kern, int steps, r
     cr_assert_eq(tl_exec_backward(e, loss, NULL, &st), TL_OK, "%s", st.msg);
     if (s + 1 < steps) {
       float *gr = tl_exec_param_grads(e);
-      for (int64_t i = 0; i < g->nweights; i++) g->weights[i] -= 0.1f * gr[i];
+      for (int64_t i = 0; i < g->nweights; i++)
+        g->weights[i] -= 0.1f * gr[i];
     }
   }
   ro->nw = g->nweights;
@@ -166,7 +172,8 @@ Test(models, cnn_fast_results_independent_of_thread_count) {
       run_model(&m, (tl_exec_mode)mode, TL_KERNELS_FAST, 2, &r);
       cr_assert(memcmp(&ref.loss, &r.loss, sizeof(float)) == 0, "threads %d: loss %.9g vs %.9g", th, r.loss,
                 ref.loss);
-      cr_assert(memcmp(ref.grads, r.grads, sizeof(float) * (size_t)ref.nw) == 0, "threads %d: gradients differ", th);
+      cr_assert(memcmp(ref.grads, r.grads, sizeof(float) * (size_t)ref.nw) == 0,
+                "threads %d: gradients differ", th);
       free(r.grads);
     }
     free(ref.grads);
@@ -193,9 +200,12 @@ static void grad_check(int cnn) {
   tl_status st;
   cr_assert_eq(tl_exec_forward(e, &st), TL_OK, "%s", st.msg);
   cr_assert_eq(tl_exec_backward(e, loss, NULL, &st), TL_OK, "%s", st.msg);
-  double *xd = malloc(sizeof(double) * (size_t)(m.batch * 784)), *td = malloc(sizeof(double) * (size_t)(m.batch * 10));
-  for (int64_t i = 0; i < m.batch * 784; i++) xd[i] = x[i];
-  for (int64_t i = 0; i < m.batch * 10; i++) td[i] = t[i];
+  double *xd = malloc(sizeof(double) * (size_t)(m.batch * 784)),
+         *td = malloc(sizeof(double) * (size_t)(m.batch * 10));
+  for (int64_t i = 0; i < m.batch * 784; i++)
+    xd[i] = x[i];
+  for (int64_t i = 0; i < m.batch * 10; i++)
+    td[i] = t[i];
   double *ins[2] = {xd, td};
   tl_rng r;
   tl_rng_init(&r, 3);
@@ -203,7 +213,8 @@ static void grad_check(int cnn) {
     int p = m.p[k];
     int64_t n = g->nodes[p].numel;
     double *pv = malloc(sizeof(double) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) pv[i] = g->weights[g->nodes[p].woff + i];
+    for (int64_t i = 0; i < n; i++)
+      pv[i] = g->weights[g->nodes[p].woff + i];
     for (int rep = 0; rep < 6; rep++) {
       int64_t j = (int64_t)tl_rng_below(&r, (uint64_t)n);
       double h = 1e-4, x0 = pv[j], f[2];
@@ -215,12 +226,15 @@ static void grad_check(int cnn) {
       }
       pv[j] = x0;
       double num = (f[0] - f[1]) / (2 * h), got = tl_exec_grad(e, p)[j];
-      cr_assert(fabs(got - num) <= 2e-3 * (1 + fabs(num)) + 1e-4, "param %s[%lld]: %.7g vs central difference %.7g",
-                g->nodes[p].name, (long long)j, got, num);
+      cr_assert(fabs(got - num) <= 2e-3 * (1 + fabs(num)) + 1e-4,
+                "param %s[%lld]: %.7g vs central difference %.7g", g->nodes[p].name, (long long)j, got, num);
     }
     free(pv);
   }
-  free(xd); free(td); free(x); free(t);
+  free(xd);
+  free(td);
+  free(x);
+  free(t);
   tl_exec_free(e);
   tl_graph_free(g);
 }
@@ -260,14 +274,16 @@ Test(autograd, jacobian_rows_are_vjps_and_jvp_is_jacobian_times_v) {
       float seed[4] = {0};
       seed[r] = 1;
       cr_assert_eq(tl_exec_backward(e, y, seed, &st), TL_OK);
-      for (int j = 0; j < 3; j++) cr_assert_eq(jac[r * 3 + j], tl_exec_grad(e, x)[j]);
+      for (int j = 0; j < 3; j++)
+        cr_assert_eq(jac[r * 3 + j], tl_exec_grad(e, x)[j]);
     }
     cr_assert_eq(tl_autograd_jvp(e, x, v, y, jv, &st), TL_OK, "%s", st.msg);
     /* analytic: J = diag(1 - y^2) W */
     const float *yv = tl_exec_value(e, y), *W = g->weights;
     for (int r = 0; r < 4; r++) {
       double s = 0;
-      for (int j = 0; j < 3; j++) s += (1 - (double)yv[r] * yv[r]) * W[r * 3 + j] * v[j];
+      for (int j = 0; j < 3; j++)
+        s += (1 - (double)yv[r] * yv[r]) * W[r * 3 + j] * v[j];
       cr_assert(fabs(jv[r] - s) < 1e-5, "jvp[%d] %g vs %g", r, jv[r], s);
     }
     tl_exec_free(e);
@@ -299,7 +315,8 @@ Test(autograd, hvp_of_quadratic_is_a_plus_a_transpose_times_v) {
     const float *Av = g->weights;
     for (int i = 0; i < 4; i++) {
       double s = 0;
-      for (int j = 0; j < 4; j++) s += ((double)Av[i * 4 + j] + Av[j * 4 + i]) * v[j];
+      for (int j = 0; j < 4; j++)
+        s += ((double)Av[i * 4 + j] + Av[j * 4 + i]) * v[j];
       cr_assert(fabs(hv[i] - s) < 2e-3 * (1 + fabs(s)), "hv[%d] %g vs %g", i, hv[i], s);
     }
     cr_assert_eq(tl_exec_value(e, x)[3], xv[3], "input restored");
@@ -368,7 +385,8 @@ Test(exec, compiled_inference_plan_reuses_buffers_and_dropout_masks_match) {
     tl_ctx_init(&c, g, mode == TL_EAGER ? e : NULL);
     int x = tl_input(&c, "x", 1, s);
     float xv[64];
-    for (int i = 0; i < 64; i++) xv[i] = 1.0f;
+    for (int i = 0; i < 64; i++)
+      xv[i] = 1.0f;
     tl_exec_set_input(e, x, xv, NULL);
     int y = tl_dropout(&c, tl_relu(&c, tl_dropout(&c, x, 0.5)), 0.25);
     cr_assert_eq(tl_exec_forward(e, NULL), TL_OK);
@@ -383,6 +401,7 @@ Test(exec, compiled_inference_plan_reuses_buffers_and_dropout_masks_match) {
   }
   cr_assert(memcmp(outs[0], outs[1], sizeof outs[0]) == 0);
   int zeros = 0;
-  for (int i = 0; i < 64; i++) zeros += outs[0][i] == 0;
+  for (int i = 0; i < 64; i++)
+    zeros += outs[0][i] == 0;
   cr_assert(zeros > 10 && zeros < 50, "%d zeros", zeros);
 }

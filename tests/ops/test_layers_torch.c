@@ -33,8 +33,8 @@ static void load_params(const char *c, tl_graph *g) {
   int loaded = 0;
   while ((e = readdir(d))) {
     size_t n = strlen(e->d_name);
-    if (n < 5 || strcmp(e->d_name + n - 4, ".npy") || !strcmp(e->d_name, "x.npy") || !strcmp(e->d_name, "y.npy") ||
-        !strncmp(e->d_name, "after_", 6))
+    if (n < 5 || strcmp(e->d_name + n - 4, ".npy") || !strcmp(e->d_name, "x.npy") ||
+        !strcmp(e->d_name, "y.npy") || !strncmp(e->d_name, "after_", 6))
       continue;
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int)(n - 4), e->d_name);
@@ -55,8 +55,8 @@ static void load_params(const char *c, tl_graph *g) {
 
 static void expect_close(const char *c, const float *got, const float *want, int64_t n) {
   for (int64_t i = 0; i < n; i++)
-    cr_assert(fabsf(got[i] - want[i]) <= 2e-5f + 1e-4f * fabsf(want[i]), "%s: element %lld: got %.9g, PyTorch %.9g",
-              c, (long long)i, got[i], want[i]);
+    cr_assert(fabsf(got[i] - want[i]) <= 2e-5f + 1e-4f * fabsf(want[i]),
+              "%s: element %lld: got %.9g, PyTorch %.9g", c, (long long)i, got[i], want[i]);
 }
 
 /* Run the module built by `make` on the case's x (eval unless training) and compare with y. */
@@ -158,7 +158,8 @@ Test(layers_hand, linear_and_leaky_relu) {
   tl_model_set_root(m, tl_nn_sequential(m, 2, mods), 1, in);
   tl_graph *g;
   cr_assert_eq(tl_model_trace(m, 2, &g, NULL), TL_OK);
-  float *w = tl_graph_param_data(g, tl_graph_find(g, "0.weight")), *b = tl_graph_param_data(g, tl_graph_find(g, "0.bias"));
+  float *w = tl_graph_param_data(g, tl_graph_find(g, "0.weight")),
+        *b = tl_graph_param_data(g, tl_graph_find(g, "0.bias"));
   w[0] = 2, w[1] = -1, b[0] = 0.5f;
   float x[] = {1, 1, 0, 3}; /* rows: 2 - 1 + 0.5 = 1.5; 0 - 3 + 0.5 = -2.5 -> -1.25 */
   tl_exec *e;

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ad/ad_rules.h"     /* runtime/: the JVP and HVP rule tables */
+#include "ad/ad_rules.h"  /* runtime/: the JVP and HVP rule tables */
 #include "exec/backend.h" /* runtime/: the CPU backend's forward and VJP tables */
-#include "chk_ops.h"     /* certs/: the independent checker's own op list */
+#include "chk_ops.h"      /* certs/: the independent checker's own op list */
 #include "torchlean/f32model.h"
 #include "torchlean/floats.h"
 #include "torchlean/graph.h"
@@ -68,18 +68,9 @@ typedef struct face {
 } face;
 
 static const face faces[] = {
-    {"infer", face_infer},
-    {"forward", face_forward},
-    {"vjp", face_vjp},
-    {"jvp", face_jvp},
-    {"hvp", face_hvp},
-    {"spec", face_spec},
-    {"emu", face_emu},
-    {"f32-any", face_any},
-    {"ibp", face_ibp},
-    {"crown", face_crown},
-    {"exact", face_exact},
-    {"checker", face_checker},
+    {"infer", face_infer}, {"forward", face_forward}, {"vjp", face_vjp},     {"jvp", face_jvp},
+    {"hvp", face_hvp},     {"spec", face_spec},       {"emu", face_emu},     {"f32-any", face_any},
+    {"ibp", face_ibp},     {"crown", face_crown},     {"exact", face_exact}, {"checker", face_checker},
 };
 enum { NFACES = sizeof faces / sizeof faces[0] };
 
@@ -102,17 +93,33 @@ static const gap declared_gaps[] = {
     {TL_OP_INPUT, "crown", "a leaf: the backward pass ends there (concretised on the region)"},
     {TL_OP_PARAM, "crown", "a leaf: the backward pass ends there (weights are constants)"},
     {TL_OP_CLAMP, "crown", "no relaxation: CROWN concretises it on its IBP box (sound, loose)"},
-#define NO_BOUNDS(OP, why)                                                                              \
-  {TL_OP_##OP, "ibp", why}, {TL_OP_##OP, "crown", why}, {TL_OP_##OP, "exact", why}, {TL_OP_##OP, "checker", why}
+#define NO_BOUNDS(OP, why)                                                                                   \
+  {TL_OP_##OP, "ibp", why}, {TL_OP_##OP, "crown", why}, {TL_OP_##OP, "exact", why}, {                        \
+    TL_OP_##OP, "checker", why                                                                               \
+  }
 #define NOT_YET "verify/ has no rule yet: a graph with it is refused naming the node"
 #define LOSS "a training loss, never part of a verified inference graph"
-    NO_BOUNDS(DIV, NOT_YET),         NO_BOUNDS(MAX, NOT_YET),        NO_BOUNDS(MIN, NOT_YET),
-    NO_BOUNDS(ABS, NOT_YET),         NO_BOUNDS(SQRT, NOT_YET),       NO_BOUNDS(EXP, NOT_YET),
-    NO_BOUNDS(LOG, NOT_YET),         NO_BOUNDS(GELU, NOT_YET),       NO_BOUNDS(SILU, NOT_YET),
-    NO_BOUNDS(SOFTMAX, NOT_YET),     NO_BOUNDS(LOG_SOFTMAX, NOT_YET), NO_BOUNDS(SUM, NOT_YET),
-    NO_BOUNDS(MEAN, NOT_YET),        NO_BOUNDS(PERMUTE, NOT_YET),    NO_BOUNDS(CONCAT, NOT_YET),
-    NO_BOUNDS(SLICE, NOT_YET),       NO_BOUNDS(LAYER_NORM, NOT_YET), NO_BOUNDS(EMBEDDING, NOT_YET),
-    NO_BOUNDS(ATTENTION, NOT_YET),   NO_BOUNDS(MSE_LOSS, LOSS),      NO_BOUNDS(CROSS_ENTROPY, LOSS),
+    NO_BOUNDS(DIV, NOT_YET),
+    NO_BOUNDS(MAX, NOT_YET),
+    NO_BOUNDS(MIN, NOT_YET),
+    NO_BOUNDS(ABS, NOT_YET),
+    NO_BOUNDS(SQRT, NOT_YET),
+    NO_BOUNDS(EXP, NOT_YET),
+    NO_BOUNDS(LOG, NOT_YET),
+    NO_BOUNDS(GELU, NOT_YET),
+    NO_BOUNDS(SILU, NOT_YET),
+    NO_BOUNDS(SOFTMAX, NOT_YET),
+    NO_BOUNDS(LOG_SOFTMAX, NOT_YET),
+    NO_BOUNDS(SUM, NOT_YET),
+    NO_BOUNDS(MEAN, NOT_YET),
+    NO_BOUNDS(PERMUTE, NOT_YET),
+    NO_BOUNDS(CONCAT, NOT_YET),
+    NO_BOUNDS(SLICE, NOT_YET),
+    NO_BOUNDS(LAYER_NORM, NOT_YET),
+    NO_BOUNDS(EMBEDDING, NOT_YET),
+    NO_BOUNDS(ATTENTION, NOT_YET),
+    NO_BOUNDS(MSE_LOSS, LOSS),
+    NO_BOUNDS(CROSS_ENTROPY, LOSS),
 #undef NO_BOUNDS
 #undef NOT_YET
 #undef LOSS
@@ -250,9 +257,11 @@ Test(op_faces, checker_gamma_equals_the_library) {
     volatile double chk = chk_gamma_up(ks[i]);
     fesetround(mode);
     mpq_set_d(l, lib);
-    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the library's upward value is below the exact one", (long long)ks[i]);
+    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the library's upward value is below the exact one",
+              (long long)ks[i]);
     mpq_set_d(l, chk);
-    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the checker's upward value is below the exact one", (long long)ks[i]);
+    cr_assert(mpq_cmp(l, c) >= 0, "gamma_%lld: the checker's upward value is below the exact one",
+              (long long)ks[i]);
   }
   mpq_clear(c), mpq_clear(l);
 }

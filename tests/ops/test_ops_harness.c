@@ -38,17 +38,21 @@ static void run_exec(tl_graph *g, const tcase *c, const int *ids, int out, float
     int64_t n = g->nodes[ids[k]].numel;
     res->g[k] = calloc((size_t)(n ? n : 1), sizeof(float));
     const float *gr = tl_exec_grad(e, ids[k]);
-    if (gr) memcpy(res->g[k], gr, sizeof(float) * (size_t)n);
+    if (gr)
+      memcpy(res->g[k], gr, sizeof(float) * (size_t)n);
   }
   tl_exec_free(e);
 }
 
 static void free_result(result *r, int np) {
   free(r->y);
-  for (int k = 0; k < np; k++) free(r->g[k]);
+  for (int k = 0; k < np; k++)
+    free(r->g[k]);
 }
 
-static int bits_equal(const float *a, const float *b, int64_t n) { return memcmp(a, b, sizeof(float) * (size_t)n) == 0; }
+static int bits_equal(const float *a, const float *b, int64_t n) {
+  return memcmp(a, b, sizeof(float) * (size_t)n) == 0;
+}
 
 static void check_case(const tcase *c, tl_rng *r, int rep) {
   tl_graph *g = tl_graph_new();
@@ -59,7 +63,8 @@ static void check_case(const tcase *c, tl_rng *r, int rep) {
     cr_assert_eq(tl_graph_input(g, nm, c->nd[k], c->sh[k], &ids[k], &st), TL_OK, "%s", st.msg);
   }
   int out;
-  cr_assert_eq(tl_graph_op(g, c->op, c->np, ids, &c->a, &out, &st), TL_OK, "op %s: %s", tl_op_get(c->op)->name, st.msg);
+  cr_assert_eq(tl_graph_op(g, c->op, c->np, ids, &c->a, &out, &st), TL_OK, "op %s: %s",
+               tl_op_get(c->op)->name, st.msg);
   const char *name = tl_op_get(c->op)->name;
   float *vals[5];
   double *dv[5];
@@ -68,48 +73,60 @@ static void check_case(const tcase *c, tl_rng *r, int rep) {
     vals[k] = malloc(sizeof(float) * (size_t)n);
     dv[k] = malloc(sizeof(double) * (size_t)n);
     opcase_fill(r, c, k, vals[k], n);
-    for (int64_t i = 0; i < n; i++) dv[k][i] = vals[k][i];
+    for (int64_t i = 0; i < n; i++)
+      dv[k][i] = vals[k][i];
   }
   int64_t ny = g->nodes[out].numel;
   float *seed = malloc(sizeof(float) * (size_t)ny);
-  for (int64_t i = 0; i < ny; i++) seed[i] = (float)(2 * tl_rng_uniform(r) - 1);
+  for (int64_t i = 0; i < ny; i++)
+    seed[i] = (float)(2 * tl_rng_uniform(r) - 1);
   double *yref = malloc(sizeof(double) * (size_t)ny), *yp = malloc(sizeof(double) * (size_t)ny);
   cr_assert_eq(ref_node(g, out, c->training, 77, 0, dv, yref), 0);
   for (int kern = 0; kern < 2; kern++) {
     result re, rc;
     run_exec(g, c, ids, out, vals, seed, TL_EAGER, (tl_kernels)kern, &re);
     run_exec(g, c, ids, out, vals, seed, TL_COMPILED, (tl_kernels)kern, &rc);
-    cr_assert(bits_equal(re.y, rc.y, ny), "%s rep %d kern %d: eager and compiled forward differ", name, rep, kern);
+    cr_assert(bits_equal(re.y, rc.y, ny), "%s rep %d kern %d: eager and compiled forward differ", name, rep,
+              kern);
     for (int k = 0; k < c->np; k++)
-      cr_assert(bits_equal(re.g[k], rc.g[k], g->nodes[ids[k]].numel), "%s rep %d: eager/compiled grad %d differ", name,
-                rep, k);
+      cr_assert(bits_equal(re.g[k], rc.g[k], g->nodes[ids[k]].numel),
+                "%s rep %d: eager/compiled grad %d differ", name, rep, k);
     for (int64_t i = 0; i < ny; i++)
-      cr_assert(fabs(re.y[i] - yref[i]) <= c->tol_fwd * (1 + fabs(yref[i])), "%s rep %d kern %d: y[%lld] = %.9g, ref %.9g",
-                name, rep, kern, (long long)i, re.y[i], yref[i]);
+      cr_assert(fabs(re.y[i] - yref[i]) <= c->tol_fwd * (1 + fabs(yref[i])),
+                "%s rep %d kern %d: y[%lld] = %.9g, ref %.9g", name, rep, kern, (long long)i, re.y[i],
+                yref[i]);
     /* VJP against central differences of the double reference */
     for (int k = 0; k < c->np; k++) {
-      if (c->nograd[k]) continue;
+      if (c->nograd[k])
+        continue;
       int64_t n = g->nodes[ids[k]].numel;
       for (int64_t j = 0; j < n; j++) {
         double h = 1e-5 * fmax(1.0, fabs(dv[k][j])), x0 = dv[k][j], fp = 0, fm = 0;
         dv[k][j] = x0 + h;
         ref_node(g, out, c->training, 77, 0, dv, yp);
-        for (int64_t i = 0; i < ny; i++) fp += seed[i] * yp[i];
+        for (int64_t i = 0; i < ny; i++)
+          fp += seed[i] * yp[i];
         dv[k][j] = x0 - h;
         ref_node(g, out, c->training, 77, 0, dv, yp);
-        for (int64_t i = 0; i < ny; i++) fm += seed[i] * yp[i];
+        for (int64_t i = 0; i < ny; i++)
+          fm += seed[i] * yp[i];
         dv[k][j] = x0;
         double num = (fp - fm) / (2 * h);
         cr_assert(fabs(re.g[k][j] - num) <= c->tol_grad * (1 + fabs(num)),
-                  "%s rep %d kern %d: grad of input %d [%lld] = %.7g, central difference %.7g", name, rep, kern, k,
-                  (long long)j, re.g[k][j], num);
+                  "%s rep %d kern %d: grad of input %d [%lld] = %.7g, central difference %.7g", name, rep,
+                  kern, k, (long long)j, re.g[k][j], num);
       }
     }
     free_result(&re, c->np);
     free_result(&rc, c->np);
   }
-  for (int k = 0; k < c->np; k++) { free(vals[k]); free(dv[k]); }
-  free(seed); free(yref); free(yp);
+  for (int k = 0; k < c->np; k++) {
+    free(vals[k]);
+    free(dv[k]);
+  }
+  free(seed);
+  free(yref);
+  free(yp);
   tl_graph_free(g);
 }
 
@@ -169,7 +186,8 @@ static void pool_run(tl_kernels kern, const float *xv, int64_t n, float *y, floa
   cr_assert_eq(tl_exec_forward(e, NULL), TL_OK);
   memcpy(y, tl_exec_value(e, out), sizeof(float) * (size_t)ny);
   float *seed = malloc(sizeof(float) * (size_t)ny);
-  for (int64_t i = 0; i < ny; i++) seed[i] = (float)(i % 7) - 3.0f; /* includes 0 */
+  for (int64_t i = 0; i < ny; i++)
+    seed[i] = (float)(i % 7) - 3.0f; /* includes 0 */
   cr_assert_eq(tl_exec_backward(e, out, seed, NULL), TL_OK);
   memcpy(gx, tl_exec_grad(e, x), sizeof(float) * (size_t)n);
   free(seed);
@@ -184,14 +202,16 @@ Test(ops_harness, maxpool2x2_fast_equals_ref_with_ties_and_nans) {
   float *x = malloc(sizeof(float) * (size_t)n), *y[2], *gx[2];
   const float vals[5] = {-1.0f, 0.0f, 1.0f, 2.0f, NAN};
   for (int rep = 0; rep < 8; rep++) {
-    for (int64_t i = 0; i < n; i++) x[i] = vals[tl_rng_below(&r, rep < 4 ? 5 : 4)];
+    for (int64_t i = 0; i < n; i++)
+      x[i] = vals[tl_rng_below(&r, rep < 4 ? 5 : 4)];
     for (int k = 0; k < 2; k++) {
       y[k] = malloc(sizeof(float) * (size_t)ny), gx[k] = malloc(sizeof(float) * (size_t)n);
       pool_run((tl_kernels)k, x, n, y[k], gx[k], ny);
     }
     cr_assert(bits_equal(y[0], y[1], ny), "max pool forward FAST != REF (rep %d)", rep);
     cr_assert(bits_equal(gx[0], gx[1], n), "max pool backward FAST != REF (rep %d)", rep);
-    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]);
+    for (int k = 0; k < 2; k++)
+      free(y[k]), free(gx[k]);
   }
   free(x);
 }

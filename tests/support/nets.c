@@ -11,7 +11,9 @@ uint64_t tnet_rand(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-float tnet_randf(uint64_t *s) { return (float)((double)(tnet_rand(s) >> 40) / (double)(1ull << 24) * 2.0 - 1.0); }
+float tnet_randf(uint64_t *s) {
+  return (float)((double)(tnet_rand(s) >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
 
 static float *rvec(uint64_t *s, int64_t n) {
   float *v = malloc((size_t)n * sizeof *v);

@@ -11,18 +11,18 @@
 enum { NET_SEQ = 0, NET_REV, NET_PAIR };
 
 typedef struct tnet {
-  int conv;             /* 1: conv2d -> relu -> pool -> reshape -> linear; 0: MLP */
-  int maxpool;          /* conv: max pool (else avg pool) */
-  int stride, pad;      /* conv */
-  int C, H, W, O;       /* conv dims (kernel 3x3, pool 2x2 stride 2) */
-  int B, n, h;          /* MLP: batch, in, hidden */
-  int K;                /* outputs */
-  int reduce;           /* 0 none, 1 sum over axis 1, 2 mean over axis 1 */
+  int conv;                         /* 1: conv2d -> relu -> pool -> reshape -> linear; 0: MLP */
+  int maxpool;                      /* conv: max pool (else avg pool) */
+  int stride, pad;                  /* conv */
+  int C, H, W, O;                   /* conv dims (kernel 3x3, pool 2x2 stride 2) */
+  int B, n, h;                      /* MLP: batch, in, hidden */
+  int K;                            /* outputs */
+  int reduce;                       /* 0 none, 1 sum over axis 1, 2 mean over axis 1 */
   float *w1, *b1, *s, *t, *w2, *b2; /* owned */
-  int64_t nin;          /* input elements */
-  int64_t nfeat;        /* width after the first stage */
-  tl_graph *g;          /* owned */
-  int out;              /* output node */
+  int64_t nin;                      /* input elements */
+  int64_t nfeat;                    /* width after the first stage */
+  tl_graph *g;                      /* owned */
+  int out;                          /* output node */
 } tnet;
 
 /* Random network from seed (small integers scaled by powers of two and random floats). */

@@ -192,13 +192,15 @@ int vnet_f32_forward(const tl_graph *g, const float *x, vnet_order ord, float *y
               m = xv;
           }
         float cnt = (float)(n->attrs.kernel[0] * n->attrs.kernel[1]);
-        o[e] = n->op == TL_OP_MAX_POOL2D ? m : (ord == VORD_REV ? fsum(terms, k, ord) * (1.0f / cnt)
-                                                                : fsum(terms, k, ord) / cnt);
+        o[e] = n->op == TL_OP_MAX_POOL2D
+                   ? m
+                   : (ord == VORD_REV ? fsum(terms, k, ord) * (1.0f / cnt) : fsum(terms, k, ord) / cnt);
       }
       break;
     }
     case TL_OP_BATCH_NORM: {
-      const float *gm = v[n->parents[1]], *bt = v[n->parents[2]], *mu = v[n->parents[3]], *var = v[n->parents[4]];
+      const float *gm = v[n->parents[1]], *bt = v[n->parents[2]], *mu = v[n->parents[3]],
+                  *var = v[n->parents[4]];
       int64_t inner = n->numel / (n->shape[0] * n->shape[1]);
       for (int64_t e = 0; e < n->numel; e++) {
         int64_t c = (e / inner) % n->shape[1];
@@ -211,15 +213,28 @@ int vnet_f32_forward(const tl_graph *g, const float *x, vnet_order ord, float *y
       }
       break;
     }
-    case TL_OP_RELU: for (int64_t e = 0; e < n->numel; e++) o[e] = a[e] > 0 ? a[e] : 0.0f; break;
-    case TL_OP_LEAKY_RELU:
-      for (int64_t e = 0; e < n->numel; e++) o[e] = a[e] >= 0 ? a[e] : (float)n->attrs.alpha * a[e];
+    case TL_OP_RELU:
+      for (int64_t e = 0; e < n->numel; e++)
+        o[e] = a[e] > 0 ? a[e] : 0.0f;
       break;
-    case TL_OP_SIGMOID: for (int64_t e = 0; e < n->numel; e++) o[e] = 1.0f / (1.0f + expf(-a[e])); break;
-    case TL_OP_TANH: for (int64_t e = 0; e < n->numel; e++) o[e] = tanhf(a[e]); break;
+    case TL_OP_LEAKY_RELU:
+      for (int64_t e = 0; e < n->numel; e++)
+        o[e] = a[e] >= 0 ? a[e] : (float)n->attrs.alpha * a[e];
+      break;
+    case TL_OP_SIGMOID:
+      for (int64_t e = 0; e < n->numel; e++)
+        o[e] = 1.0f / (1.0f + expf(-a[e]));
+      break;
+    case TL_OP_TANH:
+      for (int64_t e = 0; e < n->numel; e++)
+        o[e] = tanhf(a[e]);
+      break;
     case TL_OP_FLATTEN:
     case TL_OP_RESHAPE: memcpy(o, a, (size_t)n->numel * sizeof *o); break;
-    case TL_OP_ADD: for (int64_t e = 0; e < n->numel; e++) o[e] = a[e] + v[n->parents[1]][e]; break;
+    case TL_OP_ADD:
+      for (int64_t e = 0; e < n->numel; e++)
+        o[e] = a[e] + v[n->parents[1]][e];
+      break;
     case TL_OP_SUB:
     case TL_OP_MUL: { /* equal shapes, or a one-element operand broadcast (the Normalize layer) */
       const tl_node *pa = &g->nodes[n->parents[0]], *pb = &g->nodes[n->parents[1]];

@@ -9,7 +9,8 @@
 
 Test(nn, same_seed_same_model_bit_for_bit) {
   int64_t in[] = {1, 28, 28};
-  tl_model *a = tl_zoo_cnn(42, 1, 28, 10, NULL), *b = tl_zoo_cnn(42, 1, 28, 10, NULL), *c = tl_zoo_cnn(43, 1, 28, 10, NULL);
+  tl_model *a = tl_zoo_cnn(42, 1, 28, 10, NULL), *b = tl_zoo_cnn(42, 1, 28, 10, NULL),
+           *c = tl_zoo_cnn(43, 1, 28, 10, NULL);
   (void)in;
   cr_assert_eq(tl_model_status(a, NULL), TL_OK);
   cr_assert_eq(a->g->nweights, b->g->nweights);

@@ -52,8 +52,8 @@ static void check_case(const char *name, tl_optim_config cfg) {
       double ref = strtod(p, &end);
       p = end;
       double got = g->weights[i];
-      cr_assert(fabs(got - ref) <= 2e-6 * (1 + fabs(ref)), "%s step %d weight %d: got %a want %a", name, t, i, got,
-                ref);
+      cr_assert(fabs(got - ref) <= 2e-6 * (1 + fabs(ref)), "%s step %d weight %d: got %a want %a", name, t, i,
+                got, ref);
     }
     cr_assert_eq(g->weights[NP], 7.0f);
     cr_assert_eq(g->weights[NP + 1], 8.0f);
@@ -148,8 +148,9 @@ static void fused_build(fused_run *r, const float *x, const float *t) {
     cr_assert_eq(tl_exec_set_input(r->e, r->X, x, NULL), TL_OK);
     cr_assert_eq(tl_exec_set_input(r->e, r->T, t, NULL), TL_OK);
   }
-  r->loss = tl_cross_entropy(&r->c, tl_linear(&r->c, tl_relu(&r->c, tl_linear(&r->c, r->X, r->p[0], r->p[1])), r->p[2], r->p[3]),
-                             r->T);
+  r->loss = tl_cross_entropy(
+      &r->c, tl_linear(&r->c, tl_relu(&r->c, tl_linear(&r->c, r->X, r->p[0], r->p[1])), r->p[2], r->p[3]),
+      r->T);
 }
 
 static void fused_init(fused_run *r, tl_exec_mode mode, int64_t batch, const tl_optim_config *cfg) {
@@ -163,7 +164,8 @@ static void fused_init(fused_run *r, tl_exec_mode mode, int64_t batch, const tl_
     for (int64_t i = 0; i < n; i++)
       w[i] = (float)(((i * 37 + k * 11) % 17) - 8) / 16.0f;
     const char *names[4] = {"w1", "b1", "w2", "b2"};
-    cr_assert_eq(tl_graph_param(r->g, names[k], TL_PARAM_TRAINABLE, s[k][1] ? 2 : 1, s[k], w, &r->p[k], NULL), TL_OK);
+    cr_assert_eq(tl_graph_param(r->g, names[k], TL_PARAM_TRAINABLE, s[k][1] ? 2 : 1, s[k], w, &r->p[k], NULL),
+                 TL_OK);
   }
   tl_exec_opts o = tl_exec_opts_default();
   o.mode = mode, o.training = 1;
@@ -219,14 +221,15 @@ static void fused_case(tl_exec_mode mode, int64_t batch, tl_optim_config cfg, in
       cr_assert(ga && memcmp(ga, gb, 96 * sizeof *ga) == 0, "grad W1 differs at step %d", step);
     }
     if (variant == 2) {
-      fused_fwd_bwd(&a, step + 1, 0);          /* a: backward writes the deferred slice first */
-      (void)tl_exec_param_grads(b.e);          /* b: written here, before the second backward */
+      fused_fwd_bwd(&a, step + 1, 0); /* a: backward writes the deferred slice first */
+      (void)tl_exec_param_grads(b.e); /* b: written here, before the second backward */
       fused_fwd_bwd(&b, step + 1, 0);
     }
     cr_assert_eq(tl_optim_step_exec(a.o, a.e, cfg.lr, NULL), TL_OK);
     cr_assert_eq(tl_optim_step(b.o, b.g, tl_exec_param_grads(b.e), cfg.lr, NULL), TL_OK);
     cr_assert(memcmp(a.g->weights, b.g->weights, (size_t)a.g->nweights * sizeof(float)) == 0,
-              "weights differ after step %d (mode %d batch %lld variant %d)", step, mode, (long long)batch, variant);
+              "weights differ after step %d (mode %d batch %lld variant %d)", step, mode, (long long)batch,
+              variant);
     if (variant == 3) {
       float junk[2 * 12];
       for (int i = 0; i < 2 * 12; i++)
@@ -234,9 +237,10 @@ static void fused_case(tl_exec_mode mode, int64_t batch, tl_optim_config cfg, in
       tl_exec_set_input(a.e, a.X, junk, NULL);
     }
     if (variant != 0 || step == 3)
-      cr_assert(memcmp(tl_exec_param_grads(a.e), tl_exec_param_grads(b.e), (size_t)a.g->nweights * sizeof(float)) == 0,
-                "gradients differ after step %d (mode %d batch %lld variant %d)", step, mode, (long long)batch,
-                variant);
+      cr_assert(memcmp(tl_exec_param_grads(a.e), tl_exec_param_grads(b.e),
+                       (size_t)a.g->nweights * sizeof(float)) == 0,
+                "gradients differ after step %d (mode %d batch %lld variant %d)", step, mode,
+                (long long)batch, variant);
   }
   fused_free(&a);
   fused_free(&b);

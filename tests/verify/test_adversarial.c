@@ -70,8 +70,8 @@ static tl_property *prop1(double c, double d, int strict) {
 
 static int run_check(const char *path) {
   char cmd[1024];
-  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER, path,
-           path);
+  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", CHECKER,
+           path, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -262,7 +262,8 @@ Test(adversarial, caller_rounding_mode) {
     if (mi == 0)
       ref[0] = res->row_lower[0], ref[1] = res->row_lower[1];
     else
-      cr_expect(res->row_lower[0] == ref[0] && res->row_lower[1] == ref[1], "bounds depend on the caller's mode");
+      cr_expect(res->row_lower[0] == ref[0] && res->row_lower[1] == ref[1],
+                "bounds depend on the caller's mode");
     tl_verify_result_free(res);
   }
   tl_property_free(p);
@@ -348,8 +349,10 @@ static void sweep(tl_graph *g, uint64_t seed, double eps, int mlp) {
     }
     cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
     for (int64_t j = 0; j < nout; j++) {
-      cr_assert(ylo[j] >= br->lo[out][j] && yhi[j] <= br->hi[out][j], "exact output outside the real IBP box");
-      cr_assert(ylo[j] >= Lr[2 * j] && -yhi[j] >= Lr[2 * j + 1], "exact output outside the real CROWN bounds");
+      cr_assert(ylo[j] >= br->lo[out][j] && yhi[j] <= br->hi[out][j],
+                "exact output outside the real IBP box");
+      cr_assert(ylo[j] >= Lr[2 * j] && -yhi[j] >= Lr[2 * j + 1],
+                "exact output outside the real CROWN bounds");
     }
     for (int o = 0; o < VORD_COUNT + (mlp ? 1 : 0); o++) {
       if (o == VORD_COUNT)
@@ -357,8 +360,10 @@ static void sweep(tl_graph *g, uint64_t seed, double eps, int mlp) {
       else
         cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)o, yf), 0);
       for (int64_t j = 0; j < nout; j++) {
-        cr_assert(yf[j] >= bf->lo[out][j] && yf[j] <= bf->hi[out][j], "float32 (order %d) outside f32-any IBP", o);
-        cr_assert(yf[j] >= Lf[2 * j] && -yf[j] >= Lf[2 * j + 1], "float32 (order %d) outside f32-any CROWN", o);
+        cr_assert(yf[j] >= bf->lo[out][j] && yf[j] <= bf->hi[out][j],
+                  "float32 (order %d) outside f32-any IBP", o);
+        cr_assert(yf[j] >= Lf[2 * j] && -yf[j] >= Lf[2 * j + 1], "float32 (order %d) outside f32-any CROWN",
+                  o);
       }
     }
   }
@@ -470,7 +475,8 @@ Test(adversarial, checker_false_certificates) {
   for (int k = 0; k < 2; k++) {
     j = small_cert(path, TL_SEM_REAL, TL_METHOD_CROWN);
     s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "samples"), 0);
-    cJSON *acts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s0, "crown"), "activations");
+    cJSON *acts =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s0, "crown"), "activations");
     cJSON *la = cJSON_GetObjectItemCaseSensitive(acts->child, "la");
     cJSON *plo = cJSON_GetObjectItemCaseSensitive(acts->child, "pre_lo");
     cJSON *phi = cJSON_GetObjectItemCaseSensitive(acts->child, "pre_hi");
@@ -491,7 +497,8 @@ Test(adversarial, checker_false_certificates) {
   }
   unlink(path);
 }
-/* Once accepted by the checker (found by the soundness review): duplicate keys are ambiguous (cJSON reads the first, most JSON readers the last):
+/* Once accepted by the checker (found by the soundness review): duplicate keys are ambiguous (cJSON reads the
+ * first, most JSON readers the last):
  * {"semantics": "real", ..., "semantics": "f32-any"} was accepted as a real certificate while other
  * tools read an f32-any claim.  Must be malformed (exit 2). */
 Test(adversarial, checker_duplicate_keys_malformed) {
@@ -511,8 +518,8 @@ Test(adversarial, checker_duplicate_keys_malformed) {
   unlink(path);
 }
 
-/* Once accepted by the checker (found by the soundness review): the f32-any batch-norm model (2^-20 relative) ignores a subnormal (float)eps and
- * overflowing intermediates.  Hand-made f32-any certificate for the net of
+/* Once accepted by the checker (found by the soundness review): the f32-any batch-norm model (2^-20 relative)
+ * ignores a subnormal (float)eps and overflowing intermediates.  Hand-made f32-any certificate for the net of
  * f32any_batch_norm_subnormal_eps claiming y in [0.951, 0.956] (the real value 0.9535 +- 2^-20):
  * float32 gives 0.944, so the certificate is false and must be rejected. */
 Test(adversarial, checker_batch_norm_subnormal_eps) {
@@ -556,8 +563,8 @@ Test(adversarial, checker_batch_norm_subnormal_eps) {
  * accepted by the fast path itself. */
 static int run_check_env(const char *path, const char *env) {
   char cmd[1200];
-  snprintf(cmd, sizeof cmd, "%s ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", env, CHECKER,
-           path, path);
+  snprintf(cmd, sizeof cmd, "%s ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s %s > %s.out 2>&1", env,
+           CHECKER, path, path);
   int st = system(cmd);
   cr_assert(WIFEXITED(st), "checker did not exit normally on %s", path);
   return WEXITSTATUS(st);
@@ -637,7 +644,8 @@ Test(adversarial, checker_fast_path_agrees_with_exact) {
         cJSON_ReplaceItemInArray(rl, i, hexstr(inward_fast(v, 1, steps[k])));
         save_json(path, j);
         int a = run_check_env(path, ""), b = run_check_env(path, "TL_CHECK_FAST=0");
-        cr_expect_eq(a, b, "fast path %d vs exact %d: row_lower[%d] raised by %lld ulps", a, b, i, (long long)steps[k]);
+        cr_expect_eq(a, b, "fast path %d vs exact %d: row_lower[%d] raised by %lld ulps", a, b, i,
+                     (long long)steps[k]);
         cases++, rejected += b == 1;
       }
       cJSON_ReplaceItemInArray(rl, i, hexstr(v));

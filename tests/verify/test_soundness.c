@@ -183,8 +183,8 @@ typedef struct tally {
 } tally;
 
 /* margin rows of the robust property: row k is y_label - y_j (objective a = -c), j != label */
-static void check_values(tally *t, const tl_verify_result *res, int out, int label, int nout, const double *ylo,
-                         const double *yhi, const char *what, const float *x, int64_t n) {
+static void check_values(tally *t, const tl_verify_result *res, int out, int label, int nout,
+                         const double *ylo, const double *yhi, const char *what, const float *x, int64_t n) {
   const double *blo = res->bounds->lo[out], *bhi = res->bounds->hi[out];
   int bad = 0;
   for (int j = 0; j < nout; j++)
@@ -232,8 +232,11 @@ static void check_point(tally *t, const evals *v, const tl_verify_result *res, i
       cr_assert_eq(vnet_f32_forward(v->g, x, (vnet_order)o, y), 0);
       for (int j = 0; j < nout; j++)
         fl[j] = y[j];
-      check_values(t, res, v->out, label, nout, fl, fl, o == 0 ? "C seq" : o == 1 ? "C reversed" : "C pairwise", x,
-                   v->n);
+      check_values(t, res, v->out, label, nout, fl, fl,
+                   o == 0   ? "C seq"
+                   : o == 1 ? "C reversed"
+                            : "C pairwise",
+                   x, v->n);
     }
   }
   t->points++;
@@ -250,8 +253,8 @@ static float end_float(double lo, double hi, int up) {
 }
 
 /* sample `count` points of the certified box and run PGD; check all of them */
-static void attack_region(tally *t, const evals *v, const tl_region *r, const tl_verify_result *res, int label,
-                          long long count, tl_rng *rng) {
+static void attack_region(tally *t, const evals *v, const tl_region *r, const tl_verify_result *res,
+                          int label, long long count, tl_rng *rng) {
   int64_t n = r->n;
   float x[64], gx[64], y[16];
   cr_assert(n <= 64);
@@ -303,8 +306,8 @@ static long long budget(void) {
 /* certify regions of g around the given centers with every method x semantics (CROWN with IBP
  * intermediate bounds on even centers, CROWN intermediate bounds on odd ones); attack the certified
  * ones with `share` sampled points in total */
-static void certify_and_attack(tally *t, tl_graph *g, const float *xs, const int *labs, int ncent, const double *eps,
-                               int neps, long long share, uint64_t seed) {
+static void certify_and_attack(tally *t, tl_graph *g, const float *xs, const int *labs, int ncent,
+                               const double *eps, int neps, long long share, uint64_t seed) {
   evals v;
   evals_open(&v, g);
   tl_rng rng;
@@ -397,8 +400,8 @@ Test(soundness, certified_regions_hold_everywhere, .timeout = 600) {
     tl_graph_free(g);
   }
   free(x);
-  printf("soundness: %lld certified regions, %lld points, %lld evaluations, %lld exceptions\n", t.regions, t.points,
-         t.evals, t.exceptions);
+  printf("soundness: %lld certified regions, %lld points, %lld evaluations, %lld exceptions\n", t.regions,
+         t.points, t.evals, t.exceptions);
   cr_assert(t.regions >= 20, "too few certified regions (%lld): the test would prove little", t.regions);
   cr_assert(t.points >= total, "only %lld points checked (want %lld)", t.points, total);
   cr_assert_eq(t.exceptions, 0, "%lld soundness exceptions (see stderr)", t.exceptions);

@@ -70,7 +70,8 @@ static void check_net(tl_graph *g, uint64_t seed, double eps, int npts) {
       cr_assert_eq(tl_exact_eval(g, x, ylo, yhi, &st), TL_OK, "%s", st.msg);
       if (sem == TL_SEM_REAL) {
         for (int64_t j = 0; j < nout; j++)
-          cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j], "exact output %lld outside IBP box", (long long)j);
+          cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j], "exact output %lld outside IBP box",
+                    (long long)j);
         for (int k = 0; k < p->nrows; k++) {
           double m = 0; /* exact a.y >= ... : use the enclosure's lower end */
           for (int64_t j = 0; j < nout; j++)
@@ -84,8 +85,8 @@ static void check_net(tl_graph *g, uint64_t seed, double eps, int npts) {
         cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)ord, yf), 0);
         if (sem == TL_SEM_F32_ANY) {
           for (int64_t j = 0; j < nout; j++)
-            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j], "float32 output %lld (order %d) outside f32-any box",
-                      (long long)j, ord);
+            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j],
+                      "float32 output %lld (order %d) outside f32-any box", (long long)j, ord);
           for (int k = 0; k < p->nrows; k++) {
             double m = 0;
             for (int64_t j = 0; j < nout; j++)
@@ -392,8 +393,8 @@ static void cmp_fast_ref(tl_graph *g, uint64_t seed, double eps, int npts) {
       cr_assert_eq(tl_crown_plan(pf, reg, bf, p->nrows, a, ic, 20, la, NULL, &st), TL_OK, "%s", st.msg);
       cr_assert_eq(tl_crown(g, reg, bf, p->nrows, a, ic, ld, NULL, &st), TL_OK, "%s", st.msg);
       for (int k = 0; k < p->nrows; k++) {
-        cr_assert(lf[k] >= lr[k] - TOL_REL * (1 + fabs(lr[k])), "sem %d ic %d row %d: fast CROWN %a below reference %a",
-                  sem, ic, k, lf[k], lr[k]);
+        cr_assert(lf[k] >= lr[k] - TOL_REL * (1 + fabs(lr[k])),
+                  "sem %d ic %d row %d: fast CROWN %a below reference %a", sem, ic, k, lf[k], lr[k]);
         cr_assert(la[k] >= fmin(lf[k], 0), "alpha-CROWN row %d looser than CROWN", k);
         cr_assert(ld[k] == lf[k], "tl_crown and tl_crown_plan differ");
       }
@@ -417,7 +418,8 @@ static void cmp_fast_ref(tl_graph *g, uint64_t seed, double eps, int npts) {
         for (int ord = 0; sem == TL_SEM_F32_ANY && ord < VORD_COUNT; ord++) {
           cr_assert_eq(vnet_f32_forward(g, x, (vnet_order)ord, yf), 0);
           for (int64_t j = 0; j < nout; j++)
-            cr_assert(bf->lo[o][j] <= yf[j] && yf[j] <= bf->hi[o][j], "float32 output outside the fast f32-any box");
+            cr_assert(bf->lo[o][j] <= yf[j] && yf[j] <= bf->hi[o][j],
+                      "float32 output outside the fast f32-any box");
           for (int k = 0; k < p->nrows; k++) {
             double m = 0;
             for (int64_t j = 0; j < nout; j++)
@@ -463,7 +465,8 @@ typedef struct thr_job {
   double *out; /* n x nrows */
 } thr_job;
 
-static void one_sample(const tl_verify_plan *pl, const tl_region *reg, const double *a, int nrows, double *out) {
+static void one_sample(const tl_verify_plan *pl, const tl_region *reg, const double *a, int nrows,
+                       double *out) {
   tl_bounds *b;
   cr_assert_eq(tl_ibp_plan(pl, reg, TL_SEM_F32_ANY, &b, NULL), TL_OK);
   double l1[16], l2[16];
@@ -572,11 +575,12 @@ Test(verify, alpha_crown_certificate_accepted) {
       char path[512], cmd[1200];
       snprintf(path, sizeof path, "%s/tl_alpha_%ld.json", TL_BUILD_DIR, (long)getpid());
       cr_assert_eq(tl_cert_write(path, g, reg, p, res, NULL, &st), TL_OK, "%s", st.msg);
-      snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+      snprintf(cmd, sizeof cmd,
+               "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
                TL_BUILD_DIR, path, path);
       int rc = system(cmd);
-      cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "checker rejected the alpha-CROWN certificate (net %d sem %d)",
-                (int)s, sem);
+      cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+                "checker rejected the alpha-CROWN certificate (net %d sem %d)", (int)s, sem);
       remove(path);
       snprintf(cmd, sizeof cmd, "%s.out", path);
       remove(cmd);
@@ -708,12 +712,13 @@ Test(verify, generic_pools_bounds_contain_exact_and_float) {
           }
         }
         char path[128], cmd[512];
-        snprintf(path, sizeof path, "/tmp/tl_pool_cert_%ld_%d_%d_%d.json", (long)getpid(), (int)s, sem, method);
+        snprintf(path, sizeof path, "/tmp/tl_pool_cert_%ld_%d_%d_%d.json", (long)getpid(), (int)s, sem,
+                 method);
         cr_assert_eq(tl_cert_write(path, g, reg, p, res, NULL, &st), TL_OK, "%s", st.msg);
         snprintf(cmd, sizeof cmd, "%s/certs/torchlean-check %s > /dev/null 2>&1", TL_BUILD_DIR, path);
         int rc = system(cmd);
-        cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "checker rejected the certificate (net %d sem %d method %d)",
-                  (int)s, sem, method);
+        cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+                  "checker rejected the certificate (net %d sem %d method %d)", (int)s, sem, method);
         remove(path);
         tl_verify_result_free(res);
       }
@@ -725,10 +730,14 @@ Test(verify, generic_pools_bounds_contain_exact_and_float) {
 }
 
 Test(verify, exact_fast_equals_reference) {
-  tl_graph *nets[8] = {vnet_mlp(1, 7, 12, 9, 4, TL_OP_RELU),    vnet_mlp(2, 7, 12, 9, 4, TL_OP_LEAKY_RELU),
-                       vnet_mlp(3, 7, 12, 9, 4, TL_OP_SIGMOID), vnet_mlp(4, 7, 12, 9, 4, TL_OP_TANH),
-                       vnet_cnn(5, 0),                          vnet_cnn(6, 1),
-                       exact_net(7),                            exact_net(8)};
+  tl_graph *nets[8] = {vnet_mlp(1, 7, 12, 9, 4, TL_OP_RELU),
+                       vnet_mlp(2, 7, 12, 9, 4, TL_OP_LEAKY_RELU),
+                       vnet_mlp(3, 7, 12, 9, 4, TL_OP_SIGMOID),
+                       vnet_mlp(4, 7, 12, 9, 4, TL_OP_TANH),
+                       vnet_cnn(5, 0),
+                       vnet_cnn(6, 1),
+                       exact_net(7),
+                       exact_net(8)};
   tl_rng r;
   tl_rng_init(&r, 77);
   int fx_exact = 0;
@@ -740,15 +749,18 @@ Test(verify, exact_fast_equals_reference) {
     for (int pt = 0; pt < 12; pt++) {
       for (int64_t i = 0; i < n; i++) {
         double u = tl_rng_uniform(&r);
-        x[i] = pt % 4 == 0 ? (float)(4 * u - 2) : pt % 4 == 1 ? (float)ldexp(u, -130) : pt % 4 == 2 ? (float)(u > 0.5) : (float)u;
+        x[i] = pt % 4 == 0   ? (float)(4 * u - 2)
+               : pt % 4 == 1 ? (float)ldexp(u, -130)
+               : pt % 4 == 2 ? (float)(u > 0.5)
+                             : (float)u;
       }
       double a[16], b[16], c[16], d[16];
       tl_status st;
       cr_assert_eq(tl_exact_eval(g, x, a, b, &st), TL_OK, "net %d: %s", k, st.msg);
       cr_assert_eq(tl_exact_eval_reference(g, x, c, d, &st), TL_OK, "net %d: %s", k, st.msg);
       for (int64_t j = 0; j < nout; j++) {
-        cr_assert(a[j] == c[j] && b[j] == d[j], "net %d point %d output %lld: [%a, %a] vs reference [%a, %a]", k, pt,
-                  (long long)j, a[j], b[j], c[j], d[j]);
+        cr_assert(a[j] == c[j] && b[j] == d[j], "net %d point %d output %lld: [%a, %a] vs reference [%a, %a]",
+                  k, pt, (long long)j, a[j], b[j], c[j], d[j]);
         cr_assert(a[j] <= b[j]);
         fx_exact += k >= 6 && nextafter(a[j], INFINITY) >= b[j]; /* a point, rounded outward once */
       }
@@ -787,16 +799,19 @@ Test(verify, alpha_crown_method_batch_plan) {
   tl_verify_opts o = tl_verify_opts_default();
   o.method = TL_METHOD_ALPHA_CROWN, o.keep_evidence = 1, o.f32_eval = f32_hook, o.alpha_steps = 25;
   tl_status st;
-  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 1, ra, NULL,
-                               NULL, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 1,
+                               ra, NULL, NULL, &st),
+               TL_OK, "%s", st.msg);
   o.plan = pl;
-  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2, rb, NULL,
-                               NULL, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2,
+                               rb, NULL, NULL, &st),
+               TL_OK, "%s", st.msg);
   for (int i = 0; i < n; i++)
     cr_assert_eq(tl_verify_sample(g, reg[i], prop[i], &o, &rc[i], &st), TL_OK, "%s", st.msg);
   o.method = TL_METHOD_CROWN;
-  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2, rcr, NULL,
-                               NULL, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_verify_batch(g, n, (const tl_region *const *)reg, (const tl_property *const *)prop, &o, 2,
+                               rcr, NULL, NULL, &st),
+               TL_OK, "%s", st.msg);
   for (int i = 0; i < n; i++) {
     cr_assert_eq(ra[i]->method, TL_METHOD_ALPHA_CROWN);
     cr_assert(ra[i]->verdict == rb[i]->verdict && ra[i]->verdict == rc[i]->verdict);
@@ -809,11 +824,14 @@ Test(verify, alpha_crown_method_batch_plan) {
   char path[512], cmd[1200];
   snprintf(path, sizeof path, "%s/tl_alpha_batch_%ld.json", TL_BUILD_DIR, (long)getpid());
   cr_assert_eq(tl_cert_write_many(path, g, n, (const tl_region *const *)reg, (const tl_property *const *)prop,
-                                  (const tl_verify_result *const *)rb, NULL, &st), TL_OK, "%s", st.msg);
-  snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+                                  (const tl_verify_result *const *)rb, NULL, &st),
+               TL_OK, "%s", st.msg);
+  snprintf(cmd, sizeof cmd,
+           "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
            TL_BUILD_DIR, path, path);
   int sys = system(cmd);
-  cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected alpha-CROWN certificates (%s.out)", path);
+  cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected alpha-CROWN certificates (%s.out)",
+            path);
   remove(path);
   snprintf(cmd, sizeof cmd, "%s.out", path);
   remove(cmd);
@@ -924,9 +942,11 @@ Test(verify, normalised_input_sound_and_alpha_accepted) {
         cr_assert_eq(tl_verify_confirm_f32_runtime(g, x, yf, &st), TL_OK, "%s", st.msg);
         for (int j = 0; j < 3; j++) {
           if (sem == TL_SEM_REAL)
-            cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j], "net %d: exact output %d outside the box", t, j);
+            cr_assert(b->lo[o][j] <= ylo[j] && yhi[j] <= b->hi[o][j],
+                      "net %d: exact output %d outside the box", t, j);
           else
-            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j], "net %d: float32 output %d outside the box", t, j);
+            cr_assert(b->lo[o][j] <= yf[j] && yf[j] <= b->hi[o][j],
+                      "net %d: float32 output %d outside the box", t, j);
         }
         int q = 0;
         for (int j = 0; j < 3; j++) {
@@ -934,17 +954,20 @@ Test(verify, normalised_input_sound_and_alpha_accepted) {
             continue;
           double mlo = sem == TL_SEM_REAL ? ylo[label] - yhi[j] : (double)yf[label] - (double)yf[j];
           for (int m = 0; m < 3; m++)
-            cr_assert(rr[m]->row_lower[q] <= mlo + (sem == TL_SEM_REAL ? 1e-12 : 0), "net %d method %d row %d", t, m, q);
+            cr_assert(rr[m]->row_lower[q] <= mlo + (sem == TL_SEM_REAL ? 1e-12 : 0),
+                      "net %d method %d row %d", t, m, q);
           q++;
         }
       }
       char path[512], cmd[1200];
       snprintf(path, sizeof path, "%s/tl_norm_alpha_%ld.json", TL_BUILD_DIR, (long)getpid());
       cr_assert_eq(tl_cert_write(path, g, reg, p, rr[2], NULL, NULL), TL_OK);
-      snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
+      snprintf(cmd, sizeof cmd,
+               "ASAN_OPTIONS=exitcode=99 UBSAN_OPTIONS=exitcode=98 %s/certs/torchlean-check %s > %s.out 2>&1",
                TL_BUILD_DIR, path, path);
       int sys = system(cmd);
-      cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected (net %d sem %d, %s.out)", t, sem, path);
+      cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 0, "checker rejected (net %d sem %d, %s.out)", t, sem,
+                path);
       remove(path);
       snprintf(cmd, sizeof cmd, "%s.out", path);
       remove(cmd);
@@ -975,7 +998,8 @@ Test(verify, crown_max_pool_lines) {
     int o = out_id(g);
     cr_assert_eq(tl_crown(g, reg, b, 2, a, 0, lc, NULL, &st), TL_OK, "%s", st.msg);
     cr_assert(b->lo[o][0] <= -1 && b->hi[o][0] >= 1, "IBP sees the box only");
-    cr_assert(lc[0] >= (sem ? -1e-6 : 0) && lc[1] >= (sem ? -1e-6 : 0), "CROWN must see out0 = 0: %a %a (sem %d)", lc[0], lc[1], sem);
+    cr_assert(lc[0] >= (sem ? -1e-6 : 0) && lc[1] >= (sem ? -1e-6 : 0),
+              "CROWN must see out0 = 0: %a %a (sem %d)", lc[0], lc[1], sem);
     float x[2];
     double ylo[16], yhi[16];
     for (int t = 0; t <= 4; t++) {

@@ -12,8 +12,8 @@
 #define TL_CLI_MAX_ARGS 64
 
 typedef struct tl_cli_flag {
-  const char *name;  /* without the dashes: "seed" */
-  const char *arg;   /* metavariable shown in help ("N"), or NULL for a switch */
+  const char *name; /* without the dashes: "seed" */
+  const char *arg;  /* metavariable shown in help ("N"), or NULL for a switch */
   const char *help;
 } tl_cli_flag;
 

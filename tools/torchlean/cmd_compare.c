@@ -80,7 +80,8 @@ static void jnum(double v) {
 }
 
 /* Load X and pick sample `index` of `per` floats; returns malloc'ed floats or NULL (message printed). */
-static float *load_sample(const char *path, int64_t per, long long index, const char *cmd, const char *shape_str) {
+static float *load_sample(const char *path, int64_t per, long long index, const char *cmd,
+                          const char *shape_str) {
   tl_status st;
   tl_tensor *t = NULL, *f = NULL;
   if (tl_tensor_load(path, &t, &st) != TL_OK) {
@@ -97,7 +98,8 @@ static float *load_sample(const char *path, int64_t per, long long index, const 
   float *out = NULL;
   int64_t count = per > 0 ? f->numel / per : 0;
   if (per <= 0 || f->numel == 0 || f->numel % per != 0) {
-    fprintf(stderr, "torchlean %s: %s holds %lld values, not a multiple of the model input %s (%lld values)\n", cmd,
+    fprintf(stderr,
+            "torchlean %s: %s holds %lld values, not a multiple of the model input %s (%lld values)\n", cmd,
             path, (long long)f->numel, shape_str, (long long)per);
   } else if (index < 0 || index >= count) {
     fprintf(stderr, "torchlean %s: --index %lld out of range: %s holds %lld sample%s\n", cmd, index, path,
@@ -107,7 +109,8 @@ static float *load_sample(const char *path, int64_t per, long long index, const 
     for (int64_t i = 0; i < per; i++) {
       out[i] = u8 ? src[i] / 255.0f : src[i];
       if (!isfinite(out[i])) {
-        fprintf(stderr, "torchlean %s: %s: sample %lld value %lld is not finite\n", cmd, path, index, (long long)i);
+        fprintf(stderr, "torchlean %s: %s: sample %lld value %lld is not finite\n", cmd, path, index,
+                (long long)i);
         free(out);
         out = NULL;
         break;
@@ -172,8 +175,8 @@ static int compare_load(const compare_opts *o, tl_graph **g, float **x) {
 }
 
 /* node id's row: the errors of the FAST run against the spec enclosure and the f32-any bound */
-static void compare_node(const tl_graph *g, int id, const float *fast, const float *ref, const tl_compare_report *rep,
-                         node_row *r) {
+static void compare_node(const tl_graph *g, int id, const float *fast, const float *ref,
+                         const tl_compare_report *rep, node_row *r) {
   const tl_compare_node *cn = &rep->nodes[id];
   r->id = id, r->op = tl_op_get(g->nodes[id].op)->name, r->numel = cn->numel;
   r->abs_e = cn->max_abs_err, r->rel_e = cn->max_rel_err, r->ulp_e = cn->max_ulp_err;
@@ -238,11 +241,12 @@ static int compare_run(tl_graph *g, const float *x, float ***fast, float ***ref,
 
 /* ---- report ---- */
 static void report_json(const compare_opts *o, const compare_res *res) {
-  printf("{\"model\": \"%s\", \"input\": \"%s\", \"index\": %lld, \"nodes\": [", o->model, o->input, o->index);
+  printf("{\"model\": \"%s\", \"input\": \"%s\", \"index\": %lld, \"nodes\": [", o->model, o->input,
+         o->index);
   for (int k = 0; k < res->nrows; k++) {
     const node_row *r = &res->rows[k];
-    printf("%s\n  {\"node\": %d, \"op\": \"%s\", \"numel\": %lld, \"max_abs_err\": ", k ? "," : "", r->id, r->op,
-           (long long)r->numel);
+    printf("%s\n  {\"node\": %d, \"op\": \"%s\", \"numel\": %lld, \"max_abs_err\": ", k ? "," : "", r->id,
+           r->op, (long long)r->numel);
     jnum(r->abs_e);
     printf(", \"max_rel_err\": ");
     jnum(r->rel_e);
@@ -252,30 +256,33 @@ static void report_json(const compare_opts *o, const compare_res *res) {
     jnum(r->bound);
     printf(", \"ratio\": ");
     jnum(r->ratio);
-    printf(", \"outside_any\": %lld, \"inside_any\": %s, \"ref_mismatch\": %lld, \"ref_equals_emulator\": %s}",
-           (long long)r->outside, r->outside ? "false" : "true", (long long)r->ref_mismatch,
-           r->ref_mismatch ? "false" : "true");
+    printf(
+        ", \"outside_any\": %lld, \"inside_any\": %s, \"ref_mismatch\": %lld, \"ref_equals_emulator\": %s}",
+        (long long)r->outside, r->outside ? "false" : "true", (long long)r->ref_mismatch,
+        r->ref_mismatch ? "false" : "true");
   }
   printf("\n], \"max_ratio\": ");
   jnum(res->worst);
   printf(", \"max_ratio_node\": %d, \"all_inside_any\": %s, \"ref_equals_emulator\": %s, \"seconds\": %.3f, "
          "\"seconds_runtime\": %.4f, \"seconds_exact\": %.3f}\n",
-         res->worst_node, res->total_outside ? "false" : "true", res->total_mismatch ? "false" : "true", res->secs,
-         res->t_run, res->t_exact);
+         res->worst_node, res->total_outside ? "false" : "true", res->total_mismatch ? "false" : "true",
+         res->secs, res->t_run, res->t_exact);
 }
 
 static void report_table(const compare_res *res) {
-  printf("%-5s %-14s %8s %12s %12s %10s %12s %9s %6s %9s\n", "node", "op", "numel", "max_abs", "max_rel", "max_ulp",
-         "any_bound", "ratio", "inside", "ref==emu");
+  printf("%-5s %-14s %8s %12s %12s %10s %12s %9s %6s %9s\n", "node", "op", "numel", "max_abs", "max_rel",
+         "max_ulp", "any_bound", "ratio", "inside", "ref==emu");
   for (int k = 0; k < res->nrows; k++) {
     const node_row *r = &res->rows[k];
     printf("%-5d %-14s %8lld %12.4g %12.4g %10.4g %12.4g %9.4g %6s %9s\n", r->id, r->op, (long long)r->numel,
-           r->abs_e, r->rel_e, r->ulp_e, r->bound, r->ratio, r->outside ? "NO" : "yes", r->ref_mismatch ? "NO" : "yes");
+           r->abs_e, r->rel_e, r->ulp_e, r->bound, r->ratio, r->outside ? "NO" : "yes",
+           r->ref_mismatch ? "NO" : "yes");
   }
-  printf("summary: %d nodes, largest error/bound ratio %.4g (node %d), all inside f32-any: %s, REF == emulator: "
-         "%s, %.3f s (runtime %.4f s, exact %.3f s)\n",
-         res->nrows, res->worst, res->worst_node, res->total_outside ? "NO" : "yes", res->total_mismatch ? "NO" : "yes",
-         res->secs, res->t_run, res->t_exact);
+  printf(
+      "summary: %d nodes, largest error/bound ratio %.4g (node %d), all inside f32-any: %s, REF == emulator: "
+      "%s, %.3f s (runtime %.4f s, exact %.3f s)\n",
+      res->nrows, res->worst, res->worst_node, res->total_outside ? "NO" : "yes",
+      res->total_mismatch ? "NO" : "yes", res->secs, res->t_run, res->t_exact);
 }
 
 /* a value outside its bound or a REF/emulator difference is a bug: one line each, exit 1 */
@@ -285,10 +292,11 @@ static int report_bugs(const compare_res *res) {
   for (int k = 0; k < res->nrows; k++) {
     const node_row *r = &res->rows[k];
     if (r->outside)
-      fprintf(stderr, "torchlean compare: BUG: node %d (%s): %lld runtime values outside the f32-any bound\n", r->id,
-              r->op, (long long)r->outside);
+      fprintf(stderr, "torchlean compare: BUG: node %d (%s): %lld runtime values outside the f32-any bound\n",
+              r->id, r->op, (long long)r->outside);
     if (r->ref_mismatch)
-      fprintf(stderr, "torchlean compare: BUG: node %d (%s): %lld REF values differ from the f32-ref emulator\n",
+      fprintf(stderr,
+              "torchlean compare: BUG: node %d (%s): %lld REF values differ from the f32-ref emulator\n",
               r->id, r->op, (long long)r->ref_mismatch);
   }
   return 1;
@@ -330,14 +338,19 @@ static int run_compare(const tl_cli *cli) {
 }
 
 static const tl_cli_flag compare_flags[] = {
-    {"input", "X", "one sample shaped like the model input, or a batch (NPY; CSV/IDX through tl_tensor_load, "
-                   "IDX bytes scaled by 1/255)"},
+    {"input", "X",
+     "one sample shaped like the model input, or a batch (NPY; CSV/IDX through tl_tensor_load, "
+     "IDX bytes scaled by 1/255)"},
     {"index", "I", "sample of the batch to compare [0]"},
     {"json", NULL, "print JSON instead of a table"},
     {NULL, NULL, NULL},
 };
 
 const tl_cli_command tl_cmd_compare = {
-    "compare", "MODEL",
-    "runtime (FAST, REF) vs f32-ref emulator, f32-any bound and exact (spec) values, per node", 1, 1,
-    compare_flags, run_compare};
+    "compare",
+    "MODEL",
+    "runtime (FAST, REF) vs f32-ref emulator, f32-any bound and exact (spec) values, per node",
+    1,
+    1,
+    compare_flags,
+    run_compare};

@@ -20,8 +20,8 @@ static int run_samples(tl_graph *g, const tl_dataset *d, const char *cmd, float 
   int64_t row = d->n ? d->x->numel / d->n : 0;
   if (in->numel != row || (in->ndim > 0 && in->shape[0] != 1)) {
     char a[128];
-    fprintf(stderr, "torchlean %s: the model takes input %s (batch 1), but samples of %s have %lld values\n", cmd,
-            tl_shape_str(in->ndim, in->shape, a, sizeof a), d->name, (long long)row);
+    fprintf(stderr, "torchlean %s: the model takes input %s (batch 1), but samples of %s have %lld values\n",
+            cmd, tl_shape_str(in->ndim, in->shape, a, sizeof a), d->name, (long long)row);
     return 2;
   }
   int out_id = g->outputs[0];
@@ -68,8 +68,8 @@ static int run_evaluate(const tl_cli *cli) {
   if (rc == 0)
     rc = run_samples(g, d, "evaluate", &out, &k);
   if (rc == 0 && d->num_classes != k) {
-    fprintf(stderr, "torchlean evaluate: the model has %lld outputs but the data has %d classes\n", (long long)k,
-            d->num_classes);
+    fprintf(stderr, "torchlean evaluate: the model has %lld outputs but the data has %d classes\n",
+            (long long)k, d->num_classes);
     rc = 2;
   }
   if (rc == 0) {
@@ -120,7 +120,8 @@ static int run_predict(const tl_cli *cli) {
     tl_tensor *t = NULL;
     tl_status st;
     int64_t shape[] = {d->n, k};
-    if (tl_tensor_from(&t, TL_F32, 2, shape, out, &st) != TL_OK || tl_npy_write(path, t, NULL, &st) != TL_OK) {
+    if (tl_tensor_from(&t, TL_F32, 2, shape, out, &st) != TL_OK ||
+        tl_npy_write(path, t, NULL, &st) != TL_OK) {
       fprintf(stderr, "torchlean predict: %s\n", st.msg);
       rc = 1;
     } else {
@@ -144,7 +145,9 @@ static const tl_cli_flag predict_flags[] = {
     {NULL, NULL, NULL},
 };
 
-const tl_cli_command tl_cmd_evaluate = {"evaluate", "MODEL", "loss, accuracy and confusion matrix of a model file",
-                                        1, 1, eval_flags, run_evaluate};
-const tl_cli_command tl_cmd_predict = {"predict", "MODEL", "write a model's outputs on a dataset to an NPY file",
-                                       1, 1, predict_flags, run_predict};
+const tl_cli_command tl_cmd_evaluate = {
+    "evaluate", "MODEL",     "loss, accuracy and confusion matrix of a model file", 1, 1,
+    eval_flags, run_evaluate};
+const tl_cli_command tl_cmd_predict = {
+    "predict",     "MODEL",    "write a model's outputs on a dataset to an NPY file", 1, 1,
+    predict_flags, run_predict};

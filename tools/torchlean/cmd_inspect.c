@@ -158,6 +158,6 @@ static const tl_cli_flag flags[] = {
 };
 
 const tl_cli_command tl_cmd_inspect = {
-    "inspect", "FILE", "show format, dtype, shape and min/max/mean of an NPY, CSV or IDX file",
-    1, 1, flags, run,
+    "inspect", "FILE", "show format, dtype, shape and min/max/mean of an NPY, CSV or IDX file", 1, 1,
+    flags,     run,
 };

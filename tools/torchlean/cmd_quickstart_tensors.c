@@ -6,7 +6,8 @@
 
 static void print_tensor(const char *name, const tl_tensor *t) {
   char shape[64];
-  printf("%s: %s %s = [", name, tl_dtype_name(t->dtype), tl_shape_str(t->ndim, t->shape, shape, sizeof shape));
+  printf("%s: %s %s = [", name, tl_dtype_name(t->dtype),
+         tl_shape_str(t->ndim, t->shape, shape, sizeof shape));
   for (int64_t i = 0; i < t->numel; i++)
     printf(i ? ", %.6g" : "%.6g", tl_tensor_get(t, i));
   printf("]\n");

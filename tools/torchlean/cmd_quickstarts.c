@@ -71,8 +71,8 @@ static int run_autograd(const tl_cli *cli) {
     fail("quickstart_autograd", &st);
     goto done;
   }
-  printf("dh/dx (Jacobian) = [[%.6f, %.6f, %.6f], [%.6f, %.6f, %.6f]]\n", jac[0], jac[1], jac[2], jac[3], jac[4],
-         jac[5]);
+  printf("dh/dx (Jacobian) = [[%.6f, %.6f, %.6f], [%.6f, %.6f, %.6f]]\n", jac[0], jac[1], jac[2], jac[3],
+         jac[4], jac[5]);
   printf("JVP dh/dx . e1 = [%.6f, %.6f] (first Jacobian column)\n", jv[0], jv[1]);
   rc = 0;
 done:
@@ -206,9 +206,16 @@ static const tl_cli_flag train_flags[] = {
 };
 
 const tl_cli_command tl_cmd_quickstart_autograd = {
-    "quickstart_autograd", NULL, "gradients, Jacobian and JVP of a small function, checked numerically", 0, 0,
-    no_flags, run_autograd};
+    "quickstart_autograd",
+    NULL,
+    "gradients, Jacobian and JVP of a small function, checked numerically",
+    0,
+    0,
+    no_flags,
+    run_autograd};
 const tl_cli_command tl_cmd_quickstart_mlp = {
-    "quickstart_mlp", NULL, "2-8-1 regression on a 5x5 grid (Adam 0.03, 200 steps)", 0, 0, train_flags, run_mlp};
+    "quickstart_mlp", NULL,   "2-8-1 regression on a 5x5 grid (Adam 0.03, 200 steps)", 0, 0,
+    train_flags,      run_mlp};
 const tl_cli_command tl_cmd_quickstart_cnn = {
-    "quickstart_cnn", NULL, "the small CNN on 6000 Fashion-MNIST images, tested on 1000", 0, 0, train_flags, run_cnn};
+    "quickstart_cnn", NULL,   "the small CNN on 6000 Fashion-MNIST images, tested on 1000", 0, 0,
+    train_flags,      run_cnn};

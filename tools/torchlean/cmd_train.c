@@ -44,8 +44,7 @@ static int run(const tl_cli *cli) {
     goto done;
   }
   printf("model %s, %s backend, optimizer %s lr %g, batch %lld, %s\n", f.model, f.backend,
-         tl_optim_name(cfg.optim.kind), cfg.optim.lr, f.batch,
-         f.steps ? "steps budget" : "epochs budget");
+         tl_optim_name(cfg.optim.kind), cfg.optim.lr, f.batch, f.steps ? "steps budget" : "epochs budget");
   if (tl_model_summary(m, 1, stdout, &st) != TL_OK || tl_trainer_new(&t, m, &cfg, &st) != TL_OK) {
     fprintf(stderr, "torchlean train: %s\n", st.msg);
     goto done;
@@ -105,4 +104,5 @@ static const tl_cli_flag flags[] = {
     {NULL, NULL, NULL},
 };
 
-const tl_cli_command tl_cmd_train = {"train", NULL, "train a classifier and evaluate it on the test split", 0, 0, flags, run};
+const tl_cli_command tl_cmd_train = {
+    "train", NULL, "train a classifier and evaluate it on the test split", 0, 0, flags, run};

@@ -1,6 +1,6 @@
 /* cmd_verify.c - `torchlean verify MODEL`: robustness of test samples in an L_inf ball (clamped
- * to the pixel domain [0, 1] when the data lies in it) by IBP or CROWN, in real or f32-any semantics, with counterexample
- * search (PGD on the float32 runtime, confirmed exactly and in float32), certificates for
+ * to the pixel domain [0, 1] when the data lies in it) by IBP or CROWN, in real or f32-any semantics, with
+ * counterexample search (PGD on the float32 runtime, confirmed exactly and in float32), certificates for
  * torchlean-check, and a certified-accuracy summary.  Samples run on --threads workers; the
  * verdicts do not depend on the thread count. */
 #define _POSIX_C_SOURCE 200809L
@@ -73,7 +73,8 @@ static void progress_cb(void *user, int64_t done, int64_t total) {
 }
 
 /* OUT.json -> OUT-<method>-<eps text>.json when several runs share one --cert */
-static void cert_name(char *buf, size_t n, const char *base, const char *method, const char *eps_text, int many) {
+static void cert_name(char *buf, size_t n, const char *base, const char *method, const char *eps_text,
+                      int many) {
   if (!many) {
     snprintf(buf, n, "%s", base);
     return;
@@ -165,8 +166,10 @@ static int verify_parse(const tl_cli *cli, verify_opts *o) {
     return tl_cli_usage_error(cli, "--semantics: '%s' is not real or f32-any", sm);
   long long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   o->threads = ncpu > 0 ? ncpu : 1, o->pgd_steps = 30, o->alpha_steps = 20;
-  if (!tl_cli_long(cli, "threads", 1, 256, &o->threads) || !tl_cli_long(cli, "index", 0, INT64_MAX / 2, &o->index) ||
-      !tl_cli_long(cli, "first", 1, INT64_MAX / 2, &o->first) || !tl_cli_long(cli, "seed", 0, INT64_MAX, &o->seed) ||
+  if (!tl_cli_long(cli, "threads", 1, 256, &o->threads) ||
+      !tl_cli_long(cli, "index", 0, INT64_MAX / 2, &o->index) ||
+      !tl_cli_long(cli, "first", 1, INT64_MAX / 2, &o->first) ||
+      !tl_cli_long(cli, "seed", 0, INT64_MAX, &o->seed) ||
       !tl_cli_long(cli, "pgd-steps", 0, 100000, &o->pgd_steps) ||
       !tl_cli_long(cli, "alpha-steps", 1, 100000, &o->alpha_steps))
     return 2;
@@ -228,8 +231,8 @@ static int verify_load(verify_run *v) {
   }
   v->nout = g->nodes[g->outputs[0]].numel;
   if (d->num_classes != v->nout) {
-    fprintf(stderr, "torchlean %s: the model has %lld outputs but %s has %d classes\n", vcmd, (long long)v->nout,
-            d->name, d->num_classes);
+    fprintf(stderr, "torchlean %s: the model has %lld outputs but %s has %d classes\n", vcmd,
+            (long long)v->nout, d->name, d->num_classes);
     return 2;
   }
   if (o->by_index)
@@ -239,8 +242,8 @@ static int verify_load(verify_run *v) {
   else
     v->n = d->n;
   if (v->lo + v->n > d->n) {
-    fprintf(stderr, "torchlean %s: %s has %lld samples; asked for %lld..%lld\n", vcmd, d->name, (long long)d->n,
-            (long long)v->lo, (long long)(v->lo + v->n - 1));
+    fprintf(stderr, "torchlean %s: %s has %lld samples; asked for %lld..%lld\n", vcmd, d->name,
+            (long long)d->n, (long long)v->lo, (long long)(v->lo + v->n - 1));
     return 2;
   }
   return 0;
@@ -259,8 +262,8 @@ static int verify_prepare(verify_run *v) {
   char ghex[65];
   tl_graph_hash(v->g, v->gh);
   tl_hash_hex(v->gh, ghex);
-  printf("model %s (graph %.16s...), %lld samples of %s from %lld, semantics %s, %lld threads, domain %s\n", o->model,
-         ghex, (long long)n, v->d->name, (long long)lo, tl_semantics_name(o->sem), o->threads,
+  printf("model %s (graph %.16s...), %lld samples of %s from %lld, semantics %s, %lld threads, domain %s\n",
+         o->model, ghex, (long long)n, v->d->name, (long long)lo, tl_semantics_name(o->sem), o->threads,
          v->clamp ? "[0, 1]" : "unbounded (values outside [0, 1])");
   v->correct = calloc((size_t)n + 1, 1);
   v->props = calloc((size_t)n + 1, sizeof *v->props);
@@ -323,8 +326,8 @@ static int run_tally(verify_run *v, run_sum *s, int mi, int e) {
               o->nmeth * o->neps > 1);
     tl_cert_info info = {v->gh, o->model, NULL};
     if (tl_cert_write_many(s->cert, v->g, (int)v->n, (const tl_region *const *)v->regs,
-                           (const tl_property *const *)v->props, (const tl_verify_result *const *)v->res, &info,
-                           &st) != TL_OK) {
+                           (const tl_property *const *)v->props, (const tl_verify_result *const *)v->res,
+                           &info, &st) != TL_OK) {
       fprintf(stderr, "torchlean %s: %s\n", vcmd, st.msg);
       rc = 1;
     } else {
@@ -343,22 +346,24 @@ static int verify_one(verify_run *v, int mi, int e) {
   for (int64_t i = 0; i < v->n; i++) {
     tl_region_free(v->regs[i]);
     v->regs[i] = NULL;
-    if (tl_region_linf(&v->regs[i], v->X + (v->lo + i) * v->row, v->row, o->eps[e], v->clamp, 0.0, 1.0, &st) !=
-        TL_OK) {
+    if (tl_region_linf(&v->regs[i], v->X + (v->lo + i) * v->row, v->row, o->eps[e], v->clamp, 0.0, 1.0,
+                       &st) != TL_OK) {
       fprintf(stderr, "torchlean %s: sample %lld: %s\n", vcmd, (long long)(v->lo + i), st.msg);
       return 1;
     }
   }
   tl_verify_opts vo = tl_verify_opts_default();
-  vo.method = o->methods[mi], vo.sem = o->sem, vo.intermediate_crown = o->icrown, vo.keep_evidence = o->cert != NULL;
+  vo.method = o->methods[mi], vo.sem = o->sem, vo.intermediate_crown = o->icrown,
+  vo.keep_evidence = o->cert != NULL;
   vo.seed = (uint64_t)o->seed ^ 0x7e57ab1eULL, vo.pgd_steps = (int)o->pgd_steps;
   vo.alpha_steps = (int)o->alpha_steps, vo.plan = v->plan;
   char what[96];
   snprintf(what, sizeof what, "%s eps=%s", tl_method_name(o->methods[mi]), o->eps_text[e]);
   progress pr = {PTHREAD_MUTEX_INITIALIZER, what, 0};
   double t0 = now_s();
-  if (tl_verify_batch(v->g, v->n, (const tl_region *const *)v->regs, (const tl_property *const *)v->props, &vo,
-                      (int)o->threads, v->res, v->tty && v->n > 20 ? progress_cb : NULL, &pr, &st) != TL_OK) {
+  if (tl_verify_batch(v->g, v->n, (const tl_region *const *)v->regs, (const tl_property *const *)v->props,
+                      &vo, (int)o->threads, v->res, v->tty && v->n > 20 ? progress_cb : NULL, &pr,
+                      &st) != TL_OK) {
     fprintf(stderr, "torchlean %s: %s\n", vcmd, st.msg);
     return 1;
   }
@@ -376,18 +381,19 @@ static void verify_report(const verify_run *v) {
          "unknown", "certified", "ms/sample", "wall s");
   for (int k = 0; k < v->nsum; k++) {
     const run_sum *s = &v->sums[k];
-    printf("%-11s %-10s %7.1f%% %9lld %10lld %8lld %9.1f%% %12.3f %10.2f\n", tl_method_name(s->m), o->eps_text[s->e],
-           100.0 * (double)v->nclean / n, (long long)s->verified, (long long)s->falsified, (long long)s->unknown,
-           100.0 * (double)s->certified / n, 1e3 * s->cpu / n, s->wall);
+    printf("%-11s %-10s %7.1f%% %9lld %10lld %8lld %9.1f%% %12.3f %10.2f\n", tl_method_name(s->m),
+           o->eps_text[s->e], 100.0 * (double)v->nclean / n, (long long)s->verified, (long long)s->falsified,
+           (long long)s->unknown, 100.0 * (double)s->certified / n, 1e3 * s->cpu / n, s->wall);
   }
   /* one machine-readable line per run, for scripts */
   for (int k = 0; k < v->nsum; k++) {
     const run_sum *s = &v->sums[k];
-    printf("summary method=%s eps=%s semantics=%s n=%lld clean=%lld verified=%lld falsified=%lld unknown=%lld "
-           "certified=%lld ms_per_sample=%.4f wall_s=%.3f cert=%s\n",
-           tl_method_name(s->m), o->eps_text[s->e], tl_semantics_name(o->sem), (long long)v->n, (long long)v->nclean,
-           (long long)s->verified, (long long)s->falsified, (long long)s->unknown, (long long)s->certified,
-           1e3 * s->cpu / n, s->wall, s->cert[0] ? s->cert : "-");
+    printf(
+        "summary method=%s eps=%s semantics=%s n=%lld clean=%lld verified=%lld falsified=%lld unknown=%lld "
+        "certified=%lld ms_per_sample=%.4f wall_s=%.3f cert=%s\n",
+        tl_method_name(s->m), o->eps_text[s->e], tl_semantics_name(o->sem), (long long)v->n,
+        (long long)v->nclean, (long long)s->verified, (long long)s->falsified, (long long)s->unknown,
+        (long long)s->certified, 1e3 * s->cpu / n, s->wall, s->cert[0] ? s->cert : "-");
   }
 }
 
@@ -440,7 +446,8 @@ static const tl_cli_flag verify_flags[] = {
     {"alpha-steps", "N", "alpha-crown: slope optimisation steps [20]"},
     {"semantics", "S", "real (exact arithmetic) or f32-any (any float32 evaluation order) [f32-any]"},
     {"crown-intermediate", NULL, "CROWN: CROWN intermediate bounds (tighter, slower) instead of IBP's"},
-    {"cert", "OUT.json", "write the certificates (one file per method and eps: OUT-METHOD-EPS.json when several)"},
+    {"cert", "OUT.json",
+     "write the certificates (one file per method and eps: OUT-METHOD-EPS.json when several)"},
     {"threads", "N", "worker threads (results do not depend on it) [online CPUs]"},
     {"seed", "N", "seed of the counterexample search [0]"},
     {"pgd-steps", "N", "PGD steps per restart, 0 to skip PGD [30]"},
@@ -448,7 +455,12 @@ static const tl_cli_flag verify_flags[] = {
     {NULL, NULL, NULL},
 };
 
-const tl_cli_command tl_cmd_verify = {"verify", "MODEL",
-                                      "certify robustness of test samples (IBP/CROWN), search counterexamples, "
-                                      "write certificates",
-                                      1, 1, verify_flags, run_verify};
+const tl_cli_command tl_cmd_verify = {
+    "verify",
+    "MODEL",
+    "certify robustness of test samples (IBP/CROWN), search counterexamples, "
+    "write certificates",
+    1,
+    1,
+    verify_flags,
+    run_verify};

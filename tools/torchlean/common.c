@@ -40,7 +40,8 @@ tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cm
         rc = tl_tensor_new(&y, TL_F32, 1, ys, &st);
       if (rc == TL_OK) {
         for (int64_t r = 0; r < rows; r++) {
-          memcpy(tl_tensor_f32(x) + r * (cols - 1), tl_tensor_f32(t) + r * cols, (size_t)(cols - 1) * sizeof(float));
+          memcpy(tl_tensor_f32(x) + r * (cols - 1), tl_tensor_f32(t) + r * cols,
+                 (size_t)(cols - 1) * sizeof(float));
           tl_tensor_f32(y)[r] = tl_tensor_f32(t)[r * cols + cols - 1];
         }
         rc = tl_dataset_from_tensors(&d, x, y, spec, &st);
@@ -87,15 +88,18 @@ tl_model *tl_cli_make_model(const char *name, uint64_t seed, const tl_dataset *d
     if (name[0] == 'c')
       m = tl_zoo_cnn(seed, shape[0], shape[1], classes, norm);
     else
-      m = tl_zoo_resnet(seed, strcmp(name, "resnet") == 0 ? "small" : "resnet18", shape[0], shape[1], classes);
+      m = tl_zoo_resnet(seed, strcmp(name, "resnet") == 0 ? "small" : "resnet18", shape[0], shape[1],
+                        classes);
   } else if (strcmp(name, "transformer") == 0) { /* image rows as tokens (token ids: C API) */
     if (ndim != 3) {
-      fprintf(stderr, "torchlean %s: --model transformer needs image samples (C, H, W), read row by row\n", cmd);
+      fprintf(stderr, "torchlean %s: --model transformer needs image samples (C, H, W), read row by row\n",
+              cmd);
       return NULL;
     }
     m = tl_zoo_row_transformer(seed, shape[0], shape[1], shape[2], 64, 4, 128, 2, classes, norm);
   } else {
-    fprintf(stderr, "torchlean %s: unknown --model '%s' (mlp, cnn, resnet, resnet18, transformer)\n", cmd, name);
+    fprintf(stderr, "torchlean %s: unknown --model '%s' (mlp, cnn, resnet, resnet18, transformer)\n", cmd,
+            name);
     return NULL;
   }
   tl_status st;
@@ -119,9 +123,10 @@ int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f) {
   f->log = tl_cli_get(cli, "log");
   f->backend = tl_cli_get(cli, "backend") ? tl_cli_get(cli, "backend") : "compiled";
   f->device = tl_cli_get(cli, "device") ? tl_cli_get(cli, "device") : "cpu";
-  if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &f->seed) || !tl_cli_long(cli, "steps", 0, INT64_MAX, &f->steps) ||
-      !tl_cli_long(cli, "epochs", 0, 100000, &f->epochs) || !tl_cli_long(cli, "batch-size", 1, 1 << 20, &f->batch) ||
-      !tl_cli_double(cli, "lr", &f->lr))
+  if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &f->seed) ||
+      !tl_cli_long(cli, "steps", 0, INT64_MAX, &f->steps) ||
+      !tl_cli_long(cli, "epochs", 0, 100000, &f->epochs) ||
+      !tl_cli_long(cli, "batch-size", 1, 1 << 20, &f->batch) || !tl_cli_double(cli, "lr", &f->lr))
     return 0;
   if (tl_cli_get(cli, "lr") && !(f->lr > 0)) {
     tl_cli_usage_error(cli, "--lr must be > 0");
@@ -138,7 +143,8 @@ int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_tra
               : strcmp(f->model, "mlp") == 0     ? 1e-3
                                                  : 2e-3;
   if (tl_optim_parse(f->optimizer, lr, &cfg->optim) < 0) {
-    tl_cli_usage_error(cli, "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, adadelta)", f->optimizer);
+    tl_cli_usage_error(cli, "unknown --optimizer '%s' (sgd, adagrad, rmsprop, adam, adamw, adadelta)",
+                       f->optimizer);
     return 0;
   }
   if (strcmp(f->optimizer, "sgd") == 0)

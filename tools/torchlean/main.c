@@ -85,12 +85,15 @@ static void print_command_help(const tl_cli_command *c, FILE *out) {
   fprintf(out, "usage: torchlean %s%s%s [flags]\n  %s\n\nflags:\n", c->name, c->usage ? " " : "",
           c->usage ? c->usage : "", c->summary);
   for (const tl_cli_flag *f = c->flags; f && f->name; f++)
-    fprintf(out, "  --%s%s%-*s %s\n", f->name, f->arg ? " " : "", f->arg ? 12 - (int)strlen(f->name) - 1 : 12 - (int)strlen(f->name), f->arg ? f->arg : "", f->help);
+    fprintf(out, "  --%s%s%-*s %s\n", f->name, f->arg ? " " : "",
+            f->arg ? 12 - (int)strlen(f->name) - 1 : 12 - (int)strlen(f->name), f->arg ? f->arg : "",
+            f->help);
   fprintf(out, "  --help         show this help\n");
 }
 
 static void print_main_help(FILE *out) {
-  fprintf(out, "usage: torchlean COMMAND [flags]   (flags may come before or after the command)\n\ncommands:\n");
+  fprintf(out,
+          "usage: torchlean COMMAND [flags]   (flags may come before or after the command)\n\ncommands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-20s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(out, "\n`torchlean COMMAND --help` describes a command's flags.\n");
@@ -127,7 +130,8 @@ static int parse_flag(tl_cli *cli, const tl_cli_command *cmd, int argc, char **a
   if (!f)
     f = find_flag(global_flags, name, len);
   if (!f)
-    return tl_cli_usage_error(cli, "unknown flag '--%.*s' (see torchlean %s --help)", (int)len, name, cmd->name);
+    return tl_cli_usage_error(cli, "unknown flag '--%.*s' (see torchlean %s --help)", (int)len, name,
+                              cmd->name);
   const char *value;
   if (f->arg) {
     if (eq)
@@ -198,7 +202,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (cli.npos < cmd->min_pos)
-    return tl_cli_usage_error(&cli, "expected %s (see torchlean %s --help)", cmd->usage ? cmd->usage : "more arguments", cmd->name);
+    return tl_cli_usage_error(&cli, "expected %s (see torchlean %s --help)",
+                              cmd->usage ? cmd->usage : "more arguments", cmd->name);
   if (cli.npos > cmd->max_pos)
     return tl_cli_usage_error(&cli, "unexpected argument '%s'", cli.pos[cmd->max_pos]);
   return cmd->run(&cli);

@@ -26,12 +26,8 @@ static double act_dir(tl_op op, double x, int up) {
   mpfr_clear(t);
   return r;
 }
-double tlv_act_down(tl_op op, double x) {
-  return act_dir(op, x, 0);
-}
-double tlv_act_up(tl_op op, double x) {
-  return act_dir(op, x, 1);
-}
+double tlv_act_down(tl_op op, double x) { return act_dir(op, x, 0); }
+double tlv_act_up(tl_op op, double x) { return act_dir(op, x, 1); }
 
 double tlv_act_deriv_down(tl_op op, double x) {
   double lo = act_dir(op, x, 0), hi = act_dir(op, x, 1);
@@ -64,9 +60,7 @@ tl_code tlv_ibp_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const 
   return TL_OK;
 }
 
-static double leaky(double x, double al) {
-  return x >= 0 ? x : al * x;
-}
+static double leaky(double x, double al) { return x >= 0 ? x : al * x; }
 
 /* y = x >= 0 ? x : alpha x, alpha in [2^-100, 1] or 0 (monotone) */
 tl_code tlv_ibp_leaky_relu(const tl_verify_plan *pl, const tl_graph *g, int id, const tl_region *reg,
@@ -271,12 +265,8 @@ tl_code tlv_exact_sigmoid_tanh(const tl_graph *g, int id, const float *x, qbox *
   return TL_OK;
 }
 
-static void qmin(mpq_t r, const mpq_t a, const mpq_t b) {
-  mpq_set(r, mpq_cmp(a, b) <= 0 ? a : b);
-}
-static void qmax(mpq_t r, const mpq_t a, const mpq_t b) {
-  mpq_set(r, mpq_cmp(a, b) >= 0 ? a : b);
-}
+static void qmin(mpq_t r, const mpq_t a, const mpq_t b) { mpq_set(r, mpq_cmp(a, b) <= 0 ? a : b); }
+static void qmax(mpq_t r, const mpq_t a, const mpq_t b) { mpq_set(r, mpq_cmp(a, b) >= 0 ? a : b); }
 
 /* clamp: min(max(x, lo), hi) on both ends */
 tl_code tlv_exact_clamp(const tl_graph *g, int id, const float *x, qbox *v, tl_status *st) {

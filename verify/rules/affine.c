@@ -8,9 +8,7 @@
 
 #include "vrules.h"
 
-static int is_param(const tl_graph *g, int id) {
-  return g->nodes[id].op == TL_OP_PARAM;
-}
+static int is_param(const tl_graph *g, int id) { return g->nodes[id].op == TL_OP_PARAM; }
 
 int tlv_is_affine(const tl_graph *g, int node) {
   const tl_node *n = &g->nodes[node];
@@ -22,10 +20,8 @@ int tlv_is_affine(const tl_graph *g, int node) {
   case TL_OP_MATMUL:
     return is_param(g, n->parents[1]) && g->nodes[n->parents[1]].ndim == 2 && !is_param(g, n->parents[0]);
   case TL_OP_AVG_POOL2D:
-  case TL_OP_GLOBAL_AVG_POOL:
-    return 1;
-  default:
-    return 0;
+  case TL_OP_GLOBAL_AVG_POOL: return 1;
+  default: return 0;
   }
 }
 

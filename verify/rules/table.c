@@ -6,6 +6,7 @@
 #include "vrules.h"
 
 /* a row: {IBP, CROWN backward, CROWN lines (activations), EXACT (rational), EXACT fixed point} */
+/* clang-format off */
 #define TLV_UNSUPPORTED {NULL, NULL, NULL, NULL, NULL}
 #define TLV_AFFINE {tlv_ibp_affine, tlv_back_affine, NULL, tlv_exact_affine, tlv_fx_affine}
 #define TLV_COPY {tlv_ibp_copy, tlv_back_copy, NULL, tlv_exact_copy, tlv_fx_copy}
@@ -60,6 +61,7 @@
 #define TLV_attention TLV_UNSUPPORTED  /* multi-head self-attention */
 #define TLV_mse_loss TLV_UNSUPPORTED   /* y = mean (a - b)^2 */
 #define TLV_cross_entropy TLV_UNSUPPORTED /* y = mean -sum t log_softmax(x) */
+/* clang-format on */
 
 /* one row per op of ops.def: a missing rule is a compile error */
 #define TL_OP(ENUM, name, ...) [TL_OP_##ENUM] = TLV_##name,
@@ -75,13 +77,9 @@ int tlv_rule_has(tl_op op, int face) {
     return 0;
   const tlv_rule *r = &rules[op];
   switch (face) {
-  case TLV_FACE_IBP:
-    return r->ibp != NULL;
-  case TLV_FACE_CROWN:
-    return r->back != NULL;
-  case TLV_FACE_EXACT:
-    return r->exact != NULL;
-  default:
-    return 0;
+  case TLV_FACE_IBP: return r->ibp != NULL;
+  case TLV_FACE_CROWN: return r->back != NULL;
+  case TLV_FACE_EXACT: return r->exact != NULL;
+  default: return 0;
   }
 }
