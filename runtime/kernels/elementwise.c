@@ -241,6 +241,27 @@ tl_code tl_k_unary_fwd(const tl_kctx *k) {
   return TL_OK;
 }
 
+/* relu VJP: gx += g [y > 0]; when assigning (gx not zeroed, we are its only writer) gx = +0 + (...)
+ * exactly.  Loads are hoisted out of the select, and the assigning select goes through a bit mask,
+ * so GCC vectorises both loops. */
+static void relu_bwd(const float *g, const float *y, float *gx, int64_t n, int assign) {
+  if (assign) {
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i], yi = y[i], t;
+      uint32_t u, m = 0u - (uint32_t)(yi > 0.0f);
+      memcpy(&u, &gi, sizeof u);
+      u &= m;
+      memcpy(&t, &u, sizeof t);
+      gx[i] = 0.0f + t;
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i], yi = y[i];
+    gx[i] += yi > 0.0f ? gi : 0.0f;
+  }
+}
+
 tl_code tl_k_unary_bwd(const tl_kctx *k) {
   const float *x = k->in ? k->in[0] : NULL, *y = k->out, *g = k->gout;
   float *gx = k->gin[0];
@@ -249,57 +270,41 @@ tl_code tl_k_unary_bwd(const tl_kctx *k) {
   if (!gx)
     return TL_OK;
   switch (k->n->op) {
-  case TL_OP_NEG:
+  case TL_OP_NEG: /* -g */
     for (int64_t i = 0; i < n; i++)
       gx[i] -= g[i];
-    break;        /* -g */
+    break;
   case TL_OP_ABS: /* g sign(x), 0 at 0 */
     for (int64_t i = 0; i < n; i++)
       gx[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0.0f);
     break;
-  case TL_OP_SQRT:
+  case TL_OP_SQRT: /* g / (2y) */
     for (int64_t i = 0; i < n; i++)
       gx[i] += g[i] * 0.5f / y[i];
-    break; /* g / (2y) */
-  case TL_OP_EXP:
+    break;
+  case TL_OP_EXP: /* g y */
     for (int64_t i = 0; i < n; i++)
       gx[i] += g[i] * y[i];
-    break; /* g y */
-  case TL_OP_LOG:
+    break;
+  case TL_OP_LOG: /* g / x */
     for (int64_t i = 0; i < n; i++)
       gx[i] += g[i] / x[i];
-    break;                              /* g / x */
-  case TL_OP_RELU:                      /* g [x>0]; loads hoisted out of the select so the loop vectorises */
-    if (k->gin_assign & 1u) {           /* gx not zeroed, we are its only writer: +0 + (...) exactly */
-      for (int64_t i = 0; i < n; i++) { /* the select through a bit mask: GCC vectorises it */
-        float gi = g[i], yi = y[i], t;
-        uint32_t u, m = 0u - (uint32_t)(yi > 0.0f);
-        memcpy(&u, &gi, sizeof u);
-        u &= m;
-        memcpy(&t, &u, sizeof t);
-        gx[i] = 0.0f + t;
-      }
-      break;
-    }
-    for (int64_t i = 0; i < n; i++) {
-      float gi = g[i], yi = y[i];
-      gx[i] += yi > 0.0f ? gi : 0.0f;
-    }
     break;
-  case TL_OP_LEAKY_RELU: { /* g (x > 0 ? 1 : alpha) */
+  case TL_OP_RELU: relu_bwd(g, y, gx, n, (k->gin_assign & 1u) != 0); break; /* g [x > 0] */
+  case TL_OP_LEAKY_RELU: {                                                  /* g (x > 0 ? 1 : alpha) */
     float al = (float)at->alpha;
     for (int64_t i = 0; i < n; i++)
       gx[i] += x[i] > 0.0f ? g[i] : al * g[i];
     break;
   }
-  case TL_OP_SIGMOID:
+  case TL_OP_SIGMOID: /* g y(1-y) */
     for (int64_t i = 0; i < n; i++)
       gx[i] += g[i] * y[i] * (1.0f - y[i]);
-    break; /* g y(1-y) */
-  case TL_OP_TANH:
+    break;
+  case TL_OP_TANH: /* g (1-y^2) */
     for (int64_t i = 0; i < n; i++)
       gx[i] += g[i] * (1.0f - y[i] * y[i]);
-    break;         /* g (1-y^2) */
+    break;
   case TL_OP_GELU: /* g (1/2 (1+t) + x/2 (1-t^2) c (1 + 3 0.044715 x^2)) */
     for (int64_t i = 0; i < n; i++) {
       float v = x[i], t = tanhf(GELU_C * (v + 0.044715f * v * v * v));
