@@ -2,7 +2,7 @@
  *
  * Generated from certs/chk_ops.def, the checker's own list of ops (independent of the library's
  * include/torchlean/ops.def on purpose: the trusted base includes no library code).  A test that
- * links the certs/ sources (like tests/test_check_fast.c) can walk chk_op_info(0 .. OP_N - 1) and
+ * links the certs/ sources (like tests/certs/test_check_fast.c) can walk chk_op_info(0 .. OP_N - 1) and
  * compare the names, arities and error-model constants with the library's.
  */
 #ifndef TL_CHECK_CHK_OPS_H

@@ -1,4 +1,4 @@
-/* test_autograd.c - forward-mode JVP and forward-over-reverse HVP (runtime/autograd.c).
+/* test_autograd.c - forward-mode JVP and forward-over-reverse HVP (runtime/exec/autograd.c, runtime/ad/).
  *
  * Per op (random cases from tests/support/opcases.c), both kernel sets, eager and compiled:
  *  - JVP equals the reverse-mode J v (tl_autograd_jacobian rows, accumulated in double);

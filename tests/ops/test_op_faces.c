@@ -23,7 +23,7 @@
 #include "verify/vinternal.h" /* verify/: the rule table (tlv_rule_has) */
 
 /* ---- the faces: one query per module table ------------------------------------------------- */
-/* shape inference: the registry row's infer (runtime/ops.c, from ops.def's `infer` column) */
+/* shape inference: the registry row's infer (runtime/ir/ops.c, from ops.def's `infer` column) */
 static int face_infer(tl_op op) { return tl_op_get(op)->infer != NULL; }
 
 /* forward: the CPU backend's forward kernel */
