@@ -1,5 +1,5 @@
 /* refexec.h - test support: a straightforward double-precision reference of every op
- * (plain loops, no shared code with runtime/kernels/*.c) and a whole-graph double interpreter. */
+ * (plain loops, no shared code with runtime/kernels/) and a whole-graph double interpreter. */
 #ifndef TL_TEST_REFEXEC_H
 #define TL_TEST_REFEXEC_H
 #include <stdint.h>
