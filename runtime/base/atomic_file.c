@@ -154,6 +154,12 @@ tl_code tl_read_file(const char *path, void **data, size_t *len, tl_status *st) 
     fclose(fp);
     return tl_fail(st, TL_EIO, "%s: is a directory", path);
   }
+  /* a device (/dev/zero, a terminal) or a socket may never end: only files and pipes are read */
+  if (fstat(fileno(fp), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+    fclose(fp);
+    return tl_fail(st, TL_EIO, "%s: not a regular file or a pipe (a device or socket): refusing to read it",
+                   path);
+  }
   /* grow geometrically: works for pipes and files whose size changes while we read */
   size_t cap = (sb.st_size > 0 && (uintmax_t)sb.st_size < SIZE_MAX / 2) ? (size_t)sb.st_size + 1 : 4096;
   size_t n = 0;

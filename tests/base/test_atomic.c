@@ -1,5 +1,11 @@
-/* test_atomic.c - atomic writes: replace, failure leaves no temp files, abort keeps the target. */
+/* test_atomic.c - atomic writes: replace, failure leaves no temp files, abort keeps the target;
+ * reads refuse devices and read pipes. */
+#define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +97,37 @@ Test(atomic, read_errors_are_clear) {
   cr_assert(strstr(st.msg, "nope.bin: cannot open: No such file") != NULL, "%s", st.msg);
   cr_assert_eq(tl_read_file(TL_FIXTURES, &data, &len, &st), TL_EIO);
   cr_assert(strstr(st.msg, "is a directory") != NULL, "%s", st.msg);
+  /* a device may never end (/dev/zero grew readers to gigabytes): refused at once */
+  cr_assert_eq(tl_read_file("/dev/zero", &data, &len, &st), TL_EIO);
+  cr_assert(data == NULL && len == 0);
+  cr_assert(strstr(st.msg, "/dev/zero: not a regular file or a pipe") != NULL, "%s", st.msg);
   tl_atomic_file f;
   cr_assert_eq(tl_atomic_open(&f, "", &st), TL_EARG);
+}
+
+/* a named pipe is read to its end */
+Test(atomic, pipes_are_read) {
+  char path[] = "/tmp/tl_fifo_XXXXXX";
+  cr_assert_not_null(mkdtemp(path));
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "%s/p", path);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) { /* the writer */
+    FILE *w = fopen(fifo, "w");
+    int ok = w && fputs("through a pipe", w) >= 0 && fclose(w) == 0;
+    _exit(ok ? 0 : 1);
+  }
+  void *data;
+  size_t len;
+  tl_status st;
+  cr_assert_eq(tl_read_file(fifo, &data, &len, &st), TL_OK, "%s", st.msg);
+  cr_assert(len == 14 && memcmp(data, "through a pipe", 14) == 0);
+  free(data);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  unlink(fifo);
+  rmdir(path);
 }

@@ -76,6 +76,16 @@ Test(cli, errors_exit_2_with_one_clear_line) {
   cr_assert(strstr(out, "/nonexistent.csv"), "%s", out);
 }
 
+/* readers refuse devices instead of reading forever (issue: `summary /dev/zero` grew to gigabytes) */
+Test(cli, devices_are_refused) {
+  const char *cmds[] = {"summary /dev/zero", "inspect /dev/zero", "evaluate /dev/zero",
+                        "train --steps 1 --data /dev/zero"};
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+    cr_assert_eq(run(cmds[i], out, sizeof out), 2, "%s: %s", cmds[i], out);
+    cr_assert(strstr(out, "/dev/zero: not a regular file"), "%s: %s", cmds[i], out);
+  }
+}
+
 Test(cli, quickstarts_run) {
   cr_assert_eq(run("quickstart_autograd", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "max |df/dx - central difference|"));
