@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* Run the runner with args; capture stdout+stderr into out; return the exit status. */
 static int run(const char *args, char *out, size_t cap) {
@@ -84,6 +85,38 @@ Test(cli, devices_are_refused) {
     cr_assert_eq(run(cmds[i], out, sizeof out), 2, "%s: %s", cmds[i], out);
     cr_assert(strstr(out, "/dev/zero: not a regular file"), "%s: %s", cmds[i], out);
   }
+}
+
+/* output paths are checked before any work (exit 2, nothing trained), and an output never replaces
+ * an input */
+Test(cli, outputs_checked_before_work) {
+  char dir[] = "/tmp/tl_cli_out_XXXXXX", csv[64], tlm[64], args[512];
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(csv, sizeof csv, "%s/t.csv", dir);
+  snprintf(tlm, sizeof tlm, "%s/t.tlm", dir);
+  FILE *f = fopen(csv, "w");
+  cr_assert(f && fputs("1,2,0\n3,4,1\n", f) >= 0 && fclose(f) == 0);
+  cr_assert_eq(run("train --steps 2 --out /nonexistent/dir/m.tlm", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "folder '/nonexistent/dir' does not exist") && !strstr(out, "loss"), "%s", out);
+  cr_assert_eq(run("train --steps 2 --log /tmp", out, sizeof out), 2, "%s", out);
+  snprintf(args, sizeof args, "train --steps 1 --data %s --out %s", csv, csv);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "is also an input"), "%s", out);
+  snprintf(args, sizeof args, "train --steps 1 --data %s --out %s", csv, tlm);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "predict %s --data %s --out %s/./t.csv", tlm, csv, dir); /* the same file */
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "refusing to overwrite it"), "%s", out);
+  snprintf(args, sizeof args, "export %s --out %s", tlm, tlm);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  snprintf(args, sizeof args, "verify %s --index 0 --eps 0.1 --data %s --cert /nonexistent/c.json", tlm, csv);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "--cert"), "%s", out);
+  char buf[64] = "";
+  f = fopen(csv, "r");
+  cr_assert(f && fread(buf, 1, sizeof buf - 1, f) > 0 && fclose(f) == 0);
+  cr_assert_str_eq(buf, "1,2,0\n3,4,1\n", "the input CSV was changed");
+  remove(csv), remove(tlm), rmdir(dir);
 }
 
 Test(cli, quickstarts_run) {

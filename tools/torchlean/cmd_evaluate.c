@@ -109,6 +109,9 @@ static int run_predict(const tl_cli *cli) {
   const char *path = tl_cli_get(cli, "out");
   if (!path)
     return tl_cli_usage_error(cli, "--out FILE.npy is required");
+  const char *data = tl_cli_get(cli, "data") ? tl_cli_get(cli, "data") : TL_DEFAULT_DATA_DIR;
+  if (!tl_cli_check_output(cli, "out", path, cli->pos[0], data))
+    return 2;
   tl_graph *g = NULL;
   tl_dataset *d = NULL;
   float *out = NULL;

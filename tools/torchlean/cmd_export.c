@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "common.h"
 #include "torchlean/torchlean.h"
 #include "torchlean/model_file.h"
 
@@ -57,6 +57,8 @@ static int run(const tl_cli *cli) {
     return tl_cli_usage_error(cli, "--format: expected ir-json or dot, got '%s'", format);
   if (dot && weights)
     return tl_cli_usage_error(cli, "--weights only applies to --format ir-json");
+  if (!tl_cli_check_output(cli, "out", out_path, cli->pos[0], NULL))
+    return 2;
   tl_status st;
   tl_graph *g = NULL;
   if (tl_model_load(cli->pos[0], &g, &st) != TL_OK)

@@ -178,7 +178,8 @@ static int verify_parse(const tl_cli *cli, verify_opts *o) {
   o->by_index = tl_cli_get(cli, "index") != NULL, o->by_first = tl_cli_get(cli, "first") != NULL;
   o->model = cli->pos[0];
   o->data = tl_cli_get(cli, "data") ? tl_cli_get(cli, "data") : TL_DEFAULT_DATA_DIR;
-  return 0;
+  /* the certificate files are named after --cert (one per method and radius): its folder is checked */
+  return tl_cli_check_output(cli, "cert", o->cert, o->model, o->data) ? 0 : 2;
 }
 
 /* ---- run: model, data, the clean pass and one batch per method and radius ---- */

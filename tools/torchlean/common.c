@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int is_dir(const char *p) {
   struct stat s;
@@ -132,7 +133,8 @@ int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f) {
     tl_cli_usage_error(cli, "--lr must be > 0");
     return 0;
   }
-  return 1;
+  return tl_cli_check_output(cli, "out", f->out, NULL, f->data) &&
+         tl_cli_check_output(cli, "log", f->log, NULL, f->data);
 }
 
 int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_trainer_config *cfg) {
@@ -166,5 +168,55 @@ int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_tra
     return 0;
   }
   cfg->seed = (uint64_t)f->seed;
+  return 1;
+}
+
+/* the same file (device and inode) when both exist, else the same name */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return strcmp(a, b) == 0;
+}
+
+/* the input among model and the comma-separated data files that is the file at path, or NULL */
+static const char *input_named(const char *path, const char *model, const char *data, char *buf, size_t cap) {
+  if (model && same_file(path, model))
+    return model;
+  while (data && *data) {
+    size_t n = strcspn(data, ",");
+    snprintf(buf, cap, "%.*s", (int)n, data);
+    if (same_file(path, buf))
+      return buf;
+    data += n + (data[n] == ',');
+  }
+  return NULL;
+}
+
+int tl_cli_check_output(const tl_cli *cli, const char *flag, const char *path, const char *model,
+                        const char *data) {
+  if (!path)
+    return 1;
+  struct stat sb;
+  if (!*path || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+    tl_cli_usage_error(cli, "--%s '%s': not a file name", flag, path);
+    return 0;
+  }
+  char dir[4096], in[4096];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    tl_cli_usage_error(cli, "--%s '%s': folder '%s' does not exist", flag, path, dir);
+    return 0;
+  }
+  if (access(dir, W_OK) != 0) {
+    tl_cli_usage_error(cli, "--%s '%s': folder '%s' is not writable", flag, path, dir);
+    return 0;
+  }
+  const char *clash = input_named(path, model, data, in, sizeof in);
+  if (clash) {
+    tl_cli_usage_error(cli, "--%s '%s' is also an input (%s): refusing to overwrite it", flag, path, clash);
+    return 0;
+  }
   return 1;
 }

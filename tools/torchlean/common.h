@@ -24,6 +24,11 @@ typedef struct tl_cli_train_flags {
   const char *optimizer, *model, *data, *out, *log, *backend, *device;
 } tl_cli_train_flags;
 int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f);
+/* Check an output path (the value of --flag; NULL: not given) before any work: its folder exists and
+ * is writable, it is not a folder, and it is not the model file or one of the comma-separated data
+ * files (either may be NULL).  1 when usable; else a usage error is printed (exit 2) and 0. */
+int tl_cli_check_output(const tl_cli *cli, const char *flag, const char *path, const char *model,
+                        const char *data);
 /* Fill a trainer config from flags; 0 (message printed) on a bad value. */
 int tl_cli_trainer_config(const tl_cli *cli, const tl_cli_train_flags *f, tl_trainer_config *cfg);
 
