@@ -119,6 +119,23 @@ Test(cli, outputs_checked_before_work) {
   remove(csv), remove(tlm), rmdir(dir);
 }
 
+/* --version, `help [COMMAND]`, and training budgets that mean what they say */
+Test(cli, version_help_and_budgets) {
+  cr_assert_eq(run("--version", out, sizeof out), 0, "%s", out);
+  cr_assert(strncmp(out, "torchlean ", 10) == 0, "%s", out);
+  cr_assert_eq(run("help", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "usage: torchlean COMMAND"), "%s", out);
+  cr_assert_eq(run("help train", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "usage: torchlean train"), "%s", out);
+  cr_assert_eq(run("help nope", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("train --epochs 0", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "--epochs") && !strstr(out, "loss"), "%s", out);
+  cr_assert_eq(run("train --steps 0", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "--steps") && !strstr(out, "loss"), "%s", out);
+  cr_assert_eq(run("train --steps 5 --epochs 3", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "not both"), "%s", out);
+}
+
 Test(cli, quickstarts_run) {
   cr_assert_eq(run("quickstart_autograd", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "max |df/dx - central difference|"));

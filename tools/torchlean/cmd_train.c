@@ -92,7 +92,7 @@ static const tl_cli_flag flags[] = {
     {"model", "NAME", "mlp (784-128-10), cnn, resnet, resnet18, transformer (image rows as tokens) [mlp]"},
     {"data", "SPEC", "IDX folder, X,Y files, or CSV with a label column [" TL_DEFAULT_DATA_DIR "]"},
     {"epochs", "N", "passes over the data [1]"},
-    {"steps", "N", "optimizer updates (overrides --epochs)"},
+    {"steps", "N", "optimizer updates (instead of --epochs)"},
     {"batch-size", "N", "samples per update [64]"},
     {"optimizer", "NAME", "sgd, adagrad, rmsprop, adam, adamw, adadelta [adam]"},
     {"lr", "F", "learning rate [adam: 1e-3 mlp, 2e-3 others; sgd: 0.05]"},

@@ -125,10 +125,14 @@ int tl_cli_parse_train_flags(const tl_cli *cli, tl_cli_train_flags *f) {
   f->backend = tl_cli_get(cli, "backend") ? tl_cli_get(cli, "backend") : "compiled";
   f->device = tl_cli_get(cli, "device") ? tl_cli_get(cli, "device") : "cpu";
   if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &f->seed) ||
-      !tl_cli_long(cli, "steps", 0, INT64_MAX, &f->steps) ||
-      !tl_cli_long(cli, "epochs", 0, 100000, &f->epochs) ||
+      !tl_cli_long(cli, "steps", 1, INT64_MAX, &f->steps) ||
+      !tl_cli_long(cli, "epochs", 1, 100000, &f->epochs) ||
       !tl_cli_long(cli, "batch-size", 1, 1 << 20, &f->batch) || !tl_cli_double(cli, "lr", &f->lr))
     return 0;
+  if (tl_cli_get(cli, "steps") && tl_cli_get(cli, "epochs")) {
+    tl_cli_usage_error(cli, "give --epochs N or --steps N, not both");
+    return 0;
+  }
   if (tl_cli_get(cli, "lr") && !(f->lr > 0)) {
     tl_cli_usage_error(cli, "--lr must be > 0");
     return 0;

@@ -96,7 +96,8 @@ static void print_main_help(FILE *out) {
           "usage: torchlean COMMAND [flags]   (flags may come before or after the command)\n\ncommands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-20s %s\n", commands[i]->name, commands[i]->summary);
-  fprintf(out, "\n`torchlean COMMAND --help` describes a command's flags.\n");
+  fprintf(out, "\n`torchlean COMMAND --help` (or `torchlean help COMMAND`) describes a command's flags;\n"
+               "`torchlean --version` prints the version.\n");
 }
 
 /* pass 1: the index of the command word (the first argument that is not a flag or a flag's value),
@@ -175,9 +176,40 @@ static int parse_args(tl_cli *cli, const tl_cli_command *cmd, int argc, char **a
   return 0;
 }
 
+static const tl_cli_command *command_named(const char *name) {
+  for (size_t c = 0; c < NCOMMANDS; c++)
+    if (strcmp(commands[c]->name, name) == 0)
+      return commands[c];
+  return NULL;
+}
+
+/* `torchlean --version` / `version`, and `torchlean help [COMMAND]`: -1 when argv is neither */
+static int version_or_help(int argc, char **argv) {
+  if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+    printf("torchlean %s\n", TL_PROJECT_VERSION);
+    return 0;
+  }
+  if (argc < 2 || strcmp(argv[1], "help") != 0)
+    return -1;
+  if (argc == 2) {
+    print_main_help(stdout);
+    return 0;
+  }
+  const tl_cli_command *c = argc == 3 ? command_named(argv[2]) : NULL;
+  if (!c) {
+    fprintf(stderr, "torchlean help: %s (see torchlean --help)\n",
+            argc == 3 ? "unknown command" : "expected one command name");
+    return 2;
+  }
+  print_command_help(c, stdout);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   tl_cli cli = {0};
-  const tl_cli_command *cmd = NULL;
+  int vh = version_or_help(argc, argv);
+  if (vh >= 0)
+    return vh;
   int cmd_index = find_command_word(argc, argv);
   if (cmd_index < 0) {
     int wants_help = 0;
@@ -186,9 +218,7 @@ int main(int argc, char **argv) {
     print_main_help(wants_help ? stdout : stderr);
     return wants_help ? 0 : 2;
   }
-  for (size_t c = 0; c < NCOMMANDS; c++)
-    if (strcmp(commands[c]->name, argv[cmd_index]) == 0)
-      cmd = commands[c];
+  const tl_cli_command *cmd = command_named(argv[cmd_index]);
   if (!cmd) {
     fprintf(stderr, "torchlean: unknown command '%s' (see torchlean --help)\n", argv[cmd_index]);
     return 2;
