@@ -146,6 +146,10 @@ tl_code tl_crown(const tl_graph *g, const tl_region *r, const tl_bounds *b, int 
  * tl_ibp and tl_crown build a plan internally. */
 typedef struct tl_verify_plan tl_verify_plan;
 tl_code tl_verify_plan_new(tl_verify_plan **out, const tl_graph *g, tl_status *st);
+/* Does the verifier have rules for every node of g (interval bounds and exact evaluation)?  TL_OK,
+ * or TL_EUNSUPPORTED naming the first node whose op it lacks and listing the ops it has: check this
+ * before a run so that an unsupported model fails at once, not after the run started. */
+tl_code tl_verify_supports(const tl_graph *g, tl_status *st);
 void tl_verify_plan_free(tl_verify_plan *p);
 /* reference != 0: use the reference per-element kernels (and CROWN intermediate rows for every
  * neuron) instead of the fast ones; for testing and comparison. */

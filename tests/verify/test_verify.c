@@ -1042,3 +1042,24 @@ Test(verify, crown_max_pool_lines) {
   }
   cr_assert(tighter > 0);
 }
+
+/* models the verifier can bound pass tl_verify_supports; one with an op it lacks fails at once,
+ * naming the node and the op (the runner checks this before a run and exits 2) */
+Test(verify, supports_names_the_first_unsupported_node) {
+  tl_status st;
+  tl_graph *mlp = vnet_mlp(3, 4, 6, 0, 3, TL_OP_RELU), *cnn = vnet_cnn(5, 1);
+  cr_assert_eq(tl_verify_supports(mlp, &st), TL_OK, "%s", st.msg);
+  cr_assert_eq(tl_verify_supports(cnn, &st), TL_OK, "%s", st.msg);
+  tl_graph_free(mlp), tl_graph_free(cnn);
+  tl_graph *g = tl_graph_new();
+  int64_t xs[] = {1, 4};
+  int x, y, z;
+  cr_assert_eq(tl_graph_input(g, "x", 2, xs, &x, &st), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_RELU, 1, &x, NULL, &y, &st), TL_OK);
+  cr_assert_eq(tl_graph_op(g, TL_OP_SOFTMAX, 1, &y, NULL, &z, &st), TL_OK);
+  cr_assert_eq(tl_verify_supports(g, &st), TL_EUNSUPPORTED);
+  cr_assert(strstr(st.msg, "node 2: the verifier has no rule for op softmax"), "%s", st.msg);
+  cr_assert(strstr(st.msg, "relu") && strstr(st.msg, "conv2d"), "the message lists what it bounds: %s",
+            st.msg);
+  tl_graph_free(g);
+}

@@ -219,6 +219,10 @@ static int verify_load(verify_run *v) {
     fprintf(stderr, "torchlean %s: %s\n", vcmd, st.msg);
     return 2;
   }
+  if (tl_verify_supports(v->g, &st) != TL_OK) {
+    fprintf(stderr, "torchlean %s: %s: %s\n", vcmd, o->model, st.msg);
+    return 2;
+  }
   v->d = tl_cli_load_data(o->data, "t10k", vcmd);
   if (!v->d)
     return 2;

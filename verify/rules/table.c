@@ -2,6 +2,8 @@
  * error), naming each op's faces (vrules.h).  An op verify/ does not support has the row
  * TLV_UNSUPPORTED: IBP and the exact evaluation fail with "no interval rule for op ..." / "op ...
  * not supported", CROWN concretises it on its box. */
+#include <stdio.h>
+
 #include "torchlean/verify.h"
 #include "vrules.h"
 
@@ -82,4 +84,21 @@ int tlv_rule_has(tl_op op, int face) {
   case TLV_FACE_EXACT: return r->exact != NULL;
   default: return 0;
   }
+}
+
+tl_code tl_verify_supports(const tl_graph *g, tl_status *st) {
+  for (int id = 0; id < g->nnodes; id++) {
+    tl_op op = g->nodes[id].op;
+    if (tlv_rule_has(op, TLV_FACE_IBP) && tlv_rule_has(op, TLV_FACE_EXACT))
+      continue;
+    char have[512];
+    size_t n = 0;
+    have[0] = '\0';
+    for (int k = 0; k < TL_OP_COUNT && n < sizeof have; k++)
+      if (k > TL_OP_PARAM && tlv_rule_has((tl_op)k, TLV_FACE_IBP) && tlv_rule_has((tl_op)k, TLV_FACE_EXACT))
+        n += (size_t)snprintf(have + n, sizeof have - n, "%s%s", n ? ", " : "", tl_op_get((tl_op)k)->name);
+    return tl_fail(st, TL_EUNSUPPORTED, "node %d: the verifier has no rule for op %s (it bounds: %s)", id,
+                   tl_op_get(op)->name, have);
+  }
+  return TL_OK;
 }
