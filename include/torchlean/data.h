@@ -33,8 +33,12 @@ tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, co
                                 tl_status *st);
 /* Supervised source: an x file and a y file (NPY or CSV, any numeric dtype). */
 tl_code tl_dataset_load_supervised(tl_dataset **out, const char *x_path, const char *y_path, tl_status *st);
-/* Labelled source: x file and a file of integer class labels (N) or (N, 1), each checked to lie in
- * [0, num_classes), then one-hot encoded.  num_classes <= 0: 1 + the largest label. */
+/* uint8 inputs are image pixels: replaced by float32 p / 255 (rounded once, in [0, 1]), the same
+ * values the IDX datasets give; other dtypes are left as they are.  *x is replaced (old freed). */
+tl_code tl_tensor_pixels_to_f32(tl_tensor **x, tl_status *st);
+/* Labelled source: x file (NPY, IDX or CSV by content; uint8 pixels scaled by 1/255 as above) and a
+ * file of integer class labels (N) or (N, 1), each checked to lie in [0, num_classes), then one-hot
+ * encoded.  num_classes <= 0: 1 + the largest label. */
 tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path,
                                 int num_classes, tl_status *st);
 /* Tabular CSV source: each row is x_1..x_m, y_1..y_k with k = y_cols (header detected). */

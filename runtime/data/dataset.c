@@ -98,12 +98,28 @@ static tl_code one_hot(tl_tensor **labels, int k, const char *what, tl_status *s
   return TL_OK;
 }
 
+tl_code tl_tensor_pixels_to_f32(tl_tensor **x, tl_status *st) {
+  if ((*x)->dtype != TL_U8)
+    return TL_OK;
+  tl_tensor *f;
+  TL_TRY(tl_tensor_new(&f, TL_F32, (*x)->ndim, (*x)->shape, st));
+  const uint8_t *px = (*x)->data;
+  float *pf = tl_tensor_f32(f);
+  for (int64_t i = 0; i < f->numel; i++)
+    pf[i] = (float)px[i] / 255.0f; /* pixel / 255, rounded once (as the IDX datasets) */
+  tl_tensor_free(*x);
+  *x = f;
+  return TL_OK;
+}
+
 tl_code tl_dataset_load_labeled(tl_dataset **out, const char *x_path, const char *labels_path,
                                 int num_classes, tl_status *st) {
   *out = NULL;
   tl_tensor *x = NULL, *y = NULL;
   TL_TRY(tl_tensor_load(x_path, &x, st));
-  tl_code rc = tl_tensor_load(labels_path, &y, st);
+  tl_code rc = tl_tensor_pixels_to_f32(&x, st);
+  if (rc == TL_OK)
+    rc = tl_tensor_load(labels_path, &y, st);
   if (rc == TL_OK)
     rc = one_hot(&y, num_classes, labels_path, st);
   if (rc != TL_OK) {

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "torchlean/torchlean.h"
+
 /* Run the runner with args; capture stdout+stderr into out; return the exit status. */
 static int run(const char *args, char *out, size_t cap) {
   char cmd[1024];
@@ -136,6 +138,54 @@ Test(cli, version_help_and_budgets) {
   cr_assert(strstr(out, "not both"), "%s", out);
 }
 
+/* data files are told by content: a single NPY is not parsed as CSV; predict takes inputs without
+ * labels; uint8 pixels are scaled by 1/255 whatever the file format (the same predictions as the
+ * float32 pixels) */
+static void npy_u8_and_f32(const char *dir) {
+  static const uint8_t px[] = {0, 255, 128, 3, 10, 20};
+  int64_t xs[] = {3, 2}, ys[] = {3};
+  tl_tensor *x8, *xf, *y;
+  cr_assert_eq(tl_tensor_new(&x8, TL_U8, 2, xs, NULL), TL_OK);
+  cr_assert_eq(tl_tensor_new(&xf, TL_F32, 2, xs, NULL), TL_OK);
+  cr_assert_eq(tl_tensor_new(&y, TL_F32, 1, ys, NULL), TL_OK);
+  for (int i = 0; i < 6; i++)
+    ((uint8_t *)x8->data)[i] = px[i], tl_tensor_f32(xf)[i] = (float)px[i] / 255.0f;
+  for (int i = 0; i < 3; i++)
+    tl_tensor_f32(y)[i] = (float)(i > 0);
+  char p[256];
+  snprintf(p, sizeof p, "%s/x8.npy", dir);
+  cr_assert_eq(tl_npy_write(p, x8, NULL, NULL), TL_OK);
+  snprintf(p, sizeof p, "%s/xf.npy", dir);
+  cr_assert_eq(tl_npy_write(p, xf, NULL, NULL), TL_OK);
+  snprintf(p, sizeof p, "%s/y.npy", dir);
+  cr_assert_eq(tl_npy_write(p, y, NULL, NULL), TL_OK);
+  tl_tensor_free(x8), tl_tensor_free(xf), tl_tensor_free(y);
+}
+
+Test(cli, data_by_content_and_unlabeled_predict) {
+  char d[] = "/tmp/tl_cli_npy_XXXXXX", args[1024];
+  cr_assert_not_null(mkdtemp(d));
+  npy_u8_and_f32(d);
+  snprintf(args, sizeof args, "train --steps 3 --data %s/x8.npy,%s/y.npy --out %s/m.tlm", d, d, d);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "evaluate %s/m.tlm --data %s/x8.npy", d, d);
+  cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "holds no labels") && !strstr(out, "row"), "%s", out);
+  const char *which[] = {"x8", "xf"};
+  tl_tensor *p[2];
+  for (int i = 0; i < 2; i++) {
+    snprintf(args, sizeof args, "predict %s/m.tlm --data %s/%s.npy --out %s/p%d.npy", d, d, which[i], d, i);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "%s/p%d.npy", d, i);
+    cr_assert_eq(tl_npy_read(args, &p[i], NULL), TL_OK);
+  }
+  cr_assert(p[0]->numel == 6 && memcmp(p[0]->data, p[1]->data, 6 * sizeof(float)) == 0,
+            "uint8 and float32 pixels must give the same predictions");
+  tl_tensor_free(p[0]), tl_tensor_free(p[1]);
+  snprintf(args, sizeof args, "rm -rf %s", d);
+  cr_assert_eq(system(args), 0);
+}
+
 Test(cli, quickstarts_run) {
   cr_assert_eq(run("quickstart_autograd", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "max |df/dx - central difference|"));
@@ -209,7 +259,6 @@ Test(cli, train_evaluate_predict_on_a_csv) {
 
 /* --model transformer reads (C, H, W) samples as H tokens of W values; trains, summarises, and
  * refuses samples that are not images */
-#include "torchlean/io.h"
 Test(cli, train_transformer_on_image_rows) {
   char dir[] = "/tmp/tl_cli_XXXXXX";
   cr_assert_not_null(mkdtemp(dir));

@@ -55,7 +55,9 @@ static int load(const tl_cli *cli, tl_graph **g, tl_dataset **d) {
     return 2;
   }
   const char *data = tl_cli_get(cli, "data") ? tl_cli_get(cli, "data") : TL_DEFAULT_DATA_DIR;
-  *d = tl_cli_load_data(data, "t10k", cli->command);
+  /* predict needs no labels: it also takes one NPY or IDX file of inputs */
+  *d = strcmp(cli->command, "predict") == 0 ? tl_cli_load_inputs(data, cli->command)
+                                            : tl_cli_load_data(data, "t10k", cli->command);
   return *d ? 0 : 2;
 }
 
@@ -139,11 +141,14 @@ static int run_predict(const tl_cli *cli) {
 }
 
 static const tl_cli_flag eval_flags[] = {
-    {"data", "SPEC", "IDX folder (t10k split), X,Y files, or CSV [" TL_DEFAULT_DATA_DIR "]"},
+    {"data", "SPEC",
+     "IDX folder (t10k split), X,Y files (uint8 pixels / 255), or CSV [" TL_DEFAULT_DATA_DIR "]"},
     {NULL, NULL, NULL},
 };
 static const tl_cli_flag predict_flags[] = {
-    {"data", "SPEC", "IDX folder (t10k split), X,Y files, or CSV [" TL_DEFAULT_DATA_DIR "]"},
+    {"data", "SPEC",
+     "IDX folder (t10k split), X,Y files, a CSV, or one NPY/IDX file of inputs without labels (uint8 "
+     "pixels / 255) [" TL_DEFAULT_DATA_DIR "]"},
     {"out", "FILE", "NPY file for the outputs (N, K)"},
     {NULL, NULL, NULL},
 };

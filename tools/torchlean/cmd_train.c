@@ -90,7 +90,9 @@ done:
 
 static const tl_cli_flag flags[] = {
     {"model", "NAME", "mlp (784-128-10), cnn, resnet, resnet18, transformer (image rows as tokens) [mlp]"},
-    {"data", "SPEC", "IDX folder, X,Y files, or CSV with a label column [" TL_DEFAULT_DATA_DIR "]"},
+    {"data", "SPEC",
+     "IDX folder, X,Y files (NPY/IDX/CSV by content; uint8 pixels / 255), or CSV with a label column "
+     "[" TL_DEFAULT_DATA_DIR "]"},
     {"epochs", "N", "passes over the data [1]"},
     {"steps", "N", "optimizer updates (instead of --epochs)"},
     {"batch-size", "N", "samples per update [64]"},

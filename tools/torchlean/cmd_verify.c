@@ -442,7 +442,8 @@ static int run_verify(const tl_cli *cli) {
 }
 
 static const tl_cli_flag verify_flags[] = {
-    {"data", "SPEC", "IDX folder (t10k split), X,Y files, or CSV [" TL_DEFAULT_DATA_DIR "]"},
+    {"data", "SPEC",
+     "IDX folder (t10k split), X,Y files (uint8 pixels / 255), or CSV [" TL_DEFAULT_DATA_DIR "]"},
     {"index", "I", "verify sample I"},
     {"first", "N", "verify samples 0..N-1"},
     {"all", NULL, "verify every sample"},

@@ -13,6 +13,41 @@ static int is_dir(const char *p) {
   return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
 }
 
+/* one CSV whose last column is the integer class label */
+static tl_code load_csv_labeled(const char *spec, tl_dataset **d, tl_status *st) {
+  tl_csv_opts o = {.delimiter = ',', .header = -1, .dtype = TL_F32};
+  tl_tensor *t = NULL;
+  tl_code rc = tl_csv_read(spec, &o, &t, NULL, st);
+  if (rc == TL_OK) {
+    int64_t rows = t->shape[0], cols = t->shape[1];
+    tl_tensor *x = NULL, *y = NULL;
+    int64_t xs[] = {rows, cols - 1}, ys[] = {rows};
+    if (cols < 2)
+      rc = tl_fail(st, TL_ESHAPE, "%s: needs at least one feature column and a label column", spec);
+    if (rc == TL_OK)
+      rc = tl_tensor_new(&x, TL_F32, 2, xs, st);
+    if (rc == TL_OK)
+      rc = tl_tensor_new(&y, TL_F32, 1, ys, st);
+    if (rc == TL_OK) {
+      for (int64_t r = 0; r < rows; r++) {
+        memcpy(tl_tensor_f32(x) + r * (cols - 1), tl_tensor_f32(t) + r * cols,
+               (size_t)(cols - 1) * sizeof(float));
+        tl_tensor_f32(y)[r] = tl_tensor_f32(t)[r * cols + cols - 1];
+      }
+      rc = tl_dataset_from_tensors(d, x, y, spec, st);
+      x = y = NULL;
+    }
+    if (rc == TL_OK) {
+      tl_transform oh = {.kind = TL_TF_ONE_HOT};
+      rc = tl_transform_apply(*d, &oh, st);
+    }
+    tl_tensor_free(x);
+    tl_tensor_free(y);
+  }
+  tl_tensor_free(t);
+  return rc;
+}
+
 tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd) {
   tl_status st;
   tl_dataset *d = NULL;
@@ -24,42 +59,43 @@ tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cm
     char x[1024];
     snprintf(x, sizeof x, "%.*s", (int)(comma - spec), spec);
     rc = tl_dataset_load_labeled(&d, x, comma + 1, 0, &st);
+  } else if (tl_file_format_guess(spec) == TL_FORMAT_NPY || tl_file_format_guess(spec) == TL_FORMAT_IDX) {
+    rc = tl_fail(&st, TL_EARG,
+                 "%s: an NPY or IDX file holds no labels: give X,Y (inputs and labels) or a CSV whose last "
+                 "column is the label",
+                 spec);
   } else {
-    /* one CSV: last column is the label */
-    tl_csv_opts o = {.delimiter = ',', .header = -1, .dtype = TL_F32};
-    tl_tensor *t = NULL;
-    rc = tl_csv_read(spec, &o, &t, NULL, &st);
-    if (rc == TL_OK) {
-      int64_t rows = t->shape[0], cols = t->shape[1];
-      tl_tensor *x = NULL, *y = NULL;
-      int64_t xs[] = {rows, cols - 1}, ys[] = {rows};
-      if (cols < 2)
-        rc = tl_fail(&st, TL_ESHAPE, "%s: needs at least one feature column and a label column", spec);
-      if (rc == TL_OK)
-        rc = tl_tensor_new(&x, TL_F32, 2, xs, &st);
-      if (rc == TL_OK)
-        rc = tl_tensor_new(&y, TL_F32, 1, ys, &st);
-      if (rc == TL_OK) {
-        for (int64_t r = 0; r < rows; r++) {
-          memcpy(tl_tensor_f32(x) + r * (cols - 1), tl_tensor_f32(t) + r * cols,
-                 (size_t)(cols - 1) * sizeof(float));
-          tl_tensor_f32(y)[r] = tl_tensor_f32(t)[r * cols + cols - 1];
-        }
-        rc = tl_dataset_from_tensors(&d, x, y, spec, &st);
-        x = y = NULL;
-      }
-      if (rc == TL_OK) {
-        tl_transform oh = {.kind = TL_TF_ONE_HOT};
-        rc = tl_transform_apply(d, &oh, &st);
-      }
-      tl_tensor_free(x);
-      tl_tensor_free(y);
-    }
-    tl_tensor_free(t);
+    rc = load_csv_labeled(spec, &d, &st);
   }
   if (rc != TL_OK) {
     fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
     tl_dataset_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+tl_dataset *tl_cli_load_inputs(const char *spec, const char *cmd) {
+  tl_file_format f = strchr(spec, ',') || is_dir(spec) ? TL_FORMAT_UNKNOWN : tl_file_format_guess(spec);
+  if (f != TL_FORMAT_NPY && f != TL_FORMAT_IDX)
+    return tl_cli_load_data(spec, "t10k", cmd);
+  tl_status st;
+  tl_tensor *x = NULL, *y = NULL;
+  tl_dataset *d = NULL;
+  tl_code rc = tl_tensor_load(spec, &x, &st);
+  if (rc == TL_OK)
+    rc = tl_tensor_pixels_to_f32(&x, &st);
+  if (rc == TL_OK && x->ndim < 1)
+    rc = tl_fail(&st, TL_ESHAPE, "%s: inputs need a first (sample) dimension", spec);
+  if (rc == TL_OK)
+    rc = tl_tensor_new(&y, TL_F32, 1, x->shape, &st); /* no labels: zeros, never read */
+  if (rc == TL_OK) {
+    rc = tl_dataset_from_tensors(&d, x, y, spec, &st);
+    x = y = NULL;
+  }
+  tl_tensor_free(x), tl_tensor_free(y);
+  if (rc != TL_OK) {
+    fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
     return NULL;
   }
   return d;

@@ -10,9 +10,14 @@
 /* Load a dataset from a --data value:
  *   a folder with MNIST-style IDX files (split "train" or "t10k");
  *   "X,Y" two NPY/CSV files (Y: integer class labels -> one-hot);
- *   one CSV file whose last column is the integer class label.
+ *   one CSV file whose last column is the integer class label (a single NPY or IDX file is refused:
+ *   it holds no labels).  Formats are told by content (magic bytes), not by the file name; uint8
+ *   inputs are image pixels, scaled by 1/255 as the IDX datasets.
  * Prints one clear line on stderr and returns NULL on failure. */
 tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd);
+/* Inputs only (predict): one NPY or IDX file of inputs without labels (uint8 pixels scaled by 1/255),
+ * or anything tl_cli_load_data takes (split "t10k").  NULL (message printed) on failure. */
+tl_dataset *tl_cli_load_inputs(const char *spec, const char *cmd);
 /* Build a model by name (mlp, cnn, resnet, resnet18) for the samples and classes of d (mlp and cnn
  * start with a Normalize layer holding d's pixel mean and standard deviation); NULL (message
  * printed) on failure. */
