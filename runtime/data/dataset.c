@@ -73,19 +73,25 @@ static tl_code one_hot(tl_tensor **labels, int k, const char *what, tl_status *s
   tl_tensor *l = *labels;
   if (!(l->ndim == 1 || (l->ndim == 2 && l->shape[1] == 1)))
     return tl_fail(st, TL_ESHAPE, "%s: labels must have shape (N) or (N, 1), not rank %d", what, l->ndim);
-  if (k <= 0) {
+  if (k <= 0) { /* 1 + the largest label; every label a class index below 10^6 */
     double mx = -1;
-    for (int64_t i = 0; i < l->numel; i++)
-      mx = fmax(mx, tl_tensor_get(l, i));
-    if (!(mx >= 0 && mx < 1e6))
-      return tl_fail(st, TL_EVALUE, "%s: cannot infer the number of classes", what);
+    for (int64_t i = 0; i < l->numel; i++) {
+      double v = tl_tensor_get(l, i);
+      if (!(v >= 0 && v < 1e6) || v != floor(v))
+        return tl_fail(st, TL_EVALUE,
+                       "%s: sample %lld: label %g is not a class index (an integer in [0, 1000000))", what,
+                       (long long)i, v);
+      mx = fmax(mx, v);
+    }
+    if (mx < 0)
+      return tl_fail(st, TL_EVALUE, "%s: no labels to count the classes from", what);
     k = (int)mx + 1;
   }
   for (int64_t i = 0; i < l->numel; i++) {
     double v = tl_tensor_get(l, i);
     if (!(v >= 0 && v < k) || v != floor(v))
-      return tl_fail(st, TL_EVALUE, "%s: row %lld: label %g is not an integer in [0, %d)", what, (long long)i,
-                     v, k);
+      return tl_fail(st, TL_EVALUE, "%s: sample %lld: label %g is not an integer in [0, %d)", what,
+                     (long long)i, v, k);
   }
   tl_tensor *h;
   int64_t shape[] = {l->shape[0], k};

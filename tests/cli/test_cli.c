@@ -186,6 +186,25 @@ Test(cli, data_by_content_and_unlabeled_predict) {
   cr_assert_eq(system(args), 0);
 }
 
+/* non-finite inputs and labels that are not class indices are bad input (exit 2, one line naming the
+ * sample), not a NaN loss after training started */
+Test(cli, nan_inputs_and_huge_labels_are_refused) {
+  char d[] = "/tmp/tl_cli_nan_XXXXXX", p[256], args[512];
+  cr_assert_not_null(mkdtemp(d));
+  const char *cases[][2] = {{"1,2,0\nnan,4,1\n", "sample 1, feature 0: nan is not a finite number"},
+                            {"1,2,0\n3,4,1e9\n", "sample 1: label 1e+09 is not a class index"}};
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/t%d.csv", d, i);
+    FILE *f = fopen(p, "w");
+    cr_assert(f && fputs(cases[i][0], f) >= 0 && fclose(f) == 0);
+    snprintf(args, sizeof args, "train --steps 1 --data %s", p);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, cases[i][1]) && !strstr(out, "loss"), "%s", out);
+    remove(p);
+  }
+  rmdir(d);
+}
+
 Test(cli, quickstarts_run) {
   cr_assert_eq(run("quickstart_autograd", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "max |df/dx - central difference|"));

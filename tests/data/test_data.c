@@ -50,7 +50,7 @@ Test(data, one_hot_checks_range) {
   tl_transform oh = {.kind = TL_TF_ONE_HOT, .num_classes = 3};
   tl_status st;
   cr_assert_eq(tl_transform_apply(d, &oh, &st), TL_EVALUE);
-  cr_assert(strstr(st.msg, "row 1") && strstr(st.msg, "label 5"), "%s", st.msg);
+  cr_assert(strstr(st.msg, "sample 1") && strstr(st.msg, "label 5"), "%s", st.msg);
   tl_dataset_free(d);
 }
 

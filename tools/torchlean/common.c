@@ -48,6 +48,18 @@ static tl_code load_csv_labeled(const char *spec, tl_dataset **d, tl_status *st)
   return rc;
 }
 
+/* every input value finite (a NaN or infinity would poison training and every bound): else an error
+ * naming the sample (0-based, as everywhere in the runner) and the feature */
+static tl_code check_finite(const tl_dataset *d, const char *spec, tl_status *st) {
+  int64_t row = d->n ? d->x->numel / d->n : 0;
+  const float *x = tl_tensor_f32(d->x);
+  for (int64_t i = 0; i < d->x->numel; i++)
+    if (!isfinite(x[i]))
+      return tl_fail(st, TL_EVALUE, "%s: sample %lld, feature %lld: %g is not a finite number", spec,
+                     (long long)(i / row), (long long)(i % row), (double)x[i]);
+  return TL_OK;
+}
+
 tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cmd) {
   tl_status st;
   tl_dataset *d = NULL;
@@ -67,6 +79,8 @@ tl_dataset *tl_cli_load_data(const char *spec, const char *split, const char *cm
   } else {
     rc = load_csv_labeled(spec, &d, &st);
   }
+  if (rc == TL_OK)
+    rc = check_finite(d, spec, &st);
   if (rc != TL_OK) {
     fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
     tl_dataset_free(d);
@@ -94,8 +108,11 @@ tl_dataset *tl_cli_load_inputs(const char *spec, const char *cmd) {
     x = y = NULL;
   }
   tl_tensor_free(x), tl_tensor_free(y);
+  if (rc == TL_OK)
+    rc = check_finite(d, spec, &st);
   if (rc != TL_OK) {
     fprintf(stderr, "torchlean %s: %s\n", cmd, st.msg);
+    tl_dataset_free(d);
     return NULL;
   }
   return d;
