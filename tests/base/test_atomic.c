@@ -3,14 +3,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tl_fixtures.h"
 #include "torchlean/io.h"
+#include "torchlean/model_file.h"
 
 static void expect_content(const char *path, const char *want) {
   void *data;
@@ -130,4 +133,70 @@ Test(atomic, pipes_are_read) {
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   unlink(fifo);
   rmdir(path);
+}
+
+/* kill -9 during saves: a child rewrites the same NPY file and the same model file over and over,
+ * alternating two versions; killed at varied moments, each file is always exactly one version */
+static void *slurp(const char *path, size_t *len) {
+  void *data;
+  tl_status st;
+  cr_assert_eq(tl_read_file(path, &data, len, &st), TL_OK, "%s", st.msg);
+  return data;
+}
+
+static void save_version(const char *dir, tl_tensor *t, tl_graph *g, int v, const char *suffix) {
+  char p[256];
+  tl_tensor_f32(t)[0] = (float)v;
+  tl_graph_param_data(g, 0)[0] = (float)v;
+  snprintf(p, sizeof p, "%s/t%s.npy", dir, suffix);
+  cr_assert_eq(tl_npy_write(p, t, NULL, NULL), TL_OK);
+  snprintf(p, sizeof p, "%s/m%s.tlm", dir, suffix);
+  cr_assert_eq(tl_model_save(p, g, NULL), TL_OK);
+}
+
+static int equals_file(const char *path, const char *ref) {
+  size_t a, b;
+  void *x = slurp(path, &a), *y = slurp(ref, &b);
+  int eq = a == b && memcmp(x, y, a) == 0;
+  free(x), free(y);
+  return eq;
+}
+
+Test(atomic, kill_9_during_saves_leaves_one_whole_version) {
+  char dir[] = "/tmp/tl_kill_XXXXXX", p[256], r[256];
+  cr_assert_not_null(mkdtemp(dir));
+  int64_t shape[] = {256, 1024}, ws[] = {512, 512};
+  tl_tensor *t;
+  cr_assert_eq(tl_tensor_new(&t, TL_F32, 2, shape, NULL), TL_OK);
+  tl_graph *g = tl_graph_new();
+  int id;
+  cr_assert_eq(tl_graph_param(g, "w", TL_PARAM_TRAINABLE, 2, ws, NULL, &id, NULL), TL_OK);
+  cr_assert_eq(tl_graph_mark_output(g, id, NULL), TL_OK);
+  save_version(dir, t, g, 1, "1"), save_version(dir, t, g, 2, "2"), save_version(dir, t, g, 1, "");
+  for (int round = 0; round < 12; round++) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0)
+      for (int v = 2;; v = 3 - v)
+        save_version(dir, t, g, v, "");
+    struct timespec wait = {0, 2000000L + 3000000L * round}; /* varied moments inside and between saves */
+    nanosleep(&wait, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    const char *kinds[][2] = {{"t", "npy"}, {"m", "tlm"}};
+    for (int k = 0; k < 2; k++) {
+      snprintf(p, sizeof p, "%s/%s.%s", dir, kinds[k][0], kinds[k][1]);
+      int whole = 0;
+      for (int v = 1; v <= 2 && !whole; v++) {
+        snprintf(r, sizeof r, "%s/%s%d.%s", dir, kinds[k][0], v, kinds[k][1]);
+        whole = equals_file(p, r);
+      }
+      cr_assert(whole, "round %d: %s is neither the old nor the new version", round, p);
+    }
+  }
+  tl_tensor_free(t);
+  tl_graph_free(g);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
 }
