@@ -1,4 +1,5 @@
-/* torchlean.h - the one ordinary include: the user-facing surface of TorchLean. */
+/* torchlean.h - the one ordinary include: the user-facing surface of TorchLean (training, model files
+ * and verification with certificates; link torchlean_verify, e.g. `pkg-config --libs torchlean`). */
 #ifndef TORCHLEAN_H
 #define TORCHLEAN_H
 
@@ -13,5 +14,6 @@
 #include "torchlean/nn.h"
 #include "torchlean/trainer.h"
 #include "torchlean/model_file.h"
+#include "torchlean/verify.h"
 
 #endif

@@ -1,24 +1,67 @@
-/* hello.c - a tiny program built against the installed TorchLean package. */
+/* hello.c - a program built against the installed TorchLean package (pkg-config and CMake): it
+ * trains a small classifier, verifies one input's robustness with CROWN in f32-any semantics and
+ * writes a certificate (the install test then has torchlean-check check it). */
 #include <stdio.h>
 
 #include <torchlean/torchlean.h>
 
-int main(void) {
-  tl_status st;
-  tl_tensor *t;
-  int64_t shape[] = {2, 3};
-  if (tl_tensor_new(&t, TL_F32, 2, shape, &st) != TL_OK) {
-    fprintf(stderr, "%s\n", st.msg);
-    return 1;
+/* two classes on a 4 x 4 grid of [-1, 1]^2: class 1 when x0 + x1 > 0 */
+static tl_dataset *grid(tl_status *st) {
+  tl_tensor *x = NULL, *y = NULL;
+  tl_dataset *d = NULL;
+  int64_t xs[] = {16, 2}, ys[] = {16, 2};
+  if (tl_tensor_new(&x, TL_F32, 2, xs, st) || tl_tensor_new(&y, TL_F32, 2, ys, st)) {
+    tl_tensor_free(x);
+    return NULL;
   }
-  tl_rng r;
-  tl_rng_init(&r, 0);
-  tl_rand_fill_uniform(&r, t, 0, 1);
-  int64_t in[] = {3}, hidden[] = {4};
-  tl_model *m = tl_zoo_mlp(0, 1, in, 1, hidden, 2, NULL);
-  int ok = m && tl_model_status(m, &st) == TL_OK && tl_model_summary(m, 2, stdout, &st) == TL_OK;
-  printf("hello torchlean: %lld elements, model %s\n", (long long)t->numel, ok ? "ok" : st.msg);
-  tl_model_free(m);
-  tl_tensor_free(t);
+  for (int i = 0; i < 16; i++) {
+    float a = -1.0f + (float)(i / 4) * 2.0f / 3.0f, b = -1.0f + (float)(i % 4) * 2.0f / 3.0f;
+    tl_tensor_f32(x)[2 * i] = a, tl_tensor_f32(x)[2 * i + 1] = b;
+    tl_tensor_f32(y)[2 * i + (a + b > 0)] = 1.0f; /* one-hot */
+  }
+  return tl_dataset_from_tensors(&d, x, y, "grid", st) == TL_OK ? d : NULL;
+}
+
+static int train(tl_model **m, tl_status *st) {
+  tl_dataset *d = grid(st);
+  int64_t dims[] = {2, 16, 2}, in[] = {2};
+  *m = tl_model_new(1);
+  tl_module *root = d && *m ? tl_nn_mlp(*m, 3, dims, TL_OP_RELU) : NULL;
+  if (!root)
+    return tl_dataset_free(d), 1;
+  tl_model_set_root(*m, root, 1, in);
+  tl_trainer_config cfg = tl_trainer_config_default(TL_TASK_CLASSIFICATION);
+  cfg.optim = tl_optim_adam(0.05);
+  tl_train_options o = tl_train_options_default();
+  o.steps = 300, o.batch_size = 16, o.console = NULL;
+  tl_trainer *t = NULL;
+  tl_train_report rep;
+  int bad =
+      tl_model_status(*m, st) || tl_trainer_new(&t, *m, &cfg, st) || tl_trainer_train(t, d, &o, &rep, st);
+  tl_trainer_free(t);
+  tl_dataset_free(d);
+  return bad;
+}
+
+int main(int argc, char **argv) {
+  const char *cert = argc > 1 ? argv[1] : "hello-cert.json";
+  tl_status st;
+  tl_model *m = NULL;
+  tl_graph *g = NULL;
+  tl_region *r = NULL;
+  tl_property *p = NULL;
+  tl_verify_result *res = NULL;
+  const float x[] = {0.8f, 0.6f}; /* deep inside class 1 */
+  tl_verify_opts o = tl_verify_opts_default();
+  o.keep_evidence = 1;
+  int bad = train(&m, &st) || tl_model_trace(m, 1, &g, &st) || tl_region_linf(&r, x, 2, 0.01, 0, 0, 0, &st) ||
+            tl_property_robust(&p, 2, 1, &st) || tl_verify_sample(g, r, p, &o, &res, &st) ||
+            tl_cert_write(cert, g, r, p, res, NULL, &st);
+  if (bad)
+    fprintf(stderr, "hello: %s\n", st.msg);
+  else
+    printf("hello torchlean: trained, verdict %s, certificate %s\n", tl_verdict_name(res->verdict), cert);
+  int ok = !bad && res->verdict == TL_VERDICT_VERIFIED;
+  tl_verify_result_free(res), tl_property_free(p), tl_region_free(r), tl_graph_free(g), tl_model_free(m);
   return ok ? 0 : 1;
 }
