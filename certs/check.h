@@ -176,6 +176,7 @@ int64_t bc_index(const cnode *n, const cnode *p, int64_t o);
 void qmin2(mpq_t r, const mpq_t a, const mpq_t b);
 void qmax2(mpq_t r, const mpq_t a, const mpq_t b);
 int check_box(ctx *c, sample *s, int id);
+int derive_box(ctx *c, sample *s, int id);
 
 /* recheck_crown.c */
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold);
@@ -191,6 +192,15 @@ void fast_free(fast *F);
 int fast_sample(fast *F, const cJSON *sj, int f32, int crown_m);
 
 /* sample.c */
+int sample_init(ctx *c, sample *s, const cgraph *g, int f32);
+void sample_free(sample *s);
+/* the sample's verdict: VERDICT_* (VERDICT_BAD: missing or not one of the three names) */
+enum { VERDICT_VERIFIED, VERDICT_FALSIFIED, VERDICT_UNKNOWN, VERDICT_BAD };
+int sample_verdict(const cJSON *sj);
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);
+
+/* claims.c */
+int check_label(ctx *c, const cJSON *pj, const prop *p);
+int check_falsified(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, int f32);
 
 #endif
