@@ -887,9 +887,21 @@ static void qv_mark_dyadic(qv *v) {
   mpz_clear(m);
 }
 
+/* v rounded outward (down: lo, up: hi) to 62 significant bits, so the next affine node sums it in
+ * fixed point (the f32-any radii are not dyadic): the box only grows, it stays an enclosure */
+static void qv_round_out(qv *v, int up) {
+  mpfr_t t;
+  mpfr_init2(t, 62);
+  mpfr_set_q(t, v->q, up ? MPFR_RNDU : MPFR_RNDD);
+  mpfr_get_q(v->q, t);
+  mpfr_clear(t);
+  qv_mark_dyadic(v);
+}
+
 /* Derive mode (a counterexample's enclosure): node id's box is set to the box re-derived from its
- * parents' boxes in s->b (themselves derived): the real image, widened in f32-any; [-inf, inf]
- * everywhere (unb) when a parent is unbounded or a binary32 evaluation may overflow. */
+ * parents' boxes in s->b (themselves derived): the real image, widened in f32-any, rounded outward
+ * to 62-bit dyadics; [-inf, inf] everywhere (unb) when a parent is unbounded or a binary32
+ * evaluation may overflow. */
 int derive_box(ctx *c, sample *s, int id) {
   const cnode *n = &s->g->nodes[id];
   box *b = &s->b[id];
@@ -902,7 +914,8 @@ int derive_box(ctx *c, sample *s, int id) {
   b->unb = unb || over;
   for (int64_t i = 0; rc == OK && i < n->numel; i++) {
     b->lo[i].inf = b->unb ? -1 : 0, b->hi[i].inf = b->unb ? 1 : 0;
-    qv_mark_dyadic(&b->lo[i]), qv_mark_dyadic(&b->hi[i]);
+    if (!b->unb)
+      qv_round_out(&b->lo[i], 0), qv_round_out(&b->hi[i], 1);
   }
   return rc;
 }

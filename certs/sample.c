@@ -496,6 +496,21 @@ static int check_boxes(ctx *c, sample *s, const cJSON *sj, prop *p, int64_t nout
   return rc;
 }
 
+/* a falsified sample whose bounds the fast path accepted: its property and label read, its
+ * counterexample re-checked (claims.c) */
+int check_falsified_claim(ctx *c, const cgraph *g, const cJSON *sj, int f32) {
+  prop p;
+  memset(&p, 0, sizeof p);
+  cJSON *pj = field(c, sj, "property", "sample");
+  int rc = pj ? read_prop(c, pj, g->nodes[g->output].numel, &p) : BAD;
+  if (rc == OK)
+    rc = check_label(c, pj, &p);
+  if (rc == OK)
+    rc = check_falsified(c, g, sj, &p, f32);
+  prop_free(&p);
+  return rc;
+}
+
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m) {
   if (!g->exact)
     return fail(c, BAD, "internal: the exact weights were not built (graph_exact)");
