@@ -42,7 +42,9 @@ static int point_in_region(ctx *c, const cJSON *rj, const cgraph *g, const qv *x
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rj, "kind");
   int linf = cJSON_IsString(kind) && !strcmp(kind->valuestring, "linf");
   const cJSON *dom = cJSON_GetObjectItemCaseSensitive(rj, "domain");
-  int clamp = linf && dom && cJSON_IsArray(dom) && cJSON_GetArraySize(dom) == 2;
+  int clamp = linf && dom && !cJSON_IsNull(dom);
+  if (clamp && (!cJSON_IsArray(dom) || cJSON_GetArraySize(dom) != 2))
+    return fail(c, BAD, "malformed: region.domain must be two numbers");
   qv *a = qv_new(n), *b = qv_new(n);
   mpq_t eps, dlo, dhi, t;
   mpq_init(eps), mpq_init(dlo), mpq_init(dhi), mpq_init(t);
