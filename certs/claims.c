@@ -152,8 +152,22 @@ static int point_violates(ctx *c, const cgraph *g, const qv *x, const prop *p, i
   return rc;
 }
 
-/* a falsified verdict: sample.counterexample (numel(input) exact numbers) in the exact region and
- * violating the property in the certificate's semantics */
+/* q is a finite binary32 value (subnormals included) */
+static int is_binary32(const mpq_t q) {
+  mpfr_t f;
+  mpfr_init2(f, 24);
+  mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
+  mpfr_set_emin(-148), mpfr_set_emax(128);
+  int inex = mpfr_set_q(f, q, MPFR_RNDN);
+  inex = mpfr_subnormalize(f, inex, MPFR_RNDN);
+  int ok = inex == 0 && mpfr_number_p(f);
+  mpfr_set_emin(emin), mpfr_set_emax(emax);
+  mpfr_clear(f);
+  return ok;
+}
+
+/* a falsified verdict: sample.counterexample (numel(input) exact numbers; binary32 values in f32-any)
+ * in the exact region and violating the property in the certificate's semantics */
 int check_falsified(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, int f32) {
   int64_t n = g->nodes[g->input].numel;
   if (!cJSON_GetObjectItemCaseSensitive(sj, "counterexample"))
@@ -163,6 +177,13 @@ int check_falsified(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, int
   const cJSON *rj = cJSON_GetObjectItemCaseSensitive(sj, "region");
   if (rc == OK)
     rc = point_in_region(c, rj, g, x);
+  /* f32-any: the model runs on float32 inputs, so the point must be one (no rounding of the input) */
+  for (int64_t i = 0; rc == OK && f32 && i < n; i++)
+    if (!is_binary32(x[i].q))
+      rc = fail(
+          c, REJ,
+          "REJECT: falsified: counterexample element is not a binary32 value (f32-any) (node %d, index %lld)",
+          g->input, (long long)i);
   if (rc == OK)
     rc = point_violates(c, g, x, p, f32);
   qv_free(x, n);

@@ -168,6 +168,15 @@ Test(claims, falsified_counterexample_is_rechecked) {
       set_hex(cJSON_GetObjectItem(s, "counterexample"), 2, nextafter(e, side ? 2.0 : -1.0));
       expect(mp, j, 1, "counterexample lies outside the region (node 0, index 2)", "one ulp outside");
     }
+    /* f32-any: a point that is not a binary32 value (the model's input is float32) */
+    if (sem) {
+      cJSON_ReplaceItemInObject(s, "counterexample", cJSON_Duplicate(orig, 1));
+      cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(s, "counterexample"), 0);
+      double x0 = strtod(e->valuestring, NULL);
+      set_hex(cJSON_GetObjectItem(s, "counterexample"), 0, x0 > 0.5 ? x0 - 0x1p-40 : x0 + 0x1p-40);
+      expect(mp, j, 1, "counterexample element is not a binary32 value (f32-any) (node 0, index 0)",
+             "a point off the float32 grid");
+    }
     /* the center: inside the region, but its output is the label's (does not violate) */
     cJSON_ReplaceItemInObject(s, "counterexample", cJSON_Duplicate(orig, 1));
     for (int i = 0; i < 5; i++)
