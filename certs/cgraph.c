@@ -108,7 +108,8 @@ static int st_pool(const cgraph *g, int i, const cnode *n, const cnode *x) {
   (void)g, (void)i;
   if (!nchw_fits(n, x))
     return 0;
-  int ok = n->np == 1 && n->shape[1] == x->shape[1] && 2 * n->padding[0] <= n->kernel[0] &&
+  /* pools have no groups: a groups attribute other than 1 (not in the graph hash) means nothing */
+  int ok = n->np == 1 && n->groups == 1 && n->shape[1] == x->shape[1] && 2 * n->padding[0] <= n->kernel[0] &&
            2 * n->padding[1] <= n->kernel[1];
   return ok && window_fits(n, x);
 }

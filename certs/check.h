@@ -176,14 +176,16 @@ int64_t bc_index(const cnode *n, const cnode *p, int64_t o);
 void qmin2(mpq_t r, const mpq_t a, const mpq_t b);
 void qmax2(mpq_t r, const mpq_t a, const mpq_t b);
 int check_box(ctx *c, sample *s, int id);
+int derive_box(ctx *c, sample *s, int id);
 
 /* recheck_crown.c */
 int backward(ctx *c, crown *cr, int start, int m, mpq_t *A, qv *lower, int fold);
 int check_act(ctx *c, crown *cr, int ai);
 int check_maxpool(ctx *c, crown *cr, int mi);
 
-/* fast.c: binary64 upward-rounded fast path; fast_sample: 1 = the sample is accepted, 0 = not
- * proved here (the caller runs check_sample) */
+/* fast.c: binary64 upward-rounded fast path; fast_sample: 1 = the sample's bounds, row_lower, label
+ * and a verified verdict are proved (a falsified verdict's counterexample is not: the caller runs
+ * check_falsified_claim), 0 = not proved here (the caller runs check_sample) */
 typedef struct fast fast;
 int fast_parse(const char *s, int allow_inf, double *out);
 fast *fast_new(const cgraph *g);
@@ -191,6 +193,16 @@ void fast_free(fast *F);
 int fast_sample(fast *F, const cJSON *sj, int f32, int crown_m);
 
 /* sample.c */
+int sample_init(ctx *c, sample *s, const cgraph *g, int f32);
+void sample_free(sample *s);
+/* the sample's verdict: VERDICT_* (VERDICT_BAD: missing or not one of the three names) */
+enum { VERDICT_VERIFIED, VERDICT_FALSIFIED, VERDICT_UNKNOWN, VERDICT_BAD };
+int sample_verdict(const cJSON *sj);
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);
+int check_falsified_claim(ctx *c, const cgraph *g, const cJSON *sj, int f32);
+
+/* claims.c */
+int check_label(ctx *c, const cJSON *pj, const prop *p);
+int check_falsified(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, int f32);
 
 #endif

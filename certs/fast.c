@@ -905,6 +905,30 @@ static int fast_region(fast *F, const cJSON *rj, double *rl, double *rh, double 
   return 1;
 }
 
+/* property.label (check_label): absent, or an integer t in [0, nout) with the rows exactly
+ * y_j - y_t < 0 for j != t in one safe clause (A = -c); anything else: the exact checker decides */
+static int fast_label(const fast *F, const cJSON *pj, int64_t nout, int unsafe, int nr, int nc) {
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(pj, "label");
+  if (!l)
+    return 1;
+  double v = cJSON_IsNumber(l) ? l->valuedouble : -1;
+  if (!(v >= 0 && v < (double)nout && v == (double)(int64_t)v) || unsafe || nc != 1 || nr != nout - 1)
+    return NOPE;
+  int64_t t = (int64_t)v;
+  for (int64_t j = 0, r = 0; j < nout; j++) {
+    if (j == t)
+      continue;
+    const double *a = F->A + (size_t)r * (size_t)nout;
+    for (int64_t k = 0; k < nout; k++)
+      if (a[k] != (double)((k == t) - (k == j)))
+        return NOPE;
+    if (F->d[r] != 0 || !F->strict[r])
+      return NOPE;
+    r++;
+  }
+  return 1;
+}
+
 /* the property (read_prop): rows A (= c for unsafe, -c for safe), d, strict, clause starts */
 static int fast_prop(fast *F, const cJSON *pj, int64_t nout, int *unsafe, int *nrows, int *ncl) {
   const cJSON *dnf = cJSON_IsObject(pj) ? cJSON_GetObjectItemCaseSensitive(pj, "dnf") : NULL;
@@ -945,7 +969,7 @@ static int fast_prop(fast *F, const cJSON *pj, int64_t nout, int *unsafe, int *n
   }
   F->cstart[nc] = nr;
   *nrows = nr, *ncl = nc;
-  return 1;
+  return fast_label(F, pj, nout, *unsafe, nr, nc);
 }
 
 /* lower bounds der[k] of the IBP final bound of each row (backward with fold: the output's rule if
@@ -1095,6 +1119,7 @@ static int fast_run(fast *F, const cJSON *sj, int f32) {
     if (!proved)
       return NOPE;
   } else if (strcmp(v->valuestring, "unknown") && strcmp(v->valuestring, "falsified")) {
+    /* falsified: bounds only; the caller re-checks the counterexample (check_falsified_claim) */
     return NOPE;
   }
   return 1;

@@ -2,8 +2,10 @@
  * graph hash and model binding, reporting.
  *
  * Usage: torchlean-check CERT.json [--model MODEL]
- * Output: one line per sample ("sample I: ACCEPT" or "sample I: REJECT: reason (node N, index I)"),
- * then "ACCEPT" or "REJECT: ..." for the file.  Exit 0 accept, 1 reject, 2 malformed input.
+ * Output: one line per sample ("sample I: ACCEPT verified (...)", "sample I: ACCEPT falsified (...)",
+ * "sample I: UNKNOWN (...)" or "sample I: REJECT: reason (node N, index I)"), a "summary:" line
+ * counting each kind, then "ACCEPT" (every claim in the file checked and holding) or "REJECT: ..."
+ * for the file.  Exit 0 accept, 1 reject, 2 malformed input.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -189,24 +191,41 @@ static void check_model(ctx *c, const char *model, const cgraph *g, const uint8_
   cm_model_free(&m);
 }
 
+/* one sample's line: what was claimed and what was checked (an unknown sample claims only bounds) */
+static void report_sample(int i, int r, int v, int f32, const ctx *sc, int cnt[6]) {
+  if (r == REJ)
+    cnt[4]++, printf("sample %d: %s\n", i, sc->msg);
+  else if (r != OK)
+    cnt[5]++, printf("sample %d: MALFORMED: %s\n", i, sc->msg);
+  else if (v == VERDICT_VERIFIED)
+    cnt[0]++, printf("sample %d: ACCEPT verified (bounds re-derived)\n", i);
+  else if (v == VERDICT_FALSIFIED)
+    cnt[1]++, printf("sample %d: ACCEPT falsified (bounds re-derived; counterexample re-checked: in region, "
+                     "violates %s)\n",
+                     i, f32 ? "in every f32-any evaluation" : "in the exact evaluation");
+  else
+    cnt[2]++, printf("sample %d: UNKNOWN (bounds re-derived, no claim)\n", i);
+}
+
 /* every sample (fast path first, then the exact check), the summary and the file's verdict */
 static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times,
                          const double t[3]) {
-  int ns = cJSON_GetArraySize(samples), acc = 0, rej = 0, bad = 0, i = 0, nfast = 0;
-  /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check */
+  int ns = cJSON_GetArraySize(samples), i = 0, nfast = 0;
+  int cnt[6] = {0}; /* verified, falsified, unknown accepted; -; rejected; malformed */
+  /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check.
+   * A falsified sample's counterexample is re-checked exactly either way. */
   const char *fenv = getenv("TL_CHECK_FAST");
   fast *F = fenv && !strcmp(fenv, "0") ? NULL : fast_new(g);
   for (cJSON *sj = samples->child; sj; sj = sj->next, i++) {
     ctx sc = {OK, ""};
-    int fr = fast_sample(F, sj, f32, crown_m);
-    int r = fr ? OK : graph_exact(&sc, g) != OK ? sc.code : check_sample(&sc, g, sj, f32, crown_m);
+    int v = sample_verdict(sj);
+    int fr = v != VERDICT_BAD ? fast_sample(F, sj, f32, crown_m) : 0;
+    int r = fr && v != VERDICT_FALSIFIED ? OK
+            : graph_exact(&sc, g) != OK  ? sc.code
+            : fr                         ? check_falsified_claim(&sc, g, sj, f32)
+                                         : check_sample(&sc, g, sj, f32, crown_m);
     nfast += fr;
-    if (r == OK)
-      acc++, printf("sample %d: ACCEPT\n", i);
-    else if (r == REJ)
-      rej++, printf("sample %d: %s\n", i, sc.msg);
-    else
-      bad++, printf("sample %d: MALFORMED: %s\n", i, sc.msg);
+    report_sample(i, r, v, f32, &sc, cnt);
   }
   fast_free(F);
   if (times)
@@ -215,7 +234,10 @@ static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, 
             "accepted by "
             "the fast path)\n",
             t[1] - t[0], t[2] - t[1], ns, now_ms() - t[2], (now_ms() - t[2]) / ns, nfast);
-  printf("summary: %d samples, %d accepted, %d rejected, %d malformed\n", ns, acc, rej, bad);
+  int rej = cnt[4], bad = cnt[5];
+  printf("summary: %d samples, %d accepted (%d verified, %d falsified), %d unknown (bounds checked, no "
+         "claim), %d rejected, %d malformed\n",
+         ns, cnt[0] + cnt[1], cnt[0], cnt[1], cnt[2], rej, bad);
   int status = bad ? BAD : rej ? REJ : OK;
   if (status == OK)
     printf("ACCEPT\n");

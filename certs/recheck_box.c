@@ -777,19 +777,20 @@ static int node_err(ctx *c, sample *s, int id, const qv *ilo, const qv *ihi, mpq
   return OK;
 }
 
-/* Check the certificate box of node id: it must contain the box re-derived from its parents'
- * certificate boxes. */
-int check_box(ctx *c, sample *s, int id) {
+/* The box of node id re-derived from its parents' boxes in s->b: the exact real image, widened in
+ * f32-any by the node's error radius.  *unb: a parent is unbounded; *over_err: node_err found a
+ * possible overflow; *over: that, or a widened end beyond FLT_MAX.  *Eout (f32-any, bounded parents,
+ * OK): the radius, owned by the caller (else NULL). */
+static int derive_widened(ctx *c, sample *s, int id, qv *lo, qv *hi, mpq_t **Eout, int *unb, int *over_err,
+                          int *over) {
   const cnode *n = &s->g->nodes[id];
-  box *b = &s->b[id];
   int64_t N = n->numel;
-  qv *lo = qv_new(N), *hi = qv_new(N);
+  *Eout = NULL, *unb = 0, *over_err = 0, *over = 0;
   mpq_t *E = malloc((size_t)N * sizeof *E);
-  if (!lo || !hi || !E)
+  if (!E)
     return fail(c, BAD, "out of memory");
   for (int64_t i = 0; i < N; i++)
     mpq_init(E[i]);
-  int unb = 0, over = 0;
   mpq_t *S = NULL, t;
   mpq_init(t);
   if (s->f32 && is_affine(n->op)) {
@@ -798,23 +799,22 @@ int check_box(ctx *c, sample *s, int id) {
     for (int64_t i = 0; i < N; i++)
       mpq_init(S[i]);
   }
-  int rc = derive_real(c, s, id, lo, hi, &unb, S);
-  s->eunb[id] = (unsigned char)unb;
-  if (rc == OK && !unb && s->f32) {
-    rc = node_err(c, s, id, lo, hi, E, &over, S);
-    s->eover[id] = (unsigned char)over;
+  int rc = derive_real(c, s, id, lo, hi, unb, S);
+  if (rc == OK && !*unb && s->f32) {
+    rc = node_err(c, s, id, lo, hi, E, over_err, S);
+    *over = *over_err;
     for (int64_t i = 0; rc == OK && i < N; i++) {
       mpq_sub(lo[i].q, lo[i].q, E[i]);
       mpq_add(hi[i].q, hi[i].q, E[i]);
       mpq_abs(t, lo[i].q);
       if (mpq_cmp(t, s->flt_max) > 0)
-        over = 1;
+        *over = 1;
       mpq_abs(t, hi[i].q);
       if (mpq_cmp(t, s->flt_max) > 0)
-        over = 1;
+        *over = 1;
     }
-    if (rc == OK) { /* kept for the backward passes (same boxes, same radius) */
-      s->E[id] = E;
+    if (rc == OK) {
+      *Eout = E;
       E = NULL;
     }
   }
@@ -822,6 +822,28 @@ int check_box(ctx *c, sample *s, int id) {
   for (int64_t i = 0; S && i < N; i++)
     mpq_clear(S[i]);
   free(S);
+  for (int64_t i = 0; E && i < N; i++)
+    mpq_clear(E[i]);
+  free(E);
+  return rc;
+}
+
+/* Check the certificate box of node id: it must contain the box re-derived from its parents'
+ * certificate boxes. */
+int check_box(ctx *c, sample *s, int id) {
+  const cnode *n = &s->g->nodes[id];
+  box *b = &s->b[id];
+  int64_t N = n->numel;
+  qv *lo = qv_new(N), *hi = qv_new(N);
+  if (!lo || !hi)
+    return fail(c, BAD, "out of memory");
+  int unb = 0, over_err = 0, over = 0;
+  mpq_t *E = NULL;
+  int rc = derive_widened(c, s, id, lo, hi, &E, &unb, &over_err, &over);
+  s->eunb[id] = (unsigned char)unb;
+  if (rc == OK && !unb && s->f32)
+    s->eover[id] = (unsigned char)over_err;
+  s->E[id] = E; /* kept for the backward passes (same boxes, same radius) */
   if (rc == OK && (unb || over)) {
     for (int64_t i = 0; i < N && rc == OK; i++)
       if (b->lo[i].inf != -1 || b->hi[i].inf != 1)
@@ -841,9 +863,59 @@ int check_box(ctx *c, sample *s, int id) {
       rc = fail(c, REJ, "REJECT: upper bound below the re-derived bound (node %d, index %lld)", id,
                 (long long)i);
   }
-  for (int64_t i = 0; E && i < N; i++)
-    mpq_clear(E[i]);
-  free(E);
   qv_free(lo, N), qv_free(hi, N);
+  return rc;
+}
+
+/* v as m 2^e with |m| < 2^63 odd (or 0) where it is such a dyadic, for the fixed-point sums */
+static void qv_mark_dyadic(qv *v) {
+  mpz_srcptr num = mpq_numref(v->q), den = mpq_denref(v->q);
+  v->dy = 0;
+  if (v->inf || mpz_popcount(den) != 1)
+    return;
+  if (mpz_sgn(num) == 0) {
+    v->dy = 1, v->dm = 0, v->de = 0;
+    return;
+  }
+  mp_bitcnt_t tz = mpz_scan1(num, 0);
+  if (mpz_sizeinbase(num, 2) - tz > 62)
+    return;
+  mpz_t m;
+  mpz_init(m);
+  mpz_tdiv_q_2exp(m, num, tz);
+  v->dy = 1, v->dm = (int64_t)mpz_get_si(m), v->de = (long)tz - (long)mpz_scan1(den, 0);
+  mpz_clear(m);
+}
+
+/* v rounded outward (down: lo, up: hi) to 62 significant bits, so the next affine node sums it in
+ * fixed point (the f32-any radii are not dyadic): the box only grows, it stays an enclosure */
+static void qv_round_out(qv *v, int up) {
+  mpfr_t t;
+  mpfr_init2(t, 62);
+  mpfr_set_q(t, v->q, up ? MPFR_RNDU : MPFR_RNDD);
+  mpfr_get_q(v->q, t);
+  mpfr_clear(t);
+  qv_mark_dyadic(v);
+}
+
+/* Derive mode (a counterexample's enclosure): node id's box is set to the box re-derived from its
+ * parents' boxes in s->b (themselves derived): the real image, widened in f32-any, rounded outward
+ * to 62-bit dyadics; [-inf, inf] everywhere (unb) when a parent is unbounded or a binary32
+ * evaluation may overflow. */
+int derive_box(ctx *c, sample *s, int id) {
+  const cnode *n = &s->g->nodes[id];
+  box *b = &s->b[id];
+  int unb = 0, over_err = 0, over = 0;
+  mpq_t *E = NULL;
+  int rc = derive_widened(c, s, id, b->lo, b->hi, &E, &unb, &over_err, &over);
+  s->eunb[id] = (unsigned char)unb;
+  s->eover[id] = (unsigned char)over_err;
+  s->E[id] = E;
+  b->unb = unb || over;
+  for (int64_t i = 0; rc == OK && i < n->numel; i++) {
+    b->lo[i].inf = b->unb ? -1 : 0, b->hi[i].inf = b->unb ? 1 : 0;
+    if (!b->unb)
+      qv_round_out(&b->lo[i], 0), qv_round_out(&b->hi[i], 1);
+  }
   return rc;
 }

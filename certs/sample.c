@@ -183,7 +183,7 @@ static int check_region(ctx *c, const cJSON *rj, const cgraph *g, box *in) {
 }
 
 /* the sample's arrays: per node its box (params: their data), E, eunb, eover */
-static int sample_init(ctx *c, sample *s, const cgraph *g, int f32) {
+int sample_init(ctx *c, sample *s, const cgraph *g, int f32) {
   memset(s, 0, sizeof *s);
   s->g = g, s->f32 = f32;
   mpq_init(s->flt_max);
@@ -206,7 +206,7 @@ static int sample_init(ctx *c, sample *s, const cgraph *g, int f32) {
   return rc;
 }
 
-static void sample_free(sample *s) {
+void sample_free(sample *s) {
   const cgraph *g = s->g;
   for (int i = 0; s->b && i < g->n; i++)
     if (g->nodes[i].op != OP_PARAM)
@@ -443,8 +443,20 @@ static void crown_free(crown *cr, const cgraph *g) {
   free(cr->mps), free(cr->mp_of);
 }
 
-/* the claimed row lower bounds against the re-derived ones, then the verdict */
-static int check_verdict(ctx *c, const cJSON *sj, const prop *p, const rows *r, int out) {
+int sample_verdict(const cJSON *sj) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(sj, "verdict");
+  if (!cJSON_IsString(v))
+    return VERDICT_BAD;
+  return !strcmp(v->valuestring, "verified")    ? VERDICT_VERIFIED
+         : !strcmp(v->valuestring, "falsified") ? VERDICT_FALSIFIED
+         : !strcmp(v->valuestring, "unknown")   ? VERDICT_UNKNOWN
+                                                : VERDICT_BAD;
+}
+
+/* the claimed row lower bounds against the re-derived ones, then the verdict: verified must follow
+ * from the derived bounds, falsified is re-checked on its counterexample (claims.c) */
+static int check_verdict(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, const rows *r, int f32) {
+  int out = g->output;
   for (int k = 0; k < p->nrows; k++) {
     if (r->claimed[k].inf == -1)
       continue;
@@ -454,14 +466,15 @@ static int check_verdict(ctx *c, const cJSON *sj, const prop *p, const rows *r, 
           "REJECT: claimed lower bound of objective row above the re-derived bound (node %d, index %d)", out,
           k);
   }
-  cJSON *v = field(c, sj, "verdict", "sample");
-  if (!v)
+  if (!field(c, sj, "verdict", "sample"))
     return BAD;
-  if (!cJSON_IsString(v) || (strcmp(v->valuestring, "verified") && strcmp(v->valuestring, "unknown") &&
-                             strcmp(v->valuestring, "falsified")))
+  int v = sample_verdict(sj);
+  if (v == VERDICT_BAD)
     return fail(c, BAD, "malformed: sample.verdict must be verified, unknown or falsified");
-  if (!strcmp(v->valuestring, "verified") && !decide(p, r->der))
+  if (v == VERDICT_VERIFIED && !decide(p, r->der))
     return fail(c, REJ, "REJECT: the re-derived bounds do not prove the property (node %d, index 0)", out);
+  if (v == VERDICT_FALSIFIED)
+    return check_falsified(c, g, sj, p, f32);
   return OK;
 }
 
@@ -475,9 +488,26 @@ static int check_boxes(ctx *c, sample *s, const cJSON *sj, prop *p, int64_t nout
   cJSON *pj = rc == OK ? field(c, sj, "property", "sample") : NULL;
   if (rc == OK)
     rc = pj ? read_prop(c, pj, nout, p) : BAD;
+  if (rc == OK)
+    rc = check_label(c, pj, p);
   for (int i = 0; rc == OK && i < g->n; i++)
     if (g->nodes[i].op != OP_PARAM && g->nodes[i].op != OP_INPUT)
       rc = check_box(c, s, i);
+  return rc;
+}
+
+/* a falsified sample whose bounds the fast path accepted: its property and label read, its
+ * counterexample re-checked (claims.c) */
+int check_falsified_claim(ctx *c, const cgraph *g, const cJSON *sj, int f32) {
+  prop p;
+  memset(&p, 0, sizeof p);
+  cJSON *pj = field(c, sj, "property", "sample");
+  int rc = pj ? read_prop(c, pj, g->nodes[g->output].numel, &p) : BAD;
+  if (rc == OK)
+    rc = check_label(c, pj, &p);
+  if (rc == OK)
+    rc = check_falsified(c, g, sj, &p, f32);
+  prop_free(&p);
   return rc;
 }
 
@@ -503,7 +533,7 @@ int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m)
   if (rc == OK && crown_m)
     rc = crown_pass(c, &cr, sj, &p, &r);
   if (rc == OK)
-    rc = check_verdict(c, sj, &p, &r, out);
+    rc = check_verdict(c, g, sj, &p, &r, f32);
   sample_free(&s);
   crown_free(&cr, g);
   rows_free(&p, &r);
