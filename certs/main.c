@@ -94,8 +94,19 @@ static const char *duplicate_key(const cJSON *j) {
   return NULL;
 }
 
-/* the command line: CERT.json [--model MODEL]; 0: ok, 2: usage printed */
+static const char usage[] =
+    "usage: torchlean-check CERT.json [--model MODEL]\n"
+    "  re-derives every claim of the certificate with exact arithmetic: verified samples' bounds,\n"
+    "  falsified samples' counterexamples; --model binds it to a model file by its graph hash.\n"
+    "  Exit 0: every claim ACCEPTed; 1: a claim REJECTed; 2: malformed certificate or usage.\n";
+
+/* the command line: CERT.json [--model MODEL]; 0: ok, 2: usage printed, -1: --help printed */
 static int parse_args(int argc, char **argv, const char **path, const char **model) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      return -1;
+    }
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc)
       *model = argv[++i];
@@ -104,12 +115,12 @@ static int parse_args(int argc, char **argv, const char **path, const char **mod
     else if (argv[i][0] != '-' && !*path)
       *path = argv[i];
     else {
-      fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+      fputs(usage, stderr);
       return 2;
     }
   }
   if (!*path) {
-    fprintf(stderr, "usage: torchlean-check CERT.json [--model MODEL]\n");
+    fputs(usage, stderr);
     return 2;
   }
   return 0;
@@ -277,8 +288,9 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   const char *path = NULL, *model = NULL;
-  if (parse_args(argc, argv, &path, &model))
-    return 2;
+  int usage_rc = parse_args(argc, argv, &path, &model);
+  if (usage_rc)
+    return usage_rc < 0 ? 0 : 2;
   size_t len = 0;
   char *txt = read_file(path, &len);
   if (!txt) {

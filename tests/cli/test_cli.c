@@ -130,6 +130,11 @@ Test(cli, version_help_and_budgets) {
   cr_assert_eq(run("help train", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "usage: torchlean train"), "%s", out);
   cr_assert_eq(run("help nope", out, sizeof out), 2, "%s", out);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s/certs/torchlean-check --help > /dev/null", TL_BUILD_DIR);
+  cr_assert_eq(system(cmd), 0, "torchlean-check --help must exit 0");
+  snprintf(cmd, sizeof cmd, "%s/certs/torchlean-check > /dev/null 2>&1", TL_BUILD_DIR);
+  cr_assert_eq(WEXITSTATUS(system(cmd)), 2, "torchlean-check without a certificate is a usage error");
   cr_assert_eq(run("train --epochs 0", out, sizeof out), 2, "%s", out);
   cr_assert(strstr(out, "--epochs") && !strstr(out, "loss"), "%s", out);
   cr_assert_eq(run("train --steps 0", out, sizeof out), 2, "%s", out);
