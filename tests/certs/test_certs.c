@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "certjson.h"
 #include "torchlean/model_file.h"
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
@@ -77,30 +78,6 @@ static tl_verdict make_cert(tl_graph *g, uint64_t seed, double eps, tl_semantics
   return v;
 }
 
-static cJSON *load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc(n + 1);
-  cr_assert_eq(fread(b, 1, n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  cJSON *j = cJSON_Parse(b);
-  free(b);
-  cr_assert(j);
-  return j;
-}
-
-static void save(const char *path, const cJSON *j) {
-  char *t = cJSON_PrintUnformatted(j);
-  FILE *f = fopen(path, "wb");
-  fputs(t, f);
-  fclose(f);
-  free(t);
-}
-
 static void save_text(const char *path, const char *t) {
   FILE *f = fopen(path, "wb");
   fputs(t, f);
@@ -147,30 +124,31 @@ Test(certs, mutations_are_rejected) {
   cr_assert_eq(run_check(path), 0);
   /* 1. a box bound tightened past the truth: hidden node lower := upper */
   {
-    cJSON *j = load(path), *b = cJSON_GetArrayItem(cJSON_GetObjectItem(sample0(j), "boxes"), 1);
+    cJSON *j = tl_test_json_load(path), *b = cJSON_GetArrayItem(cJSON_GetObjectItem(sample0(j), "boxes"), 1);
     cJSON *lo = cJSON_GetObjectItem(b, "lo"), *hi = cJSON_GetObjectItem(b, "hi");
     cJSON_ReplaceItemInArray(lo, 0, cJSON_CreateString(cJSON_GetArrayItem(hi, 0)->valuestring));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 2. a weight changed */
   {
-    cJSON *j = load(path), *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
+    cJSON *j = tl_test_json_load(path),
+          *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
     cJSON *w = cJSON_GetObjectItem(cJSON_GetArrayItem(nodes, 1), "data");
     cJSON_ReplaceItemInArray(w, 0, cJSON_CreateString("0x1p+4"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 3. the region enlarged */
   {
-    cJSON *j = load(path), *r = cJSON_GetObjectItem(sample0(j), "region");
+    cJSON *j = tl_test_json_load(path), *r = cJSON_GetObjectItem(sample0(j), "region");
     cJSON_ReplaceItemInObject(r, "eps", cJSON_CreateString("0x1p-3"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 4. the property changed: first row negated (another label's margin) */
   {
-    cJSON *j = load(path), *p = cJSON_GetObjectItem(sample0(j), "property");
+    cJSON *j = tl_test_json_load(path), *p = cJSON_GetObjectItem(sample0(j), "property");
     cJSON *row = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "clauses"), 0), 0);
     cJSON *c = cJSON_GetObjectItem(row, "c");
     for (int i = 0; i < cJSON_GetArraySize(c); i++) {
@@ -179,54 +157,54 @@ Test(certs, mutations_are_rejected) {
       snprintf(buf, sizeof buf, "%s%s", s[0] == '-' ? "" : "-", s[0] == '-' ? s + 1 : s);
       cJSON_ReplaceItemInArray(c, i, cJSON_CreateString(buf));
     }
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 5. a claimed final bound raised */
   {
-    cJSON *j = load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
+    cJSON *j = tl_test_json_load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
     cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateString("0x1p+10"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 6. a relaxation slope changed (upper line below relu) and a verdict without proof */
   {
-    cJSON *j = load(path),
+    cJSON *j = tl_test_json_load(path),
           *acts = cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations");
     cJSON *a = cJSON_GetArrayItem(acts, 0);
     cJSON_ReplaceItemInObject(a, "ua", cJSON_CreateArray());
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2); /* wrong length: malformed */
-    j = load(path);
+    j = tl_test_json_load(path);
     a = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(sample0(j), "crown"), "activations"), 0);
     cJSON *ub = cJSON_GetObjectItem(a, "ub");
     for (int i = 0; i < cJSON_GetArraySize(ub); i++)
       cJSON_ReplaceItemInArray(ub, i, cJSON_CreateString("-0x1p+0"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 1);
   }
   /* 7. malformed numbers, decimals, missing fields, bad hash, bad JSON */
   {
-    cJSON *j = load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
+    cJSON *j = tl_test_json_load(path), *rl = cJSON_GetObjectItem(sample0(j), "row_lower");
     cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateString("0x1.8pz"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2);
-    j = load(path);
+    j = tl_test_json_load(path);
     rl = cJSON_GetObjectItem(sample0(j), "row_lower");
     cJSON_ReplaceItemInArray(rl, 0, cJSON_CreateNumber(0.5));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2);
-    j = load(path);
+    j = tl_test_json_load(path);
     cJSON_DeleteItemFromObject(sample0(j), "verdict");
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2);
-    j = load(path);
+    j = tl_test_json_load(path);
     cJSON_ReplaceItemInObject(j, "graph_sha256", cJSON_CreateString("abc"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2);
-    j = load(path);
+    j = tl_test_json_load(path);
     cJSON_ReplaceItemInObject(j, "format", cJSON_CreateString("torchlean.cert.v9"));
-    save(mp, j), cJSON_Delete(j);
+    tl_test_json_save(mp, j), cJSON_Delete(j);
     cr_assert_eq(run_check(mp), 2);
     save_text(mp, "{\"format\": ");
     cr_assert_eq(run_check(mp), 2);
@@ -336,33 +314,33 @@ Test(certs, graph_hash_and_model_binding) {
   cr_assert_eq(tl_model_save(model3, g3, &st), TL_OK, "%s", st.msg);
   cr_assert_eq(run_check_model(path, model3), 1, "a one-bit weight change must be rejected");
   /* a tampered hash: valid hex, wrong value */
-  cJSON *j = load(path), *h = cJSON_GetObjectItem(j, "graph_sha256");
+  cJSON *j = tl_test_json_load(path), *h = cJSON_GetObjectItem(j, "graph_sha256");
   char hx[65];
   snprintf(hx, sizeof hx, "%s", h->valuestring);
   hx[10] = hx[10] == '0' ? '1' : '0';
   cJSON_ReplaceItemInObject(j, "graph_sha256", cJSON_CreateString(hx));
-  save(mp, j), cJSON_Delete(j);
+  tl_test_json_save(mp, j), cJSON_Delete(j);
   cr_assert_eq(run_check(mp), 1, "tampered hash must be rejected");
   cr_assert_eq(run_check_model(mp, model), 1);
   /* an embedded weight changed (hash kept): rejected by the hash even where the bounds would pass */
-  j = load(path);
+  j = tl_test_json_load(path);
   cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
   for (cJSON *n = nodes->child; n; n = n->next)
     if (!strcmp(cJSON_GetObjectItem(n, "op")->valuestring, "param")) {
       cJSON_ReplaceItemInArray(cJSON_GetObjectItem(n, "data"), 0, cJSON_CreateString("0x1p-20"));
       break;
     }
-  save(mp, j), cJSON_Delete(j);
+  tl_test_json_save(mp, j), cJSON_Delete(j);
   cr_assert_eq(run_check(mp), 1);
   /* a node name changed: covered by the hash too */
-  j = load(path);
+  j = tl_test_json_load(path);
   nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "graph"), "nodes");
   for (cJSON *n = nodes->child; n; n = n->next)
     if (cJSON_GetObjectItem(n, "name")) {
       cJSON_ReplaceItemInObject(n, "name", cJSON_CreateString("renamed"));
       break;
     }
-  save(mp, j), cJSON_Delete(j);
+  tl_test_json_save(mp, j), cJSON_Delete(j);
   cr_assert_eq(run_check(mp), 1);
   /* a corrupt model file: malformed (exit 2) */
   FILE *f = fopen(model3, "r+b");
@@ -415,15 +393,15 @@ Test(certs, max_pool_lines) {
     cr_assert_eq(make_mp_cert(g, (tl_semantics)sem, TL_METHOD_CROWN, path), TL_VERDICT_VERIFIED,
                  "only the max pool lines prove out0 >= -1/2");
     cr_assert_eq(run_check(path), 0);
-    cJSON *j = load(path);
+    cJSON *j = tl_test_json_load(path);
     cJSON *e = mp_entry(j);
     cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "upper"), 0)->valuestring, "exact");
     cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "arg"), 0)->valueint, 0);
     cJSON_Delete(j);
     /* without the lines the max pool is concretised: the verified verdict no longer follows */
-    j = load(path);
+    j = tl_test_json_load(path);
     cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sample0(j), "crown"), "maxpools");
-    save(mp, j);
+    tl_test_json_save(mp, j);
     cr_assert_eq(run_check(mp), 1);
     cJSON_Delete(j);
     /* tampered lines */
@@ -431,19 +409,19 @@ Test(certs, max_pool_lines) {
     const char *up[4] = {"\"exact\"", "\"0x1p+1\"", "\"0x1.8p+1\"", "\"exact\""};
     int want[4] = {1, 1, 1, 2};
     for (int t = 0; t < 4; t++) {
-      j = load(path);
+      j = tl_test_json_load(path);
       e = mp_entry(j);
       cJSON_ReplaceItemInArray(cJSON_GetObjectItem(e, "arg"), 0, cJSON_Parse(arg[t]));
       cJSON_ReplaceItemInArray(cJSON_GetObjectItem(e, "upper"), 0, cJSON_Parse(up[t]));
-      save(mp, j);
+      tl_test_json_save(mp, j);
       /* t = 2: c = 3 = max u is a valid line, but the upper line does not prove the row: the
        * lower line does, so the certificate stays acceptable */
       cr_assert_eq(run_check(mp), t == 2 ? 0 : want[t], "tamper %d (sem %d)", t, sem);
       cJSON_Delete(j);
     }
-    j = load(path);
+    j = tl_test_json_load(path);
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(mp_entry(j), "upper"), 0, cJSON_CreateString("bogus"));
-    save(mp, j);
+    tl_test_json_save(mp, j);
     cr_assert_eq(run_check(mp), 2);
     cJSON_Delete(j);
   }
@@ -456,7 +434,7 @@ Test(certs, max_pool_lines) {
     for (int ic = 0; ic < 2; ic++) {
       make_cert(c, 60 + sem, 0.03, (tl_semantics)sem, TL_METHOD_CROWN, ic, path);
       cr_assert_eq(run_check(path), 0);
-      cJSON *j = load(path);
+      cJSON *j = tl_test_json_load(path);
       cJSON *e = mp_entry(j), *ar = cJSON_GetObjectItem(e, "arg"), *ua = cJSON_GetObjectItem(e, "upper");
       cr_assert_eq(cJSON_GetArraySize(ar), 18);
       int kc = -1;
@@ -467,7 +445,7 @@ Test(certs, max_pool_lines) {
       for (int t = 0; t < 3; t++) {
         if (t > 0 && kc < 0)
           continue;
-        j = load(path);
+        j = tl_test_json_load(path);
         e = mp_entry(j), ar = cJSON_GetObjectItem(e, "arg"), ua = cJSON_GetObjectItem(e, "upper");
         if (t == 0) /* output 0 reads inputs 0, 1, 6, 7 of channel 0; 35 is outside its window */
           cJSON_ReplaceItemInArray(ar, 0, cJSON_CreateNumber(35));
@@ -475,7 +453,7 @@ Test(certs, max_pool_lines) {
           cJSON_ReplaceItemInArray(ua, kc, cJSON_CreateString("exact"));
         else
           cJSON_ReplaceItemInArray(ua, kc, cJSON_CreateString("-0x1p+4"));
-        save(mp, j);
+        tl_test_json_save(mp, j);
         cr_assert_eq(run_check(mp), 1, "CNN tamper %d (sem %d)", t, sem);
         cJSON_Delete(j);
       }

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "certjson.h"
 #include "refexec.h"
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
@@ -46,31 +47,6 @@ static int check(const char *path) {
     cr_assert_eq(rc, ro, "%s: new checker exit %d, old checker exit %d", path, rc, ro);
   }
   return rc;
-}
-
-static cJSON *load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc(n + 1);
-  cr_assert_eq(fread(b, 1, n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  cJSON *j = cJSON_Parse(b);
-  free(b);
-  cr_assert(j);
-  return j;
-}
-
-static void save(const char *path, const cJSON *j) {
-  char *t = cJSON_PrintUnformatted(j);
-  FILE *f = fopen(path, "wb");
-  cr_assert(f);
-  fputs(t, f);
-  fclose(f);
-  free(t);
 }
 
 static double num(const cJSON *it) {
@@ -148,7 +124,7 @@ Test(certs_diff, verifier_accepted_tightened_rejected) {
     ncert++;
 
     /* tightened single numbers */
-    cJSON *orig = load(path);
+    cJSON *orig = tl_test_json_load(path);
     for (int t = 0; t < 20; t++) {
       cJSON *j = cJSON_Duplicate(orig, 1);
       cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 0);
@@ -214,7 +190,7 @@ Test(certs_diff, verifier_accepted_tightened_rejected) {
         }
       }
       if (done) {
-        save(mp, j);
+        tl_test_json_save(mp, j);
         int rm = check(mp);
         cr_assert_eq(rm, 1, "cert %d (cnn %d, sem %d, method %d, icrown %d), tightened %s: checker exit %d",
                      it, is_cnn, sem, m, icrown, what, rm);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "certjson.h"
 #include "torchlean/rand.h"
 #include "torchlean/verify.h"
 #include "vnets.h"
@@ -42,30 +43,6 @@ static int run_check(const char *path, char *out, size_t nout) { return run_chec
 
 static void tmp_path(char *buf, size_t n, const char *tag) {
   snprintf(buf, n, "%s/tl_claims_%ld_%s.json", TL_BUILD_DIR, (long)getpid(), tag);
-}
-
-static cJSON *load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc(n + 1);
-  cr_assert_eq(fread(b, 1, n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  cJSON *j = cJSON_Parse(b);
-  free(b);
-  cr_assert(j);
-  return j;
-}
-
-static void save(const char *path, const cJSON *j) {
-  char *t = cJSON_PrintUnformatted(j);
-  FILE *f = fopen(path, "wb");
-  fputs(t, f);
-  fclose(f);
-  free(t);
 }
 
 static cJSON *sample0(cJSON *j) { return cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 0); }
@@ -127,7 +104,7 @@ static void set_hex(cJSON *arr, int i, double v) {
  * bounds proved there, the claims exactly) and without it (all exact) */
 static void expect(const char *mp, const cJSON *j, int code, const char *want, const char *what) {
   char out[8192];
-  save(mp, j);
+  tl_test_json_save(mp, j);
   for (int k = 0; k < 2; k++) {
     int rc = run_check_env(k ? "TL_CHECK_FAST=0" : "", mp, out, sizeof out);
     cr_assert_eq(rc, code, "%s (fast %s): exit %d, output:\n%s", what, k ? "off" : "on", rc, out);
@@ -149,7 +126,7 @@ Test(claims, falsified_counterexample_is_rechecked) {
                      "violates"),
               "%s", out);
     cr_assert(strstr(out, "summary: 1 samples, 1 accepted (0 verified, 1 falsified), 0 unknown"), "%s", out);
-    cJSON *j = load(path), *s = sample0(j), *cex = cJSON_GetObjectItem(s, "counterexample");
+    cJSON *j = tl_test_json_load(path), *s = sample0(j), *cex = cJSON_GetObjectItem(s, "counterexample");
     cJSON *orig = cJSON_Duplicate(cex, 1);
     /* no counterexample; one element short; a non-number element: malformed */
     cJSON_DetachItemFromObject(s, "counterexample");
@@ -203,7 +180,7 @@ Test(claims, verified_rewritten_as_falsified_and_unknown) {
     char out[8192];
     cr_assert_eq(run_check(path, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "sample 0: ACCEPT verified (bounds re-derived)"), "%s", out);
-    cJSON *j = load(path), *s = sample0(j);
+    cJSON *j = tl_test_json_load(path), *s = sample0(j);
     cJSON_ReplaceItemInObject(s, "verdict", cJSON_CreateString("falsified"));
     expect(mp, j, 2, "counterexample is missing", "verified -> falsified without a point");
     /* every point of the region satisfies the property: the center and the region's corners */
@@ -237,7 +214,7 @@ Test(claims, label_must_be_the_proved_class) {
   tl_graph *g = vnet_mlp(3, 5, 8, 6, 3, TL_OP_RELU);
   float *c0;
   cert_with(g, 1.0 / 512, TL_SEM_F32_ANY, TL_VERDICT_VERIFIED, path, &c0);
-  cJSON *j = load(path), *pj = cJSON_GetObjectItem(sample0(j), "property");
+  cJSON *j = tl_test_json_load(path), *pj = cJSON_GetObjectItem(sample0(j), "property");
   int label = cJSON_GetObjectItem(pj, "label")->valueint;
   cJSON_ReplaceItemInObject(pj, "label", cJSON_CreateNumber((label + 1) % 3));
   expect(mp, j, 1, "does not match the property", "another class");
@@ -273,7 +250,7 @@ Test(claims, unhashed_attributes_are_bound) {
     float *c0;
     make_cert(g, 13, 0.001, TL_SEM_F32_ANY, path, &c0);
     cr_assert_eq(run_check(path, NULL, 0), 0);
-    cJSON *j = load(path);
+    cJSON *j = tl_test_json_load(path);
     cJSON *pool = node_of(j, maxpool ? "max_pool2d" : "avg_pool2d");
     cJSON_ReplaceItemInObject(pool, "groups", cJSON_CreateNumber(2));
     expect(mp, j, 1,
