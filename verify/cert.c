@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "torchlean/io.h"
 #include "torchlean/model_file.h"
 #include "vinternal.h"
 
@@ -256,29 +257,16 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   cJSON_Delete(root);
   if (!txt)
     return tl_fail(st, TL_ENOMEM, "cert: out of memory while printing");
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  tl_code rc = TL_OK;
-  if (!tmp) {
+  /* the document and a newline, written atomically like every file of the library */
+  size_t len = strlen(txt);
+  char *doc = realloc(txt, len + 2);
+  if (!doc) {
     free(txt);
     return tl_fail(st, TL_ENOMEM, "cert: out of memory");
   }
-  snprintf(tmp, plen + 16, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f)
-    rc = tl_fail(st, TL_EIO, "cert: cannot open %s for writing", tmp);
-  else {
-    size_t len = strlen(txt);
-    int ok =
-        fwrite(txt, 1, len, f) == len && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-      remove(tmp);
-      rc = tl_fail(st, TL_EIO, "cert: cannot write %s", path);
-    }
-  }
-  free(tmp);
-  free(txt);
+  doc[len] = '\n', doc[len + 1] = '\0';
+  tl_code rc = tl_write_file_atomic(path, doc, len + 1, st);
+  free(doc);
   return rc;
 }
 
