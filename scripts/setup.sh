@@ -2,7 +2,7 @@
 # Install the Debian packages that the build, the tests and the demo need, only when missing.
 # Idempotent and quiet when there is nothing to do.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang-format
+pkgs=(build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
       libopenblas-dev libmpfr-dev libgmp-dev libmpfi-dev libcjson-dev libcriterion-dev
       zlib1g-dev nettle-dev
       python3 python3-numpy python3-torch
