@@ -207,8 +207,7 @@ static int read_int2(ctx *c, const cJSON *o, const char *name, const char *where
     return fail(c, BAD, "malformed: %s.%s must be two integers", where, name);
   for (int k = 0; k < 2; k++) {
     cJSON *it = cJSON_GetArrayItem(f, k);
-    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble || it->valuedouble < 0 ||
-        it->valuedouble > 1e6)
+    if (!cJSON_IsNumber(it) || !chk_int_in(it->valuedouble, 0, 1e6))
       return fail(c, BAD, "malformed: %s.%s[%d] must be a small non-negative integer", where, name, k);
     v[k] = (int64_t)it->valuedouble;
   }
@@ -264,8 +263,7 @@ static int read_node_head(ctx *c, const cJSON *o, cnode *n, int i, const char *w
   n->np = cJSON_GetArraySize(par);
   for (int p = 0; p < n->np; p++) {
     cJSON *it = cJSON_GetArrayItem(par, p);
-    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble || it->valuedouble < 0 ||
-        it->valuedouble >= i)
+    if (!cJSON_IsNumber(it) || !chk_int_in(it->valuedouble, 0, i - 1))
       return fail(c, BAD, "malformed: %s.parents[%d] must be an earlier node id", where, p);
     n->par[p] = (int)it->valuedouble;
   }
@@ -275,8 +273,7 @@ static int read_node_head(ctx *c, const cJSON *o, cnode *n, int i, const char *w
   n->numel = 1;
   for (int d = 0; d < n->nd; d++) {
     cJSON *it = cJSON_GetArrayItem(sh, d);
-    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble || it->valuedouble < 1 ||
-        it->valuedouble > 1e8)
+    if (!cJSON_IsNumber(it) || !chk_int_in(it->valuedouble, 1, 1e8))
       return fail(c, BAD, "malformed: %s.shape[%d] must be a positive integer", where, d);
     n->shape[d] = (int64_t)it->valuedouble;
     n->numel *= n->shape[d];

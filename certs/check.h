@@ -19,6 +19,12 @@
 #include <string.h>
 
 #include "chk_ops.h"
+
+/* v is an integer in [lo, hi] (|lo|, |hi| < 2^63): the range is tested before any conversion, so a
+ * huge or NaN JSON number is never converted to an integer type (undefined behaviour) */
+static inline int chk_int_in(double v, double lo, double hi) {
+  return v >= lo && v <= hi && v >= -0x1p62 && v <= 0x1p62 && v == (double)(int64_t)v;
+}
 #include "ghash.h"
 
 _Static_assert(sizeof(unsigned long) == 8 && sizeof(long) == 8, "GMP ui/si calls take 64-bit words here");

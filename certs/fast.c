@@ -339,8 +339,7 @@ static int fnum(const cJSON *o, const char *name, double *v) {
 /* integer field in [lo, hi] (as get_int) */
 static int fint(const cJSON *o, const char *name, int64_t lo, int64_t hi, int64_t *v) {
   const cJSON *f = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
-  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble ||
-      f->valuedouble < (double)lo || f->valuedouble > (double)hi)
+  if (!cJSON_IsNumber(f) || !chk_int_in(f->valuedouble, (double)lo, (double)hi))
     return -1;
   *v = (int64_t)f->valuedouble;
   return 0;

@@ -163,8 +163,7 @@ int get_int(ctx *c, const cJSON *o, const char *name, const char *where, int64_t
   cJSON *f = field(c, o, name, where);
   if (!f)
     return BAD;
-  if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int64_t)f->valuedouble ||
-      f->valuedouble < (double)lo || f->valuedouble > (double)hi)
+  if (!cJSON_IsNumber(f) || !chk_int_in(f->valuedouble, (double)lo, (double)hi))
     return fail(c, BAD, "malformed: field \"%s\" in %s must be an integer in [%lld, %lld]", name, where,
                 (long long)lo, (long long)hi);
   *out = (int64_t)f->valuedouble;

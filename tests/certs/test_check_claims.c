@@ -268,3 +268,12 @@ Test(claims, unhashed_attributes_are_bound) {
   }
   remove(path), remove(mp);
 }
+
+/* fuzz finding: JSON numbers far outside an integer field's range (a shape of 1e30, a parent id of
+ * 1e30) are malformed, and are range-tested before any conversion (undefined behaviour before) */
+Test(claims, huge_integers_are_malformed) {
+  char out[4096];
+  int rc = run_check(TL_SOURCE_DIR "/tests/fuzz/seeds/check/regress_cgraph_shape_1e30.json", out, sizeof out);
+  cr_assert_eq(rc, 2, "%s", out);
+  cr_assert(strstr(out, "shape[") && strstr(out, "must be a positive integer"), "%s", out);
+}
