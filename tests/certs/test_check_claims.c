@@ -129,7 +129,7 @@ Test(claims, falsified_counterexample_is_rechecked) {
     cJSON *j = tl_test_json_load(path), *s = sample0(j), *cex = cJSON_GetObjectItem(s, "counterexample");
     cJSON *orig = cJSON_Duplicate(cex, 1);
     /* no counterexample; one element short; a non-number element: malformed */
-    cJSON_DetachItemFromObject(s, "counterexample");
+    cJSON_DeleteItemFromObject(s, "counterexample");
     expect(mp, j, 2, "counterexample is missing", "no counterexample");
     cJSON *shortc = cJSON_Duplicate(orig, 1);
     cJSON_DeleteItemFromArray(shortc, cJSON_GetArraySize(shortc) - 1);
