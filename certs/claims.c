@@ -46,8 +46,8 @@ static int point_in_region(ctx *c, const cJSON *rj, const cgraph *g, const qv *x
   if (clamp && (!cJSON_IsArray(dom) || cJSON_GetArraySize(dom) != 2))
     return fail(c, BAD, "malformed: region.domain must be two numbers");
   qv *a = qv_new(n), *b = qv_new(n);
-  mpq_t eps, dlo, dhi, t;
-  mpq_init(eps), mpq_init(dlo), mpq_init(dhi), mpq_init(t);
+  mpq_t eps, dlo, dhi;
+  mpq_init(eps), mpq_init(dlo), mpq_init(dhi);
   int inf = 0, rc = a && b ? OK : fail(c, BAD, "out of memory");
   if (rc == OK)
     rc = get_qarr(c, rj, linf ? "center" : "lo", "region", n, a, 0);
@@ -70,7 +70,7 @@ static int point_in_region(ctx *c, const cJSON *rj, const cgraph *g, const qv *x
       rc = fail(c, REJ, "REJECT: falsified: the counterexample lies outside the region (node %d, index %lld)",
                 g->input, (long long)i);
   qv_free(a, n), qv_free(b, n);
-  mpq_clear(eps), mpq_clear(dlo), mpq_clear(dhi), mpq_clear(t);
+  mpq_clear(eps), mpq_clear(dlo), mpq_clear(dhi);
   return rc;
 }
 
