@@ -4,8 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
       libopenblas-dev libmpfr-dev libgmp-dev libmpfi-dev libcjson-dev libcriterion-dev
-      zlib1g-dev nettle-dev
-      python3 python3-numpy python3-torch
+      zlib1g-dev nettle-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+      python3 python3-numpy python3-torch python3-onnx
       dataset-fashion-mnist)
 missing=()
 for p in "${pkgs[@]}"; do

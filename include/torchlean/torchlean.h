@@ -15,5 +15,6 @@
 #include "torchlean/trainer.h"
 #include "torchlean/model_file.h"
 #include "torchlean/verify.h"
+#include "torchlean/onnx.h"
 
 #endif
