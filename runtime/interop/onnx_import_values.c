@@ -122,26 +122,12 @@ static void unique_name(const tl_graph *g, const char *base, char *buf, size_t c
 }
 
 tl_code ox_param(ox_ctx *c, const char *base, tl_param_kind kind, const ox_tensor *t, int *id) {
-  float *tmp = NULL;
-  const float *data = t->f;
-  if (t->dt == OX_I64) { /* only exactly representable integers become floats */
-    tmp = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *tmp);
-    if (!tmp)
-      return tl_fail(c->st, TL_ENOMEM, "out of memory");
-    for (int64_t k = 0; k < t->numel; k++) {
-      tmp[k] = (float)t->i[k];
-      if ((int64_t)tmp[k] != t->i[k] || t->i[k] > ((int64_t)1 << 24) || t->i[k] < -((int64_t)1 << 24)) {
-        free(tmp);
-        return tl_fail(c->st, TL_EUNSUPPORTED, "integer constant '%.200s' is not exactly a float32", base);
-      }
-    }
-    data = tmp;
-  }
+  /* run-time values are float32: an integer tensor reaching one would change the model's types */
+  if (t->dt != OX_F32)
+    return tl_fail(c->st, TL_EUNSUPPORTED, "integer tensor '%.200s' used as a float32 value", base);
   char name[256];
   unique_name(c->g, base, name, sizeof name);
-  tl_code rc = tl_graph_param(c->g, name, kind, t->ndim, t->shape, data, id, c->st);
-  free(tmp);
-  return rc;
+  return tl_graph_param(c->g, name, kind, t->ndim, t->shape, t->f, id, c->st);
 }
 
 tl_code ox_input_node(ox_ctx *c, const Onnx__NodeProto *n, size_t k, tl_param_kind kind, int *id) {

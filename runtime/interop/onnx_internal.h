@@ -73,7 +73,7 @@ tl_code ox_input(ox_ctx *c, const Onnx__NodeProto *n, size_t k, ox_value **out);
 tl_code ox_input_node(ox_ctx *c, const Onnx__NodeProto *n, size_t k, tl_param_kind kind, int *id);
 /* Constant of input k (TL_EUNSUPPORTED naming the node when it is not known at import). */
 tl_code ox_input_const(ox_ctx *c, const Onnx__NodeProto *n, size_t k, const char *what, ox_tensor **out);
-/* Add a PARAM holding t (float, or int64 exactly representable) named after base (made unique). */
+/* Add a PARAM holding float constant t, named after base (made unique); int64 constants are refused. */
 tl_code ox_param(ox_ctx *c, const char *base, tl_param_kind kind, const ox_tensor *t, int *id);
 /* Add an op node; errors name the ONNX node. */
 tl_code ox_op(ox_ctx *c, tl_op op, int np, const int *parents, const tl_attrs *a, int *id);
