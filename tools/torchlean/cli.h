@@ -57,5 +57,6 @@ extern const tl_cli_command tl_cmd_export;
 extern const tl_cli_command tl_cmd_summary;
 extern const tl_cli_command tl_cmd_compare;
 extern const tl_cli_command tl_cmd_verify;
+extern const tl_cli_command tl_cmd_import;
 
 #endif

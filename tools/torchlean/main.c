@@ -19,6 +19,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cmd_summary,
     &tl_cmd_compare,
     &tl_cmd_verify,
+    &tl_cmd_import,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
