@@ -14,39 +14,39 @@ tl_onnx_export_opts tl_onnx_export_opts_default(void) {
 
 /* a graph output: the node's own tensor, or an Identity of an input or parameter (an ONNX
  * output must be produced by a node) */
-static void write_output(ox *x, int id) {
+static void write_output(oe *x, int id) {
   const tl_node *n = &x->g->nodes[id];
   const char *name = x->tname[id];
   if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM) {
     char want[512];
     snprintf(want, sizeof want, "%s_output", name);
     const char *in[1] = {name};
-    name = ox_name_unique(x, want);
-    ox_node(x, "Identity", name, 1, in);
+    name = oe_name_unique(x, want);
+    oe_node(x, "Identity", name, 1, in);
   }
-  ox_push(x, &x->outputs, ox_value_info(x, name, n->ndim, n->shape, ox_sym0(x, id)));
+  oe_push(x, &x->outputs, oe_value_info(x, name, n->ndim, n->shape, oe_sym0(x, id)));
 }
 
-static int is_output(const ox *x, int id) {
+static int is_output(const oe *x, int id) {
   for (int k = 0; k < x->nouts; k++)
     if (x->outs[k] == id)
       return 1;
   return 0;
 }
 
-static tl_code write_graph(ox *x) {
+static tl_code write_graph(oe *x) {
   const tl_graph *g = x->g;
   for (int i = 0; i < g->nnodes && x->err == TL_OK; i++) {
     const tl_node *n = &g->nodes[i];
     if (!x->live[i])
       continue;
     if (n->op == TL_OP_INPUT) {
-      ox_push(x, &x->inputs, ox_value_info(x, x->tname[i], n->ndim, n->shape, ox_sym0(x, i)));
+      oe_push(x, &x->inputs, oe_value_info(x, x->tname[i], n->ndim, n->shape, oe_sym0(x, i)));
     } else if (n->op == TL_OP_PARAM) {
-      ox_initializer(x, x->tname[i], ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, n->ndim, n->shape,
+      oe_initializer(x, x->tname[i], ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, n->ndim, n->shape,
                      g->weights + n->woff);
-    } else if (ox_emit(x, i) == TL_OK && !is_output(x, i)) {
-      ox_push(x, &x->vinfo, ox_value_info(x, x->tname[i], n->ndim, n->shape, ox_sym0(x, i)));
+    } else if (oe_emit(x, i) == TL_OK && !is_output(x, i)) {
+      oe_push(x, &x->vinfo, oe_value_info(x, x->tname[i], n->ndim, n->shape, oe_sym0(x, i)));
     }
   }
   for (int k = 0; k < x->nouts && x->err == TL_OK; k++)
@@ -61,10 +61,10 @@ tl_code tl_onnx_export_buffer(const tl_graph *g, const tl_onnx_export_opts *opts
   *buf = NULL, *len = 0;
   tl_onnx_export_opts def = tl_onnx_export_opts_default();
   TL_TRY(tl_graph_validate(g, st));
-  ox x;
-  ox_init(&x, g, st);
-  if (ox_plan(&x, opts ? opts : &def) == TL_OK && write_graph(&x) == TL_OK &&
-      ox_pack(&x, buf, len) == TL_OK && info) {
+  oe x;
+  oe_init(&x, g, st);
+  if (oe_plan(&x, opts ? opts : &def) == TL_OK && write_graph(&x) == TL_OK &&
+      oe_pack(&x, buf, len) == TL_OK && info) {
     info->symbolic_batch = x.symbolic;
     info->nnodes = (int)x.nodes.n;
     info->ninitializers = (int)x.inits.n;
@@ -72,7 +72,7 @@ tl_code tl_onnx_export_buffer(const tl_graph *g, const tl_onnx_export_opts *opts
     info->bytes = *len;
   }
   tl_code rc = x.err;
-  ox_free(&x);
+  oe_free(&x);
   return rc;
 }
 

@@ -9,7 +9,7 @@
  *   onnx_export_decomp.c  rules that are several ONNX nodes: gelu, silu, layer_norm, attention
  *
  * Ownership: every protobuf message, string and array of one export lives in the context's arena
- * (ox_alloc) and is released at once by ox_free; nothing is freed piecewise.  The graph is
+ * (oe_alloc) and is released at once by oe_free; nothing is freed piecewise.  The graph is
  * borrowed.  Errors are sticky: the first failure is kept in x->err / x->st, later helpers do
  * nothing and return NULL (or x->err), so a rule may call several helpers and return x->err.
  */
@@ -22,22 +22,22 @@
 #include "onnx.pb-c.h"
 #include "torchlean/onnx.h"
 
-#define OX_OPSET 13
-#define OX_IR_VERSION 7 /* the IR version of opset 13's release (onnx 1.8); onnx 1.12 accepts it */
+#define OE_OPSET 13
+#define OE_IR_VERSION 7 /* the IR version of opset 13's release (onnx 1.8); onnx 1.12 accepts it */
 
-typedef struct ox_block ox_block;
+typedef struct oe_block oe_block;
 
 /* a growable array of message pointers (malloc'ed, outside the arena) */
-typedef struct ox_vec {
+typedef struct oe_vec {
   void **v;
   size_t n, cap;
-} ox_vec;
+} oe_vec;
 
-typedef struct ox {
+typedef struct oe {
   const tl_graph *g;
   tl_status *st;
   tl_code err;
-  ox_block *arena;
+  oe_block *arena;
   /* plan (onnx_export_plan.c) */
   unsigned char *live;    /* [nnodes] exported */
   unsigned char *bat;     /* [nnodes] axis 0 carries the batch (only meaningful when symbolic) */
@@ -50,61 +50,61 @@ typedef struct ox {
   const char **names;
   size_t names_cap, names_n;
   /* graph pieces in order */
-  ox_vec nodes, inits, inputs, outputs, vinfo;
-} ox;
+  oe_vec nodes, inits, inputs, outputs, vinfo;
+} oe;
 
 /* ---- context and arena (onnx_export_proto.c) ---- */
-void ox_init(ox *x, const tl_graph *g, tl_status *st);
-void ox_free(ox *x);
-tl_code ox_fail(ox *x, tl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void oe_init(oe *x, const tl_graph *g, tl_status *st);
+void oe_free(oe *x);
+tl_code oe_fail(oe *x, tl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* zeroed arena memory; NULL (error recorded) when out of memory */
-void *ox_alloc(ox *x, size_t n);
-char *ox_strdup(ox *x, const char *s);
+void *oe_alloc(oe *x, size_t n);
+char *oe_strdup(oe *x, const char *s);
 /* "node 7 (conv2d 'features.0')" into buf */
-const char *ox_where(const ox *x, int id, char *buf, size_t cap);
+const char *oe_where(const oe *x, int id, char *buf, size_t cap);
 
 /* ---- names ---- */
 /* Register `want` exactly (PARAM and INPUT names); the arena copy, or NULL (TL_EARG when it is
  * already taken). */
-const char *ox_name_exact(ox *x, const char *want);
+const char *oe_name_exact(oe *x, const char *want);
 /* `want`, or want_2, want_3, ... the first one not taken; registered; NULL on failure. */
-const char *ox_name_unique(ox *x, const char *want);
+const char *oe_name_unique(oe *x, const char *want);
 /* a fresh name for an intermediate tensor of node id: "<tname[id]>/<what>" made unique */
-const char *ox_tmp(ox *x, int id, const char *what);
+const char *oe_tmp(oe *x, int id, const char *what);
 
 /* ---- messages ---- */
 /* A node op_type(in[0..nin)) -> out, appended to the graph; NULL on failure.  Input names are
  * borrowed arena/graph strings (not copied). */
-Onnx__NodeProto *ox_node(ox *x, const char *op_type, const char *out, int nin, const char *const *in);
-void ox_attr_int(ox *x, Onnx__NodeProto *n, const char *name, int64_t v);
-void ox_attr_float(ox *x, Onnx__NodeProto *n, const char *name, float v);
-void ox_attr_ints(ox *x, Onnx__NodeProto *n, const char *name, int count, const int64_t *v);
-/* An initializer named `name` (registered with ox_name_exact or made unique by the caller):
+Onnx__NodeProto *oe_node(oe *x, const char *op_type, const char *out, int nin, const char *const *in);
+void oe_attr_int(oe *x, Onnx__NodeProto *n, const char *name, int64_t v);
+void oe_attr_float(oe *x, Onnx__NodeProto *n, const char *name, float v);
+void oe_attr_ints(oe *x, Onnx__NodeProto *n, const char *name, int count, const int64_t *v);
+/* An initializer named `name` (registered with oe_name_exact or made unique by the caller):
  * FLOAT (elem 4 bytes) or INT64 (8 bytes) data, written little-endian into raw_data. */
-tl_code ox_initializer(ox *x, const char *name, int dtype, int ndim, const int64_t *dims, const void *data);
+tl_code oe_initializer(oe *x, const char *name, int dtype, int ndim, const int64_t *dims, const void *data);
 /* Constants of node id: a float32 scalar, or a 1-D int64 vector; returns the new tensor's name. */
-const char *ox_const_f32(ox *x, int id, const char *what, float v);
-const char *ox_const_i64(ox *x, int id, const char *what, int count, const int64_t *v);
+const char *oe_const_f32(oe *x, int id, const char *what, float v);
+const char *oe_const_i64(oe *x, int id, const char *what, int count, const int64_t *v);
 /* A float32 value info for name with the given shape; axis 0 symbolic when sym0. */
-Onnx__ValueInfoProto *ox_value_info(ox *x, const char *name, int ndim, const int64_t *shape, int sym0);
+Onnx__ValueInfoProto *oe_value_info(oe *x, const char *name, int ndim, const int64_t *shape, int sym0);
 /* append p to v (malloc'ed array); error recorded on failure */
-void ox_push(ox *x, ox_vec *v, void *p);
+void oe_push(oe *x, oe_vec *v, void *p);
 /* The ModelProto of the pieces collected so far, packed into a malloc'ed buffer. */
-tl_code ox_pack(ox *x, void **buf, size_t *len);
+tl_code oe_pack(oe *x, void **buf, size_t *len);
 
 /* ---- plan (onnx_export_plan.c) ---- */
-tl_code ox_plan(ox *x, const tl_onnx_export_opts *opts);
+tl_code oe_plan(oe *x, const tl_onnx_export_opts *opts);
 
 /* ---- rules (onnx_export_ops.c, onnx_export_decomp.c) ---- */
 /* Emit the ONNX nodes computing live node id into x->tname[id]. */
-tl_code ox_emit(ox *x, int id);
+tl_code oe_emit(oe *x, int id);
 /* name of parent k of node id */
-const char *ox_in(const ox *x, int id, int k);
+const char *oe_in(const oe *x, int id, int k);
 /* 1 when axis 0 of node id is written as the symbolic batch dimension */
-int ox_sym0(const ox *x, int id);
-tl_code ox_gelu(ox *x, int id);
-tl_code ox_silu(ox *x, int id);
-tl_code ox_layer_norm(ox *x, int id);
-tl_code ox_attention(ox *x, int id);
+int oe_sym0(const oe *x, int id);
+tl_code oe_gelu(oe *x, int id);
+tl_code oe_silu(oe *x, int id);
+tl_code oe_layer_norm(oe *x, int id);
+tl_code oe_attention(oe *x, int id);
 
 #endif

@@ -13,13 +13,13 @@
 
 static int is_loss(tl_op op) { return op == TL_OP_MSE_LOSS || op == TL_OP_CROSS_ENTROPY; }
 
-static tl_code plan_outputs(ox *x) {
+static tl_code plan_outputs(oe *x) {
   const tl_graph *g = x->g;
   if (g->noutputs < 1)
-    return ox_fail(x, TL_EARG, "the graph has no outputs (mark one with tl_graph_mark_output)");
+    return oe_fail(x, TL_EARG, "the graph has no outputs (mark one with tl_graph_mark_output)");
   x->outs = malloc((size_t)g->noutputs * sizeof *x->outs);
   if (!x->outs)
-    return ox_fail(x, TL_ENOMEM, "out of memory");
+    return oe_fail(x, TL_ENOMEM, "out of memory");
   for (int k = 0; k < g->noutputs; k++) {
     int o = g->outputs[k];
     if (is_loss(g->nodes[o].op))
@@ -35,7 +35,7 @@ static tl_code plan_outputs(ox *x) {
   return TL_OK;
 }
 
-static tl_code plan_live(ox *x) {
+static tl_code plan_live(oe *x) {
   const tl_graph *g = x->g;
   for (int k = 0; k < x->nouts; k++)
     x->live[x->outs[k]] = 1;
@@ -46,10 +46,10 @@ static tl_code plan_live(ox *x) {
   for (int i = 0; i < g->nnodes; i++)
     if (x->live[i] && is_loss(g->nodes[i].op)) {
       char w[160];
-      return ox_fail(x, TL_EUNSUPPORTED,
+      return oe_fail(x, TL_EUNSUPPORTED,
                      "%s: a training-only loss used by another node cannot be exported (only a loss "
                      "that is a graph output is, as its prediction)",
-                     ox_where(x, i, w, sizeof w));
+                     oe_where(x, i, w, sizeof w));
     }
   return TL_OK;
 }
@@ -61,7 +61,7 @@ static tl_code plan_live(ox *x) {
 
 /* Broadcasting: a batch operand keeps axis 0 at output axis 0 (same rank); a constant operand
  * of the output's rank must have size 1 there (else it is shaped by the traced batch). */
-static int bat_broadcast(const ox *x, const tl_node *n, int *out) {
+static int bat_broadcast(const oe *x, const tl_node *n, int *out) {
   const tl_graph *g = x->g;
   int any = 0;
   for (int k = 0; k < n->nparents; k++)
@@ -77,7 +77,7 @@ static int bat_broadcast(const ox *x, const tl_node *n, int *out) {
 
 /* matmul: a's axis 0 is output axis 0 when ranks match (a row or a batch axis); b's only when it
  * is a batch axis (rank >= 3), never the contracted rows of a 2-D b */
-static int bat_matmul(const ox *x, const tl_node *n, int *out) {
+static int bat_matmul(const oe *x, const tl_node *n, int *out) {
   const tl_graph *g = x->g;
   int a = n->parents[0], b = n->parents[1], r = n->ndim;
   *out = x->bat[a] || x->bat[b];
@@ -91,14 +91,14 @@ static int bat_matmul(const ox *x, const tl_node *n, int *out) {
 }
 
 /* ops whose parents after the first are weights: those must not depend on the batch */
-static int weights_fixed(const ox *x, const tl_node *n) {
+static int weights_fixed(const oe *x, const tl_node *n) {
   for (int k = 1; k < n->nparents; k++)
     if (x->bat[n->parents[k]])
       return 0;
   return 1;
 }
 
-static int bat_concat(const ox *x, const tl_node *n, int *out) {
+static int bat_concat(const oe *x, const tl_node *n, int *out) {
   int all = 1, any = 0;
   for (int k = 0; k < n->nparents; k++) {
     all &= x->bat[n->parents[k]];
@@ -116,7 +116,7 @@ static int axis0_listed(const tl_attrs *a) {
 }
 
 /* 1 when node n keeps samples apart; *out: its axis 0 carries the batch */
-static int bat_rule(const ox *x, const tl_node *n, int *out) {
+static int bat_rule(const oe *x, const tl_node *n, int *out) {
   const tl_graph *g = x->g;
   int p = n->nparents ? n->parents[0] : -1, b = p >= 0 && x->bat[p];
   const tl_attrs *a = &n->attrs;
@@ -167,7 +167,7 @@ static int bat_rule(const ox *x, const tl_node *n, int *out) {
 }
 
 /* 1 when the whole live graph is batch-polymorphic; fills x->bat */
-static int plan_batch(ox *x) {
+static int plan_batch(oe *x) {
   const tl_graph *g = x->g;
   int first = -1;
   for (int i = 0; i < g->nnodes; i++) {
@@ -189,7 +189,7 @@ static int plan_batch(ox *x) {
   return 1;
 }
 
-static tl_code plan_names(ox *x) {
+static tl_code plan_names(oe *x) {
   const tl_graph *g = x->g;
   char w[160], buf[96];
   for (int i = 0; i < g->nnodes; i++) { /* PARAM and INPUT names first: they are kept exactly */
@@ -197,26 +197,26 @@ static tl_code plan_names(ox *x) {
     if (!x->live[i] || (n->op != TL_OP_PARAM && n->op != TL_OP_INPUT))
       continue;
     if (!n->name || !n->name[0])
-      return ox_fail(x, TL_EARG, "%s has no name", ox_where(x, i, w, sizeof w));
-    x->tname[i] = ox_name_exact(x, n->name);
+      return oe_fail(x, TL_EARG, "%s has no name", oe_where(x, i, w, sizeof w));
+    x->tname[i] = oe_name_exact(x, n->name);
   }
   for (int i = 0; i < g->nnodes && x->err == TL_OK; i++) {
     const tl_node *n = &g->nodes[i];
     if (!x->live[i] || n->op == TL_OP_PARAM || n->op == TL_OP_INPUT)
       continue;
     snprintf(buf, sizeof buf, "%s_%d", tl_op_get(n->op)->name, i);
-    x->tname[i] = ox_name_unique(x, n->name && n->name[0] ? n->name : buf);
+    x->tname[i] = oe_name_unique(x, n->name && n->name[0] ? n->name : buf);
   }
   return x->err;
 }
 
-tl_code ox_plan(ox *x, const tl_onnx_export_opts *opts) {
+tl_code oe_plan(oe *x, const tl_onnx_export_opts *opts) {
   size_t n = (size_t)(x->g->nnodes > 0 ? x->g->nnodes : 1);
   x->live = calloc(n, 1);
   x->bat = calloc(n, 1);
   x->tname = calloc(n, sizeof *x->tname);
   if (!x->live || !x->bat || !x->tname)
-    return ox_fail(x, TL_ENOMEM, "out of memory");
+    return oe_fail(x, TL_ENOMEM, "out of memory");
   if (opts->batch_name && opts->batch_name[0])
     x->batch_name = opts->batch_name;
   TL_TRY(plan_outputs(x));
