@@ -28,7 +28,7 @@ static ox_tensor *cin(ox_ctx *c, const Onnx__NodeProto *n, size_t k) {
 
 /* a copy of t with a new shape of the same element count */
 static tl_code reshaped(ox_ctx *c, const ox_tensor *t, int nd, const int64_t *shape, ox_tensor **out) {
-  TL_TRY(ox_tensor_new(t->dt, nd, shape, out, c->st));
+  TL_TRY(ox_tensor_copy_shape(t->dt, nd, shape, t->numel, out, c->st));
   if ((*out)->numel != t->numel) {
     int64_t got = (*out)->numel;
     ox_tensor_free(*out);
@@ -112,7 +112,7 @@ static tl_code fold_cast(ox_ctx *c, const Onnx__NodeProto *n, const ox_tensor *x
   int tf = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
   if (!tf && to != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 && to != ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
     return ox_fail(c, n, TL_EUNSUPPORTED, "Cast to data type %lld", (long long)to);
-  TL_TRY(ox_tensor_new(tf ? OX_F32 : OX_I64, x->ndim, x->shape, out, c->st));
+  TL_TRY(ox_tensor_copy_shape(tf ? OX_F32 : OX_I64, x->ndim, x->shape, x->numel, out, c->st));
   for (int64_t k = 0; k < x->numel; k++) {
     if (tf) {
       (*out)->f[k] = x->dt == OX_F32 ? x->f[k] : (float)x->i[k];
@@ -228,7 +228,7 @@ static tl_code fold_transpose(ox_ctx *c, const Onnx__NodeProto *n, const ox_tens
   xs[r ? r - 1 : 0] = 1;
   for (int k = r - 2; k >= 0; k--)
     xs[k] = xs[k + 1] * x->shape[k + 1];
-  TL_TRY(ox_tensor_new(x->dt, r, shape, out, c->st));
+  TL_TRY(ox_tensor_copy_shape(x->dt, r, shape, x->numel, out, c->st));
   for (int64_t e = 0; e < x->numel; e++) {
     int64_t src = 0;
     for (int k = 0; k < r; k++)

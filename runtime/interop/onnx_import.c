@@ -225,17 +225,30 @@ static tl_code import_model(const Onnx__ModelProto *m, tl_graph **out, tl_status
   return rc;
 }
 
+/* "NAME: message" on one line: names taken from the file may hold control characters */
+static void one_line(tl_status *st, const char *name) {
+  tl_status_prefix(st, "%s: ", name);
+  if (!st)
+    return;
+  for (char *p = st->msg; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = '?';
+}
+
 tl_code tl_onnx_import_buffer(const void *data, size_t n, const char *name, tl_graph **out, tl_status *st) {
   *out = NULL;
   if (!name)
     name = "onnx";
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, data);
-  if (!m)
-    return tl_fail(st, TL_EFORMAT, "%s: not a valid ONNX protobuf (ModelProto) of %zu bytes", name, n);
+  if (!m) {
+    tl_fail(st, TL_EFORMAT, "not a valid ONNX protobuf (ModelProto) of %zu bytes", n);
+    one_line(st, name);
+    return TL_EFORMAT;
+  }
   tl_code rc = import_model(m, out, st);
   onnx__model_proto__free_unpacked(m, NULL);
   if (rc != TL_OK)
-    tl_status_prefix(st, "%s: ", name);
+    one_line(st, name);
   return rc;
 }
 

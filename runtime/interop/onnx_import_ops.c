@@ -15,7 +15,7 @@ static tl_code weight_param(ox_ctx *c, const char *name, const ox_tensor *b, int
   int64_t r = b->shape[0], s = b->shape[1];
   int64_t shape[2] = {transpose ? s : r, transpose ? r : s};
   ox_tensor *w = NULL;
-  TL_TRY(ox_tensor_new(OX_F32, 2, shape, &w, c->st));
+  TL_TRY(ox_tensor_copy_shape(OX_F32, 2, shape, b->numel, &w, c->st));
   for (int64_t i = 0; i < r; i++)
     for (int64_t j = 0; j < s; j++)
       w->f[transpose ? j * r + i : i * s + j] = b->f[i * s + j];
@@ -197,7 +197,7 @@ tl_code ox_map_gemm(ox_ctx *c, const Onnx__NodeProto *n) {
     int cid;
     if (cv->c && cv->c->dt == OX_F32 && beta != 1.0f) { /* beta C folded: the same float32 products */
       ox_tensor *t = NULL;
-      TL_TRY(ox_tensor_new(OX_F32, cv->c->ndim, cv->c->shape, &t, c->st));
+      TL_TRY(ox_tensor_copy_shape(OX_F32, cv->c->ndim, cv->c->shape, cv->c->numel, &t, c->st));
       for (int64_t k = 0; k < t->numel; k++)
         t->f[k] = beta * cv->c->f[k];
       tl_code rc = ox_param(c, cv->name, TL_PARAM_TRAINABLE, t, &cid);

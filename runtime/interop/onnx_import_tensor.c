@@ -5,7 +5,9 @@
 
 #include "interop/onnx_internal.h"
 
-tl_code ox_tensor_new(ox_dtype dt, int ndim, const int64_t *shape, ox_tensor **out, tl_status *st) {
+/* a zeroed tensor of at most `limit` elements */
+static tl_code tensor_alloc(ox_dtype dt, int ndim, const int64_t *shape, int64_t limit, ox_tensor **out,
+                            tl_status *st) {
   *out = NULL;
   if (ndim < 0 || ndim > OX_MAXDIM)
     return tl_fail(st, TL_EUNSUPPORTED, "rank %d (at most %d)", ndim, OX_MAXDIM);
@@ -13,8 +15,8 @@ tl_code ox_tensor_new(ox_dtype dt, int ndim, const int64_t *shape, ox_tensor **o
   for (int k = 0; k < ndim; k++) {
     if (shape[k] < 0)
       return tl_fail(st, TL_EFORMAT, "negative dimension %lld", (long long)shape[k]);
-    if (shape[k] > 0 && numel > OX_MAX_CONST_ELEMS / shape[k])
-      return tl_fail(st, TL_ENOMEM, "constant of more than %lld elements", (long long)OX_MAX_CONST_ELEMS);
+    if (shape[k] > 0 && numel > limit / shape[k])
+      return tl_fail(st, TL_ENOMEM, "constant of more than %lld elements", (long long)limit);
     numel *= shape[k];
   }
   ox_tensor *t = calloc(1, sizeof *t);
@@ -36,6 +38,16 @@ tl_code ox_tensor_new(ox_dtype dt, int ndim, const int64_t *shape, ox_tensor **o
   }
   *out = t;
   return TL_OK;
+}
+
+tl_code ox_tensor_new(ox_dtype dt, int ndim, const int64_t *shape, ox_tensor **out, tl_status *st) {
+  return tensor_alloc(dt, ndim, shape, OX_MAX_CONST_ELEMS, out, st);
+}
+
+tl_code ox_tensor_copy_shape(ox_dtype dt, int ndim, const int64_t *shape, int64_t src_numel, ox_tensor **out,
+                             tl_status *st) {
+  return tensor_alloc(dt, ndim, shape, src_numel > OX_MAX_CONST_ELEMS ? src_numel : OX_MAX_CONST_ELEMS, out,
+                      st);
 }
 
 void ox_tensor_free(ox_tensor *t) {
@@ -131,8 +143,9 @@ tl_code ox_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, ox_
     numel *= tp->dims[k];
   }
   ox_tensor *t = NULL;
-  tl_code rc = ox_tensor_new(dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? OX_F32 : OX_I64, (int)tp->n_dims,
-                             tp->dims, &t, st);
+  /* the payload bounds it (checked above): no limit beyond the data that is there */
+  tl_code rc = tensor_alloc(dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? OX_F32 : OX_I64, (int)tp->n_dims,
+                            tp->dims, INT64_MAX / 8, &t, st);
   if (rc != TL_OK)
     return tl_status_prefix(st, "%s: ", where);
   int size = dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? 8 : 4;

@@ -20,8 +20,9 @@
 #include "torchlean/status.h"
 
 #define OX_MAXDIM 8 /* highest rank imported */
-/* largest constant built at import (ConstantOfShape, Expand of constants, Pad fillers) */
-#define OX_MAX_CONST_ELEMS ((int64_t)1 << 28)
+/* largest constant built at import (folded results, ConstantOfShape, Pad blocks, transposed
+ * weights); initializers are bounded by the bytes of the file instead */
+#define OX_MAX_CONST_ELEMS ((int64_t)1 << 26)
 
 typedef enum ox_dtype { OX_F32 = 1, OX_I64 = 7 } ox_dtype;
 
@@ -100,7 +101,11 @@ tl_code ox_attr_str(ox_ctx *c, const Onnx__NodeProto *n, const char *name, const
 tl_code ox_attr_absent(ox_ctx *c, const Onnx__NodeProto *n, const char *name);
 
 /* ---- tensors (onnx_import_tensor.c) --------------------------------------------------------- */
+/* A zeroed constant of at most OX_MAX_CONST_ELEMS elements (TL_ENOMEM beyond). */
 tl_code ox_tensor_new(ox_dtype dt, int ndim, const int64_t *shape, ox_tensor **out, tl_status *st);
+/* Same for a rearranged copy of an existing constant of src_numel elements (no lower limit). */
+tl_code ox_tensor_copy_shape(ox_dtype dt, int ndim, const int64_t *shape, int64_t src_numel, ox_tensor **out,
+                             tl_status *st);
 void ox_tensor_free(ox_tensor *t);
 /* Decode an ONNX TensorProto (float32, int64, int32 payloads; raw or typed; bounds-checked). */
 tl_code ox_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, ox_tensor **out, tl_status *st);

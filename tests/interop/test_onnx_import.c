@@ -384,6 +384,11 @@ Test(onnx_import, truncated_garbage_and_flipped_bytes_never_crash) {
   cr_assert_eq(tl_onnx_import_buffer(garbage, sizeof garbage, "garbage.onnx", &g, &st), TL_EFORMAT, "%s",
                st.msg);
   cr_assert_neq(tl_onnx_import_buffer("", 0, "empty.onnx", &g, &st), TL_OK);
+  /* fuzz_onnx finding: a value name holding a line break broke the one-line message */
+  cr_assert_eq(tl_onnx_import(TL_SOURCE_DIR "/tests/fuzz/seeds/onnx/regress_newline_in_name.onnx", &g, &st),
+               TL_EFORMAT, "%s", st.msg);
+  cr_assert_null(strchr(st.msg, '\n'), "%s", st.msg);
+  cr_assert(strstr(st.msg, "is not defined"), "%s", st.msg);
   cr_assert_eq(tl_onnx_import("/nonexistent/x.onnx", &g, &st), TL_EIO);
   cr_assert(strstr(st.msg, "/nonexistent/x.onnx"), "%s", st.msg);
 }
