@@ -33,8 +33,10 @@ int tl_onnx_sniff_buffer(const void *data, size_t n);
 /* Export g as an ONNX model (opset 13, IR version 7, producer "torchlean") to path, written
  * atomically, with the default options below.  docs/pytorch.md lists how each op is written.
  * - PARAM nodes become initializers (float32, raw little-endian data) under their own names, the
- *   state-dict names of the model file; INPUT nodes become the graph inputs, the graph outputs
- *   keep their order.  Op nodes keep their names when they have one (else "<op>_<id>").
+ *   state-dict names of the model file; INPUT nodes become the graph inputs; the graph outputs
+ *   keep their number and order (an output that is an input, a parameter or a repeat of an
+ *   earlier one is an Identity named "<name>_output").  Op nodes keep their names when they have
+ *   one (else "<op>_<id>").
  * - Batch: when every input's leading axis is the batch and the graph never mixes samples
  *   (a per-node check: no reduction, reshape, concat, softmax or matmul across axis 0, no weight
  *   shaped by the batch), axis 0 of the inputs, outputs and value_info becomes the symbolic

@@ -12,12 +12,16 @@ tl_onnx_export_opts tl_onnx_export_opts_default(void) {
   return o;
 }
 
-/* a graph output: the node's own tensor, or an Identity of an input or parameter (an ONNX
- * output must be produced by a node) */
-static void write_output(oe *x, int id) {
+/* graph output k: the node's own tensor, or an Identity of it when the node is an input or a
+ * parameter (an ONNX output is produced by a node) or an earlier output already shows it (so the
+ * outputs keep their number and order) */
+static void write_output(oe *x, int k) {
+  int id = x->outs[k], again = 0;
+  for (int j = 0; j < k; j++)
+    again |= x->outs[j] == id;
   const tl_node *n = &x->g->nodes[id];
   const char *name = x->tname[id];
-  if (n->op == TL_OP_INPUT || n->op == TL_OP_PARAM) {
+  if (again || n->op == TL_OP_INPUT || n->op == TL_OP_PARAM) {
     char want[512];
     snprintf(want, sizeof want, "%s_output", name);
     const char *in[1] = {name};
@@ -50,7 +54,7 @@ static tl_code write_graph(oe *x) {
     }
   }
   for (int k = 0; k < x->nouts && x->err == TL_OK; k++)
-    write_output(x, x->outs[k]);
+    write_output(x, k);
   return x->err;
 }
 

@@ -43,7 +43,7 @@ typedef struct oe {
   unsigned char *bat;     /* [nnodes] axis 0 carries the batch (only meaningful when symbolic) */
   int symbolic;           /* axis 0 of batch-carrying values is the symbolic dimension */
   const char *batch_name; /* its name */
-  int *outs, nouts;       /* exported graph outputs (node ids, no repeats) */
+  int *outs, nouts;       /* exported graph outputs (node ids, in order, may repeat) */
   int losses_dropped;
   const char **tname; /* [nnodes] ONNX name of each live node's output (arena strings) */
   /* unique names: open addressing over arena strings */

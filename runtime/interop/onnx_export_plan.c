@@ -1,6 +1,6 @@
 /* interop/onnx_export_plan.c - what the ONNX exporter writes, decided before any message exists:
  *   outputs   the graph's outputs in order; a loss output (mse_loss, cross_entropy: training only)
- *             is replaced by its prediction (parent 0), repeats dropped;
+ *             is replaced by its prediction (parent 0);
  *   live      the nodes some output depends on (labels used only by losses drop out);
  *   batch     whether axis 0 can be the symbolic batch dimension: every live input has rank >= 1
  *             and the same leading size, and every op keeps samples apart (per-op rules below);
@@ -26,11 +26,7 @@ static tl_code plan_outputs(oe *x) {
       x->losses_dropped++;
     while (is_loss(g->nodes[o].op)) /* the prediction the loss compares */
       o = g->nodes[o].parents[0];
-    int seen = 0;
-    for (int j = 0; j < x->nouts; j++)
-      seen |= x->outs[j] == o;
-    if (!seen)
-      x->outs[x->nouts++] = o;
+    x->outs[x->nouts++] = o;
   }
   return TL_OK;
 }

@@ -252,7 +252,8 @@ void oe_attr_ints(oe *x, Onnx__NodeProto *n, const char *name, int count, const 
   int64_t *d = oe_alloc(x, (size_t)(count > 0 ? count : 1) * sizeof *d);
   if (!a || !d)
     return;
-  memcpy(d, v, (size_t)count * sizeof *d);
+  if (count > 0)
+    memcpy(d, v, (size_t)count * sizeof *d);
   a->n_ints = (size_t)count, a->ints = d;
 }
 
@@ -280,7 +281,8 @@ tl_code oe_initializer(oe *x, const char *name, int dtype, int ndim, const int64
   if (!t || !d || !raw || !name)
     return x->err != TL_OK ? x->err : oe_fail(x, TL_EARG, "internal: initializer without a name");
   onnx__tensor_proto__init(t);
-  memcpy(d, dims, (size_t)ndim * sizeof *d);
+  if (ndim > 0) /* a scalar passes dims = NULL */
+    memcpy(d, dims, (size_t)ndim * sizeof *d);
   for (size_t i = 0; i < count; i++)
     put_le(raw + i * w, data, i, w);
   t->name = (char *)name;
