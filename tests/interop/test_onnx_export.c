@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "opcases.h"
 #include "tl_fixtures.h"
 #include "torchlean/onnx.h"
 #include "torchlean/torchlean.h"
+
+static int add_op(tl_graph *g, tl_op op, int np, const int *p, const tl_attrs *a);
 
 /* ---- writing a case ---------------------------------------------------------------------------- */
 
@@ -222,6 +225,24 @@ Test(onnx_export, zoo_models_and_every_op_check_and_evaluate_in_python, .timeout
   model_case(&s, "zoo_transformer", tl_zoo_transformer(4, 11, 6, 8, 2, 16, 2, 3), 3, 2e-5, 11);
   model_case(&s, "zoo_row_transformer", tl_zoo_row_transformer(5, 1, 6, 5, 8, 2, 16, 1, 4, norm), 2, 2e-5, 0);
   op_cases(&s, 6);
+  /* outputs that are an input, a parameter and a repeat: Identity nodes, same number and order */
+  tl_graph *g = tl_graph_new();
+  int64_t xs[2] = {3, 2};
+  int x, w, r;
+  float wv[2] = {0.5f, -2.0f}, *in = NULL;
+  tl_rng rng;
+  tl_rng_init(&rng, 3);
+  cr_assert_eq(tl_graph_input(g, "x", 2, xs, &x, NULL), TL_OK);
+  cr_assert_eq(tl_graph_param(g, "w", TL_PARAM_TRAINABLE, 1, xs + 1, wv, &w, NULL), TL_OK);
+  int p[2] = {x, w};
+  r = add_op(g, TL_OP_MUL, 2, p, NULL);
+  int outs[4] = {x, r, w, r};
+  for (int k = 0; k < 4; k++)
+    cr_assert_eq(tl_graph_mark_output(g, outs[k], NULL), TL_OK);
+  in = randu(&rng, 6);
+  add_case(&s, "identity_outputs", g, &in, 1e-6, NULL, 1);
+  free(in);
+  tl_graph_free(g);
   int rc = run_checker(&s, 0);
   cr_assert_eq(rc, 0, "check_onnx_export.py failed (%d); files kept in %s", rc, s.dir);
   tl_fx_rmdir(s.dir);
@@ -480,5 +501,26 @@ Test(onnx_export, cli_and_pytorch_docs_snippet, .timeout = 300) {
   snprintf(args, sizeof args, "export %s --format onnx --fixed-batch --out %s/fixed.onnx", model, s.dir);
   cr_assert_eq(cli(args, out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "batch fixed"), "%s", out);
+
+  /* a model the exporter refuses: exit 2, one line naming the node and op, no file written */
+  tl_graph *g = tl_graph_new();
+  int64_t xs[4] = {1, 1, 6, 6};
+  int x;
+  cr_assert_eq(tl_graph_input(g, "x", 4, xs, &x, NULL), TL_OK);
+  tl_attrs pa = tl_attrs_default(TL_OP_AVG_POOL2D);
+  pa.kernel[0] = pa.kernel[1] = 2;
+  pa.stride[0] = pa.stride[1] = 1;
+  pa.dilation[0] = pa.dilation[1] = 2;
+  int y = add_op(g, TL_OP_AVG_POOL2D, 1, &x, &pa);
+  cr_assert_eq(tl_graph_mark_output(g, y, NULL), TL_OK);
+  snprintf(model, sizeof model, "%s/dilated.safetensors", s.dir);
+  cr_assert_eq(tl_model_save(model, g, NULL), TL_OK);
+  tl_graph_free(g);
+  snprintf(args, sizeof args, "export %s --format onnx --out %s/dilated.onnx", model, s.dir);
+  cr_assert_eq(cli(args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "torchlean export: ") == out && strstr(out, "node 1 (avg_pool2d)"), "%s", out);
+  cr_assert(strchr(out, '\n') == out + strlen(out) - 1, "one line: %s", out);
+  snprintf(args, sizeof args, "%s/dilated.onnx", s.dir);
+  cr_assert(access(args, F_OK) != 0, "no file written");
   tl_fx_rmdir(s.dir);
 }
