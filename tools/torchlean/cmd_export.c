@@ -1,5 +1,6 @@
-/* cmd_export.c - `torchlean export MODEL [--format ir-json|dot] [--weights] [--out FILE]`:
- * write a model file's graph as `torchlean.ir.v1` JSON or a Graphviz digraph. */
+/* cmd_export.c - `torchlean export MODEL [--format ir-json|dot|onnx] [--weights] [--fixed-batch]
+ * [--out FILE]`: write a model file's graph as `torchlean.ir.v1` JSON, a Graphviz digraph, or an
+ * ONNX model (opset 13, docs/pytorch.md; --out required). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "common.h"
 #include "torchlean/torchlean.h"
 #include "torchlean/model_file.h"
+#include "torchlean/onnx.h"
 
 static void dot_str(FILE *out, const char *s) {
   for (; *s; s++) {
@@ -46,19 +48,30 @@ static void write_dot(const tl_graph *g, FILE *out) {
   fprintf(out, "}\n");
 }
 
-static int run(const tl_cli *cli) {
-  const char *format = tl_cli_get(cli, "format");
-  const char *out_path = tl_cli_get(cli, "out");
-  int weights = tl_cli_get(cli, "weights") != NULL;
-  if (!format)
-    format = "ir-json";
-  int dot = strcmp(format, "dot") == 0;
-  if (!dot && strcmp(format, "ir-json") != 0)
-    return tl_cli_usage_error(cli, "--format: expected ir-json or dot, got '%s'", format);
-  if (dot && weights)
-    return tl_cli_usage_error(cli, "--weights only applies to --format ir-json");
-  if (!tl_cli_check_output(cli, "out", out_path, cli->pos[0], NULL))
-    return 2;
+/* --format onnx: the model file's graph as an ONNX model (opset 13) at out_path.  A graph the
+ * exporter refuses (an op opset 13 cannot express exactly) is bad input: exit 2. */
+static int run_onnx(const tl_cli *cli, const char *out_path) {
+  tl_status st;
+  tl_graph *g = NULL;
+  if (tl_model_load(cli->pos[0], &g, &st) != TL_OK)
+    return tl_cli_usage_error(cli, "%s", st.msg);
+  tl_onnx_export_opts opts = tl_onnx_export_opts_default();
+  opts.fixed_batch = tl_cli_get(cli, "fixed-batch") != NULL;
+  tl_onnx_export_info info;
+  tl_code rc = tl_onnx_export_ex(out_path, g, &opts, &info, &st);
+  tl_graph_free(g);
+  if (rc != TL_OK) {
+    fprintf(stderr, "torchlean export: %s\n", st.msg);
+    return rc == TL_EIO || rc == TL_ENOMEM ? 1 : 2;
+  }
+  printf("wrote %s: ONNX opset 13, %d nodes, %d initializers, batch %s%s\n", out_path, info.nnodes,
+         info.ninitializers, info.symbolic_batch ? "symbolic " : "fixed",
+         info.symbolic_batch ? opts.batch_name : "");
+  return 0;
+}
+
+/* ir-json or dot to out_path (atomically) or stdout */
+static int run_text(const tl_cli *cli, const char *out_path, int dot, int weights) {
   tl_status st;
   tl_graph *g = NULL;
   if (tl_model_load(cli->pos[0], &g, &st) != TL_OK)
@@ -101,13 +114,35 @@ static int run(const tl_cli *cli) {
   return rc;
 }
 
+static int run(const tl_cli *cli) {
+  const char *format = tl_cli_get(cli, "format");
+  const char *out_path = tl_cli_get(cli, "out");
+  int weights = tl_cli_get(cli, "weights") != NULL;
+  if (!format)
+    format = "ir-json";
+  int dot = strcmp(format, "dot") == 0, onnx = strcmp(format, "onnx") == 0;
+  if (!dot && !onnx && strcmp(format, "ir-json") != 0)
+    return tl_cli_usage_error(cli, "--format: expected ir-json, dot or onnx, got '%s'", format);
+  if (weights && (dot || onnx))
+    return tl_cli_usage_error(cli, "--weights only applies to --format ir-json");
+  if (!onnx && tl_cli_get(cli, "fixed-batch"))
+    return tl_cli_usage_error(cli, "--fixed-batch only applies to --format onnx");
+  if (onnx && !out_path)
+    return tl_cli_usage_error(cli, "--format onnx needs --out FILE (ONNX is a binary file)");
+  if (!tl_cli_check_output(cli, "out", out_path, cli->pos[0], NULL))
+    return 2;
+  return onnx ? run_onnx(cli, out_path) : run_text(cli, out_path, dot, weights);
+}
+
 static const tl_cli_flag flags[] = {
-    {"format", "F", "ir-json (default) or dot"},
+    {"format", "F", "ir-json (default), dot or onnx (opset 13; needs --out)"},
     {"weights", NULL, "ir-json: embed the weights as exact hex-float strings"},
+    {"fixed-batch", NULL, "onnx: keep the model's batch size instead of a symbolic batch dimension N"},
     {"out", "FILE", "write here (atomically) instead of stdout"},
     {NULL, NULL, NULL},
 };
 
 const tl_cli_command tl_cmd_export = {
-    "export", "MODEL", "write a model's graph as torchlean.ir.v1 JSON or Graphviz dot", 1, 1, flags, run,
+    "export", "MODEL", "write a model's graph as torchlean.ir.v1 JSON, Graphviz dot or ONNX", 1, 1,
+    flags,    run,
 };
