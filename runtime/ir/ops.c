@@ -17,7 +17,8 @@ static tl_code alloc_shape(int ndim, int64_t **shape, tl_status *st) {
 static tl_code copy_shape(const tl_graph *g, int id, int *ndim, int64_t **shape, tl_status *st) {
   *ndim = RANK(id);
   TL_TRY(alloc_shape(*ndim, shape, st));
-  memcpy(*shape, SHAPE(id), (size_t)*ndim * sizeof **shape);
+  if (*ndim) /* a rank-0 parent (a loss) has no shape array: memcpy from NULL is undefined */
+    memcpy(*shape, SHAPE(id), (size_t)*ndim * sizeof **shape);
   return TL_OK;
 }
 
