@@ -454,3 +454,76 @@ Test(vnnlib, competition_properties) {
   cr_assert(v->boxes[0].prop->d[0] >= -3.991125645861615 && v->boxes[0].prop->d[0] < -3.99112564586);
   tl_vnnlib_free(v);
 }
+
+/* the fixture files of tests/fixtures/vnnlib (also fuzz seeds) */
+static tl_vnnlib *fixture(const char *name, tl_status *st) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/vnnlib/%s", TL_FIXTURES, name);
+  tl_vnnlib *v = NULL;
+  if (tl_vnnlib_parse_file(path, &v, st) != TL_OK)
+    return NULL;
+  return v;
+}
+
+Test(vnnlib, fixture_constructs) {
+  tl_status st;
+  tl_vnnlib *v = fixture("constructs.vnnlib", &st);
+  cr_assert_not_null(v, "%s", st.msg);
+  cr_assert(v->n_inputs == 2 && v->n_outputs == 3 && v->nboxes == 1);
+  cr_assert(v->boxes[0].lo[0] == -0.5 && v->boxes[0].hi[0] == -0.5);
+  cr_assert(v->boxes[0].lo[1] <= 0.00075 && v->boxes[0].lo[1] > 0.000749 && v->boxes[0].hi[1] == 100);
+  float x[2] = {-0.5f, 0.00075f}; /* 0.00075f is below 3/4000: outside the strict bound */
+  cr_assert_eq(tl_vnnlib_input_in_box(v, 0, x), (double)0.00075f > 0.00075);
+  x[1] = 100;
+  cr_assert_eq(tl_vnnlib_input_in_box(v, 0, x), 0, "X_1 < 100 is strict");
+  x[1] = 99;
+  cr_assert_eq(tl_vnnlib_input_in_box(v, 0, x), 1);
+  cr_assert_eq(v->boxes[0].prop->nclauses, 3);
+  cr_assert_eq(v->boxes[0].prop->nrows, 2 + 3 + 2);
+  double y1[3] = {1, 1, 0.5}, y2[3] = {1, 0, 3}, y3[3] = {0, 2, 0};
+  cr_assert_eq(tl_vnnlib_output_unsafe(v, 0, y1, y1), 1, "first clause: 1 - 1 - 0.5 <= 0 and 1 - 0.5 >= .25");
+  cr_assert_eq(tl_vnnlib_output_unsafe(v, 0, y2, y2), 1, "second clause: 0 < 1 and y2 = 3");
+  cr_assert_eq(tl_vnnlib_output_unsafe(v, 0, y3, y3), 0);
+  tl_vnnlib_free(v);
+}
+
+Test(vnnlib, fixture_trap_and_boxes) {
+  tl_status st;
+  tl_vnnlib *v = fixture("trap.vnnlib", &st);
+  cr_assert_not_null(v, "%s", st.msg);
+  cr_assert(v->nboxes == 1 && v->boxes[0].prop->nclauses == 2 && v->boxes[0].prop->nrows == 4);
+  double y[2] = {-2, 0}; /* Y_1 <= 0 holds, but Y_0 >= -1 fails: safe */
+  cr_assert_eq(tl_vnnlib_output_unsafe(v, 0, y, y), 0);
+  tl_vnnlib_free(v);
+  v = fixture("boxes.vnnlib", &st);
+  cr_assert_not_null(v, "%s", st.msg);
+  cr_assert_eq(v->nboxes, 2);
+  /* the doubles of both boxes are equal (0.1 is no float): the exact boxes differ in strictness.
+   * The closed box has both terms' clauses; the open box (no output atom) the always-true row. */
+  int open = v->boxes[0].prop->nclauses == 1 ? 0 : 1;
+  cr_assert_eq(v->boxes[1 - open].prop->nclauses, 2);
+  cr_assert(v->boxes[open].prop->nrows == 1 && v->boxes[open].prop->d[0] == 0 &&
+            v->boxes[open].prop->c[0] == 0);
+  cr_assert(v->boxes[0].lo[0] == v->boxes[1].lo[0] && v->boxes[0].hi[0] == v->boxes[1].hi[0]);
+  tl_vnnlib_free(v);
+}
+
+Test(vnnlib, fixture_malformed) {
+  static const struct {
+    const char *file, *want;
+    tl_code code;
+  } cases[] = {
+      {"bad_unbalanced.vnnlib", "bad_unbalanced.vnnlib:5:1: unbalanced parentheses", TL_EFORMAT},
+      {"bad_undeclared.vnnlib", "bad_undeclared.vnnlib:4:13: undeclared variable Y_3", TL_EFORMAT},
+      {"bad_number.vnnlib", "bad_number.vnnlib:3:17: bad number '1.5e+'", TL_EFORMAT},
+      {"unsupported_two_inputs.vnnlib", "unsupported_two_inputs.vnnlib:4:9: input constraint over 2",
+       TL_EUNSUPPORTED},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tl_status st;
+    tl_status_clear(&st);
+    cr_assert_null(fixture(cases[i].file, &st));
+    cr_assert_eq(st.code, cases[i].code, "%s: %s", cases[i].file, st.msg);
+    cr_assert(strstr(st.msg, cases[i].want), "'%s' lacks '%s'", st.msg, cases[i].want);
+  }
+}
