@@ -105,7 +105,7 @@ int vn_number(const char *s, size_t len, mpq_t out) {
     return 2;
   char *buf = malloc(nint + nfrac + 2);
   if (!buf)
-    return 2;
+    return 3;
   memcpy(buf, s + i0, nint);
   memcpy(buf + nint, s + f0, nfrac);
   buf[nint + nfrac] = 0;

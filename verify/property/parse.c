@@ -71,6 +71,10 @@ static tl_code shift_atom(vn_parser *P, const vn_tok *t) {
     if (!(it.lin = vn_lin_new()))
       return vn_err(P, TL_ENOMEM, t->line, t->col, "out of memory");
     int r = vn_number(t->s, t->len, it.lin->k);
+    if (r == 3) {
+      vn_lin_free(it.lin);
+      return vn_err(P, TL_ENOMEM, t->line, t->col, "out of memory");
+    }
     if (r) {
       vn_lin_free(it.lin);
       return vn_err(P, r == 1 ? TL_EFORMAT : TL_EUNSUPPORTED, t->line, t->col, "%s '%.*s'",

@@ -39,7 +39,7 @@ typedef struct vn_lex {
 } vn_lex;
 /* errors: return nonzero and fill *t with the position and msg (static text) */
 int vn_lex_next(vn_lex *L, vn_tok *t, const char **msg);
-/* exact value of a numeric token: 0 ok, 1 malformed, 2 exponent beyond VN_MAX_EXPONENT */
+/* exact value of a numeric token: 0 ok, 1 malformed, 2 exponent beyond VN_MAX_EXPONENT, 3 memory */
 int vn_number(const char *s, size_t len, mpq_t out);
 
 /* ---- linear forms: value = scale * (k + sum c_i * v_i); v = 2*i for X_i, 2*j + 1 for Y_j ---- */
