@@ -40,8 +40,10 @@ typedef int v8i __attribute__((vector_size(32)));
 /* FMA contraction only inside the kernels (their error bound covers it): elsewhere a loop's
  * vector body and its scalar remainder must round alike, or results would depend on how an
  * array is aligned in memory (and so on batch composition). */
+#ifndef __clang__ /* clang (the fuzz build) has no optimize pragma: it compiles them uncontracted */
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast")
+#endif
 #define KATTR
 #define VL 8
 #define VF v8f
@@ -78,7 +80,9 @@ typedef int v16i __attribute__((vector_size(64)));
 #define dot2x4_512 dot2x4_base
 #define conv2x4_512 conv2x4_base
 #endif
+#ifndef __clang__
 #pragma GCC pop_options
+#endif
 
 typedef void dot_fn(const float *, int64_t, int, const float *, const float *, int64_t, float *, float *);
 typedef void conv_fn(const float *, const float *, int64_t, int, const float *, const float *, int64_t,
