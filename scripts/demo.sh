@@ -9,7 +9,10 @@
 #      evaluation of the saved model); counterexamples by PGD, confirmed exactly and in float32;
 #   3. `torchlean-check CERT --model MODEL` on every certificate file: it recomputes the graph hash
 #      and every bound with exact arithmetic and must ACCEPT all of them;
-#   4. a certified-accuracy table: model x method x eps.
+#   4. a certified-accuracy table: model x method x eps;
+#   5. `torchlean vnncomp` on the VNN-COMP 2021 benchmarks in ../shared (ONNX networks, VNN-LIB
+#      properties): holds / violated / unknown per benchmark, every unsat certificate checked
+#      (DEMO_VNNCOMP=0 skips it).
 # DEMO_CNN=0 skips the CNN; DEMO_CNN_N (default 25) sets how many images the CNN is verified on
 # (its certificates are ~2 MB per image and take ~0.3 s each to check).
 set -euo pipefail
@@ -73,4 +76,24 @@ while read -r m meth eps n clean ver fal unk cert ms chk; do
     -v unk="$unk" -v cert="$cert" -v ms="$ms" -v chk="$chk" 'BEGIN{printf "%-5s %-6s %-6s %5d %6.1f%% %9d %10d %8d %9.1f%% %14.2f %12.2f\n", m, meth, eps, n, 100 * clean / n, ver, fal, unk, 100 * cert / n, ms, chk}'
 done < "$rows"
 echo "torchlean-check ACCEPTed every certificate above: every verified and falsified claim re-checked, unknown samples' bounds checked (graph hash and weights bound to the model file)"
+
+# 5. models and properties from outside: the VNN-COMP 2021 benchmarks beside the checkout
+vnn=../shared/benchmarks/vnncomp2021
+if [ "${DEMO_VNNCOMP:-1}" = 1 ] && [ -d "$vnn" ]; then
+  for b in test acasxu; do
+    echo
+    echo "== VNN-COMP 2021 $b benchmark (ONNX + VNN-LIB): torchlean vnncomp, every unsat certificate checked"
+    rm -rf "$out/vnncomp-$b" && mkdir -p "$out/vnncomp-$b"
+    $tl vnncomp "$vnn/$b/${b}_instances.csv" --out "$out/vnncomp-$b.csv" --cert-dir "$out/vnncomp-$b" \
+      > "$out/vnncomp-$b.txt"
+    tail -n 1 "$out/vnncomp-$b.txt"
+    n=0
+    for c in "$out/vnncomp-$b"/*.json; do
+      [ -e "$c" ] || continue
+      $check "$c" > "$c.check.txt" || { echo "torchlean-check did not ACCEPT $c" >&2; exit 1; }
+      n=$((n + 1))
+    done
+    echo "torchlean-check ACCEPTed all $n certificates of unsat answers; sat answers carry counterexamples confirmed exactly and in float32"
+  done
+fi
 echo "demo time: $(($(date +%s) - t_start)) s"
