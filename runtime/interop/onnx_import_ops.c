@@ -413,6 +413,9 @@ ox_mapper ox_mapper_for(const char *op_type) {
       {"MaxPool", ox_map_pool},
       {"AveragePool", ox_map_pool},
       {"GlobalAveragePool", ox_map_gap},
+      {"ReduceSum", ox_map_reduce},
+      {"ReduceMean", ox_map_reduce},
+      {"Gather", ox_map_gather},
   };
   for (size_t i = 0; i < sizeof table / sizeof *table; i++)
     if (strcmp(table[i].name, op_type) == 0)
