@@ -353,6 +353,33 @@ Test(onnx_import, refusals_name_node_op_and_opset) {
           (const char *[]){"'pool0'", "AveragePool", "count_include_pad", NULL});
 }
 
+Test(onnx_import, every_refusal_is_one_clear_line) {
+  static const struct {
+    const char *file;
+    tl_code code;
+    const char *parts[4];
+  } cases[] = {
+      {"bad_opset19.onnx", TL_EUNSUPPORTED, {"opset 19", "7 to 18"}},
+      {"bad_pad_reflect.onnx", TL_EUNSUPPORTED, {"node 0 'p' (Pad, opset 10)", "reflect"}},
+      {"bad_slice_negative_step.onnx", TL_EUNSUPPORTED, {"'sl' (Slice, opset 13)", "negative step"}},
+      {"bad_bn_training.onnx", TL_EUNSUPPORTED, {"'bn' (BatchNormalization, opset 15)", "training_mode"}},
+      {"bad_ceil_mode.onnx", TL_EUNSUPPORTED, {"'mp' (MaxPool, opset 11)", "ceil_mode"}},
+      {"bad_cast_int.onnx", TL_EUNSUPPORTED, {"'cast' (Cast, opset 13)", "data type 7"}},
+      {"bad_symbolic_feature_dim.onnx", TL_EUNSUPPORTED, {"input 'x'", "dimension 1 is symbolic"}},
+      {"bad_double_weight.onnx", TL_EUNSUPPORTED, {"initializer 0 'd'", "data type 11"}},
+      {"bad_gemm_beta_runtime_c.onnx", TL_EUNSUPPORTED, {"'gemm' (Gemm, opset 13)", "beta"}},
+      {"bad_dropout_training.onnx", TL_EUNSUPPORTED, {"'drop' (Dropout, opset 13)", "training mode"}},
+      {"bad_conv1d.onnx", TL_EUNSUPPORTED, {"'c1' (Conv, opset 13)", "rank 3"}},
+      {"bad_undefined_input.onnx", TL_EFORMAT, {"'add' (Add, opset 13)", "'nowhere' is not defined"}},
+      {"bad_topo_order.onnx", TL_EFORMAT, {"'late' (Relu, opset 13)", "topological"}},
+      {"bad_int_into_float.onnx", TL_EUNSUPPORTED, {"'mix' (Add, opset 13)", "integer tensor 'i'"}},
+      {"bad_clip_runtime_bound.onnx", TL_EUNSUPPORTED, {"'clip' (Clip, opset 13)", "not a float constant"}},
+      {"bad_domain.onnx", TL_EUNSUPPORTED, {"'g' (Gelu, opset 13)", "com.microsoft"}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    refused(cases[i].file, cases[i].code, cases[i].parts);
+}
+
 static void *read_all(const char *path, size_t *len) {
   void *buf;
   tl_status st;
