@@ -372,7 +372,7 @@ Test(onnx_import, every_refusal_is_one_clear_line) {
       {"bad_double_weight.onnx", TL_EUNSUPPORTED, {"initializer 0 'd'", "data type 11"}},
       {"bad_gemm_beta_runtime_c.onnx", TL_EUNSUPPORTED, {"'gemm' (Gemm, opset 13)", "beta"}},
       {"bad_dropout_training.onnx", TL_EUNSUPPORTED, {"'drop' (Dropout, opset 13)", "training mode"}},
-      {"bad_conv1d.onnx", TL_EUNSUPPORTED, {"'c1' (Conv, opset 13)", "rank 3"}},
+      {"bad_conv3d.onnx", TL_EUNSUPPORTED, {"'c3' (Conv, opset 13)", "rank 5"}},
       {"bad_undefined_input.onnx", TL_EFORMAT, {"'add' (Add, opset 13)", "'nowhere' is not defined"}},
       {"bad_topo_order.onnx", TL_EFORMAT, {"'late' (Relu, opset 13)", "topological"}},
       {"bad_int_into_float.onnx", TL_EUNSUPPORTED, {"'mix' (Add, opset 13)", "integer tensor 'i'"}},
