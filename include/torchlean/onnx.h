@@ -1,8 +1,8 @@
 /* onnx.h - ONNX models in and out (runtime/interop/, C code generated at build time by protoc-c from
  * the onnx.proto of Debian's libonnx-dev).
  *
- * Import maps an ONNX graph (opsets 8 to 18) onto the graph IR: weights become PARAM nodes, constant
- * subgraphs (Shape, Gather, Concat of shapes, ...) are folded, and what cannot be mapped exactly is
+ * Import maps an ONNX graph (opsets 7 to 18; docs/onnx.md) onto the graph IR: weights become PARAM nodes,
+ * constant subgraphs (Shape, Gather, Concat of shapes, ...) are folded, and what cannot be mapped exactly is
  * refused with TL_EUNSUPPORTED and one message naming the node, its op type and the opset: never a
  * silent approximation.  The imported graph computes the same float32 function as the ONNX model.
  * Export writes a graph of this toolkit as an ONNX model that onnx.checker accepts.

@@ -145,6 +145,35 @@ static tl_code predefine_outputs(ox_ctx *c) {
   return TL_OK;
 }
 
+/* Nodes whose outputs reach no graph output are skipped (done): they cannot change the function, so
+ * an unused branch is neither imported nor refused. */
+static tl_code mark_dead(ox_ctx *c) {
+  unsigned char *need = calloc((size_t)c->nvals + 1, 1);
+  if (!need)
+    return tl_fail(c->st, TL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < c->gp->n_output; i++) {
+    ox_value *v = ox_find(c, c->gp->output[i]->name);
+    if (v)
+      need[v - c->vals] = 1;
+  }
+  for (size_t i = c->gp->n_node; i-- > 0;) {
+    const Onnx__NodeProto *n = c->gp->node[i];
+    int live = 0;
+    for (size_t k = 0; k < n->n_output && !live; k++) {
+      ox_value *v = ox_find(c, n->output[k]);
+      live = v && need[v - c->vals];
+    }
+    c->done[i] = !live;
+    for (size_t k = 0; live && k < n->n_input; k++) {
+      ox_value *v = ox_find(c, n->input[k]);
+      if (v)
+        need[v - c->vals] = 1;
+    }
+  }
+  free(need);
+  return TL_OK;
+}
+
 static tl_code import_node(ox_ctx *c, const Onnx__NodeProto *n) {
   if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
     return ox_fail(c, n, TL_EUNSUPPORTED, "operator domain '%.64s' is not supported", n->domain);
@@ -187,6 +216,7 @@ static tl_code import_graph(ox_ctx *c) {
   c->done = calloc(c->gp->n_node ? c->gp->n_node : 1, 1);
   if (!c->done)
     return tl_fail(c->st, TL_ENOMEM, "out of memory");
+  TL_TRY(mark_dead(c));
   for (c->cur = 0; c->cur < c->gp->n_node; c->cur++)
     if (!c->done[c->cur])
       TL_TRY(import_node(c, c->gp->node[c->cur]));

@@ -1,7 +1,7 @@
-/* interop/onnx_import_nn.c - 2-D Conv, BatchNormalization (inference), MaxPool, AveragePool,
- * GlobalAveragePool.  The IR's windows are symmetric (one padding per spatial axis): asymmetric
- * pads, a ceil_mode that changes the output size, and average pools that leave padding out of the
- * count are refused, never approximated. */
+/* interop/onnx_import_nn.c - Conv, MaxPool, AveragePool (2-D, and 1-D run as 2-D with H = 1:
+ * reshapes around the same op), BatchNormalization (inference), GlobalAveragePool.  The IR's windows are
+ * symmetric (one padding per spatial axis): asymmetric pads, a ceil_mode that changes the output size, and
+ * average pools that leave padding out of the count are refused, never approximated. */
 #include <stdio.h>
 #include <string.h>
 
@@ -26,60 +26,72 @@ static tl_code same_pads(ox_ctx *c, const Onnx__NodeProto *n, const int64_t *in,
   return TL_OK;
 }
 
-/* an optional 2-entry attribute (strides, dilations) with default 1 */
-static tl_code pair_attr(ox_ctx *c, const Onnx__NodeProto *n, const char *name, int64_t *out) {
+/* a list attribute of nsp entries (one per spatial axis) into the last nsp of out[2]; absent: def */
+static tl_code win_list(ox_ctx *c, const Onnx__NodeProto *n, const char *name, int nsp, int64_t def,
+                        int64_t lo, int64_t *out) {
   const int64_t *v;
   int len;
   TL_TRY(ox_attr_ints(c, n, name, &v, &len));
-  if (len >= 0 && len != 2)
-    return ox_fail(c, n, TL_EUNSUPPORTED, "'%s' of %d entries (2-D windows only)", name, len);
-  for (int k = 0; k < 2; k++) {
-    out[k] = len == 2 ? v[k] : 1;
-    if (out[k] < 1 || out[k] > (1 << 30))
-      return ox_fail(c, n, TL_EFORMAT, "'%s' entry %lld", name, (long long)out[k]);
+  if (len >= 0 && len != nsp)
+    return ox_fail(c, n, TL_EUNSUPPORTED, "'%s' of %d entries for %d spatial axes", name, len, nsp);
+  out[0] = out[1] = def;
+  for (int k = 0; len >= 0 && k < nsp; k++) {
+    out[2 - nsp + k] = v[k];
+    if (v[k] < lo || v[k] > (1 << 30))
+      return ox_fail(c, n, TL_EFORMAT, "'%s' entry %lld", name, (long long)v[k]);
   }
   return TL_OK;
 }
 
-/* window attributes: kernel (given, or from the weight), strides, dilations, symmetric pads */
-static tl_code window(ox_ctx *c, const Onnx__NodeProto *n, const int64_t *in, const int64_t *wk, win *w) {
-  const int64_t *ks, *pads;
-  int nk, np;
-  TL_TRY(ox_attr_ints(c, n, "kernel_shape", &ks, &nk));
-  if (nk >= 0 && nk != 2)
-    return ox_fail(c, n, TL_EUNSUPPORTED, "kernel_shape of %d entries (2-D windows only)", nk);
-  if (nk < 0 && !wk)
-    return ox_fail(c, n, TL_EFORMAT, "kernel_shape is missing");
-  for (int k = 0; k < 2; k++) {
-    w->kernel[k] = nk == 2 ? ks[k] : wk[k];
-    if (wk && w->kernel[k] != wk[k])
-      return ox_fail(c, n, TL_ESHAPE, "kernel_shape disagrees with the weight");
-    if (w->kernel[k] < 1 || w->kernel[k] > (1 << 30))
-      return ox_fail(c, n, TL_EFORMAT, "kernel size %lld", (long long)w->kernel[k]);
+/* symmetric pads (begin == end on each spatial axis) into w->pad */
+static tl_code win_pads(ox_ctx *c, const Onnx__NodeProto *n, int nsp, win *w) {
+  const int64_t *pads;
+  int np;
+  TL_TRY(ox_attr_ints(c, n, "pads", &pads, &np));
+  w->pad[0] = w->pad[1] = 0;
+  if (np < 0)
+    return TL_OK;
+  if (np != 2 * nsp)
+    return ox_fail(c, n, TL_EFORMAT, "pads of %d entries for %d spatial axes", np, nsp);
+  for (int k = 0; k < nsp; k++) {
+    int64_t b = pads[k], e = pads[nsp + k];
+    if (b != e)
+      return ox_fail(c, n, TL_EUNSUPPORTED,
+                     "asymmetric pads %lld and %lld on spatial axis %d (the IR pads both "
+                     "sides alike)",
+                     (long long)b, (long long)e, k);
+    if (b < 0 || b > (1 << 30))
+      return ox_fail(c, n, TL_EFORMAT, "pad %lld", (long long)b);
+    w->pad[2 - nsp + k] = b;
   }
-  TL_TRY(pair_attr(c, n, "strides", w->stride));
-  TL_TRY(pair_attr(c, n, "dilations", w->dil));
+  return TL_OK;
+}
+
+/* window attributes of nsp spatial axes (1-D windows run as H = 1): kernel (given, or the weight's
+ * wk), strides, dilations, symmetric pads or auto_pad; `in` the 4-D input's (H, W) */
+static tl_code window(ox_ctx *c, const Onnx__NodeProto *n, int nsp, const int64_t *in, const int64_t *wk,
+                      win *w) {
+  if (!ox_attr(n, "kernel_shape") && !wk)
+    return ox_fail(c, n, TL_EFORMAT, "kernel_shape is missing");
+  TL_TRY(win_list(c, n, "kernel_shape", nsp, 1, 1, w->kernel));
+  for (int k = 0; wk && k < 2; k++) {
+    if (ox_attr(n, "kernel_shape") && w->kernel[k] != wk[k])
+      return ox_fail(c, n, TL_ESHAPE, "kernel_shape disagrees with the weight");
+    w->kernel[k] = wk[k];
+  }
+  TL_TRY(win_list(c, n, "strides", nsp, 1, 1, w->stride));
+  TL_TRY(win_list(c, n, "dilations", nsp, 1, 1, w->dil));
   char ap[32];
   TL_TRY(ox_attr_str(c, n, "auto_pad", "NOTSET", ap, sizeof ap));
   if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0)
     return same_pads(c, n, in, w);
-  if (strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0)
-    return ox_fail(c, n, TL_EFORMAT, "auto_pad '%s'", ap);
-  TL_TRY(ox_attr_ints(c, n, "pads", &pads, &np));
-  if (np >= 0 && np != 4)
-    return ox_fail(c, n, TL_EFORMAT, "pads of %d entries for a 2-D window", np);
-  for (int k = 0; k < 2; k++) {
-    int64_t b = np == 4 && ap[0] == 'N' ? pads[k] : 0, e = np == 4 && ap[0] == 'N' ? pads[k + 2] : 0;
-    if (b != e)
-      return ox_fail(c, n, TL_EUNSUPPORTED,
-                     "asymmetric pads %lld and %lld on spatial axis %d (the IR pads "
-                     "both sides alike)",
-                     (long long)b, (long long)e, k);
-    if (b < 0 || b > (1 << 30))
-      return ox_fail(c, n, TL_EFORMAT, "pad %lld", (long long)b);
-    w->pad[k] = b;
+  if (strcmp(ap, "VALID") == 0) {
+    w->pad[0] = w->pad[1] = 0;
+    return TL_OK;
   }
-  return TL_OK;
+  if (strcmp(ap, "NOTSET") != 0)
+    return ox_fail(c, n, TL_EFORMAT, "auto_pad '%s'", ap);
+  return win_pads(c, n, nsp, w);
 }
 
 static void win_attrs(const win *w, tl_attrs *a) {
@@ -88,33 +100,77 @@ static void win_attrs(const win *w, tl_attrs *a) {
     a->dilation[k] = w->dil[k];
 }
 
-static tl_code want_rank4(ox_ctx *c, const Onnx__NodeProto *n, int x) {
-  if (c->g->nodes[x].ndim != 4)
-    return ox_fail(c, n, TL_EUNSUPPORTED, "input of rank %d (only 2-D images (N, C, H, W))",
-                   c->g->nodes[x].ndim);
-  return TL_OK;
+/* node x of rank 3 (N, C, L) or 4 (N, C, H, W) as a 4-D node (N, C, 1, L): a reshape; *nsp the
+ * spatial rank */
+static tl_code as_4d(ox_ctx *c, const Onnx__NodeProto *n, int x, int *nsp, int *out) {
+  const tl_node *xn = &c->g->nodes[x];
+  if (xn->ndim != 3 && xn->ndim != 4)
+    return ox_fail(c, n, TL_EUNSUPPORTED, "rank %d (1-D (N, C, L) and 2-D (N, C, H, W) windows only)",
+                   xn->ndim);
+  *nsp = xn->ndim - 2;
+  int64_t s[4] = {xn->shape[0], xn->shape[1], 1, xn->shape[2]};
+  if (*nsp == 2) {
+    *out = x;
+    return TL_OK;
+  }
+  return ox_reshape(c, x, 4, s, out);
 }
 
-/* y[n,o,i,j] = b[o] + sum_{c,p,q} W[o,c,p,q] x[n, g C/G + c, i s - pad + p d, j s - pad + q d] */
+/* the 4-D result y of a 1-D window back to (N, C, L) */
+static tl_code from_4d(ox_ctx *c, int nsp, int y, int *out) {
+  const tl_node *yn = &c->g->nodes[y];
+  int64_t s[3] = {yn->shape[0], yn->shape[1], yn->shape[3]};
+  if (nsp == 2) {
+    *out = y;
+    return TL_OK;
+  }
+  return ox_reshape(c, y, 3, s, out);
+}
+
+/* the weight (rank nsp + 2) as a 4-D node; a constant 1-D weight (O, C/G, K) becomes a (O, C/G, 1, K)
+ * PARAM itself (the same floats), so conv2d sees a parameter rather than a reshape of one */
+static tl_code conv_weight(ox_ctx *c, const Onnx__NodeProto *n, int nsp, int *id) {
+  ox_value *w = NULL;
+  TL_TRY(ox_input(c, n, 1, &w));
+  if (!w)
+    return ox_fail(c, n, TL_EFORMAT, "Conv needs a weight");
+  int r, wsp;
+  const int64_t *ws;
+  ox_shape(c, w, &r, &ws);
+  if (r != nsp + 2)
+    return ox_fail(c, n, TL_ESHAPE, "weight of rank %d for an input of rank %d", r, nsp + 2);
+  if (nsp == 2 || !w->c || w->c->dt != OX_F32 || w->id >= 0) {
+    TL_TRY(ox_input_node(c, n, 1, TL_PARAM_TRAINABLE, id));
+    return as_4d(c, n, *id, &wsp, id);
+  }
+  int64_t s[4] = {ws[0], ws[1], 1, ws[2]};
+  ox_tensor *t = NULL;
+  TL_TRY(ox_tensor_copy_shape(OX_F32, 4, s, w->c->numel, &t, c->st));
+  memcpy(t->f, w->c->f, (size_t)t->numel * sizeof *t->f);
+  tl_code rc = ox_param(c, w->name, TL_PARAM_TRAINABLE, t, id);
+  ox_tensor_free(t);
+  return rc;
+}
+
+/* y[n,o,i,j] = b[o] + sum_{c,p,q} W[o,c,p,q] x[n, g C/G + c, i s - pad + p d, j s - pad + q d]
+ * (1-D: the same with H = 1, input and weight reshaped) */
 tl_code ox_map_conv(ox_ctx *c, const Onnx__NodeProto *n) {
-  int p[3], id;
+  int p[3], id, nsp;
   TL_TRY(ox_input_node(c, n, 0, TL_PARAM_CONSTANT, &p[0]));
-  TL_TRY(want_rank4(c, n, p[0]));
-  TL_TRY(ox_input_node(c, n, 1, TL_PARAM_TRAINABLE, &p[1]));
-  const tl_node *wn = &c->g->nodes[p[1]];
-  if (wn->ndim != 4)
-    return ox_fail(c, n, TL_ESHAPE, "weight of rank %d", wn->ndim);
+  TL_TRY(as_4d(c, n, p[0], &nsp, &p[0]));
+  TL_TRY(conv_weight(c, n, nsp, &p[1]));
   ox_value *b = NULL;
   TL_TRY(ox_input(c, n, 2, &b));
   if (b)
     TL_TRY(ox_input_node(c, n, 2, TL_PARAM_TRAINABLE, &p[2]));
   win w;
   int64_t in[2] = {c->g->nodes[p[0]].shape[2], c->g->nodes[p[0]].shape[3]};
-  TL_TRY(window(c, n, in, c->g->nodes[p[1]].shape + 2, &w));
+  TL_TRY(window(c, n, nsp, in, c->g->nodes[p[1]].shape + 2, &w));
   tl_attrs a = tl_attrs_default(TL_OP_CONV2D);
   win_attrs(&w, &a);
   TL_TRY(ox_attr_int(c, n, "group", 1, &a.groups));
   TL_TRY(ox_op(c, TL_OP_CONV2D, b ? 3 : 2, p, &a, &id));
+  TL_TRY(from_4d(c, nsp, id, &id));
   return ox_bind_node(c, n, 0, id);
 }
 
@@ -151,15 +207,16 @@ static tl_code check_ceil(ox_ctx *c, const Onnx__NodeProto *n, const int64_t *in
   return TL_OK;
 }
 
-/* MaxPool: y = max over the window (padding never wins); AveragePool: y = window sum / (kH kW) */
+/* MaxPool: y = max over the window (padding never wins); AveragePool: y = window sum / (kH kW)
+ * (1-D: with H = 1) */
 tl_code ox_map_pool(ox_ctx *c, const Onnx__NodeProto *n) {
-  int avg = strcmp(n->op_type, "AveragePool") == 0, x, id;
+  int avg = strcmp(n->op_type, "AveragePool") == 0, x, id, nsp;
   TL_TRY(ox_only_first_output(c, n));
   TL_TRY(ox_input_node(c, n, 0, TL_PARAM_CONSTANT, &x));
-  TL_TRY(want_rank4(c, n, x));
+  TL_TRY(as_4d(c, n, x, &nsp, &x));
   win w;
   int64_t in[2] = {c->g->nodes[x].shape[2], c->g->nodes[x].shape[3]};
-  TL_TRY(window(c, n, in, NULL, &w));
+  TL_TRY(window(c, n, nsp, in, NULL, &w));
   TL_TRY(check_ceil(c, n, in, &w));
   if (avg) {
     int64_t cip;
@@ -172,6 +229,7 @@ tl_code ox_map_pool(ox_ctx *c, const Onnx__NodeProto *n) {
   tl_attrs a = tl_attrs_default(avg ? TL_OP_AVG_POOL2D : TL_OP_MAX_POOL2D);
   win_attrs(&w, &a);
   TL_TRY(ox_op(c, avg ? TL_OP_AVG_POOL2D : TL_OP_MAX_POOL2D, 1, &x, &a, &id));
+  TL_TRY(from_4d(c, nsp, id, &id));
   return ox_bind_node(c, n, 0, id);
 }
 

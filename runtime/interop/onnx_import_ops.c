@@ -2,6 +2,7 @@
  * (to `linear` when the weight is a constant: the transposed weight is pure data movement, and the
  * bias of a following Add joins it), Add/Sub/Mul/Div/Max/Min, activations, Clip, Softmax,
  * Identity, Dropout, Cast.  Each rule's comment states the ONNX function it reproduces. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,11 +274,13 @@ tl_code ox_map_leaky(ox_ctx *c, const Onnx__NodeProto *n) {
   return ox_bind_node(c, n, 0, id);
 }
 
-/* a bound of Clip (input k from opset 11, attribute before): a float constant, or the default */
+/* a bound of Clip (input k from opset 11, attribute before): a float constant, or the default:
+ * before opset 11 the attributes default to the largest finite floats, from 11 an absent bound is
+ * no bound (def, +-inf) */
 static tl_code clip_bound(ox_ctx *c, const Onnx__NodeProto *n, size_t k, const char *attr, float def,
                           float *out) {
   if (c->opset < 11)
-    return ox_attr_float(c, n, attr, def, out);
+    return ox_attr_float(c, n, attr, def < 0 ? -FLT_MAX : FLT_MAX, out);
   ox_value *v = NULL;
   TL_TRY(ox_input(c, n, k, &v));
   *out = def;
@@ -413,6 +416,9 @@ ox_mapper ox_mapper_for(const char *op_type) {
       {"MaxPool", ox_map_pool},
       {"AveragePool", ox_map_pool},
       {"GlobalAveragePool", ox_map_gap},
+      {"ReduceSum", ox_map_reduce},
+      {"ReduceMean", ox_map_reduce},
+      {"Gather", ox_map_gather},
   };
   for (size_t i = 0; i < sizeof table / sizeof *table; i++)
     if (strcmp(table[i].name, op_type) == 0)

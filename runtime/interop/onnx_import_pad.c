@@ -153,11 +153,13 @@ tl_code ox_map_pad(ox_ctx *c, const Onnx__NodeProto *n) {
   int r = c->g->nodes[x].ndim, na;
   int64_t pads[2 * OX_MAXDIM], axes[2 * OX_MAXDIM];
   float value;
+  unsigned seen = 0;
   TL_TRY(pad_args(c, n, r, pads, &value, axes, &na));
   for (int j = 0; j < na; j++) {
     int64_t a = axes[j] < 0 ? axes[j] + r : axes[j], b = pads[j], e = pads[na + j];
-    if (a < 0 || a >= r)
-      return ox_fail(c, n, TL_EFORMAT, "pad axis %lld out of range", (long long)axes[j]);
+    if (a < 0 || a >= r || (seen >> a & 1u))
+      return ox_fail(c, n, TL_EFORMAT, "pad axis %lld out of range or repeated", (long long)axes[j]);
+    seen |= 1u << a;
     int64_t d = c->g->nodes[x].shape[a];
     if ((b < 0 && -b > d) || (e < 0 && -e > d) || (b < 0 && e < 0 && -b - e > d))
       return ox_fail(c, n, TL_ESHAPE, "pads %lld, %lld crop more than the %lld entries", (long long)b,

@@ -107,10 +107,10 @@ tl_code ox_map_transpose(ox_ctx *c, const Onnx__NodeProto *n) {
   return ox_bind_node(c, n, 0, id);
 }
 
-tl_code ox_axes(ox_ctx *c, const Onnx__NodeProto *n, int64_t *axes, int *naxes, int *given) {
+tl_code ox_axes(ox_ctx *c, const Onnx__NodeProto *n, int64_t from, int64_t *axes, int *naxes, int *given) {
   *naxes = 0;
   *given = 0;
-  if (c->opset >= 13) {
+  if (c->opset >= from) {
     ox_value *v = NULL;
     TL_TRY(ox_input(c, n, 1, &v));
     if (!v)
@@ -155,7 +155,7 @@ tl_code ox_squeeze_shape(ox_ctx *c, const Onnx__NodeProto *n, int unsq, int r, c
   int64_t axes[OX_MAXDIM];
   int na, given;
   unsigned char hit[OX_MAXDIM];
-  TL_TRY(ox_axes(c, n, axes, &na, &given));
+  TL_TRY(ox_axes(c, n, 13, axes, &na, &given));
   if (unsq) {
     if (!given || r + na > OX_MAXDIM)
       return ox_fail(c, n, TL_EUNSUPPORTED, "Unsqueeze without axes or to a rank above %d", OX_MAXDIM);

@@ -79,6 +79,8 @@ static tl_code fill_raw(ox_tensor *t, const ProtobufCBinaryData *raw, int size, 
     if (t->dt == OX_F32) {
       uint32_t b = (uint32_t)x;
       memcpy(&t->f[k], &b, 4);
+    } else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) {
+      t->i[k] = x != 0;
     } else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT32) {
       t->i[k] = (int32_t)(uint32_t)x;
     } else {
@@ -91,7 +93,7 @@ static tl_code fill_raw(ox_tensor *t, const ProtobufCBinaryData *raw, int size, 
 static tl_code fill_typed(ox_tensor *t, const Onnx__TensorProto *tp, int dtype, const char *where,
                           tl_status *st) {
   size_t have = dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT   ? tp->n_float_data
-                : dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ? tp->n_int32_data
+                : dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? tp->n_int32_data
                                                                 : tp->n_int64_data;
   if ((uint64_t)have != (uint64_t)t->numel)
     return tl_fail(st, TL_EFORMAT, "%s: %zu data elements, the dims need %lld", where, have,
@@ -99,6 +101,8 @@ static tl_code fill_typed(ox_tensor *t, const Onnx__TensorProto *tp, int dtype, 
   for (int64_t k = 0; k < t->numel; k++) {
     if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
       t->f[k] = tp->float_data[k];
+    else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL)
+      t->i[k] = tp->int32_data[k] != 0;
     else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
       t->i[k] = tp->int32_data[k];
     else
@@ -118,9 +122,9 @@ static tl_code check_proto(const Onnx__TensorProto *tp, const char *where, int *
     return tl_fail(st, TL_EUNSUPPORTED, "%s: segmented tensors are not supported", where);
   *dtype = tp->has_data_type ? tp->data_type : 0;
   if (*dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && *dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 &&
-      *dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
-    return tl_fail(st, TL_EUNSUPPORTED, "%s: data type %d is not supported (float32, int64 and int32 are)",
-                   where, *dtype);
+      *dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT32 && *dtype != ONNX__TENSOR_PROTO__DATA_TYPE__BOOL)
+    return tl_fail(st, TL_EUNSUPPORTED,
+                   "%s: data type %d is not supported (float32, int64, int32 and bool are)", where, *dtype);
   if (tp->n_dims > OX_MAXDIM)
     return tl_fail(st, TL_EUNSUPPORTED, "%s: rank %zu (at most %d)", where, tp->n_dims, OX_MAXDIM);
   for (size_t k = 0; k < tp->n_dims; k++)
@@ -148,7 +152,9 @@ tl_code ox_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, ox_
                             tp->dims, INT64_MAX / 8, &t, st);
   if (rc != TL_OK)
     return tl_status_prefix(st, "%s: ", where);
-  int size = dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? 8 : 4;
+  int size = dtype == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? 8
+             : dtype == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? 1
+                                                            : 4;
   rc = tp->has_raw_data ? fill_raw(t, &tp->raw_data, size, dtype, where, st)
                         : fill_typed(t, tp, dtype, where, st);
   if (rc != TL_OK) {

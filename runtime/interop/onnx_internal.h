@@ -151,10 +151,12 @@ tl_code ox_map_conv(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_batchnorm(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_pool(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_gap(ox_ctx *c, const Onnx__NodeProto *n);
+tl_code ox_map_reduce(ox_ctx *c, const Onnx__NodeProto *n);
+tl_code ox_map_gather(ox_ctx *c, const Onnx__NodeProto *n);
 
 /* Helpers shared by the mappers. */
-/* Axes of a Squeeze/Unsqueeze/Reduce-like node (attribute before opset 13, input from 13). */
-tl_code ox_axes(ox_ctx *c, const Onnx__NodeProto *n, int64_t *axes, int *naxes, int *given);
+/* Axes of a Squeeze/Unsqueeze/Reduce-like node (attribute before opset `from`, input 1 from it). */
+tl_code ox_axes(ox_ctx *c, const Onnx__NodeProto *n, int64_t from, int64_t *axes, int *naxes, int *given);
 /* Reshape's target t resolved for an input of rank r, shape in, numel elements: out[*nd]. */
 tl_code ox_reshape_target(ox_ctx *c, const Onnx__NodeProto *n, int r, const int64_t *in, int64_t numel,
                           const ox_tensor *t, int64_t allowzero, int *nd, int64_t *out);
