@@ -55,7 +55,8 @@ tl_code tl_ir_json_read(const char *json, size_t len, const char *name, tl_graph
 
 /* Write g (structure and weights) to path atomically. */
 tl_code tl_model_save(const char *path, const tl_graph *g, tl_status *st);
-/* Read, validate and hash-check a model file.  Caller frees *out. */
+/* Read, validate and hash-check a model file; an ONNX model (told by content: not our header, and a
+ * .onnx name or a ModelProto that decodes) is imported instead (tl_onnx_import).  Caller frees *out. */
 tl_code tl_model_load(const char *path, tl_graph **out, tl_status *st);
 /* Same from memory; `name` is used in messages.  Caller frees *out. */
 tl_code tl_model_load_mem(const void *buf, size_t len, const char *name, tl_graph **out, tl_status *st);
