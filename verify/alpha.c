@@ -157,12 +157,21 @@ static tl_code ws_alloc(alpha_ws *ws, const tlv_cctx *c, int nrows) {
   return rc;
 }
 
+/* With CROWN intermediate bounds, the lines of every activation but the last entered the
+ * intermediate passes that tightened later pre-activation boxes, and the certificate re-derives
+ * those boxes from the lines it carries: so only the last activation's slopes (node ids are
+ * topological: it is no other activation's ancestor) may move, or the certificate's boxes could
+ * not be re-derived from its lines. */
+static int slopes_free(const tl_crown_data *cd, int i) {
+  return !cd->intermediate_crown || i == cd->nacts - 1;
+}
+
 /* the search starts from the upper-line slope u / (u - l) (CROWN's adaptive 0/1 choice is often a
  * stationary vertex); the CROWN slopes stay the incumbent */
 static void start_slopes(const tl_graph *g, tl_crown_data *cd) {
   for (int i = 0; i < cd->nacts; i++) {
     tl_crown_act *A = &cd->acts[i];
-    if (g->nodes[A->node].op == TL_OP_RELU)
+    if (g->nodes[A->node].op == TL_OP_RELU && slopes_free(cd, i))
       for (int64_t j = 0; j < A->n; j++)
         if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0)
           A->la[j] = fmin(1.0, fmax(0.0, A->pre_hi[j] / (A->pre_hi[j] - A->pre_lo[j])));
@@ -197,7 +206,7 @@ static tl_code step_slopes(tlv_cctx *c, alpha_ws *ws, int out, int t, int *stop)
   double eta = 0.4 * pow(0.85, t);
   for (int i = 0; rc == TL_OK && i < cd->nacts; i++) {
     tl_crown_act *A = &cd->acts[i];
-    if (g->nodes[A->node].op != TL_OP_RELU)
+    if (g->nodes[A->node].op != TL_OP_RELU || !slopes_free(cd, i))
       continue;
     for (int64_t j = 0; j < A->n; j++)
       if (A->pre_lo[j] < 0 && A->pre_hi[j] > 0 && ws->grad[i][j] != 0)

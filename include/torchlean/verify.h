@@ -168,7 +168,9 @@ tl_code tl_ibp_rows_plan(const tl_verify_plan *p, const tl_region *r, const tl_b
  * sum_k min(L_k, 0) and no row decided at 0 gets worse: each row with a negative CROWN bound is at
  * least as tight as CROWN, each row CROWN proves (L >= 0) stays >= 0.  (Rows are assumed to be
  * decided at 0, as robustness rows are.)  The chosen slopes are the `la` of the returned data (the
- * certificate's lines). Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten,
+ * certificate's lines).  With intermediate_crown only the last activation's slopes move: the
+ * earlier lines entered the CROWN intermediate bounds, which the certificate re-derives from the
+ * lines it carries.  Graphs whose backward pass crosses ops other than linear, conv2d, relu, flatten,
  * reshape and dropout (concretised ops are fine) get plain CROWN. */
 tl_code tl_crown_plan(const tl_verify_plan *p, const tl_region *r, const tl_bounds *b, int nrows,
                       const double *a, int intermediate_crown, int alpha_steps, double *lower,
