@@ -307,9 +307,10 @@ tl_code ox_map_clip(ox_ctx *c, const Onnx__NodeProto *n) {
   return ox_bind_node(c, n, 0, id);
 }
 
-/* softmax along axis (opset >= 13, default -1); before 13 over the flattened axes [axis, rank)
- * (default 1): reshape to (prod before, prod after), softmax on the last axis, reshape back */
-tl_code ox_map_softmax(ox_ctx *c, const Onnx__NodeProto *n) {
+/* softmax / log-softmax (op) along axis (opset >= 13, default -1); before 13 over the flattened
+ * axes [axis, rank) (default 1): reshape to (prod before, prod after), the op on the last axis,
+ * reshape back */
+static tl_code map_softmax_like(ox_ctx *c, const Onnx__NodeProto *n, tl_op op) {
   int x, id;
   TL_TRY(ox_input_node(c, n, 0, TL_PARAM_CONSTANT, &x));
   const tl_node *xn = &c->g->nodes[x];
@@ -320,10 +321,10 @@ tl_code ox_map_softmax(ox_ctx *c, const Onnx__NodeProto *n) {
     return ox_fail(c, n, TL_EFORMAT, "axis %lld out of range for rank %d", (long long)axis, r);
   if (axis < 0)
     axis += r;
-  tl_attrs a = tl_attrs_default(TL_OP_SOFTMAX);
+  tl_attrs a = tl_attrs_default(op);
   if (c->opset >= 13 || axis == r - 1) {
     a.axis = axis;
-    TL_TRY(ox_op(c, TL_OP_SOFTMAX, 1, &x, &a, &id));
+    TL_TRY(ox_op(c, op, 1, &x, &a, &id));
     return ox_bind_node(c, n, 0, id);
   }
   int64_t shape[OX_MAXDIM], two[2] = {1, 1};
@@ -333,9 +334,17 @@ tl_code ox_map_softmax(ox_ctx *c, const Onnx__NodeProto *n) {
   int f;
   TL_TRY(ox_reshape(c, x, 2, two, &f));
   a.axis = 1;
-  TL_TRY(ox_op(c, TL_OP_SOFTMAX, 1, &f, &a, &id));
+  TL_TRY(ox_op(c, op, 1, &f, &a, &id));
   TL_TRY(ox_reshape(c, id, r, shape, &id));
   return ox_bind_node(c, n, 0, id);
+}
+
+/* y = exp(x_i) / sum_j exp(x_j) along the axis */
+tl_code ox_map_softmax(ox_ctx *c, const Onnx__NodeProto *n) { return map_softmax_like(c, n, TL_OP_SOFTMAX); }
+
+/* y = x_i - log sum_j exp(x_j) along the axis */
+tl_code ox_map_log_softmax(ox_ctx *c, const Onnx__NodeProto *n) {
+  return map_softmax_like(c, n, TL_OP_LOG_SOFTMAX);
 }
 
 tl_code ox_only_first_output(ox_ctx *c, const Onnx__NodeProto *n) {
@@ -400,6 +409,7 @@ ox_mapper ox_mapper_for(const char *op_type) {
       {"LeakyRelu", ox_map_leaky},
       {"Clip", ox_map_clip},
       {"Softmax", ox_map_softmax},
+      {"LogSoftmax", ox_map_log_softmax},
       {"Identity", ox_map_identity},
       {"Dropout", ox_map_dropout},
       {"Cast", ox_map_cast},

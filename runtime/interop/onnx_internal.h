@@ -136,6 +136,7 @@ tl_code ox_map_unary(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_leaky(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_clip(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_softmax(ox_ctx *c, const Onnx__NodeProto *n);
+tl_code ox_map_log_softmax(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_identity(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_dropout(ox_ctx *c, const Onnx__NodeProto *n);
 tl_code ox_map_cast(ox_ctx *c, const Onnx__NodeProto *n);
