@@ -75,28 +75,26 @@ static int check_leaf(cover_ctx *v, int i, const cJSON *o, const cbox *b) {
   if (get_int(c, o, "leaf", where, 0, v->ns - 1, &s) != OK)
     return c->code;
   if (v->used[s])
-    return fail(c, REJ, "REJECT: cover %d: sample %lld is the leaf of two tree nodes (node %d)", v->k,
-                (long long)s, i);
+    return fail(c, REJ, "REJECT: sample %lld is the leaf of two tree nodes (node %d)", (long long)s, i);
   v->used[s] = 1;
   if (!v->accepted[s])
-    return fail(c, REJ, "REJECT: cover %d: leaf node %d: sample %lld is not an accepted verified sample",
-                v->k, i, (long long)s);
+    return fail(c, REJ, "REJECT: leaf node %d: sample %lld is not an accepted verified sample", i,
+                (long long)s);
   const cJSON *sj = v->samples[s], *rj = cJSON_GetObjectItemCaseSensitive(sj, "region");
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rj, "kind");
   if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "box"))
-    return fail(c, REJ, "REJECT: cover %d: leaf node %d: sample %lld's region is not a box", v->k, i,
-                (long long)s);
+    return fail(c, REJ, "REJECT: leaf node %d: sample %lld's region is not a box", i, (long long)s);
   if (!cJSON_Compare(v->prop, cJSON_GetObjectItemCaseSensitive(sj, "property"), 1))
-    return fail(c, REJ, "REJECT: cover %d: leaf node %d: sample %lld has another property than the cover",
-                v->k, i, (long long)s);
+    return fail(c, REJ, "REJECT: leaf node %d: sample %lld has another property than the cover", i,
+                (long long)s);
   cbox *sb = cbox_new(v->n);
   int rc = sb ? read_box(c, rj, "region", v->n, sb) : fail(c, BAD, "out of memory");
   for (int64_t d = 0; rc == OK && d < v->n; d++)
     if (mpq_cmp(sb->lo[d], b->lo[d]) > 0 || mpq_cmp(sb->hi[d], b->hi[d]) < 0)
       rc = fail(c, REJ,
-                "REJECT: cover %d: leaf node %d: sample %lld's region does not contain the leaf's box "
+                "REJECT: leaf node %d: sample %lld's region does not contain the leaf's box "
                 "(index %lld)",
-                v->k, i, (long long)s, (long long)d);
+                i, (long long)s, (long long)d);
   cbox_free(sb, v->n);
   return rc;
 }
@@ -125,9 +123,9 @@ static int check_split(cover_ctx *v, int i, const cJSON *o, const cbox *b, int n
     ch[0] = (int)c0, ch[1] = (int)c1;
     if (!(mpq_cmp(b->lo[d], at) < 0 && mpq_cmp(at, b->hi[d]) < 0))
       rc = fail(c, REJ,
-                "REJECT: cover %d: the split value of node %d is not strictly inside its box "
+                "REJECT: the split value of node %d is not strictly inside its box "
                 "(dimension %lld)",
-                v->k, i, (long long)d);
+                i, (long long)d);
   }
   if (rc == OK) {
     *l = cbox_copy(b, v->n), *r = cbox_copy(b, v->n);
@@ -155,8 +153,7 @@ static int walk(cover_ctx *v, const cJSON **node, int nt, cbox *root, int *nleav
     int i = sn[--top];
     cbox *b = sb[top];
     if (seen[i])
-      rc =
-          fail(c, REJ, "REJECT: cover %d: tree node %d is reached twice (a cycle or a shared node)", v->k, i);
+      rc = fail(c, REJ, "REJECT: tree node %d is reached twice (a cycle or a shared node)", i);
     else if (!cJSON_IsObject(node[i]))
       rc = fail(c, BAD, "malformed: covers[%d].tree[%d] must be an object", v->k, i);
     else if (cJSON_GetObjectItemCaseSensitive(node[i], "leaf") &&
@@ -170,9 +167,7 @@ static int walk(cover_ctx *v, const cJSON **node, int nt, cbox *root, int *nleav
       cbox *l = NULL, *r = NULL;
       rc = check_split(v, i, node[i], b, nt, ch, &l, &r);
       if (rc == OK && top + 2 > nt) /* more pending nodes than the tree has: some node repeats */
-        rc = fail(c, REJ,
-                  "REJECT: cover %d: the tree reaches more nodes than it has (a cycle or a shared node)",
-                  v->k);
+        rc = fail(c, REJ, "REJECT: the tree reaches more nodes than it has (a cycle or a shared node)");
       if (rc == OK)
         sn[top] = ch[1], sb[top++] = r, sn[top] = ch[0], sb[top++] = l, l = r = NULL;
       cbox_free(l, v->n), cbox_free(r, v->n);
@@ -185,7 +180,7 @@ static int walk(cover_ctx *v, const cJSON **node, int nt, cbox *root, int *nleav
     cbox_free(sb[--top], v->n);
   for (int i = 0; rc == OK && i < nt; i++)
     if (!seen[i])
-      rc = fail(c, REJ, "REJECT: cover %d: tree node %d is not reached from the root", v->k, i);
+      rc = fail(c, REJ, "REJECT: tree node %d is not reached from the root", i);
   free(seen), free(sn), free(sb);
   return rc;
 }
@@ -210,7 +205,7 @@ static int check_cover(cover_ctx *v, const cJSON *cj, int *nleaves, int *nt_out)
     rc = read_box(c, rj, where, v->n, root);
   for (int64_t d = 0; rc == OK && d < v->n; d++)
     if (mpq_cmp(root->lo[d], root->hi[d]) > 0)
-      rc = fail(c, REJ, "REJECT: cover %d: the root box is empty (index %lld)", v->k, (long long)d);
+      rc = fail(c, REJ, "REJECT: the root box is empty (index %lld)", (long long)d);
   int i = 0;
   for (const cJSON *t = tj->child; rc == OK && t; t = t->next)
     node[i++] = t;
