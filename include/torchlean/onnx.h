@@ -27,6 +27,8 @@ tl_code tl_onnx_import(const char *path, tl_graph **out, tl_status *st);
 tl_code tl_onnx_import_buffer(const void *data, size_t n, const char *name, tl_graph **out, tl_status *st);
 /* Does the file look like an ONNX model (a protobuf ModelProto with a graph)?  1 or 0; never fails. */
 int tl_onnx_sniff(const char *path);
+/* Same for bytes in memory (it decodes them: a ModelProto with a graph and an opset). */
+int tl_onnx_sniff_buffer(const void *data, size_t n);
 
 /* Export g as an ONNX model (opset 13) to path, written atomically. */
 tl_code tl_onnx_export(const char *path, const tl_graph *g, tl_status *st);

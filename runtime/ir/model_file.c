@@ -13,6 +13,7 @@
 #include "ir/model_internal.h"
 #include "torchlean/io.h"
 #include "torchlean/model_file.h"
+#include "torchlean/onnx.h"
 #include "torchlean/tensor.h"
 
 static void put_le32(uint8_t *p, uint32_t x) {
@@ -316,12 +317,25 @@ tl_code tl_model_load_mem(const void *buf, size_t len, const char *name, tl_grap
   return rc;
 }
 
+/* Our files start with the 8-byte header length and the JSON object's '{'. */
+static int has_model_magic(const uint8_t *buf, size_t len) { return len > 8 && buf[8] == '{'; }
+
+static int has_onnx_ext(const char *path) {
+  size_t n = strlen(path);
+  return n >= 5 && strcmp(path + n - 5, ".onnx") == 0;
+}
+
 tl_code tl_model_load(const char *path, tl_graph **out, tl_status *st) {
   *out = NULL;
   void *buf;
   size_t len;
   TL_TRY(tl_read_file(path, &buf, &len, st));
-  tl_code rc = tl_model_load_mem(buf, len, path, out, st);
+  tl_code rc;
+  /* ONNX models load directly: by the .onnx extension or by their content, when our magic is absent */
+  if (!has_model_magic(buf, len) && (has_onnx_ext(path) || tl_onnx_sniff_buffer(buf, len)))
+    rc = tl_onnx_import_buffer(buf, len, path, out, st);
+  else
+    rc = tl_model_load_mem(buf, len, path, out, st);
   free(buf);
   return rc;
 }

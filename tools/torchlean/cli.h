@@ -59,5 +59,6 @@ extern const tl_cli_command tl_cmd_compare;
 extern const tl_cli_command tl_cmd_verify;
 extern const tl_cli_command tl_cmd_vnnlib;
 extern const tl_cli_command tl_cmd_vnncomp;
+extern const tl_cli_command tl_cmd_import;
 
 #endif

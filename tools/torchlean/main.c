@@ -21,6 +21,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cmd_verify,
     &tl_cmd_vnnlib,
     &tl_cmd_vnncomp,
+    &tl_cmd_import,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
