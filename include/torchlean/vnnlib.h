@@ -10,10 +10,14 @@
  * UNSAFE output condition (the property holds, "unsat", when no input of any box reaches it).
  *
  * Soundness of the doubles handed to the verifier: each box's lo is rounded down and hi up to
- * binary64 (the verified box contains the exact one); each row c.y <= d keeps c exact (a coefficient
- * that is not a binary64 is refused) and rounds d up, so proving c.y > d' proves c.y > d.  A
- * candidate counterexample is confirmed against the exact rationals (tl_vnnlib_input_in_box,
- * tl_vnnlib_output_unsafe), never against the rounded doubles.
+ * binary64 (the verified box contains the exact one; an input without a bound gets -inf / +inf);
+ * each row c.y <= d keeps c exact (a row whose coefficients are not binary64 is first scaled by a
+ * positive factor into primitive integers; still not binary64: refused) and rounds d up, so proving
+ * c.y > d' proves c.y > d (a d beyond DBL_MAX makes the row 0.y <= 0).  A term without an output
+ * atom makes every output unsafe: its clause is the always-true row 0.y <= 0.  When every term is
+ * false, nboxes is 0.  A candidate counterexample is confirmed against the exact rationals
+ * (tl_vnnlib_input_in_box, tl_vnnlib_output_unsafe), never against the rounded doubles.
+ * Grammar, semantics, caps and what is refused: docs/vnnlib.md.
  *
  * Ownership: *out is the caller's (tl_vnnlib_free); everything inside is owned by it.
  */
@@ -54,10 +58,13 @@ tl_code tl_vnnlib_parse_buffer(const char *text, size_t n, const char *name, tl_
 void tl_vnnlib_free(tl_vnnlib *v);
 
 /* Exact checks of a candidate counterexample (rational arithmetic, no rounding):
- * is x (n_inputs floats) inside the EXACT box b?  1 or 0. */
+ * is x (n_inputs floats) inside the EXACT box b (strict bounds respected)?  1 or 0 (also 0 for a
+ * NaN or infinite coordinate, or b out of range). */
 int tl_vnnlib_input_in_box(const tl_vnnlib *v, int b, const float *x);
 /* does every output y with ylo <= y <= yhi (n_outputs each; pass one array twice for a point)
- * satisfy some unsafe clause of box b exactly?  1 (certainly unsafe) or 0. */
+ * satisfy some unsafe clause of box b exactly?  1 (certainly unsafe) or 0.  Sufficient condition
+ * checked: ONE clause whose every row holds on the whole enclosure (max of c.y over it, exactly);
+ * NaN, ylo > yhi, or an infinite bound a row depends on give 0. */
 int tl_vnnlib_output_unsafe(const tl_vnnlib *v, int b, const double *ylo, const double *yhi);
 
 #ifdef __cplusplus

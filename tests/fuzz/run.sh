@@ -9,11 +9,12 @@
 # --time   seconds per harness (libFuzzer -max_total_time; 0: no limit) [10]
 # --runs   executions per harness (libFuzzer -runs; -1: no limit) [-1]
 # --keep   keep (and grow) the corpus already in --work instead of starting from the seeds alone
-# HARNESS  npy csv idx model ir_json checkpoint onnx check check_model [all of them]
+# HARNESS  npy csv idx model ir_json checkpoint onnx check check_model vnnlib [all of them]
 #
 # Seeds: the fixtures (tests/fixtures/npy, idx, csv with an options byte in front), model files and
 # IR JSON written by make_seeds, the trainer's own checkpoint, the certificates of seeds/check, the
-# ONNX fixtures (tests/fixtures/onnx, refused ones included) and seeds/onnx (past findings).
+# ONNX fixtures (tests/fixtures/onnx, refused ones included), seeds/onnx (past findings) and the VNN-LIB
+# properties of seeds/vnnlib (the competition properties and tests/fixtures/vnnlib).
 # One line per harness: executions, coverage (libFuzzer's cov: edges, ft: features), crashes.
 # Exit status 1 when any harness crashed, leaked, hit undefined behaviour or timed out; the input is
 # in WORK/crashes/ (reproduce: BUILD/tests/fuzz/fuzz_HARNESS FILE).
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(npy csv idx model ir_json checkpoint onnx check check_model)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(npy csv idx model ir_json checkpoint onnx check check_model vnnlib)
 bin=$build/tests/fuzz
 [ -x "$bin/make_seeds" ] || { echo "run.sh: $bin/make_seeds missing: build the fuzz_all target" >&2; exit 2; }
 [ -n "$work" ] || work=$(mktemp -d /tmp/tl-fuzz.XXXXXX)
@@ -43,7 +44,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # seeds/<harness>: rebuilt every time (cheap)
 s=$work/seeds
-rm -rf "$s" && mkdir -p "$s"/{npy,csv,idx,model,ir_json,checkpoint,onnx,check,check_model}
+rm -rf "$s" && mkdir -p "$s"/{npy,csv,idx,model,ir_json,checkpoint,onnx,check,check_model,vnnlib}
 cp "$src"/tests/fixtures/npy/*.npy "$s/npy/"
 cp "$src"/tests/fixtures/idx/*.idx "$src"/tests/fixtures/idx/*.gz "$s/idx/"
 for f in "$src"/tests/fixtures/csv/*.csv; do # options byte 0: ',', detect the header, f32
@@ -55,8 +56,9 @@ TL_FUZZ_SEED="$s/checkpoint/adam_fixed_digest" "$bin/fuzz_checkpoint" >/dev/null
 { printf '\0'; tail -c +2 "$s/checkpoint/adam_fixed_digest"; } >"$s/checkpoint/adam"
 cp "$here"/seeds/check/*.json "$s/check/"
 cp "$src"/tests/fixtures/onnx/*.onnx "$here"/seeds/onnx/*.onnx "$s/onnx/"
+cp "$here"/seeds/vnnlib/*.vnnlib "$s/vnnlib/"
 
-declare -A dict=([csv]=csv.dict [ir_json]=ir_json.dict [model]=ir_json.dict [check]=cert.dict [onnx]=onnx.dict)
+declare -A dict=([csv]=csv.dict [ir_json]=ir_json.dict [model]=ir_json.dict [check]=cert.dict [onnx]=onnx.dict [vnnlib]=vnnlib.dict)
 failed=0
 for h in "${harnesses[@]}"; do
   [ -x "$bin/fuzz_$h" ] || { echo "run.sh: no harness fuzz_$h in $bin" >&2; exit 2; }
