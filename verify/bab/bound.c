@@ -99,8 +99,8 @@ static int splittable(double lo, double hi) { return nextafter(lo, INFINITY) < h
 
 int bab_candidates(const bab_ctx *c, const double *lo, const double *hi, const double *coef, int k,
                    int *dims) {
-  int cnt = 0;
-  for (int r = 0; r < k; r++) { /* the k largest smears |d(bound)/dx_i| x width_i, in order */
+  int cnt = 0, kk = k > 0 ? k : 1;
+  for (int r = 0; r < kk; r++) { /* the kk largest smears |d(bound)/dx_i| x width_i, in order */
     int best = -1;
     double bs = 0;
     for (int64_t i = 0; i < c->n; i++) {
@@ -122,6 +122,8 @@ int bab_candidates(const bab_ctx *c, const double *lo, const double *hi, const d
     if (splittable(lo[i], hi[i]) && w > wb)
       wb = w, wide = (int)i;
   }
+  if (k <= 0 && cnt > 0)
+    return cnt; /* the largest smear alone */
   for (int q = 0; q < cnt && wide >= 0; q++)
     if (dims[q] == wide)
       wide = -1;

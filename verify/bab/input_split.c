@@ -137,8 +137,8 @@ static tl_code halves(bab_run *b, const bab_entry *e, int d, bab_box h[2], tl_st
 /* the split of e: every candidate dimension tried (both children bounded), the best kept in best[2];
  * *dim = -1 when no dimension can be split */
 static tl_code choose_split(bab_run *b, const bab_entry *e, int *dim, bab_box best[2], tl_status *st) {
-  int k = b->c.o->candidates > 0 ? b->c.o->candidates : 1;
-  int *dims = malloc((size_t)(k + 1) * sizeof *dims);
+  int k = b->c.o->candidates;
+  int *dims = malloc((size_t)(k > 0 ? k + 1 : 2) * sizeof *dims);
   if (!dims)
     return tl_fail(st, TL_ENOMEM, "bab: out of memory");
   int nc = bab_candidates(&b->c, e->lo, e->hi, e->coef, k, dims);
