@@ -240,8 +240,8 @@ Test(bab, deterministic) {
   tl_bab_result_free(a), tl_bab_result_free(b), tl_region_free(root), tl_property_free(p), tl_graph_free(g);
 }
 
-/* split values: strictly inside, the midpoint where it exists, one ulp steps at the end */
-Test(bab, split_values_and_bad_input) {
+/* an L_inf region is refused (its lo/hi box is an outward superset: a point of the box may lie outside) */
+Test(bab, linf_region_refused) {
   tl_graph *g = vnet_mlp(5, 2, 4, 4, 3, TL_OP_RELU);
   tl_property *p = prop_below(3, 0);
   float c[2] = {0, 0};
