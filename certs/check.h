@@ -207,6 +207,11 @@ int sample_verdict(const cJSON *sj);
 int check_sample(ctx *c, const cgraph *g, const cJSON *sj, int f32, int crown_m);
 int check_falsified_claim(ctx *c, const cgraph *g, const cJSON *sj, int f32);
 
+/* cover.c: the "covers" array of a certificate (docs/certificates.md, "Covers"); one line per cover;
+ * accepted[s]: sample s was accepted with the verdict verified; returns OK, REJ or BAD */
+int check_covers(const cJSON *covers, const cJSON *samples, int64_t n, const unsigned char *accepted,
+                 int *ncovers);
+
 /* claims.c */
 int check_label(ctx *c, const cJSON *pj, const prop *p);
 int check_falsified(ctx *c, const cgraph *g, const cJSON *sj, const prop *p, int f32);

@@ -219,8 +219,8 @@ static void report_sample(int i, int r, int v, int f32, const ctx *sc, int cnt[6
 }
 
 /* every sample (fast path first, then the exact check), the summary and the file's verdict */
-static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times,
-                         const double t[3]) {
+static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, int times, const double t[3],
+                         unsigned char *acc) {
   int ns = cJSON_GetArraySize(samples), i = 0, nfast = 0;
   int cnt[6] = {0}; /* verified, falsified, unknown accepted; -; rejected; malformed */
   /* the binary64 fast path first (TL_CHECK_FAST=0 turns it off); where it proves nothing, the exact check.
@@ -236,6 +236,7 @@ static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, 
             : fr                         ? check_falsified_claim(&sc, g, sj, f32)
                                          : check_sample(&sc, g, sj, f32, crown_m);
     nfast += fr;
+    acc[i] = r == OK && v == VERDICT_VERIFIED;
     report_sample(i, r, v, f32, &sc, cnt);
   }
   fast_free(F);
@@ -250,11 +251,22 @@ static int check_samples(cgraph *g, const cJSON *samples, int f32, int crown_m, 
          "claim), %d rejected, %d malformed\n",
          ns, cnt[0] + cnt[1], cnt[0], cnt[1], cnt[2], rej, bad);
   int status = bad ? BAD : rej ? REJ : OK;
-  if (status == OK)
-    printf("ACCEPT\n");
-  else
+  if (status != OK)
     printf("REJECT: %d of %d samples not accepted\n", rej + bad, ns);
   return status;
+}
+
+/* the covers of input-splitting branch and bound, when the certificate has them (cover.c), then the
+ * file's verdict line (a REJECT line for samples was already printed) */
+static int check_all_covers(const cJSON *root, const cJSON *samples, const cgraph *g,
+                            const unsigned char *acc, int status) {
+  const cJSON *cov = cJSON_GetObjectItemCaseSensitive(root, "covers");
+  int ncov = 0, cst = cov ? check_covers(cov, samples, g->nodes[g->input].numel, acc, &ncov) : OK;
+  if (status == OK && cst == OK)
+    printf("ACCEPT\n");
+  else if (status == OK)
+    printf("REJECT: a cover is not accepted\n");
+  return cst > status ? cst : status;
 }
 
 /* the parsed certificate: header, graph, hash, model binding, samples; the exit status */
@@ -276,8 +288,14 @@ static int check_cert(const cJSON *root, const char *model, int times, double t[
   int status = c.code;
   if (c.code != OK)
     printf("%s%s\n", c.code == BAD ? "MALFORMED: " : "", c.msg);
-  else
-    status = check_samples(&g, samples, f32, crown_m, times, t);
+  else {
+    unsigned char *acc = calloc((size_t)cJSON_GetArraySize(samples), 1);
+    status = acc ? check_samples(&g, samples, f32, crown_m, times, t, acc) : BAD;
+    status = acc ? check_all_covers(root, samples, &g, acc, status) : status;
+    if (!acc)
+      printf("MALFORMED: out of memory\n");
+    free(acc);
+  }
   graph_free(&g);
   return status;
 }

@@ -216,9 +216,10 @@ static cJSON *sample_json(const tl_graph *g, const tl_region *r, const tl_proper
   return s;
 }
 
-tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_region *const *r,
-                           const tl_property *const *p, const tl_verify_result *const *res,
-                           const tl_cert_info *info, tl_status *st) {
+tl_code tlv_cert_doc(const tl_graph *g, int n, const tl_region *const *r, const tl_property *const *p,
+                     const tl_verify_result *const *res, const tl_cert_info *info, cJSON **out,
+                     tl_status *st) {
+  *out = NULL;
   if (n < 1)
     return tl_fail(st, TL_EARG, "cert: no samples");
   for (int i = 0; i < n; i++)
@@ -252,6 +253,11 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   cJSON *sm = cJSON_AddArrayToObject(root, "samples");
   for (int i = 0; i < n; i++)
     cJSON_AddItemToArray(sm, sample_json(g, r[i], p[i], res[i]));
+  *out = root;
+  return TL_OK;
+}
+
+tl_code tlv_cert_emit(const char *path, cJSON *root, tl_status *st) {
   char *txt = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   if (!txt)
@@ -267,6 +273,14 @@ tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_
   tl_code rc = tl_write_file_atomic(path, doc, len + 1, st);
   free(doc);
   return rc;
+}
+
+tl_code tl_cert_write_many(const char *path, const tl_graph *g, int n, const tl_region *const *r,
+                           const tl_property *const *p, const tl_verify_result *const *res,
+                           const tl_cert_info *info, tl_status *st) {
+  cJSON *root = NULL;
+  TL_TRY(tlv_cert_doc(g, n, r, p, res, info, &root, st));
+  return tlv_cert_emit(path, root, st);
 }
 
 tl_code tl_cert_write(const char *path, const tl_graph *g, const tl_region *r, const tl_property *p,

@@ -332,6 +332,12 @@ tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl
   return crown_run(pl, r, b, nrows, a, 0, 0, lower, NULL, incoef, st);
 }
 
+tl_code tlv_crown_coef_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                            const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                            tl_crown_data **data, double *incoef, tl_status *st) {
+  return crown_run(pl, r, b, nrows, a, intermediate_crown, alpha_steps, lower, data, incoef, st);
+}
+
 tl_code tl_crown_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
                       const double *a, int intermediate_crown, int alpha_steps, double *lower,
                       tl_crown_data **data, tl_status *st) {
@@ -446,9 +452,16 @@ static tl_code crown_run(const tl_verify_plan *pl, const tl_region *r, const tl_
                                 &A->ua[i], &A->ub[i]);
     act_of[v] = cd->nacts - 1;
   }
-  if (rc == TL_OK && alpha_steps > 0 && !incoef)
+  if (rc == TL_OK && alpha_steps > 0)
     rc = tlv_alpha_crown(&c, out, nrows, a, alpha_steps, lower);
-  else if (rc == TL_OK)
+  if (rc == TL_OK && alpha_steps > 0 && incoef) { /* the input coefficients of the kept slopes */
+    double *l2 = malloc((size_t)nrows * sizeof *l2);
+    rc = l2 ? tlv_backward(&c, out, nrows, a, l2, 0, incoef, NULL, NULL)
+            : tl_fail(st, TL_ENOMEM, "verify: out of memory");
+    for (int k = 0; rc == TL_OK && k < nrows; k++)
+      lower[k] = fmax(lower[k], l2[k]); /* the same lines: both sound */
+    free(l2);
+  } else if (rc == TL_OK && alpha_steps <= 0)
     rc = tlv_backward(&c, out, nrows, a, lower, 0, incoef, NULL, NULL);
   fesetround(old);
   free(act_of);

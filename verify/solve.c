@@ -1,6 +1,6 @@
 /* solve.c - a model against a VNN-LIB property: each input box by CROWN then alpha-CROWN with a
- * counterexample search, every counterexample re-confirmed against the exact rationals of the file
- * (include/torchlean/vnnsolve.h). */
+ * counterexample search, then input splitting, every counterexample re-confirmed against the exact
+ * rationals of the file (include/torchlean/vnnsolve.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ const char *tl_vnn_answer_name(tl_vnn_answer a) {
 }
 
 tl_vnn_opts tl_vnn_opts_default(void) {
-  tl_vnn_opts o = {TL_SEM_F32_ANY, 0, 40, 30, 4, 0, 0};
+  tl_vnn_opts o = {.sem = TL_SEM_F32_ANY, .alpha_steps = 40, .pgd_steps = 30, .pgd_restarts = 4};
   return o;
 }
 
@@ -32,8 +32,10 @@ void tl_vnn_result_free(tl_vnn_result *r) {
       tl_verify_result_free(r->box[b]);
     if (r->region)
       tl_region_free(r->region[b]);
+    if (r->cover)
+      tl_bab_result_free(r->cover[b]);
   }
-  free(r->box), free(r->region);
+  free(r->box), free(r->region), free(r->cover);
   free(r->cex_x), free(r->cex_y), free(r->cex_ylo), free(r->cex_yhi);
   free(r);
 }
@@ -101,6 +103,53 @@ static tl_verify_opts stage_opts(const tl_vnn_opts *o, int stage) {
   return vo;
 }
 
+/* the input-splitting hook: a counterexample of the rounded property must also be one of the file */
+typedef struct cex_hook {
+  const tl_graph *g;
+  const tl_vnnlib *v;
+  int b;
+  tl_vnn_result *r;
+  tl_status *st;
+} cex_hook;
+
+static int hook_confirm(void *user, const float *x) {
+  cex_hook *h = user;
+  int ok = 0;
+  return confirm_cex(h->g, h->v, h->b, x, h->r, &ok, h->st) == TL_OK ? ok : -1;
+}
+
+/* input splitting of box b for the remaining time: r->cover[b]; *sat, *timed_out as solve_box */
+static tl_code split_box(const tl_graph *g, const tl_vnnlib *v, int b, const tl_vnn_opts *o, double t0,
+                         tl_vnn_result *r, int *sat, int *timed_out, tl_status *st) {
+  tl_bab_opts bo = tl_bab_opts_default();
+  cex_hook h = {g, v, b, r, st};
+  bo.sem = o->sem, bo.seed = o->seed, bo.keep_evidence = o->keep_evidence;
+  bo.pgd_steps = o->pgd_steps, bo.pgd_restarts = o->pgd_restarts;
+  bo.accept_cex = hook_confirm, bo.accept_user = &h;
+  if (o->max_nodes > 0)
+    bo.max_nodes = o->max_nodes;
+  if (o->timeout_s > 0) {
+    bo.timeout_s = o->timeout_s - (now_s() - t0);
+    if (bo.timeout_s <= 0) {
+      *timed_out = 1;
+      return TL_OK;
+    }
+  }
+  r->boxes_split++;
+  TL_TRY(tl_bab_input(g, r->region[b], v->boxes[b].prop, &bo, &r->cover[b], st));
+  const tl_bab_result *c = r->cover[b];
+  *sat = c->status == TL_BAB_FALSIFIED && r->cex_x;
+  *timed_out = c->status == TL_BAB_TIMEOUT;
+  if (c->status == TL_BAB_VERIFIED)
+    r->leaves += c->nleaves;
+  return TL_OK;
+}
+
+static int split_wanted(const tl_vnnlib *v, const tl_vnn_opts *o) {
+  return o->split == TL_VNN_SPLIT_INPUT ||
+         (o->split == TL_VNN_SPLIT_AUTO && v->n_inputs <= TL_VNN_SPLIT_MAX_DIM);
+}
+
 /* one non-empty box: its verdict in r->box[b]; *sat when a confirmed counterexample was found */
 static tl_code solve_box(const tl_graph *g, const tl_vnnlib *v, int b, const tl_vnn_opts *o, double t0,
                          tl_vnn_result *r, int *sat, int *timed_out, tl_status *st) {
@@ -126,7 +175,13 @@ static tl_code solve_box(const tl_graph *g, const tl_vnnlib *v, int b, const tl_
       res->verdict = TL_VERDICT_UNKNOWN; /* the rounded property's counterexample, not the file's */
     }
   }
-  return TL_OK;
+  return split_wanted(v, o) ? split_box(g, v, b, o, t0, r, sat, timed_out, st) : TL_OK;
+}
+
+/* is box b verified (by its last stage, or by a cover)? */
+static int box_verified(const tl_vnn_result *r, int b) {
+  return (r->box[b] && r->box[b]->verdict == TL_VERDICT_VERIFIED) ||
+         (r->cover[b] && r->cover[b]->status == TL_BAB_VERIFIED);
 }
 
 static tl_vnn_result *result_alloc(int nboxes) {
@@ -136,7 +191,8 @@ static tl_vnn_result *result_alloc(int nboxes) {
   r->nboxes = nboxes, r->sat_box = -1;
   r->box = calloc((size_t)(nboxes ? nboxes : 1), sizeof *r->box);
   r->region = calloc((size_t)(nboxes ? nboxes : 1), sizeof *r->region);
-  if (!r->box || !r->region) {
+  r->cover = calloc((size_t)(nboxes ? nboxes : 1), sizeof *r->cover);
+  if (!r->box || !r->region || !r->cover) {
     tl_vnn_result_free(r);
     return NULL;
   }
@@ -161,7 +217,7 @@ tl_code tl_vnn_solve(const tl_graph *g, const tl_vnnlib *v, const tl_vnn_opts *o
     rc = solve_box(g, v, b, o, t0, r, &sat, &timed_out, st);
     if (rc == TL_OK && sat)
       r->sat_box = b;
-    else if (rc == TL_OK && r->box[b] && r->box[b]->verdict == TL_VERDICT_VERIFIED)
+    else if (rc == TL_OK && box_verified(r, b))
       r->boxes_verified++;
   }
   if (rc != TL_OK) {
@@ -185,21 +241,21 @@ tl_code tl_vnn_cert_write(const char *path, const tl_graph *g, const tl_vnnlib *
   if (r->answer != TL_VNN_UNSAT)
     return tl_fail(st, TL_EARG, "%s: only an unsat answer has a certificate", path);
   int n = 0;
-  const tl_region **reg = calloc((size_t)(v->nboxes ? v->nboxes : 1), sizeof *reg);
-  const tl_property **prop = calloc((size_t)(v->nboxes ? v->nboxes : 1), sizeof *prop);
-  const tl_verify_result **res = calloc((size_t)(v->nboxes ? v->nboxes : 1), sizeof *res);
-  tl_code rc = reg && prop && res ? TL_OK : tl_fail(st, TL_ENOMEM, "vnnlib: out of memory");
+  tl_bab_part *parts = calloc((size_t)(v->nboxes ? v->nboxes : 1), sizeof *parts);
+  tl_code rc = parts ? TL_OK : tl_fail(st, TL_ENOMEM, "vnnlib: out of memory");
   for (int b = 0; rc == TL_OK && b < v->nboxes; b++) {
     if (v->boxes[b].empty)
       continue;
-    if (!r->box[b] || !r->box[b]->bounds)
+    const tl_bab_result *c = r->cover[b] && r->cover[b]->status == TL_BAB_VERIFIED ? r->cover[b] : NULL;
+    const tl_verify_result *res = c ? NULL : r->box[b];
+    if (c ? !c->nleaves || !c->leaf_res[0]->bounds : !res || !res->bounds)
       rc = tl_fail(st, TL_EARG, "%s: box %d has no evidence (solve with keep_evidence)", path, b);
-    reg[n] = r->region[b], prop[n] = v->boxes[b].prop, res[n] = r->box[b], n++;
+    parts[n++] = (tl_bab_part){r->region[b], v->boxes[b].prop, res, c};
   }
   if (rc == TL_OK && n == 0)
     rc = tl_fail(st, TL_EARG, "%s: every input box of the property is empty: nothing to certify", path);
   if (rc == TL_OK)
-    rc = tl_cert_write_many(path, g, n, reg, prop, res, info, st);
-  free(reg), free(prop), free(res);
+    rc = tl_bab_cert_write(path, g, n, parts, info, st);
+  free(parts);
   return rc;
 }

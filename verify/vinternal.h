@@ -156,6 +156,18 @@ void tlv_fast_point(const tl_verify_plan *pl, int id, const double *x, double *y
 /* tlv_crown_ex with a plan (plain CROWN, IBP intermediates) */
 tl_code tlv_crown_ex_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
                           const double *a, double *lower, double *incoef, tl_status *st);
+/* tl_crown_plan (alpha-CROWN when alpha_steps > 0) also returning the input coefficients (nrows x n) of
+ * the final lines in incoef (crown.c; used by verify/bab/) */
+tl_code tlv_crown_coef_plan(const tl_verify_plan *pl, const tl_region *r, const tl_bounds *b, int nrows,
+                            const double *a, int intermediate_crown, int alpha_steps, double *lower,
+                            tl_crown_data **data, double *incoef, tl_status *st);
+/* the certificate document of tl_cert_write_many (cert.c): *out owned by the caller (cJSON_Delete),
+ * or handed to tlv_cert_emit, which writes it atomically and deletes it */
+struct cJSON;
+tl_code tlv_cert_doc(const tl_graph *g, int n, const tl_region *const *r, const tl_property *const *p,
+                     const tl_verify_result *const *res, const tl_cert_info *info, struct cJSON **out,
+                     tl_status *st);
+tl_code tlv_cert_emit(const char *path, struct cJSON *root, tl_status *st);
 /* IBP with a plan (ibp.c) */
 tl_code tlv_ibp_plan(const tl_verify_plan *pl, const tl_region *r, tl_semantics sem, tl_bounds **out,
                      tl_status *st);

@@ -224,6 +224,7 @@ static const tl_cli_flag vnncomp_flags[] = {
     {"semantics", "S", "f32-any (any float32 evaluation of the model) or real [f32-any]"},
     {"seed", "N", "seed of the counterexample search [0]"},
     {"alpha-steps", "N", "alpha-CROWN steps of the second stage; 0 skips it [40]"},
+    {"split", "M", "input splitting of open boxes: auto (inputs <= 16), input, none [auto]"},
     {NULL, NULL, NULL}};
 
 const tl_cli_command tl_cmd_vnncomp = {

@@ -9,7 +9,7 @@
 #include "common.h"
 #include "vnn_common.h"
 
-/* the options shared with vnncomp: --semantics, --seed, --alpha-steps; 0 or 2 (printed) */
+/* the options shared with vnncomp: --semantics, --seed, --alpha-steps, --split; 0 or 2 (printed) */
 int vnn_parse_opts(const tl_cli *cli, tl_vnn_opts *o) {
   *o = tl_vnn_opts_default();
   const char *sm = tl_cli_get(cli, "semantics");
@@ -21,6 +21,13 @@ int vnn_parse_opts(const tl_cli *cli, tl_vnn_opts *o) {
   if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &seed) || !tl_cli_long(cli, "alpha-steps", 0, 100000, &alpha))
     return 2;
   o->seed = (uint64_t)seed, o->alpha_steps = (int)alpha;
+  const char *sp = tl_cli_get(cli, "split");
+  if (sp && !strcmp(sp, "input"))
+    o->split = TL_VNN_SPLIT_INPUT;
+  else if (sp && !strcmp(sp, "none"))
+    o->split = TL_VNN_SPLIT_NONE;
+  else if (sp && strcmp(sp, "auto"))
+    return tl_cli_usage_error(cli, "--split: '%s' is not auto, input or none", sp);
   return 0;
 }
 
@@ -62,6 +69,7 @@ static const tl_cli_flag vnnlib_flags[] = {
     {"semantics", "S", "f32-any (any float32 evaluation of the model) or real [f32-any]"},
     {"seed", "N", "seed of the counterexample search [0]"},
     {"alpha-steps", "N", "alpha-CROWN steps of the second stage; 0 skips it [40]"},
+    {"split", "M", "input splitting of open boxes: auto (inputs <= 16), input, none [auto]"},
     {NULL, NULL, NULL}};
 
 const tl_cli_command tl_cmd_vnnlib = {

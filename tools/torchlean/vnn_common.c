@@ -48,8 +48,12 @@ static int load(const vnn_instance *in, tl_graph **g, tl_vnnlib **v, vnn_outcome
 }
 
 static void summary(const tl_vnn_result *r, const tl_vnnlib *v, vnn_outcome *o) {
-  snprintf(o->msg, sizeof o->msg, "%s: %d of %d input boxes verified%s%s, %.3f s",
-           tl_vnn_answer_name(r->answer), r->boxes_verified, v->nboxes - r->boxes_empty,
+  char split[120] = "";
+  if (r->boxes_split)
+    snprintf(split, sizeof split, " (%d split by input, %lld verified leaves)", r->boxes_split,
+             (long long)r->leaves);
+  snprintf(o->msg, sizeof o->msg, "%s: %d of %d input boxes verified%s%s%s, %.3f s",
+           tl_vnn_answer_name(r->answer), r->boxes_verified, v->nboxes - r->boxes_empty, split,
            r->boxes_empty ? " (some empty boxes)" : "",
            r->answer == TL_VNN_SAT ? ", counterexample confirmed exactly and in float32" : "", o->seconds);
 }

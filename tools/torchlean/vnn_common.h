@@ -31,7 +31,7 @@ int vnn_run_instance(const vnn_instance *in, FILE *echo, vnn_outcome *o);
  * frees it. */
 char *vnn_result_text(const tl_vnn_result *r, int64_t n_inputs, int64_t n_outputs);
 
-/* --semantics, --seed, --alpha-steps into *o (defaults otherwise); 0, or 2 with the error printed */
+/* --semantics, --seed, --alpha-steps, --split into *o (defaults otherwise); 0, or 2 with the error printed */
 int vnn_parse_opts(const tl_cli *cli, tl_vnn_opts *o);
 
 #endif
