@@ -1,7 +1,8 @@
 /* cmd_vnncomp.c - `torchlean vnncomp INSTANCES.csv`: a whole competition benchmark (lines
  * `onnx,vnnlib,timeout`, paths relative to the CSV's folder), one instance after the other, with a
  * progress bar, a summary table (holds / violated / unknown / timeout / error, time per instance), a
- * CSV of results (--out) and a certificate per `unsat` instance (--cert-dir). */
+ * CSV of results (--out), and in --cert-dir each instance's result file and a certificate per `unsat`
+ * instance. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -101,12 +102,12 @@ static const char *base_name(const char *p) {
   return s ? s + 1 : p;
 }
 
-/* DIR/<model stem>__<property stem>.json */
-static void cert_path(char *buf, size_t n, const char *dir, const vnn_line *l) {
+/* DIR/<model stem>__<property stem><ext> */
+static void inst_path(char *buf, size_t n, const char *dir, const vnn_line *l, const char *ext) {
   const char *m = base_name(l->model), *p = base_name(l->prop);
   int lm = (int)(strrchr(m, '.') ? strrchr(m, '.') - m : (long)strlen(m));
   int lp = (int)(strrchr(p, '.') ? strrchr(p, '.') - p : (long)strlen(p));
-  snprintf(buf, n, "%s/%.*s__%.*s.json", dir, lm, m, lp, p);
+  snprintf(buf, n, "%s/%.*s__%.*s%s", dir, lm, m, lp, p, ext);
 }
 
 static void progress(int done, int total, const char *last) {
@@ -197,10 +198,10 @@ static int run_vnncomp(const tl_cli *cli) {
     return tl_cli_usage_error(cli, "out of memory");
   }
   for (int i = 0; i < n; i++) {
-    char cp[8300];
+    char cp[8300], rp[8300];
     if (cdir)
-      cert_path(cp, sizeof cp, cdir, &l[i]);
-    vnn_instance in = {l[i].model, l[i].prop, NULL, cdir ? cp : NULL, opts};
+      inst_path(cp, sizeof cp, cdir, &l[i], ".json"), inst_path(rp, sizeof rp, cdir, &l[i], ".result.txt");
+    vnn_instance in = {l[i].model, l[i].prop, cdir ? rp : NULL, cdir ? cp : NULL, opts};
     in.opts.timeout_s = cap > 0 && cap < l[i].timeout ? cap : l[i].timeout;
     irc[i] = vnn_run_instance(&in, NULL, &o[i]);
     errors += o[i].bad_input || irc[i];
@@ -219,7 +220,9 @@ static int run_vnncomp(const tl_cli *cli) {
 
 static const tl_cli_flag vnncomp_flags[] = {
     {"out", "FILE", "write the results as CSV (onnx,vnnlib,result,seconds,certificate)"},
-    {"cert-dir", "DIR", "write a certificate per unsat instance: DIR/<model>__<property>.json"},
+    {"cert-dir", "DIR",
+     "write DIR/<model>__<property>.result.txt (the competition's result file) per instance and "
+     "DIR/<model>__<property>.json (the certificate) per unsat instance"},
     {"timeout-cap", "S", "use at most S seconds per instance, whatever the CSV says [the CSV's]"},
     {"semantics", "S", "f32-any (any float32 evaluation of the model) or real [f32-any]"},
     {"seed", "N", "seed of the counterexample search [0]"},
