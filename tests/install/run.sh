@@ -4,7 +4,8 @@
 # INSTALLED .so files), pkg-config with the static ones (torchlean-static.pc), find_package with
 # torchlean::torchlean_verify (shared) and torchlean::torchlean_verify_static.  The program trains,
 # verifies and writes a certificate; the installed torchlean-check must ACCEPT each one.  Then every
-# example in examples/ is built against the installed tree, and verify_and_certify is run.
+# example in examples/ is built against the installed tree, and verify_and_certify is run; first_model
+# also links with torchlean-runtime.pc alone.
 # Usage: run.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
@@ -32,22 +33,30 @@ done
 cc -std=c11 -o "$tmp/hello-pc" "$src/tests/install/hello.c" $(pkg-config --cflags --libs torchlean) \
   -Wl,-rpath,"$libdir"
 uses_installed_so "$tmp/hello-pc"
-"$tmp/hello-pc" "$tmp/cert-pc.json" && check "$tmp/cert-pc.json"
+"$tmp/hello-pc" "$tmp/cert-pc.json"
+check "$tmp/cert-pc.json"
 
 cc -std=c11 -o "$tmp/hello-pc-static" "$src/tests/install/hello.c" $(pkg-config --cflags --static --libs torchlean-static)
 static_only "$tmp/hello-pc-static"
-"$tmp/hello-pc-static" "$tmp/cert-pc-static.json" && check "$tmp/cert-pc-static.json"
+"$tmp/hello-pc-static" "$tmp/cert-pc-static.json"
+check "$tmp/cert-pc-static.json"
 
 for kind in shared static; do
   cmake -S "$src/tests/install" -B "$tmp/consumer-$kind" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
     -DCONSUMER_STATIC=$([[ $kind == static ]] && echo ON || echo OFF) >/dev/null
   cmake --build "$tmp/consumer-$kind" >/dev/null
   if [[ $kind == shared ]]; then uses_installed_so "$tmp/consumer-$kind/hello"; else static_only "$tmp/consumer-$kind/hello"; fi
-  "$tmp/consumer-$kind/hello" "$tmp/cert-cmake-$kind.json" && check "$tmp/cert-cmake-$kind.json"
+  "$tmp/consumer-$kind/hello" "$tmp/cert-cmake-$kind.json"
+  check "$tmp/cert-cmake-$kind.json"
 done
 
 for ex in "$src"/examples/*.c; do
   cc -std=c11 -Wall -Werror -o "$tmp/$(basename "$ex" .c)" "$ex" $(pkg-config --cflags --libs torchlean) -Wl,-rpath,"$libdir"
 done
-"$tmp/verify_and_certify" "$tmp/cert-example.json" >/dev/null && check "$tmp/cert-example.json"
-echo "install test passed: pkg-config shared and static, CMake shared and static, examples"
+"$tmp/verify_and_certify" "$tmp/cert-example.json" >/dev/null
+check "$tmp/cert-example.json"
+# a training-only program needs the runtime alone: no libtorchlean_verify, no MPFR
+cc -std=c11 -o "$tmp/first_model_rt" "$src/examples/first_model.c" $(pkg-config --cflags --libs torchlean-runtime) \
+  -Wl,-rpath,"$libdir"
+! readelf -d "$tmp/first_model_rt" | grep -qE 'NEEDED.*(libtorchlean_verify|mpfr)' || fail "first_model_rt needs the verifier"
+echo "install test passed: pkg-config shared and static, CMake shared and static, examples, runtime alone"
