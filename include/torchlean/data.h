@@ -31,6 +31,11 @@ typedef struct tl_dataset {
 /* From tensors (converted to float32; first dimensions must agree). */
 tl_code tl_dataset_from_tensors(tl_dataset **out, tl_tensor *x, tl_tensor *y, const char *name,
                                 tl_status *st);
+/* From inputs x (N, ...) (converted to float32; taken over, also on failure) and N integer class
+ * labels (copied), each checked to lie in [0, num_classes), one-hot encoded for the classification
+ * trainer.  num_classes <= 0: 1 + the largest label.  name (NULL: "labels") is for messages. */
+tl_code tl_dataset_from_labels(tl_dataset **out, tl_tensor *x, const int *labels, int num_classes,
+                               const char *name, tl_status *st);
 /* Supervised source: an x file and a y file (NPY or CSV, any numeric dtype). */
 tl_code tl_dataset_load_supervised(tl_dataset **out, const char *x_path, const char *y_path, tl_status *st);
 /* uint8 inputs are image pixels: replaced by float32 p / 255 (rounded once, in [0, 1]), the same

@@ -1,5 +1,6 @@
-/* torchlean.h - the one ordinary include: the user-facing surface of TorchLean (training, model files
- * and verification with certificates; link torchlean_verify, e.g. `pkg-config --libs torchlean`). */
+/* torchlean.h - the one ordinary include: the user-facing surface of TorchLean (training, model files,
+ * ONNX, verification with certificates, VNN-LIB properties and their solver).  Link both libraries:
+ * `cc prog.c $(pkg-config --cflags --libs torchlean)` or CMake's torchlean::torchlean_verify. */
 #ifndef TORCHLEAN_H
 #define TORCHLEAN_H
 
@@ -16,5 +17,7 @@
 #include "torchlean/model_file.h"
 #include "torchlean/verify.h"
 #include "torchlean/onnx.h"
+#include "torchlean/vnnlib.h"
+#include "torchlean/vnnsolve.h"
 
 #endif

@@ -264,6 +264,16 @@ tl_code tl_verify_batch(const tl_graph *g, int64_t n, const tl_region *const *r,
                         const tl_verify_opts *o, int nthreads, tl_verify_result **out,
                         tl_verify_progress_fn progress, void *progress_user, tl_status *st);
 
+/* Robustness of a model in one call, without a separate trace: traces m at batch 1, verifies that
+ * every input within L_inf distance eps of x (the model's sample size in floats; no domain clamp)
+ * is classified as `label`, with options o (NULL: tl_verify_opts_default()), and, when cert_path is
+ * not NULL, writes the certificate there (torchlean-check checks it).  *out: the result (caller
+ * frees with tl_verify_result_free; NULL on failure). */
+typedef struct tl_model tl_model;
+tl_code tl_verify_model_robust(const tl_model *m, const float *x, int label, double eps,
+                               const tl_verify_opts *o, const char *cert_path, tl_verify_result **out,
+                               tl_status *st);
+
 /* ---- dataset mode ---------------------------------------------------------------------------- */
 typedef struct tl_dataset_report {
   int64_t n;

@@ -1,25 +1,25 @@
-/* hello.c - a program built against the installed TorchLean package (pkg-config and CMake): it
- * trains a small classifier, verifies one input's robustness with CROWN in f32-any semantics and
- * writes a certificate (the install test then has torchlean-check check it). */
+/* hello.c - a program built against the installed TorchLean package (pkg-config and CMake, shared
+ * and static): it trains a small classifier, verifies one input's robustness with CROWN in f32-any
+ * semantics and writes a certificate (the install test then has torchlean-check check it).  It uses
+ * the first-program helpers tl_dataset_from_labels and tl_verify_model_robust. */
 #include <stdio.h>
 
 #include <torchlean/torchlean.h>
 
 /* two classes on a 4 x 4 grid of [-1, 1]^2: class 1 when x0 + x1 > 0 */
 static tl_dataset *grid(tl_status *st) {
-  tl_tensor *x = NULL, *y = NULL;
+  static int labels[16];
+  tl_tensor *x = NULL;
   tl_dataset *d = NULL;
-  int64_t xs[] = {16, 2}, ys[] = {16, 2};
-  if (tl_tensor_new(&x, TL_F32, 2, xs, st) || tl_tensor_new(&y, TL_F32, 2, ys, st)) {
-    tl_tensor_free(x);
+  int64_t xs[] = {16, 2};
+  if (tl_tensor_new(&x, TL_F32, 2, xs, st))
     return NULL;
-  }
   for (int i = 0; i < 16; i++) {
     float a = -1.0f + (float)(i / 4) * 2.0f / 3.0f, b = -1.0f + (float)(i % 4) * 2.0f / 3.0f;
     tl_tensor_f32(x)[2 * i] = a, tl_tensor_f32(x)[2 * i + 1] = b;
-    tl_tensor_f32(y)[2 * i + (a + b > 0)] = 1.0f; /* one-hot */
+    labels[i] = a + b > 0;
   }
-  return tl_dataset_from_tensors(&d, x, y, "grid", st) == TL_OK ? d : NULL;
+  return tl_dataset_from_labels(&d, x, labels, 2, "grid", st) == TL_OK ? d : NULL;
 }
 
 static int train(tl_model **m, tl_status *st) {
@@ -47,21 +47,14 @@ int main(int argc, char **argv) {
   const char *cert = argc > 1 ? argv[1] : "hello-cert.json";
   tl_status st;
   tl_model *m = NULL;
-  tl_graph *g = NULL;
-  tl_region *r = NULL;
-  tl_property *p = NULL;
   tl_verify_result *res = NULL;
   const float x[] = {0.8f, 0.6f}; /* deep inside class 1 */
-  tl_verify_opts o = tl_verify_opts_default();
-  o.keep_evidence = 1;
-  int bad = train(&m, &st) || tl_model_trace(m, 1, &g, &st) || tl_region_linf(&r, x, 2, 0.01, 0, 0, 0, &st) ||
-            tl_property_robust(&p, 2, 1, &st) || tl_verify_sample(g, r, p, &o, &res, &st) ||
-            tl_cert_write(cert, g, r, p, res, NULL, &st);
+  int bad = train(&m, &st) || tl_verify_model_robust(m, x, 1, 0.01, NULL, cert, &res, &st);
   if (bad)
     fprintf(stderr, "hello: %s\n", st.msg);
   else
     printf("hello torchlean: trained, verdict %s, certificate %s\n", tl_verdict_name(res->verdict), cert);
   int ok = !bad && res->verdict == TL_VERDICT_VERIFIED;
-  tl_verify_result_free(res), tl_property_free(p), tl_region_free(r), tl_graph_free(g), tl_model_free(m);
+  tl_verify_result_free(res), tl_model_free(m);
   return ok ? 0 : 1;
 }
