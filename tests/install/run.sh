@@ -15,19 +15,21 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}"
 libdir=$(pkg-config --variable=libdir torchlean)
 fail() { echo "install test: $*" >&2; exit 1; }
-check() { "$tmp/prefix/bin/torchlean-check" "$1" | tail -n 1 | grep -q ACCEPT || fail "$1 not ACCEPTed"; }
+# (grep without -q below: -q stops reading at the first match, and under pipefail the writer's
+# SIGPIPE would then fail the pipeline when the machine is busy)
+check() { "$tmp/prefix/bin/torchlean-check" "$1" | tail -n 1 | grep ACCEPT >/dev/null || fail "$1 not ACCEPTed"; }
 # shared: NEEDED libtorchlean_verify.so.0 and libtorchlean.so.0, resolved in the installed lib dir
 uses_installed_so() {
   local l
   for l in libtorchlean_verify.so.0 libtorchlean.so.0; do
-    ldd "$1" | grep -q "$l => $(realpath "$libdir")/$l" || ldd "$1" | grep -q "$l => $libdir/$l" ||
+    ldd "$1" | grep "$l => $(realpath "$libdir")/$l" >/dev/null || ldd "$1" | grep "$l => $libdir/$l" >/dev/null ||
       fail "$1: $l not from $libdir: $(ldd "$1" | grep torchlean)"
   done
 }
-static_only() { ! readelf -d "$1" | grep -q 'NEEDED.*libtorchlean' || fail "$1 needs a shared libtorchlean"; }
+static_only() { ! readelf -d "$1" | grep 'NEEDED.*libtorchlean' >/dev/null || fail "$1 needs a shared libtorchlean"; }
 for so in libtorchlean.so.0 libtorchlean_verify.so.0; do
-  readelf -d "$libdir/$so" | grep -q "SONAME.*\[$so\]" || fail "$so: wrong SONAME"
-  ! readelf -d "$libdir/$so" | grep -q "R.*PATH.*$build" || fail "$so: run path into the build tree"
+  readelf -d "$libdir/$so" | grep "SONAME.*\[$so\]" >/dev/null || fail "$so: wrong SONAME"
+  ! readelf -d "$libdir/$so" | grep "R.*PATH.*$build" >/dev/null || fail "$so: run path into the build tree"
 done
 
 cc -std=c11 -o "$tmp/hello-pc" "$src/tests/install/hello.c" $(pkg-config --cflags --libs torchlean) \
@@ -58,5 +60,5 @@ check "$tmp/cert-example.json"
 # a training-only program needs the runtime alone: no libtorchlean_verify, no MPFR
 cc -std=c11 -o "$tmp/first_model_rt" "$src/examples/first_model.c" $(pkg-config --cflags --libs torchlean-runtime) \
   -Wl,-rpath,"$libdir"
-! readelf -d "$tmp/first_model_rt" | grep -qE 'NEEDED.*(libtorchlean_verify|mpfr)' || fail "first_model_rt needs the verifier"
+! readelf -d "$tmp/first_model_rt" | grep -E 'NEEDED.*(libtorchlean_verify|mpfr)' >/dev/null || fail "first_model_rt needs the verifier"
 echo "install test passed: pkg-config shared and static, CMake shared and static, examples, runtime alone"
