@@ -28,6 +28,8 @@ typedef struct run_cfg {
   const char *work, *seeds_out;
   int kind;
   int oracle_rejected; /* also run the oracle on rejected samples (its power: how many it refutes) */
+  int nreplay;
+  char **replay; /* --replay FILE...: checker and oracle on these documents only */
   cm_oracle_opts o;
 } run_cfg;
 
@@ -52,6 +54,7 @@ static int parse_args(int argc, char **argv, run_cfg *c) {
   c->time_s = (e = getenv("CERTMUT_TIME")) ? atof(e) : 0;
   c->work = (e = getenv("CERTMUT_WORK")) ? e : ".";
   c->kind = -1, c->seeds_out = NULL, c->o = cm_oracle_defaults(), c->oracle_rejected = 0;
+  c->nreplay = 0, c->replay = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v)
@@ -72,7 +75,10 @@ static int parse_args(int argc, char **argv, run_cfg *c) {
       c->seeds_out = v;
     else if (!strcmp(a, "--oracle-rejected"))
       c->oracle_rejected = atoi(v);
-    else
+    else if (!strcmp(a, "--replay")) {
+      c->replay = argv + i + 1, c->nreplay = argc - i - 1;
+      return 0;
+    } else
       return fprintf(stderr, "certmut: unknown flag %s\n", a), 2;
     i++;
   }
@@ -112,6 +118,9 @@ static int oracle_all(const run_cfg *c, const char *text, const cm_check *ck, st
     int r = cm_oracle_sample(d, i, ck->res[i], &c->o, why, sizeof why);
     st->samples++;
     st->confirmed += r == OR_CONFIRMED, st->undecided += r == OR_UNDECIDED, st->falsea += r == OR_FALSE;
+    static int nundec;
+    if (r == OR_UNDECIDED && nundec++ < 12) /* the first few reasons, for the report */
+      fprintf(stderr, "certmut: undecided: %s sample %d: %s\n", tag, i, why);
     if (r == OR_FALSE) {
       char t[200];
       snprintf(t, sizeof t, "%s_s%d", tag, i);
@@ -225,10 +234,35 @@ static long campaign(const run_cfg *c, const cm_seed *s, int n, stats *k, double
   return nfalse;
 }
 
+/* --replay: every file through the checker (fast path on and off) and the oracle; 1 on a false accept */
+static int replay(const run_cfg *c) {
+  long nfalse = 0;
+  for (int i = 0; i < c->nreplay; i++) {
+    FILE *f = fopen(c->replay[i], "rb");
+    if (!f)
+      return fprintf(stderr, "certmut: cannot read %s\n", c->replay[i]), 2;
+    char *text = calloc(1 << 24, 1);
+    size_t n = text ? fread(text, 1, (1 << 24) - 1, f) : 0;
+    fclose(f);
+    for (int fast = 0; text && n && fast < 2; fast++) {
+      stats st = {0};
+      nfalse += one(c, text, fast, &st, c->replay[i]);
+      printf("%s (fast path %s): file %s, %ld samples to the oracle: %ld confirmed, %ld "
+             "undecided, %ld FALSE\n",
+             c->replay[i], fast ? "on" : "off", st.accepted ? "accepted" : "not accepted", st.samples,
+             st.confirmed, st.undecided, st.falsea);
+    }
+    free(text);
+  }
+  return nfalse ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   run_cfg c;
   if (parse_args(argc, argv, &c))
     return 2;
+  if (c.nreplay)
+    return replay(&c);
   double t0 = now_s();
   cm_seed *s = NULL;
   int n = cm_seeds_make(c.seeds_out, &s, 0);

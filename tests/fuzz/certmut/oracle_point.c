@@ -76,6 +76,38 @@ static int eval_real(const tl_graph *g, const float *x, pt *p) {
   return tl_exact_eval(g, x, p->ylo[k], p->yhi[k], NULL) == TL_OK ? 0 : -1;
 }
 
+/* real at a binary64 point (a counterexample off the float32 grid): the spec alone; 0 or -1 */
+static int eval_real_d(const tl_graph *g, const double *x, pt *p) {
+  tl_spec_ctx c;
+  tl_spec_ctx_init(&c);
+  c.prec = 512;
+  tl_spec_result *r = NULL;
+  const double *in[1] = {x};
+  if (tl_spec_eval(&c, g, in, NULL, &r, NULL) != TL_OK)
+    return -1;
+  int out = g->outputs[0];
+  int64_t n = g->nodes[out].numel;
+  int k = pt_set(p, n, "spec (MPFR 512 bits, binary64 input)");
+  for (int64_t e = 0; e < n; e++)
+    tl_spec_get_d(r, out, e, &p->ylo[k][e], &p->yhi[k][e]);
+  tl_spec_result_free(r);
+  return 0;
+}
+
+/* the counterexample as binary64 values; 1 when each is exactly a double */
+static int cex_doubles(const cmo_vec *v, double *x) {
+  mpq_t t;
+  mpq_init(t);
+  int ok = 1;
+  for (int64_t i = 0; i < v->n && ok; i++) {
+    x[i] = mpq_get_d(v->q[i]);
+    mpq_set_d(t, isfinite(x[i]) ? x[i] : 0.0);
+    ok = isfinite(x[i]) && mpq_equal(t, v->q[i]);
+  }
+  mpq_clear(t);
+  return ok;
+}
+
 /* a float32 output y as an output set */
 static void set_floats(pt *p, const float *y, int64_t n, const char *nm) {
   int k = pt_set(p, n, nm);
@@ -197,16 +229,18 @@ int cmo_cex(const tl_graph *g, const cmo_claim *c, char *why, size_t nwhy) {
   if (!cmo_cex_in_region(c))
     return snprintf(why, nwhy, "the counterexample lies outside the exact region"), OR_FALSE;
   float *x = malloc((size_t)(c->reg.n + 1) * sizeof *x);
-  int isf = cmo_cex_floats(&c->cex, x), r = OR_UNDECIDED;
-  if (!isf) {
-    free(x);
+  double *xd = malloc((size_t)(c->reg.n + 1) * sizeof *xd);
+  int isf = cmo_cex_floats(&c->cex, x), isd = !isf && cex_doubles(&c->cex, xd), r = OR_UNDECIDED;
+  if (!isf && (c->f32 || !isd)) {
+    free(x), free(xd);
     if (c->f32)
       return snprintf(why, nwhy, "f32-any counterexample that is not finite binary32"), OR_FALSE;
-    return snprintf(why, nwhy, "real counterexample off the float32 grid: not evaluated"), OR_UNDECIDED;
+    return snprintf(why, nwhy, "real counterexample that is not a binary64 value: not evaluated"),
+           OR_UNDECIDED;
   }
   pt p;
   pt_alloc(&p, g);
-  int rc = c->f32 ? eval_f32(g, x, 1, &p) : eval_real(g, x, &p);
+  int rc = c->f32 ? eval_f32(g, x, 1, &p) : isf ? eval_real(g, x, &p) : eval_real_d(g, xd, &p);
   int all_violate = rc == 0 && p.nset > 0;
   for (int s = 0; rc == 0 && s < p.nset; s++) {
     int e = cmo_prop_eval(&c->prop, p.ylo[s], p.yhi[s]);
@@ -223,6 +257,6 @@ int cmo_cex(const tl_graph *g, const cmo_claim *c, char *why, size_t nwhy) {
   else if (r != OR_FALSE)
     snprintf(why, nwhy, "the counterexample's violation is too close to call");
   pt_free(&p);
-  free(x);
+  free(x), free(xd);
   return r;
 }

@@ -28,14 +28,17 @@ int cmo_q(const cJSON *j, mpq_t q) {
   if (!cJSON_IsString(j))
     return -2;
   const char *s = j->valuestring;
+  if (s[0] == '+' && s[1] != '-')
+    s++; /* C99 strtod's optional plus sign (the checker takes it; the value is the same) */
   if (!strcmp(s, "inf"))
     return 1;
   if (!strcmp(s, "-inf"))
     return -1;
   if (strchr(s, '/'))
     return read_ratio(s, q);
-  if (!*s || strncmp(s[0] == '-' ? s + 1 : s, "0x", 2))
-    return -2; /* hex floats only (decimal strings are not exact numbers in the format) */
+  const char *m = s[0] == '-' ? s + 1 : s;
+  if (m[0] != '0' || (m[1] != 'x' && m[1] != 'X'))
+    return -2; /* hex floats only ("0x" or C99's "0X"): decimal strings are not exact numbers here */
   mpfr_t f;
   mpfr_init2(f, 8192);
   char *end = NULL;
