@@ -26,6 +26,7 @@ while [ "$done_n" -lt "$total" ]; do
   grep -E '^certmut:' "$work/chunk_$k.txt" | tee -a "$work/chunks.txt" >&2
   [ $rc -eq 0 ] || { failed=1; grep -A2 'FALSE ACCEPT\|not accepted' "$work/chunk_$k.err" >&2 || true; }
   done_n=$((done_n + n)) k=$((k + 1))
+  [ -z "${LOCK:-}" ] || sleep 5 # let the lock's other users in between chunks
 done
 # the per-kind tables summed (columns 2..11 numbers, the last one "refuted/tried")
 cat "$work"/chunk_*.txt | awk '

@@ -3,6 +3,7 @@
  * know the format (docs/certificates.md): verdicts, labels, regions, properties, clauses,
  * counterexamples, CROWN lines, the embedded graph and its hash, the header, keys, arrays, boxes. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,18 @@ static const char *const kind_names[MK_COUNT] = {
 const char *cm_kind_name(int k) { return k >= 0 && k < MK_COUNT ? kind_names[k] : "?"; }
 
 static cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+/* o[k] = v when o has k (v deleted otherwise: a replacement that fails does not take ownership) */
+static void put(cJSON *o, const char *k, cJSON *v) {
+  if (v && (!item(o, k) || !cJSON_ReplaceItemInObjectCaseSensitive(o, k, v)))
+    cJSON_Delete(v);
+}
+
+/* a[i] = v when a has an element i (else v deleted) */
+static void put_at(cJSON *a, int i, cJSON *v) {
+  if (v && (i < 0 || i >= cJSON_GetArraySize(a) || !cJSON_ReplaceItemInArray(a, i, v)))
+    cJSON_Delete(v);
+}
 
 /* a number of subtree t edited by how (no-op when t holds none) */
 static void num_in(cm_rng *r, cJSON *t, int how) {
@@ -68,12 +81,54 @@ static void label(cm_rng *r, cJSON *doc) {
     mu_set_num(l, (double)cm_below(r, (uint64_t)(nout > 0 ? nout : 1)));
 }
 
+/* the box entry of node id in sample s, or NULL */
+static cJSON *box_of(cJSON *s, int id) {
+  for (cJSON *b = item(s, "boxes") ? item(s, "boxes")->child : NULL; b; b = b->next)
+    if (cJSON_IsNumber(item(b, "node")) && item(b, "node")->valuedouble == id)
+      return b;
+  return NULL;
+}
+
+/* the region grown by f, consistently: eps (or the box about its middle), the verified box lo/hi and
+ * the input node's box, each end rounded outward; the rest of the sample is left as it was, so the
+ * checker must find that the next boxes no longer hold */
+static void region_grow(cm_rng *r, cJSON *doc, cJSON *s) {
+  cJSON *rg = item(s, "region"), *lo = item(rg, "lo"), *hi = item(rg, "hi"), *e = item(rg, "eps");
+  cJSON *ib = box_of(s, (int)mu_value(item(item(doc, "graph"), "input")));
+  cJSON *c = item(rg, "center"), *dom = item(rg, "domain");
+  double f = cm_below(r, 2) ? 2 : 1.5, ev = e ? mu_value(e) * f : 0;
+  int n = cJSON_GetArraySize(lo);
+  if (e)
+    mu_set_hex(e, ev);
+  for (int i = 0; i < n && cJSON_GetArraySize(hi) == n; i++) {
+    double a = mu_value(cJSON_GetArrayItem(lo, i)), b = mu_value(cJSON_GetArrayItem(hi, i)),
+           m = a / 2 + b / 2;
+    if (c)
+      a = mu_value(cJSON_GetArrayItem(c, i)) - ev, b = mu_value(cJSON_GetArrayItem(c, i)) + ev;
+    else
+      a = m - (m - a) * f, b = m + (b - m) * f;
+    if (dom && a < mu_value(cJSON_GetArrayItem(dom, 0)))
+      a = mu_value(cJSON_GetArrayItem(dom, 0));
+    if (dom && b > mu_value(cJSON_GetArrayItem(dom, 1)))
+      b = mu_value(cJSON_GetArrayItem(dom, 1));
+    a = nextafter(a, -INFINITY), b = nextafter(b, INFINITY);
+    mu_set_hex(cJSON_GetArrayItem(lo, i), a), mu_set_hex(cJSON_GetArrayItem(hi, i), b);
+    if (ib && cJSON_GetArrayItem(item(ib, "lo"), i) && cJSON_GetArrayItem(item(ib, "hi"), i))
+      mu_set_hex(cJSON_GetArrayItem(item(ib, "lo"), i), a),
+          mu_set_hex(cJSON_GetArrayItem(item(ib, "hi"), i), b);
+  }
+}
+
 static void region(cm_rng *r, cJSON *doc) {
-  cJSON *rg = item(mu_sample(r, doc), "region");
+  cJSON *s = mu_sample(r, doc), *rg = item(s, "region");
   static const char *const f[] = {"eps", "center", "domain", "lo", "hi"};
-  int k = (int)cm_below(r, 8);
+  int k = (int)cm_below(r, 10);
   if (!rg)
     return;
+  if (k >= 8) {
+    region_grow(r, doc, s);
+    return;
+  }
   if (k < 5)
     num_in(r, item(rg, f[k]), (int)cm_below(r, MK_HEXEDIT + 1));
   else if (k == 5) { /* kind swapped: an L_inf region read as its verified box, or a box as L_inf */
@@ -100,8 +155,7 @@ static void property(cm_rng *r, cJSON *doc) {
   else if (k == 1)
     num_in(r, item(row, "d"), (int)cm_below(r, MK_HEXEDIT + 1));
   else if (k == 2 && item(row, "strict"))
-    cJSON_ReplaceItemInObjectCaseSensitive(row, "strict",
-                                           cJSON_CreateBool(!cJSON_IsTrue(item(row, "strict"))));
+    put(row, "strict", cJSON_CreateBool(!cJSON_IsTrue(item(row, "strict"))));
   else if (k == 3 && cJSON_IsString(item(p, "dnf")))
     mu_set_str(item(p, "dnf"), strcmp(item(p, "dnf")->valuestring, "safe") ? "safe" : "unsafe");
   else if (k == 4 && item(p, "nout"))
@@ -141,7 +195,7 @@ static void clause(cm_rng *r, cJSON *doc) {
 
 static void cex(cm_rng *r, cJSON *doc) {
   cJSON *s = mu_sample(r, doc), *x = item(s, "counterexample"), *rg = item(s, "region");
-  int k = (int)cm_below(r, 6), n = cJSON_GetArraySize(x);
+  int k = (int)cm_below(r, 7), n = cJSON_GetArraySize(x);
   if (!s)
     return;
   if (!x) { /* added: the centre, the verified box's lower or upper corner */
@@ -153,11 +207,13 @@ static void cex(cm_rng *r, cJSON *doc) {
     cJSON_AddItemToArray(x, cJSON_CreateString("0x0p+0"));
   else if (k == 2)
     cJSON_DeleteItemFromObjectCaseSensitive(s, "counterexample");
+  else if (k == 4 && item(rg, "center")) /* the centre (the property holds there unless falsified at 0) */
+    put(s, "counterexample", cJSON_Duplicate(item(rg, "center"), 1));
   else if (k == 3 && n) { /* an element moved to the verified box's end */
     int i = (int)cm_below(r, (uint64_t)n);
     cJSON *b = cJSON_GetArrayItem(item(rg, cm_below(r, 2) ? "lo" : "hi"), i);
     if (b)
-      cJSON_ReplaceItemInArray(x, i, cJSON_Duplicate(b, 1));
+      put_at(x, i, cJSON_Duplicate(b, 1));
   } else
     num_in(r, x, (int)cm_below(r, MK_HEXEDIT + 1));
 }
@@ -174,10 +230,10 @@ static void crown(cm_rng *r, cJSON *doc) {
     num_in(r, item(a, f[cm_below(r, 6)]), (int)cm_below(r, MK_HEXEDIT + 1));
   else if (k == 3 && a) { /* the lower and the upper line swapped */
     cJSON *la = cJSON_Duplicate(item(a, "la"), 1), *lb = cJSON_Duplicate(item(a, "lb"), 1);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "la", cJSON_Duplicate(item(a, "ua"), 1));
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "lb", cJSON_Duplicate(item(a, "ub"), 1));
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "ua", la);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "ub", lb);
+    put(a, "la", cJSON_Duplicate(item(a, "ua"), 1));
+    put(a, "lb", cJSON_Duplicate(item(a, "ub"), 1));
+    put(a, "ua", la);
+    put(a, "ub", lb);
   } else if (k == 4 && n)
     mu_drop(acts, (int)cm_below(r, (uint64_t)n));
   else if (k == 5 && a && item(a, "node"))
@@ -307,13 +363,15 @@ static void array(cm_rng *r, cJSON *doc) {
   int i = (int)cm_below(r, (uint64_t)n), j = (int)cm_below(r, (uint64_t)n);
   if (k == 0)
     mu_drop(a, i);
-  else if (k == 1)
-    cJSON_InsertItemInArray(a, i, cJSON_Duplicate(cJSON_GetArrayItem(a, i), 1));
-  else if (i != j) {
+  else if (k == 1) {
+    cJSON *d = cJSON_Duplicate(cJSON_GetArrayItem(a, i), 1);
+    if (d && !cJSON_InsertItemInArray(a, i, d))
+      cJSON_Delete(d);
+  } else if (i != j) {
     cJSON *x = cJSON_Duplicate(cJSON_GetArrayItem(a, i), 1),
           *y = cJSON_Duplicate(cJSON_GetArrayItem(a, j), 1);
-    cJSON_ReplaceItemInArray(a, i, y);
-    cJSON_ReplaceItemInArray(a, j, x);
+    put_at(a, i, y);
+    put_at(a, j, x);
   }
 }
 
@@ -329,8 +387,8 @@ static void boxes(cm_rng *r, cJSON *doc) {
     cJSON_AddItemToArray(bx, cJSON_Duplicate(b, 1));
   else if (k == 2) { /* lo and hi swapped */
     cJSON *lo = cJSON_Duplicate(item(b, "lo"), 1);
-    cJSON_ReplaceItemInObjectCaseSensitive(b, "lo", cJSON_Duplicate(item(b, "hi"), 1));
-    cJSON_ReplaceItemInObjectCaseSensitive(b, "hi", lo);
+    put(b, "lo", cJSON_Duplicate(item(b, "hi"), 1));
+    put(b, "hi", lo);
   } else if (k == 3 && item(b, "node"))
     mu_set_num(item(b, "node"), mu_value(item(b, "node")) + (cm_below(r, 2) ? 1 : -1));
   else if (k == 4)
