@@ -246,7 +246,8 @@ static int replay(const run_cfg *c) {
     fclose(f);
     for (int fast = 0; text && n && fast < 2; fast++) {
       stats st = {0};
-      nfalse += one(c, text, fast, &st, c->replay[i]);
+      const char *base = strrchr(c->replay[i], '/');
+      nfalse += one(c, text, fast, &st, base ? base + 1 : c->replay[i]);
       printf("%s (fast path %s): file %s, %ld samples to the oracle: %ld confirmed, %ld "
              "undecided, %ld FALSE\n",
              c->replay[i], fast ? "on" : "off", st.accepted ? "accepted" : "not accepted", st.samples,

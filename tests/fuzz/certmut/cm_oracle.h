@@ -57,9 +57,10 @@ typedef struct cmo_claim {
   int has_cex;
   cmo_vec cex;
 } cmo_claim;
-/* read sample sj of a document with semantics f32 / method crown for graph g; 0, or -1 (why) */
-int cmo_claim_read(const cJSON *sj, int f32, int crown, const tl_graph *g, cmo_claim *c, char *why,
-                   size_t nwhy);
+/* read sample sj of a document with semantics f32 / method crown for graph g (falsified: the sample is
+ * accepted as falsified, so its counterexample is a claim); 0, or -1 (why) */
+int cmo_claim_read(const cJSON *sj, int f32, int crown, int falsified, const tl_graph *g, cmo_claim *c,
+                   char *why, size_t nwhy);
 void cmo_claim_free(cmo_claim *c);
 
 /* property on an output enclosure ylo <= y <= yhi (nout each): +1 certainly violated, -1 certainly

@@ -122,7 +122,7 @@ static int header(const cJSON *doc, int *f32, int *crown) {
 static int sample_claims(const tl_graph *g, const cJSON *sj, int f32, int crown, int claim,
                          const cm_oracle_opts *o, int si, char *why, size_t nwhy) {
   cmo_claim c;
-  int r = cmo_claim_read(sj, f32, crown, g, &c, why, nwhy) ? OR_FALSE : OR_CONFIRMED;
+  int r = cmo_claim_read(sj, f32, crown, claim == CS_FALSIFIED, g, &c, why, nwhy) ? OR_FALSE : OR_CONFIRMED;
   if (r == OR_CONFIRMED)
     r = cmo_static_checks(g, &c, why, nwhy);
   if (r == OR_CONFIRMED && claim == CS_FALSIFIED)

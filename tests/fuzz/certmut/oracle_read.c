@@ -286,8 +286,8 @@ static int acts_read(const cJSON *cj, const tl_graph *g, cmo_claim *c) {
   return 0;
 }
 
-int cmo_claim_read(const cJSON *sj, int f32, int crown, const tl_graph *g, cmo_claim *c, char *why,
-                   size_t nwhy) {
+int cmo_claim_read(const cJSON *sj, int f32, int crown, int falsified, const tl_graph *g, cmo_claim *c,
+                   char *why, size_t nwhy) {
   memset(c, 0, sizeof *c);
   c->f32 = f32, c->crown = crown;
   const char *what = "region";
@@ -304,10 +304,12 @@ int cmo_claim_read(const cJSON *sj, int f32, int crown, const tl_graph *g, cmo_c
   const cJSON *cj = cJSON_GetObjectItemCaseSensitive(sj, "crown");
   if (!rc && crown && (what = "crown"))
     rc = acts_read(cj, g, c);
+  /* the counterexample is a claim of a falsified sample only; elsewhere it is used, when readable, as one
+   * more point to sample (the checker ignores it then) */
   const cJSON *xj = cJSON_GetObjectItemCaseSensitive(sj, "counterexample");
   if (!rc && xj && (what = "counterexample")) {
-    c->has_cex = 1;
-    rc = cmo_vec_read(xj, 0, &c->cex) || c->cex.n != c->reg.n ? -1 : 0;
+    c->has_cex = cmo_vec_read(xj, 0, &c->cex) == 0 && c->cex.n == c->reg.n;
+    rc = c->has_cex || !falsified ? 0 : -1;
   }
   if (rc)
     snprintf(why, nwhy, "the oracle cannot read the accepted sample's %s", what);

@@ -91,6 +91,19 @@ Test(certmut_oracle, true_claims_are_confirmed) {
       }
 }
 
+Test(certmut_oracle, counterexample_of_a_sample_not_falsified_is_no_claim) {
+  cJSON *j =
+      cert_with(TL_SEM_REAL, TL_METHOD_IBP, TL_VERDICT_VERIFIED); /* a short, unreadable one: ignored */
+  cJSON *x = cJSON_CreateArray();
+  cJSON_AddItemToArray(x, cJSON_CreateString("nan"));
+  cJSON_AddItemToObject(s0(j), "counterexample", x);
+  char why[600];
+  int r = oracle(j, CS_VERIFIED, why);
+  cr_assert_eq(r, OR_CONFIRMED, "%d (%s)", r, why);
+  cr_assert_eq(oracle(j, CS_FALSIFIED, why), OR_FALSE, "as a falsified claim it is one");
+  cJSON_Delete(j);
+}
+
 Test(certmut_oracle, verified_claim_that_no_point_satisfies) {
   for (int s = 0; s < 2; s++) { /* row 0 of the clause made y_j - y_t < -1024: false everywhere */
     cJSON *j = cert_with(sems[s], TL_METHOD_IBP, TL_VERDICT_VERIFIED);
