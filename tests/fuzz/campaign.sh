@@ -14,7 +14,7 @@ runs=${RUNS:-1000000} chunk=${CHUNK:-170} work=${WORK:-/tmp/tl-fuzz-campaign} de
 build=build-fuzz
 if [ "${1:-}" = "--build" ]; then build=$2; shift 2; fi
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(npy csv idx model ir_json checkpoint check check_model)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(npy csv idx model ir_json checkpoint onnx check check_model vnnlib)
 mkdir -p "$work"
 lock=()
 [ -n "${LOCK:-}" ] && lock=(flock "$LOCK")
