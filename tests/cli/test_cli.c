@@ -36,7 +36,10 @@ Test(cli, help_lists_commands_and_every_command_has_help) {
                         "predict",
                         "summary",
                         "export",
-                        "inspect"};
+                        "inspect",
+                        "import",
+                        "vnnlib",
+                        "vnncomp"};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     cr_assert(strstr(top, cmds[i]), "%s missing from --help", cmds[i]);
     char args[64];
