@@ -9,28 +9,6 @@
 #include "common.h"
 #include "vnn_common.h"
 
-/* the options shared with vnncomp: --semantics, --seed, --alpha-steps, --split; 0 or 2 (printed) */
-int vnn_parse_opts(const tl_cli *cli, tl_vnn_opts *o) {
-  *o = tl_vnn_opts_default();
-  const char *sm = tl_cli_get(cli, "semantics");
-  if (sm && !strcmp(sm, "real"))
-    o->sem = TL_SEM_REAL;
-  else if (sm && strcmp(sm, "f32-any"))
-    return tl_cli_usage_error(cli, "--semantics: '%s' is not real or f32-any", sm);
-  long long seed = 0, alpha = o->alpha_steps;
-  if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &seed) || !tl_cli_long(cli, "alpha-steps", 0, 100000, &alpha))
-    return 2;
-  o->seed = (uint64_t)seed, o->alpha_steps = (int)alpha;
-  const char *sp = tl_cli_get(cli, "split");
-  if (sp && !strcmp(sp, "input"))
-    o->split = TL_VNN_SPLIT_INPUT;
-  else if (sp && !strcmp(sp, "none"))
-    o->split = TL_VNN_SPLIT_NONE;
-  else if (sp && strcmp(sp, "auto"))
-    return tl_cli_usage_error(cli, "--split: '%s' is not auto, input or none", sp);
-  return 0;
-}
-
 static int run_vnnlib(const tl_cli *cli) {
   vnn_instance in = {cli->pos[0], cli->pos[1], tl_cli_get(cli, "out"), tl_cli_get(cli, "cert"), {0}};
   int rc = vnn_parse_opts(cli, &in.opts);

@@ -1,5 +1,6 @@
 /* vnn_common.c - one VNN-LIB instance: load, solve, result text, certificate (vnn_common.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,4 +113,26 @@ int vnn_run_instance(const vnn_instance *in, FILE *echo, vnn_outcome *o) {
   tl_vnnlib_free(v);
   tl_graph_free(g);
   return rc;
+}
+
+/* the options shared with vnncomp: --semantics, --seed, --alpha-steps, --split; 0 or 2 (printed) */
+int vnn_parse_opts(const tl_cli *cli, tl_vnn_opts *o) {
+  *o = tl_vnn_opts_default();
+  const char *sm = tl_cli_get(cli, "semantics");
+  if (sm && !strcmp(sm, "real"))
+    o->sem = TL_SEM_REAL;
+  else if (sm && strcmp(sm, "f32-any"))
+    return tl_cli_usage_error(cli, "--semantics: '%s' is not real or f32-any", sm);
+  long long seed = 0, alpha = o->alpha_steps;
+  if (!tl_cli_long(cli, "seed", 0, INT64_MAX, &seed) || !tl_cli_long(cli, "alpha-steps", 0, 100000, &alpha))
+    return 2;
+  o->seed = (uint64_t)seed, o->alpha_steps = (int)alpha;
+  const char *sp = tl_cli_get(cli, "split");
+  if (sp && !strcmp(sp, "input"))
+    o->split = TL_VNN_SPLIT_INPUT;
+  else if (sp && !strcmp(sp, "none"))
+    o->split = TL_VNN_SPLIT_NONE;
+  else if (sp && strcmp(sp, "auto"))
+    return tl_cli_usage_error(cli, "--split: '%s' is not auto, input or none", sp);
+  return 0;
 }
